@@ -1,0 +1,32 @@
+#' Sigmoid (logistic) activation
+#'
+#' `sigmoid(x)` computes \eqn{\sigma(x) = 1 / (1 + e^{-x})} elementwise.
+#' Values are those of base R's [stats::plogis()] (the same formula with the
+#' same `exp()`, so identical on every platform R supports): `-Inf` gives 0,
+#' `Inf` gives 1, large negative `x` gives 0 rather than `NaN`, `NA` stays
+#' `NA` and `NaN` stays `NaN`.
+#'
+#' @param x A numeric, integer or logical vector, matrix or array.
+#' @return A double vector with the attributes of `x` (dimensions,
+#'   dimnames, names), as `plogis(x)` returns. One deliberate difference:
+#'   for an empty matrix (say 0 rows) `plogis()` drops the dimensions and
+#'   `sigmoid()` keeps them, as `1 / (1 + exp(-x))` does, so an empty batch
+#'   stays a matrix.
+#' @seealso [mm()]
+#' @export
+#' @examples
+#' sigmoid(c(-Inf, -1, 0, 1, Inf, NA))
+#' z <- matrix(c(1.3583, -2, 0.5, 4), 2)
+#' sigmoid(z)
+#' all.equal(sigmoid(z), plogis(z))
+sigmoid <- function(x) {
+  UseMethod("sigmoid")
+}
+
+#' @export
+sigmoid.default <- function(x) {
+  check_numeric(x, "x", call = sys.call(-1L))
+  out <- sigmoid_impl(x)
+  attributes(out) <- attributes(x)
+  out
+}

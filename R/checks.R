@@ -1,0 +1,98 @@
+# Argument checks and the package's error condition: every user-facing
+# message is built here, so the wording stays consistent.
+
+#' Signal an error of class `fwdprop_error`
+#'
+#' @param message The message (already formatted).
+#' @param call The call to report, by default the caller of the function
+#'   that detected the problem.
+#' @noRd
+fwdprop_error <- function(message, call = sys.call(-1)) {
+  cnd <- structure(
+    class = c("fwdprop_error", "error", "condition"),
+    list(message = message, call = call)
+  )
+  stop(cnd)
+}
+
+# "a character vector", "an integer matrix", "a data frame", "NULL", ...
+describe_object <- function(x) {
+  if (is.null(x)) {
+    return("NULL")
+  }
+  if (is.data.frame(x)) {
+    return("a data frame")
+  }
+  if (is.factor(x)) {
+    return("a factor")
+  }
+  if (is.function(x)) {
+    return("a function")
+  }
+  if (is.environment(x)) {
+    return("an environment")
+  }
+  type <- switch(typeof(x),
+    double = "numeric",
+    integer = "integer",
+    logical = "logical",
+    character = "character",
+    complex = "complex",
+    list = "list",
+    raw = "raw",
+    typeof(x)
+  )
+  if (is.list(x) && !is.array(x)) {
+    return("a list")
+  }
+  shape <- if (is.matrix(x)) {
+    "matrix"
+  } else if (is.array(x)) {
+    "array"
+  } else {
+    "vector"
+  }
+  article <- if (substr(type, 1L, 1L) %in% c("a", "e", "i", "o", "u")) "an" else "a"
+  paste(article, type, shape)
+}
+
+# "3x2"
+shape_string <- function(x) paste(dim(x), collapse = "x")
+
+is_numeric_storage <- function(x) {
+  typeof(x) %in% c("double", "integer", "logical") && !is.factor(x)
+}
+
+# Checks that `x` is a numeric (double, integer or logical) matrix and
+# returns it with double storage; errors name `arg`.
+as_double_matrix <- function(x, arg, call = sys.call(-1)) {
+  if (!is.matrix(x) || !is_numeric_storage(x)) {
+    hint <- if (is.null(dim(x)) && is.atomic(x) && is_numeric_storage(x)) {
+      " Use `matrix()` or `as.matrix()` to make one."
+    } else if (is.data.frame(x)) {
+      " Use `as.matrix()` to convert it."
+    } else {
+      ""
+    }
+    fwdprop_error(
+      sprintf("`%s` must be a numeric matrix, not %s.%s", arg, describe_object(x), hint),
+      call = call
+    )
+  }
+  if (typeof(x) != "double") {
+    storage.mode(x) <- "double"
+  }
+  x
+}
+
+# Checks that `x` is a numeric (double, integer or logical) vector, matrix
+# or array.
+check_numeric <- function(x, arg, call = sys.call(-1)) {
+  if (!is.atomic(x) || is.null(x) || !is_numeric_storage(x)) {
+    fwdprop_error(
+      sprintf("`%s` must be a numeric vector, matrix or array, not %s.", arg, describe_object(x)),
+      call = call
+    )
+  }
+  invisible(x)
+}

@@ -1,0 +1,11 @@
+//! Numeric core of the fwdprop R package.
+//!
+//! This crate knows nothing of R: it works on `ndarray` views and plain
+//! slices, so it can be tested with `cargo test` on a machine without R.
+//! The glue crate (`../glue`) converts R objects to views and back.
+
+pub mod activation;
+pub mod matmul;
+
+pub use activation::{sigmoid, sigmoid_in_place};
+pub use matmul::{has_non_finite, matmul_into, simple_matmul_into};

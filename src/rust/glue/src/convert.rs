@@ -1,0 +1,50 @@
+//! Conversions between R objects and ndarray views: the one place where
+//! R memory is read or written.
+
+use extendr_api::prelude::*;
+use extendr_api::AsTypedSlice;
+use extendr_ffi::SEXPTYPE;
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+
+/// Zero-copy view of an R double matrix (column-major).
+pub fn matrix_view<'a>(x: &'a Robj, arg: &str) -> extendr_api::Result<ArrayView2<'a, f64>> {
+    if !x.is_matrix() {
+        return Err(Error::Other(format!("`{arg}` must be a matrix")));
+    }
+    let data: &'a [f64] = x
+        .as_real_slice()
+        .ok_or_else(|| Error::Other(format!("`{arg}` must be a double matrix")))?;
+    let (nrow, ncol) = (x.nrows(), x.ncols());
+    ArrayView2::from_shape((nrow, ncol).f(), data).map_err(|e| Error::Other(format!("`{arg}`: {e}")))
+}
+
+/// Allocates an uninitialised R double matrix and a mutable column-major
+/// view of its memory. The caller must write every element.
+pub fn alloc_real_matrix(
+    nrow: usize,
+    ncol: usize,
+) -> extendr_api::Result<(Robj, ArrayViewMut2<'static, f64>)> {
+    let too_big = |n: usize| i32::try_from(n).is_err();
+    if too_big(nrow) || too_big(ncol) {
+        return Err(Error::Other(format!("a {nrow}x{ncol} result is too large for an R matrix")));
+    }
+    let mut out = Robj::alloc_matrix(SEXPTYPE::REALSXP, nrow as i32, ncol as i32);
+    let slice = real_slice_mut(&mut out)?;
+    // SAFETY of the 'static lifetime: the slice points into `out`, which the
+    // caller keeps alive (and protected) for as long as it uses the view.
+    let slice: &'static mut [f64] = unsafe { std::slice::from_raw_parts_mut(slice.as_mut_ptr(), slice.len()) };
+    let view = ArrayViewMut2::from_shape((nrow, ncol).f(), slice)
+        .map_err(|e| Error::Other(format!("result matrix: {e}")))?;
+    Ok((out, view))
+}
+
+/// Allocates an uninitialised R double vector of length `len`.
+pub fn alloc_real_vector(len: usize) -> Robj {
+    Robj::alloc_vector(SEXPTYPE::REALSXP, len)
+}
+
+/// Mutable slice over an R double vector's memory.
+pub fn real_slice_mut<'a>(x: &mut Robj) -> extendr_api::Result<&'a mut [f64]> {
+    x.as_typed_slice_mut()
+        .ok_or_else(|| Error::Other("internal: expected a double vector".to_string()))
+}

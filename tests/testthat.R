@@ -1,0 +1,4 @@
+library(testthat)
+library(fwdprop)
+
+test_check("fwdprop")
