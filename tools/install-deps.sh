@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what fwdprop needs on a Debian/Ubuntu machine, from the OS
+# packages: R, the R packages used to build, test and document it, pandoc.
+# Idempotent: packages already installed are skipped, and apt is not run at
+# all when nothing is missing. Rust (cargo, rustc) must already be there
+# (https://rustup.rs); this script checks for it.
+set -euo pipefail
+
+pkgs=(
+  r-base-dev
+  r-cran-testthat
+  r-cran-knitr
+  r-cran-rmarkdown
+  r-cran-roxygen2
+  r-cran-bench
+  r-cran-rcmdcheck
+  pandoc
+  xz-utils
+  util-linux
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "system packages: all present"
+fi
+
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$PATH:$HOME/.cargo/bin"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "Rust is missing: install it with rustup (https://rustup.rs) or 'apt-get install cargo rustc', then run this again." >&2
+  exit 1
+fi
+echo "R: $(R --version | head -n 1)"
+echo "Rust: $(cargo --version), $(rustc --version)"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian/Ubuntu machine with Rust:
+# installs what is missing, runs the Rust tests, checks the generated R
+# wrappers, builds the package, runs the testthat suite against the built
+# package and runs R CMD check on it. Ends with one line
+# "N passed, N failed" counting cargo and testthat tests.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash tools/install-deps.sh || exit 1
+export PATH="$PATH:$HOME/.cargo/bin"
+export NOT_CRAN=true
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/fwdprop-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# one cargo cache for the builds of this run (wrappers, install, check)
+export FWDPROP_TARGET_DIR="$work/cargo-target"
+status=0
+cargo_passed=0
+cargo_failed=0
+
+section() { printf '\n==== %s ====\n' "$1"; }
+
+section "cargo test"
+if (cd src/rust && cargo test --workspace -j 2 2>&1) | tee "$work/cargo.log"; then :; else status=1; fi
+read -r cargo_passed cargo_failed < <(
+  sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$work/cargo.log" |
+    awk '{p += $1; f += $2} END {print p + 0, f + 0}')
+if ! grep -q '^test result:' "$work/cargo.log"; then cargo_failed=$((cargo_failed + 1)); status=1; fi
+
+section "generated R wrappers are up to date"
+bash tools/update-wrappers.sh --check || status=1
+
+section "R CMD build"
+(cd "$work" && R CMD build --no-manual "$root") || { echo "R CMD build failed"; exit 1; }
+tarball=$(ls "$work"/fwdprop_*.tar.gz)
+
+section "install the built package"
+mkdir -p "$work/lib"
+R CMD INSTALL --library="$work/lib" "$tarball" > "$work/install.log" 2>&1 ||
+  { cat "$work/install.log"; echo "install failed"; exit 1; }
+tail -n 3 "$work/install.log"
+
+section "testthat"
+Rscript tools/run-testthat.R "$work/lib" "$work/testthat-counts" || status=1
+read -r tt_passed tt_failed tt_skipped < "$work/testthat-counts" || { tt_passed=0; tt_failed=1; tt_skipped=0; }
+[ "${tt_failed:-1}" -eq 0 ] || status=1
+
+section "R CMD check"
+(cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual "$tarball") 2>&1 | tee "$work/check.log"
+if grep -Eq '^Status: .*(ERROR|WARNING)' "$work/check.log" || ! grep -q '^Status: ' "$work/check.log"; then
+  echo "R CMD check reported errors or warnings"
+  for f in "$work"/fwdprop.Rcheck/00install.out "$work"/fwdprop.Rcheck/tests/testthat.Rout.fail; do
+    [ -f "$f" ] && tail -n 40 "$f"
+  done
+  status=1
+fi
+
+section "summary"
+echo "cargo: $cargo_passed passed, $cargo_failed failed"
+echo "testthat: $tt_passed passed, $tt_failed failed, $tt_skipped skipped"
+echo "R CMD check: $(grep '^Status: ' "$work/check.log" || echo 'did not finish')"
+failed=$((cargo_failed + tt_failed))
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # a step outside the counted tests (wrappers, build, check) failed: count it
+  echo "a step other than the counted tests failed (see above)"
+  failed=1
+fi
+echo "$((cargo_passed + tt_passed)) passed, $failed failed"
+exit "$status"
