@@ -17,4 +17,25 @@ mm_impl <- function(x, y) .Call(wrap__mm_impl, x, y)
 #' @noRd
 sigmoid_impl <- function(x) .Call(wrap__sigmoid_impl, x)
 
+#' Forward pass of a dense network in one call: `x` (n x d0 double
+#' matrix), `weights` (list of L double matrices, `weights[[l]]` is
+#' d_{l-1} x d_l), `biases` (list of L, each NULL or a double vector of
+#' length d_l), `activations` (L names), `trace` (TRUE/FALSE), `threads`
+#' (>= 1). Returns the n x d_L output (fused, row-blocked, threaded), or
+#' with `trace = TRUE` `list(z = list(...), a = list(...))` of every layer
+#' (unfused). R validates and coerces everything first; shapes are
+#' re-checked here and reported as errors.
+#' @keywords internal
+#' @noRd
+forward_impl <- function(x, weights, biases, activations, trace, threads) .Call(wrap__forward_impl, x, weights, biases, activations, trace, threads)
+
+#' Seeded `n_in x n_out` weight matrix (ChaCha20 stream, filled in
+#' column-major order): `method` one of "uniform" (U(0, 1)), "normal"
+#' (N(0, 1), Box-Muller), "xavier" (U(-a, a), a = sqrt(6 / (n_in +
+#' n_out))), "he" (N(0, 2 / n_in)); `seed` a whole number in [0, 2^53].
+#' Validated by the R wrapper `init_weights()`.
+#' @keywords internal
+#' @noRd
+init_weights_impl <- function(n_in, n_out, method, seed) .Call(wrap__init_weights_impl, n_in, n_out, method, seed)
+
 

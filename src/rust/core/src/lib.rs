@@ -5,7 +5,12 @@
 //! The glue crate (`../glue`) converts R objects to views and back.
 
 pub mod activation;
+pub mod forward;
+pub mod init;
 pub mod matmul;
+pub mod memory;
 
 pub use activation::{sigmoid, sigmoid_in_place};
-pub use matmul::{has_non_finite, matmul_into, simple_matmul_into};
+pub use forward::{forward_into, forward_trace_into, Activation, ForwardError, Layer, Network};
+pub use init::{init_weights_into, InitMethod};
+pub use matmul::{gemm_into, has_non_finite, matmul_into, simple_matmul_into};

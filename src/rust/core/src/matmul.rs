@@ -80,6 +80,26 @@ pub fn matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut
         simple_matmul_into(a, b, out);
         return;
     }
+    gemm_into(a, b, out);
+}
+
+/// `out = a %*% b` by the cache-blocked GEMM (matrixmultiply, on the
+/// calling thread), whatever the values: no check for non-finite values
+/// (callers that need R's NaN rules use [`matmul_into`]).
+///
+/// # Panics
+/// When the shapes do not chain or `out` has the wrong shape.
+pub fn gemm_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
+    check_shapes(&a, &b, &out);
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        out.fill(0.0);
+        return;
+    }
     // SAFETY: the shapes were checked above; the strides come from valid
     // ndarray views, so every index matrixmultiply forms is in bounds. With
     // beta = 0 matrixmultiply does not read `out` before writing it.

@@ -30,6 +30,7 @@ pub fn alloc_real_matrix(
     }
     let mut out = Robj::alloc_matrix(SEXPTYPE::REALSXP, nrow as i32, ncol as i32);
     let slice = real_slice_mut(&mut out)?;
+    fwdprop_core::memory::advise_huge_pages(slice);
     // SAFETY of the 'static lifetime: the slice points into `out`, which the
     // caller keeps alive (and protected) for as long as it uses the view.
     let slice: &'static mut [f64] = unsafe { std::slice::from_raw_parts_mut(slice.as_mut_ptr(), slice.len()) };
@@ -38,13 +39,31 @@ pub fn alloc_real_matrix(
     Ok((out, view))
 }
 
-/// Allocates an uninitialised R double vector of length `len`.
+/// Allocates an uninitialised R double vector of length `len` (a large one
+/// is advised to use huge pages before it is first written).
 pub fn alloc_real_vector(len: usize) -> Robj {
-    Robj::alloc_vector(SEXPTYPE::REALSXP, len)
+    let mut out = Robj::alloc_vector(SEXPTYPE::REALSXP, len);
+    if let Ok(slice) = real_slice_mut(&mut out) {
+        fwdprop_core::memory::advise_huge_pages(slice);
+    }
+    out
 }
 
 /// Mutable slice over an R double vector's memory.
 pub fn real_slice_mut<'a>(x: &mut Robj) -> extendr_api::Result<&'a mut [f64]> {
     x.as_typed_slice_mut()
         .ok_or_else(|| Error::Other("internal: expected a double vector".to_string()))
+}
+
+/// A whole number >= 1 given as an R integer or double scalar (as R
+/// passes counts), for sizes and thread counts.
+pub fn scalar_count(x: &Robj, arg: &str) -> extendr_api::Result<usize> {
+    let bad = || Error::Other(format!("`{arg}` must be a single whole number >= 1"));
+    if let Some(i) = x.as_integer() {
+        return usize::try_from(i).ok().filter(|&n| n >= 1).ok_or_else(bad);
+    }
+    match x.as_real() {
+        Some(v) if v >= 1.0 && v <= i32::MAX as f64 && v.fract() == 0.0 => Ok(v as usize),
+        _ => Err(bad()),
+    }
 }

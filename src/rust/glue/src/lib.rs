@@ -6,10 +6,12 @@
 //! `fwdprop-core`.
 
 use extendr_api::prelude::*;
+use fwdprop_core::forward::{forward_into, forward_trace_into, Activation, Layer, Network};
+use fwdprop_core::init::{init_weights_into, InitMethod};
 
 mod convert;
 
-use convert::{alloc_real_matrix, alloc_real_vector, matrix_view, real_slice_mut};
+use convert::{alloc_real_matrix, alloc_real_vector, matrix_view, real_slice_mut, scalar_count};
 
 /// Matrix product of two double matrices (`x %*% y`), written into a new
 /// R matrix. Shapes are checked by the R wrapper `mm()`.
@@ -30,12 +32,12 @@ fn mm_impl(x: Robj, y: Robj) -> extendr_api::Result<Robj> {
     }
     let (mut out, mut view) = alloc_real_matrix(a.nrows(), b.ncols())?;
     fwdprop_core::matmul_into(a, b, view.view_mut());
-    drop(view);
     Ok(std::mem::take(&mut out))
 }
 
 /// Elementwise logistic function of a double, integer or logical vector;
 /// returns a plain double vector (the R wrapper copies attributes).
+/// Vectorised on CPUs with AVX2 and FMA: within 2 ulp of `plogis()`.
 /// @keywords internal
 /// @noRd
 #[extendr]
@@ -58,16 +60,153 @@ fn sigmoid_impl(x: Robj) -> extendr_api::Result<Robj> {
 }
 
 /// Integer and logical input: R's NA (`i32::MIN`) becomes `NA_real_`, as
-/// `plogis()` gives; other values are converted to double exactly.
+/// `plogis()` gives; other values are converted to double exactly, then
+/// go through the same sigmoid as double input.
 fn sigmoid_of_ints(src: impl Iterator<Item = i32>, dst: &mut [f64]) {
     let na = <f64 as CanBeNA>::na();
     for (d, s) in dst.iter_mut().zip(src) {
-        *d = if s == i32::MIN { na } else { fwdprop_core::sigmoid(s as f64) };
+        *d = if s == i32::MIN { na } else { s as f64 };
     }
+    fwdprop_core::sigmoid_in_place(dst);
+}
+
+fn other(msg: String) -> Error {
+    Error::Other(msg)
+}
+
+/// Forward pass of a dense network in one call: `x` (n x d0 double
+/// matrix), `weights` (list of L double matrices, `weights[[l]]` is
+/// d_{l-1} x d_l), `biases` (list of L, each NULL or a double vector of
+/// length d_l), `activations` (L names), `trace` (TRUE/FALSE), `threads`
+/// (>= 1). Returns the n x d_L output (fused, row-blocked, threaded), or
+/// with `trace = TRUE` `list(z = list(...), a = list(...))` of every layer
+/// (unfused). R validates and coerces everything first; shapes are
+/// re-checked here and reported as errors.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn forward_impl(
+    x: Robj,
+    weights: Robj,
+    biases: Robj,
+    activations: Robj,
+    trace: Robj,
+    threads: Robj,
+) -> extendr_api::Result<Robj> {
+    let x_view = matrix_view(&x, "x")?;
+    let weights = weights
+        .as_list()
+        .ok_or_else(|| other(format!("`weights` must be a list of matrices, not {:?}", weights.rtype())))?;
+    let biases = biases
+        .as_list()
+        .ok_or_else(|| other(format!("`biases` must be a list, not {:?}", biases.rtype())))?;
+    let names = activations
+        .as_str_vector()
+        .ok_or_else(|| other(format!("`activations` must be a character vector, not {:?}", activations.rtype())))?;
+    let n_layers = weights.len();
+    if n_layers == 0 {
+        return Err(other("`weights` must hold at least one matrix".to_string()));
+    }
+    if biases.len() != n_layers || names.len() != n_layers {
+        return Err(other(format!(
+            "`weights`, `biases` and `activations` must have the same length, not {}, {} and {}",
+            n_layers,
+            biases.len(),
+            names.len()
+        )));
+    }
+    let trace = trace
+        .as_bool()
+        .ok_or_else(|| other("`trace` must be TRUE or FALSE".to_string()))?;
+    let threads = scalar_count(&threads, "threads")?;
+
+    let mut layers = Vec::with_capacity(n_layers);
+    for (l, ((w, b), name)) in weights.as_slice().iter().zip(biases.as_slice()).zip(&names).enumerate() {
+        let weights = matrix_view(w, "weights")
+            .map_err(|_| other(format!("`weights[[{}]]` must be a double matrix, not {:?}", l + 1, w.rtype())))?;
+        let bias = if b.is_null() {
+            None
+        } else {
+            Some(b.as_real_slice().ok_or_else(|| {
+                other(format!("`biases[[{}]]` must be NULL or a double vector, not {:?}", l + 1, b.rtype()))
+            })?)
+        };
+        let activation = Activation::from_name(name).ok_or_else(|| {
+            other(format!(
+                "`activations[{}]` must be one of \"sigmoid\", \"relu\", \"tanh\", \"identity\", \"softmax\", not \"{}\"",
+                l + 1,
+                name
+            ))
+        })?;
+        layers.push(Layer { weights, bias, activation });
+    }
+    let net = Network::new(layers).map_err(|e| other(format!("inconsistent network: {e}")))?;
+    if x_view.ncols() != net.n_inputs() {
+        return Err(other(format!(
+            "`x` has {} columns but `weights[[1]]` has {} rows",
+            x_view.ncols(),
+            net.n_inputs()
+        )));
+    }
+    let n = x_view.nrows();
+
+    if !trace {
+        // Only plain memory crosses into the core (which may use threads);
+        // R is touched again only after it returns.
+        let (mut out, view) = alloc_real_matrix(n, net.n_outputs())?;
+        forward_into(x_view, &net, view, threads).map_err(|e| other(format!("forward pass: {e}")))?;
+        return Ok(std::mem::take(&mut out));
+    }
+    let mut z_objs = Vec::with_capacity(n_layers);
+    let mut a_objs = Vec::with_capacity(n_layers);
+    let mut z_views = Vec::with_capacity(n_layers);
+    let mut a_views = Vec::with_capacity(n_layers);
+    for layer in net.layers() {
+        let (z, zv) = alloc_real_matrix(n, layer.weights.ncols())?;
+        let (a, av) = alloc_real_matrix(n, layer.weights.ncols())?;
+        z_objs.push(z);
+        a_objs.push(a);
+        z_views.push(zv);
+        a_views.push(av);
+    }
+    forward_trace_into(x_view, &net, &mut z_views, &mut a_views)
+        .map_err(|e| other(format!("forward pass: {e}")))?;
+    let list = List::from_names_and_values(["z", "a"], [List::from_values(z_objs), List::from_values(a_objs)])?;
+    Ok(list.into())
+}
+
+/// Seeded `n_in x n_out` weight matrix (ChaCha20 stream, filled in
+/// column-major order): `method` one of "uniform" (U(0, 1)), "normal"
+/// (N(0, 1), Box-Muller), "xavier" (U(-a, a), a = sqrt(6 / (n_in +
+/// n_out))), "he" (N(0, 2 / n_in)); `seed` a whole number in [0, 2^53].
+/// Validated by the R wrapper `init_weights()`.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn init_weights_impl(n_in: Robj, n_out: Robj, method: Robj, seed: Robj) -> extendr_api::Result<Robj> {
+    let n_in = scalar_count(&n_in, "n_in")?;
+    let n_out = scalar_count(&n_out, "n_out")?;
+    let method = method.as_str().and_then(InitMethod::from_name).ok_or_else(|| {
+        other("`method` must be one of \"uniform\", \"normal\", \"xavier\", \"he\"".to_string())
+    })?;
+    let seed_value = seed
+        .as_real()
+        .or_else(|| seed.as_integer().map(f64::from))
+        .ok_or_else(|| other("`seed` must be a single number".to_string()))?;
+    const MAX_SEED: f64 = 9_007_199_254_740_992.0; // 2^53
+    if !(0.0..=MAX_SEED).contains(&seed_value) || seed_value.fract() != 0.0 {
+        return Err(other(format!("`seed` must be a whole number between 0 and 2^53, not {seed_value}")));
+    }
+    let (mut out, _) = alloc_real_matrix(n_in, n_out)?;
+    let data = real_slice_mut(&mut out)?;
+    init_weights_into(data, n_in, n_out, method, seed_value as u64);
+    Ok(std::mem::take(&mut out))
 }
 
 extendr_module! {
     mod fwdprop;
     fn mm_impl;
     fn sigmoid_impl;
+    fn forward_impl;
+    fn init_weights_impl;
 }

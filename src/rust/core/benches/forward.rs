@@ -1,0 +1,162 @@
+//! Timings of the forward pass on the workloads of issue #5 (plain
+//! harness, medians of repeated runs, GFLOP/s counting 2 flops per
+//! multiply-add of the products only):
+//!
+//!     cargo bench -p fwdprop-core --bench forward            # all
+//!     cargo bench -p fwdprop-core --bench forward -- W2 W3   # some
+//!
+//! Each run writes into freshly allocated output memory, as an R call
+//! does (so first-touch page faults are included).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use fwdprop_core::forward::{forward_into, forward_into_with_block, forward_trace, Activation, Layer, Network};
+use fwdprop_core::init::{init_weights, InitMethod};
+use ndarray::{Array2, ShapeBuilder};
+
+fn median_time(min_reps: usize, budget: Duration, mut f: impl FnMut()) -> Duration {
+    f(); // warm-up
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < min_reps || (start.elapsed() < budget && times.len() < 10_000) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn fmt(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1e-3 {
+        format!("{:8.2} us", s * 1e6)
+    } else {
+        format!("{:8.2} ms", s * 1e3)
+    }
+}
+
+struct Workload {
+    name: &'static str,
+    x: Array2<f64>,
+    weights: Vec<Array2<f64>>,
+}
+
+impl Workload {
+    fn new(name: &'static str, n: usize, sizes: &[usize]) -> Self {
+        let x = init_weights(n, sizes[0], InitMethod::Normal, 1);
+        let weights = sizes
+            .windows(2)
+            .enumerate()
+            .map(|(l, s)| {
+                // runif weights, scaled so the sigmoids do not all saturate
+                init_weights(s[0], s[1], InitMethod::Uniform, 10 + l as u64) * (4.0 / s[0] as f64)
+            })
+            .collect();
+        Workload { name, x, weights }
+    }
+
+    fn net(&self) -> Network<'_> {
+        Network::new(
+            self.weights
+                .iter()
+                .map(|w| Layer { weights: w.view(), bias: None, activation: Activation::Sigmoid })
+                .collect(),
+        )
+        .expect("shapes chain")
+    }
+
+    fn flops(&self) -> f64 {
+        let n = self.x.nrows() as f64;
+        self.weights.iter().map(|w| 2.0 * n * (w.nrows() * w.ncols()) as f64).sum()
+    }
+
+    /// `block` 0: forward_into's own choice.
+    fn fused(&self, threads: usize, block: usize) -> Duration {
+        let net = self.net();
+        let (n, d) = (self.x.nrows(), net.n_outputs());
+        median_time(5, Duration::from_secs(2), || {
+            let mut out = Array2::<f64>::zeros((n, d).f());
+            if block == 0 {
+                forward_into(self.x.view(), &net, out.view_mut(), threads).expect("fits");
+            } else {
+                forward_into_with_block(self.x.view(), &net, out.view_mut(), threads, block).expect("fits");
+            }
+            black_box(&out);
+        })
+    }
+
+    fn unfused(&self) -> Duration {
+        let net = self.net();
+        median_time(3, Duration::from_secs(2), || {
+            black_box(forward_trace(self.x.view(), &net).expect("fits"));
+        })
+    }
+
+    fn report(&self, label: &str, t: Duration) {
+        println!(
+            "{:3} {:28} {}  {:6.1} GFLOP/s",
+            self.name,
+            label,
+            fmt(t),
+            self.flops() / t.as_secs_f64() / 1e9
+        );
+    }
+}
+
+fn main() {
+    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    let workloads = [
+        ("W0", 3, vec![2, 3, 1]),
+        ("W1", 10_000, vec![20, 64, 1]),
+        ("W2", 100_000, vec![100, 256, 128, 1]),
+        ("W3", 2000, vec![2000, 2000]),
+    ];
+    for (name, n, sizes) in workloads {
+        if !run(name) {
+            continue;
+        }
+        let w = Workload::new(name, n, &sizes);
+        for threads in [1, 2] {
+            w.report(&format!("fused, {threads} thread(s)"), w.fused(threads, 0));
+        }
+        if name == "W2" || name == "W3" || name == "W1" {
+            for block in [128, 256, 512, 1024, 2048] {
+                w.report(&format!("fused, 2 threads, block {block}"), w.fused(2, block));
+            }
+        }
+        w.report("unfused (trace), 1 thread", w.unfused());
+    }
+    if run("S") {
+        let x = init_weights(10_000_000, 1, InitMethod::Normal, 3) * 10.0;
+        let xs = x.as_slice_memory_order().expect("contiguous");
+        let t = median_time(5, Duration::from_secs(2), || {
+            let mut out = vec![0.0; xs.len()];
+            fwdprop_core::activation::sigmoid_into(xs, &mut out);
+            black_box(&out);
+        });
+        println!("S   sigmoid_into, 1e7 values       {}  {:6.2} ns/value", fmt(t), t.as_secs_f64() / 1e-9 / 1e7);
+        let t = median_time(5, Duration::from_secs(2), || {
+            let mut out = vec![0.0; xs.len()];
+            fwdprop_core::memory::advise_huge_pages(&mut out);
+            fwdprop_core::activation::sigmoid_into(xs, &mut out);
+            black_box(&out);
+        });
+        println!("S   same, huge pages advised       {}  {:6.2} ns/value", fmt(t), t.as_secs_f64() / 1e-9 / 1e7);
+        // in cache: 4096 values, output reused
+        let xs = &xs[..4096];
+        let mut out = vec![0.0; xs.len()];
+        let t = median_time(1000, Duration::from_millis(500), || {
+            fwdprop_core::activation::sigmoid_into(black_box(xs), &mut out);
+            black_box(&out);
+        });
+        println!("S   sigmoid_into, 4096 in cache    {}  {:6.2} ns/value", fmt(t), t.as_secs_f64() / 1e-9 / 4096.0);
+        let t = median_time(1000, Duration::from_millis(500), || {
+            fwdprop_core::activation::sigmoid_into_scalar(black_box(xs), &mut out);
+            black_box(&out);
+        });
+        println!("S   scalar sigmoid, 4096 in cache  {}  {:6.2} ns/value", fmt(t), t.as_secs_f64() / 1e-9 / 4096.0);
+    }
+}

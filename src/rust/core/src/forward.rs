@@ -1,0 +1,1018 @@
+//! Forward pass through a dense network: `z_l = a_{l-1} W_l (+ b_l)`,
+//! `a_l = act_l(z_l)`, `a_0 = x` (weights `d_{l-1} x d_l`, as `X %*% W`).
+//!
+//! Two ways through the same arithmetic:
+//! * [`forward_into`], the fused path: the rows of `x` are cut into blocks;
+//!   each block goes through every layer in small per-thread scratch
+//!   buffers, and only the last layer's result is written, straight into
+//!   the output (an R matrix's memory). No full intermediate matrix exists.
+//!   Blocks are shared out over threads; each thread's GEMM runs on that
+//!   thread alone.
+//! * [`forward_trace_into`], the unfused path: every layer's `z` and `a` as
+//!   full matrices, each product by [`matmul_into`] on the whole matrix, i.e.
+//!   R's own rule for `%*%`. Used for `trace = TRUE` and as the reference
+//!   the fused path is tested against.
+//!
+//! Products: where the operands of a product hold a non-finite value, R's
+//! plain loop runs ([`simple_matmul_into`]), so NA/NaN come out as in base
+//! R, NA versus NaN included; otherwise a GEMM. The fused path makes that
+//! choice per block (R makes it per matrix), so finite results may differ
+//! from the unfused ones by rounding only.
+
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip};
+
+use crate::activation::sigmoid_in_place;
+use crate::matmul::{gemm_into, matmul_into, simple_matmul_into};
+
+/// An activation function, applied after a layer's product (and bias).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// [`sigmoid`], equal to R's `plogis()`.
+    Sigmoid,
+    /// `max(z, 0)`, as R's `ifelse(z > 0, z, 0)`; NA/NaN are kept as they are.
+    Relu,
+    /// `tanh(z)` (the platform's `tanh`, as R's).
+    Tanh,
+    /// `z` unchanged.
+    Identity,
+    /// Row-wise softmax, `exp(z - max(z)) / sum(exp(z - max(z)))`; see
+    /// [`softmax_rows`].
+    Softmax,
+}
+
+impl Activation {
+    /// All activations, in the order R documents them.
+    pub const ALL: [Activation; 5] =
+        [Activation::Sigmoid, Activation::Relu, Activation::Tanh, Activation::Identity, Activation::Softmax];
+
+    /// Parses the R-side name (`"sigmoid"`, `"relu"`, `"tanh"`,
+    /// `"identity"`, `"softmax"`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The R-side name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Identity => "identity",
+            Activation::Softmax => "softmax",
+        }
+    }
+
+    /// Rough cost of one evaluation, in multiply-adds, for the decision to
+    /// use threads.
+    fn cost(self) -> usize {
+        match self {
+            Activation::Identity | Activation::Relu => 1,
+            Activation::Sigmoid | Activation::Tanh | Activation::Softmax => 8,
+        }
+    }
+}
+
+/// One dense layer: `z = a_prev %*% weights (+ bias)`, `a = activation(z)`.
+#[derive(Clone, Debug)]
+pub struct Layer<'a> {
+    /// `d_in x d_out` weights (any strides).
+    pub weights: ArrayView2<'a, f64>,
+    /// `None`, or `d_out` values added to every row of `z`.
+    pub bias: Option<&'a [f64]>,
+    /// Applied to `z`.
+    pub activation: Activation,
+}
+
+/// Inconsistent shapes or arguments (a programming error on the caller's
+/// side: the R wrappers check shapes first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardError(pub String);
+
+impl fmt::Display for ForwardError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ForwardError {}
+
+fn err<T>(msg: String) -> Result<T, ForwardError> {
+    Err(ForwardError(msg))
+}
+
+/// A chain of layers whose shapes fit together.
+#[derive(Clone, Debug)]
+pub struct Network<'a> {
+    layers: Vec<Layer<'a>>,
+    /// Per layer: do the weights hold a non-finite value (then every
+    /// product with them takes R's plain loop).
+    weights_non_finite: Vec<bool>,
+}
+
+impl<'a> Network<'a> {
+    /// Checks that there is at least one layer, that each layer's weights
+    /// have as many rows as the previous layer's have columns, and that
+    /// each bias has one value per column.
+    pub fn new(layers: Vec<Layer<'a>>) -> Result<Self, ForwardError> {
+        if layers.is_empty() {
+            return err("a network needs at least one layer".into());
+        }
+        for (l, pair) in layers.windows(2).enumerate() {
+            let (a, b) = (&pair[0].weights, &pair[1].weights);
+            if a.ncols() != b.nrows() {
+                return err(format!(
+                    "layer {} has {} outputs but layer {}'s weights are {}x{}",
+                    l + 1,
+                    a.ncols(),
+                    l + 2,
+                    b.nrows(),
+                    b.ncols()
+                ));
+            }
+        }
+        for (l, layer) in layers.iter().enumerate() {
+            if let Some(b) = layer.bias {
+                if b.len() != layer.weights.ncols() {
+                    return err(format!(
+                        "layer {}'s bias has length {} but its weights have {} columns",
+                        l + 1,
+                        b.len(),
+                        layer.weights.ncols()
+                    ));
+                }
+            }
+        }
+        let weights_non_finite = layers.iter().map(|l| view_has_non_finite(&l.weights)).collect();
+        Ok(Network { layers, weights_non_finite })
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Layer<'a>] {
+        &self.layers
+    }
+
+    /// Number of inputs (rows of the first weight matrix).
+    pub fn n_inputs(&self) -> usize {
+        self.layers[0].weights.nrows()
+    }
+
+    /// Number of outputs (columns of the last weight matrix).
+    pub fn n_outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].weights.ncols()
+    }
+
+    /// Largest width of a hidden layer (0 with a single layer).
+    fn max_hidden_width(&self) -> usize {
+        let l = self.layers.len();
+        self.layers[..l - 1].iter().map(|x| x.weights.ncols()).max().unwrap_or(0)
+    }
+
+    /// Rough work per input row, in multiply-adds.
+    fn work_per_row(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.weights.ncols() * (l.weights.nrows() + 1 + l.activation.cost()))
+            .sum()
+    }
+
+    fn check_input(&self, x: &ArrayView2<f64>) -> Result<(), ForwardError> {
+        if x.ncols() != self.n_inputs() {
+            return err(format!(
+                "the input has {} columns but the network expects {} inputs",
+                x.ncols(),
+                self.n_inputs()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Does `a` hold a NaN or an infinity? (Branch-free, so it vectorises.)
+pub fn view_has_non_finite(a: &ArrayView2<f64>) -> bool {
+    fn slice(s: &[f64]) -> bool {
+        s.iter().fold(false, |acc, v| acc | !v.is_finite())
+    }
+    if let Some(s) = a.as_slice_memory_order() {
+        return slice(s);
+    }
+    a.axis_iter(Axis(1)).any(|c| match c.as_slice() {
+        Some(s) => slice(s),
+        None => c.iter().any(|v| !v.is_finite()),
+    })
+}
+
+/// Default rows per block of the fused path. Chosen by measurement (see
+/// `benches/forward.rs`): large enough that each GEMM call amortises its
+/// packing, small enough that a block's hidden layers stay in L2.
+pub const BLOCK_ROWS: usize = 512;
+
+/// Below this much work (multiply-adds, see `Network::work_per_row`) the
+/// fused path stays on the calling thread: starting a thread costs tens of
+/// microseconds.
+pub const PARALLEL_MIN_WORK: usize = 1 << 21;
+
+/// The fused forward pass: writes the network's output for the rows of `x`
+/// into `out` (`x.nrows() x net.n_outputs()`, any strides, may be
+/// uninitialised memory: every element is written).
+///
+/// Uses up to `threads` threads (the caller's included) when the work is
+/// large enough; `threads` 0 is taken as 1. The result does not depend on
+/// the number of threads (every block is computed the same way).
+pub fn forward_into(
+    x: ArrayView2<f64>,
+    net: &Network,
+    out: ArrayViewMut2<f64>,
+    threads: usize,
+) -> Result<(), ForwardError> {
+    // A single layer gains nothing from small blocks (there is no
+    // intermediate to keep in cache) and each GEMM call repacks the
+    // weights: one block per thread (measured: W3, 2000x2000 by
+    // 2000x2000, 170 ms in two blocks against 184 ms in blocks of 512).
+    let block = if net.layers.len() == 1 {
+        BLOCK_ROWS.max(x.nrows().div_ceil(threads.max(1)))
+    } else {
+        BLOCK_ROWS
+    };
+    forward_into_with_block(x, net, out, threads, block)
+}
+
+/// [`forward_into`] with a given number of rows per block (for tests and
+/// benchmarks); `block_rows` 0 is taken as 1.
+pub fn forward_into_with_block(
+    x: ArrayView2<f64>,
+    net: &Network,
+    mut out: ArrayViewMut2<f64>,
+    threads: usize,
+    block_rows: usize,
+) -> Result<(), ForwardError> {
+    net.check_input(&x)?;
+    let n = x.nrows();
+    if out.dim() != (n, net.n_outputs()) {
+        return err(format!(
+            "the output is {}x{} but should be {}x{}",
+            out.nrows(),
+            out.ncols(),
+            n,
+            net.n_outputs()
+        ));
+    }
+    if n == 0 || net.n_outputs() == 0 {
+        return Ok(());
+    }
+    let mut rb = block_rows.max(1).min(n);
+    let work = n.saturating_mul(net.work_per_row());
+    let mut workers = if work < PARALLEL_MIN_WORK { 1 } else { threads.max(1) };
+    if workers > 1 {
+        // enough blocks for every thread, of about equal size
+        let per_thread = n.div_ceil(workers);
+        if per_thread < rb {
+            rb = per_thread;
+        }
+        workers = workers.min(n.div_ceil(rb));
+    }
+    let jobs = x.axis_chunks_iter(Axis(0), rb).zip(out.axis_chunks_iter_mut(Axis(0), rb));
+    if workers <= 1 {
+        let mut scratch = Scratch::new(net, rb);
+        for (xb, ob) in jobs {
+            forward_block(xb, net, ob, &mut scratch);
+        }
+        return Ok(());
+    }
+    let queue = Mutex::new(jobs);
+    let work_loop = || {
+        let mut scratch = Scratch::new(net, rb);
+        loop {
+            let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            match job {
+                Some((xb, ob)) => forward_block(xb, net, ob, &mut scratch),
+                None => break,
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            scope.spawn(work_loop);
+        }
+        work_loop();
+    });
+    Ok(())
+}
+
+/// Per-thread buffers of the fused path, allocated once per call.
+struct Scratch {
+    /// Two hidden-layer buffers (ping-pong), each `rows x max width`,
+    /// column-major.
+    a: Vec<f64>,
+    b: Vec<f64>,
+    /// Per-row workspace of the softmax (3 values per row).
+    rows: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(net: &Network, rows: usize) -> Self {
+        let w = net.max_hidden_width();
+        let len = if net.layers.len() > 1 { rows * w } else { 0 };
+        let b_len = if net.layers.len() > 2 { len } else { 0 };
+        let softmax = net.layers.iter().any(|l| l.activation == Activation::Softmax);
+        Scratch { a: vec![0.0; len], b: vec![0.0; b_len], rows: vec![0.0; if softmax { 3 * rows } else { 0 }] }
+    }
+}
+
+/// Column-major `rows x cols` view of the start of `buf`.
+fn col_major(buf: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2<'_, f64> {
+    match ArrayViewMut2::from_shape((rows, cols).f(), &mut buf[..rows * cols]) {
+        Ok(v) => v,
+        Err(e) => unreachable!("scratch buffer too small: {e}"),
+    }
+}
+
+/// Column-major `rows x cols` read-only view of the start of `buf`.
+fn col_major_ref(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
+    match ArrayView2::from_shape((rows, cols).f(), &buf[..rows * cols]) {
+        Ok(v) => v,
+        Err(e) => unreachable!("scratch buffer too small: {e}"),
+    }
+}
+
+/// One block of rows through every layer.
+fn forward_block(x: ArrayView2<f64>, net: &Network, mut out: ArrayViewMut2<f64>, scratch: &mut Scratch) {
+    let m = x.nrows();
+    let n_layers = net.layers.len();
+    let Scratch { a, b, rows } = scratch;
+    // `prev` holds a_{l-1} for l >= 1: alternately buffer a and buffer b
+    let mut prev_in_a = false;
+    for (l, layer) in net.layers.iter().enumerate() {
+        let d = layer.weights.ncols();
+        let last = l + 1 == n_layers;
+        let (src, dst): (&Vec<f64>, &mut Vec<f64>) = if prev_in_a { (&*a, &mut *b) } else { (&*b, &mut *a) };
+        let d_in = layer.weights.nrows();
+        let input = if l == 0 { x.view() } else { col_major_ref(src, m, d_in) };
+        if last {
+            layer_into(input, layer, net.weights_non_finite[l], out.view_mut(), rows);
+        } else {
+            layer_into(input, layer, net.weights_non_finite[l], col_major(dst, m, d), rows);
+            prev_in_a = !prev_in_a;
+        }
+    }
+}
+
+/// `out = act(input %*% W + bias)`, the product chosen as in R: the plain
+/// loop if `input` or the weights hold a non-finite value, else GEMM.
+fn layer_into(
+    input: ArrayView2<f64>,
+    layer: &Layer,
+    weights_non_finite: bool,
+    mut out: ArrayViewMut2<f64>,
+    rows: &mut [f64],
+) {
+    dense_into(input, layer.weights, weights_non_finite, out.view_mut());
+    if let Some(bias) = layer.bias {
+        add_bias(out.view_mut(), bias);
+    }
+    apply_activation(out, layer.activation, rows);
+}
+
+fn dense_into(a: ArrayView2<f64>, w: ArrayView2<f64>, w_non_finite: bool, out: ArrayViewMut2<f64>) {
+    if a.ncols() == 0 {
+        let mut out = out;
+        out.fill(0.0);
+    } else if w_non_finite || view_has_non_finite(&a) {
+        simple_matmul_into(a, w, out);
+    } else if w.ncols() == 1 {
+        // a matrix-vector product: GEMM would pad the single column to a
+        // whole micro-kernel; this is R's summation order too
+        matvec_into(a, w.column(0), out.index_axis_move(Axis(1), 0));
+    } else {
+        gemm_into(a, w, out);
+    }
+}
+
+/// `out = a %*% w` for a vector `w`, summing over columns in order
+/// (`0 + a[i,0] w[0] + a[i,1] w[1] + ...`, as R's plain loop) with every
+/// column a vectorised pass. For finite inputs only (NaN payloads aside it
+/// is the same arithmetic).
+fn matvec_into(a: ArrayView2<f64>, w: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
+    out.fill(0.0);
+    for (col, &wj) in a.axis_iter(Axis(1)).zip(w.iter()) {
+        match (out.as_slice_mut(), col.as_slice()) {
+            (Some(o), Some(c)) => o.iter_mut().zip(c).for_each(|(o, &v)| *o += v * wj),
+            _ => Zip::from(&mut out).and(&col).for_each(|o, &v| *o += v * wj),
+        }
+    }
+}
+
+const QUIET_BIT: u64 = 0x0008_0000_0000_0000;
+
+/// The quiet version of a NaN (payload kept, so R's NA stays NA).
+#[inline]
+fn quiet(x: f64) -> f64 {
+    f64::from_bits(x.to_bits() | QUIET_BIT)
+}
+
+/// `z + b` where, as in R on x86-64, a NaN `z` wins over a NaN `b`.
+#[inline]
+fn add_nan_first(z: f64, b: f64) -> f64 {
+    let s = z + b;
+    if !s.is_nan() {
+        s
+    } else if z.is_nan() {
+        quiet(z)
+    } else if b.is_nan() {
+        quiet(b)
+    } else {
+        s
+    }
+}
+
+/// Adds `bias[j]` to column `j` (R's `sweep(z, 2, b, "+")`).
+fn add_bias(mut z: ArrayViewMut2<f64>, bias: &[f64]) {
+    for (mut col, &bj) in z.axis_iter_mut(Axis(1)).zip(bias) {
+        match col.as_slice_mut() {
+            Some(c) => c.iter_mut().for_each(|v| *v = add_nan_first(*v, bj)),
+            None => col.iter_mut().for_each(|v| *v = add_nan_first(*v, bj)),
+        }
+    }
+}
+
+/// `max(z, 0)` as R's `ifelse(z > 0, z, 0)`, keeping NA/NaN (with their
+/// payload) where R's `ifelse` has an NA test.
+#[inline]
+pub fn relu(z: f64) -> f64 {
+    if z > 0.0 || z.is_nan() {
+        z
+    } else {
+        0.0
+    }
+}
+
+/// Applies `act` to `z` in place (column by column; softmax row-wise).
+/// `rows` must hold at least `3 * z.nrows()` values for softmax.
+pub fn apply_activation(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) {
+    let elementwise: fn(&mut [f64]) = match act {
+        Activation::Identity => return,
+        Activation::Softmax => return softmax_rows(z, rows),
+        Activation::Sigmoid => sigmoid_in_place,
+        Activation::Relu => |s| s.iter_mut().for_each(|v| *v = relu(*v)),
+        Activation::Tanh => |s| s.iter_mut().for_each(|v| *v = v.tanh()),
+    };
+    if let Some(s) = z.as_slice_memory_order_mut() {
+        return elementwise(s);
+    }
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        match col.as_slice_mut() {
+            Some(s) => elementwise(s),
+            None => col.iter_mut().for_each(|v| elementwise(std::slice::from_mut(v))),
+        }
+    }
+}
+
+/// R's NA (a NaN whose low word is 1954).
+#[inline]
+fn is_r_na(x: f64) -> bool {
+    x.is_nan() && (x.to_bits() & 0xFFFF_FFFF) == 1954
+}
+
+/// Row-wise softmax in place, as the base-R reference
+/// `m <- apply(z, 1, max); e <- exp(z - m); e / rowSums(e)`:
+/// * numerically stable (the row maximum is subtracted first: no overflow);
+/// * the row sum is accumulated with error compensation (R's `rowSums`
+///   accumulates in long double), so results match R to about 1 ulp;
+/// * a row with NA/NaN is NA/NaN throughout, as in R: the row maximum is
+///   then NA if the row has an NA (R's `max`: NA trumps NaN), else NaN;
+///   a NaN entry keeps its own value, every other entry gets the maximum's;
+/// * a row with `+Inf` (and no NaN) is NaN throughout (`Inf - Inf`).
+///
+/// Works column by column over the rows (vectorised); `rows` is a
+/// workspace of at least `3 * z.nrows()` values.
+pub fn softmax_rows(mut z: ArrayViewMut2<f64>, rows: &mut [f64]) {
+    let m = z.nrows();
+    let (max, rest) = rows.split_at_mut(m);
+    let (sum, rest) = rest.split_at_mut(m);
+    let comp = &mut rest[..m];
+    max.fill(f64::NEG_INFINITY);
+    for col in z.axis_iter(Axis(1)) {
+        for (mx, &v) in max.iter_mut().zip(col.iter()) {
+            if v.is_nan() {
+                if !is_r_na(*mx) {
+                    *mx = v;
+                }
+            } else if v > *mx {
+                // never true once the maximum is NaN
+                *mx = v;
+            }
+        }
+    }
+    sum.fill(0.0);
+    comp.fill(0.0);
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        for (((v, &mx), s), c) in col.iter_mut().zip(max.iter()).zip(sum.iter_mut()).zip(comp.iter_mut()) {
+            let e = if v.is_nan() {
+                quiet(*v)
+            } else if mx.is_nan() {
+                quiet(mx)
+            } else {
+                (*v - mx).exp()
+            };
+            *v = e;
+            // 2Sum: s + e exactly = t + err
+            let t = *s + e;
+            let bp = t - *s;
+            let err = (*s - (t - bp)) + (e - bp);
+            *s = t;
+            *c += err;
+        }
+    }
+    for (s, c) in sum.iter_mut().zip(comp.iter()) {
+        *s += *c;
+    }
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        for (v, &s) in col.iter_mut().zip(sum.iter()) {
+            *v = if v.is_nan() { *v } else if s.is_nan() { quiet(s) } else { *v / s };
+        }
+    }
+}
+
+/// The unfused forward pass (`trace = TRUE`): writes every layer's `z`
+/// (before the activation) into `zs[l]` and `a` (after it) into `acts[l]`,
+/// each `x.nrows() x d_l` (any strides, may be uninitialised). Each product
+/// is [`matmul_into`] on the whole matrix, as base R's `%*%`.
+pub fn forward_trace_into(
+    x: ArrayView2<f64>,
+    net: &Network,
+    zs: &mut [ArrayViewMut2<f64>],
+    acts: &mut [ArrayViewMut2<f64>],
+) -> Result<(), ForwardError> {
+    net.check_input(&x)?;
+    let n = x.nrows();
+    let n_layers = net.layers.len();
+    if zs.len() != n_layers || acts.len() != n_layers {
+        return err(format!(
+            "need {n_layers} z and a matrices, got {} and {}",
+            zs.len(),
+            acts.len()
+        ));
+    }
+    for (l, layer) in net.layers.iter().enumerate() {
+        let want = (n, layer.weights.ncols());
+        if zs[l].dim() != want || acts[l].dim() != want {
+            return err(format!("layer {}'s z and a must be {}x{}", l + 1, want.0, want.1));
+        }
+    }
+    let mut rows = vec![0.0; 3 * n];
+    for (l, layer) in net.layers.iter().enumerate() {
+        let (done, rest) = acts.split_at_mut(l);
+        let input = if l == 0 { x.view() } else { done[l - 1].view() };
+        let z = &mut zs[l];
+        matmul_into(input, layer.weights, z.view_mut());
+        if let Some(bias) = layer.bias {
+            add_bias(z.view_mut(), bias);
+        }
+        let a = &mut rest[0];
+        a.assign(z);
+        apply_activation(a.view_mut(), layer.activation, &mut rows);
+    }
+    Ok(())
+}
+
+/// Convenience: the fused pass into a new column-major array.
+pub fn forward(x: ArrayView2<f64>, net: &Network, threads: usize) -> Result<ndarray::Array2<f64>, ForwardError> {
+    let mut out = ndarray::Array2::zeros((x.nrows(), net.n_outputs()).f());
+    forward_into(x, net, out.view_mut(), threads)?;
+    Ok(out)
+}
+
+/// Convenience: the unfused pass into new column-major arrays, `(zs, as)`.
+#[allow(clippy::type_complexity)]
+pub fn forward_trace(
+    x: ArrayView2<f64>,
+    net: &Network,
+) -> Result<(Vec<ndarray::Array2<f64>>, Vec<ndarray::Array2<f64>>), ForwardError> {
+    let n = x.nrows();
+    let new = || -> Vec<ndarray::Array2<f64>> {
+        net.layers.iter().map(|l| ndarray::Array2::zeros((n, l.weights.ncols()).f())).collect()
+    };
+    let (mut zs, mut acts) = (new(), new());
+    {
+        let mut zv: Vec<_> = zs.iter_mut().map(|a| a.view_mut()).collect();
+        let mut av: Vec<_> = acts.iter_mut().map(|a| a.view_mut()).collect();
+        forward_trace_into(x, net, &mut zv, &mut av)?;
+    }
+    Ok((zs, acts))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{sigmoid, sigmoid_into};
+    use ndarray::Array2;
+
+
+    fn r_na() -> f64 {
+        f64::from_bits(0x7FF0_0000_0000_07A2)
+    }
+
+    /// Small deterministic generator so the tests need no RNG crate.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+    }
+
+    fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> Array2<f64> {
+        let mut g = Lcg(seed.wrapping_mul(7919).wrapping_add(17));
+        let mut a = Array2::zeros((rows, cols).f());
+        a.iter_mut().for_each(|v| *v = scale * g.next());
+        a
+    }
+
+    /// Owned weights/biases for a test network.
+    struct Spec {
+        weights: Vec<Array2<f64>>,
+        biases: Vec<Option<Vec<f64>>>,
+        acts: Vec<Activation>,
+    }
+
+    impl Spec {
+        fn new(sizes: &[usize], acts: &[Activation], bias: bool, seed: u64) -> Spec {
+            let n_layers = sizes.len() - 1;
+            let weights = (0..n_layers)
+                .map(|l| random(sizes[l], sizes[l + 1], seed + l as u64, 1.0 / (sizes[l] as f64).sqrt()))
+                .collect();
+            let biases = (0..n_layers)
+                .map(|l| bias.then(|| random(1, sizes[l + 1], seed + 100 + l as u64, 0.5).into_raw_vec_and_offset().0))
+                .collect();
+            let acts = (0..n_layers).map(|l| acts[l % acts.len()]).collect();
+            Spec { weights, biases, acts }
+        }
+
+        fn net(&self) -> Network<'_> {
+            let layers = self
+                .weights
+                .iter()
+                .zip(&self.biases)
+                .zip(&self.acts)
+                .map(|((w, b), &activation)| Layer { weights: w.view(), bias: b.as_deref(), activation })
+                .collect();
+            Network::new(layers).expect("test network shapes chain")
+        }
+    }
+
+    /// Independent naive reference: the textbook definitions, element by
+    /// element, written without the implementation's helpers.
+    fn naive_forward(x: &Array2<f64>, spec: &Spec) -> Array2<f64> {
+        let mut a = x.clone();
+        for l in 0..spec.weights.len() {
+            let w = &spec.weights[l];
+            let (n, k, d) = (a.nrows(), w.nrows(), w.ncols());
+            let mut z = Array2::zeros((n, d));
+            for i in 0..n {
+                for j in 0..d {
+                    let mut s = 0.0;
+                    for t in 0..k {
+                        s += a[(i, t)] * w[(t, j)];
+                    }
+                    if let Some(b) = &spec.biases[l] {
+                        s += b[j];
+                    }
+                    z[(i, j)] = s;
+                }
+            }
+            for i in 0..n {
+                match spec.acts[l] {
+                    Activation::Softmax => {
+                        let m = (0..d).map(|j| z[(i, j)]).fold(f64::NEG_INFINITY, f64::max);
+                        let e: Vec<f64> = (0..d).map(|j| (z[(i, j)] - m).exp()).collect();
+                        let tot: f64 = e.iter().sum();
+                        for j in 0..d {
+                            z[(i, j)] = e[j] / tot;
+                        }
+                    }
+                    act => {
+                        for j in 0..d {
+                            let v = z[(i, j)];
+                            z[(i, j)] = match act {
+                                Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+                                // R's ifelse(z > 0, z, 0): an NA test gives NA
+                                Activation::Relu => {
+                                    if v > 0.0 || v.is_nan() {
+                                        v
+                                    } else {
+                                        0.0
+                                    }
+                                }
+                                Activation::Tanh => v.tanh(),
+                                _ => v,
+                            };
+                        }
+                    }
+                }
+            }
+            a = z;
+        }
+        a
+    }
+
+    fn assert_rel_close(got: &Array2<f64>, want: &Array2<f64>, tol: f64, what: &str) {
+        assert_eq!(got.dim(), want.dim(), "{what}: shape");
+        for ((idx, g), w) in got.indexed_iter().zip(want.iter()) {
+            if g.is_nan() || w.is_nan() {
+                assert!(g.is_nan() && w.is_nan(), "{what} at {idx:?}: got {g}, want {w}");
+                assert_eq!(is_r_na(*g), is_r_na(*w), "{what} at {idx:?}: NA vs NaN");
+                continue;
+            }
+            let scale = w.abs().max(1e-300);
+            assert!((g - w).abs() <= tol * scale.max(1.0) || (g - w).abs() <= tol * scale, "{what} at {idx:?}: got {g:e}, want {w:e}");
+        }
+    }
+
+    fn fused(x: &Array2<f64>, spec: &Spec, threads: usize, block: usize) -> Array2<f64> {
+        let net = spec.net();
+        // garbage first: every element must be written
+        let mut out = Array2::from_elem((x.nrows(), net.n_outputs()).f(), 12345.0);
+        forward_into_with_block(x.view(), &net, out.view_mut(), threads, block).expect("shapes fit");
+        out
+    }
+
+    fn unfused(x: &Array2<f64>, spec: &Spec) -> (Vec<Array2<f64>>, Vec<Array2<f64>>) {
+        forward_trace(x.view(), &spec.net()).expect("shapes fit")
+    }
+
+    use Activation::*;
+
+    #[test]
+    fn names_round_trip() {
+        for a in Activation::ALL {
+            assert_eq!(Activation::from_name(a.name()), Some(a));
+        }
+        assert_eq!(Activation::from_name("Sigmoid"), None);
+        assert_eq!(Activation::from_name("softplus"), None);
+    }
+
+    #[test]
+    fn every_activation_matches_the_naive_reference_on_odd_sizes() {
+        for (i, act) in Activation::ALL.into_iter().enumerate() {
+            for bias in [false, true] {
+                let spec = Spec::new(&[63, 65, 67], &[act], bias, 10 + i as u64);
+                let x = random(63, 63, 1, 2.0);
+                let want = naive_forward(&x, &spec);
+                let what = format!("{act:?} bias {bias}");
+                assert_rel_close(&fused(&x, &spec, 1, BLOCK_ROWS), &want, 1e-13, &what);
+                assert_rel_close(&fused(&x, &spec, 2, 8), &want, 1e-13, &what);
+                assert_rel_close(&unfused(&x, &spec).1[1], &want, 1e-13, &what);
+            }
+        }
+        // mixed, deeper, one output column (the matrix-vector path)
+        let spec = Spec::new(&[13, 31, 17, 9, 1], &[Relu, Tanh, Sigmoid, Identity], true, 3);
+        let x = random(301, 13, 2, 3.0);
+        let want = naive_forward(&x, &spec);
+        assert_rel_close(&fused(&x, &spec, 1, 64), &want, 1e-13, "mixed");
+        let spec = Spec::new(&[13, 31, 5], &[Tanh, Softmax], true, 4);
+        assert_rel_close(&fused(&x, &spec, 2, 50), &naive_forward(&x, &spec), 1e-13, "softmax out");
+    }
+
+    #[test]
+    fn fused_equals_unfused_around_block_boundaries() {
+        let shapes: &[&[usize]] = &[&[7, 9, 5, 3], &[1, 1], &[4, 2], &[5, 16, 1], &[3, 40, 40, 40, 2], &[2, 3, 1]];
+        for (s, sizes) in shapes.iter().enumerate() {
+            for bias in [false, true] {
+                let spec = Spec::new(sizes, &[Tanh, Relu, Sigmoid, Softmax], bias, 50 + s as u64);
+                for block in [1, 7, 64, BLOCK_ROWS] {
+                    for n in [0, 1, 2, block.saturating_sub(1), block, block + 1, 2 * block + 1, 3 * block] {
+                        let x = random(n, sizes[0], n as u64 + 7, 2.0);
+                        let reference = unfused(&x, &spec).1.pop().expect("one layer at least");
+                        for threads in [1, 2, 3] {
+                            let got = fused(&x, &spec, threads, block);
+                            assert_rel_close(&got, &reference, 1e-12, &format!("{sizes:?} n {n} block {block} threads {threads}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn threads_give_the_same_bits_as_one_thread() {
+        // large enough to go parallel (work >= PARALLEL_MIN_WORK)
+        let spec = Spec::new(&[30, 64, 16, 1], &[Sigmoid], true, 8);
+        let x = random(3001, 30, 9, 2.0);
+        assert!(3001 * spec.net().work_per_row() >= PARALLEL_MIN_WORK);
+        let one = fused(&x, &spec, 1, BLOCK_ROWS);
+        for threads in [2, 3, 8] {
+            for block in [16, 100, BLOCK_ROWS] {
+                let got = fused(&x, &spec, threads, block);
+                // each block computes the same arithmetic; with small blocks
+                // only GEMM's internal blocking can differ, which it does not
+                // for rows (rows are independent in GEMM)
+                assert_rel_close(&got, &one, 1e-14, &format!("threads {threads} block {block}"));
+            }
+        }
+        assert_rel_close(&one, &naive_forward(&x, &spec), 1e-12, "vs naive");
+    }
+
+    #[test]
+    fn trace_gives_every_z_and_a() {
+        let spec = Spec::new(&[4, 6, 3], &[Relu, Softmax], true, 21);
+        let x = random(9, 4, 3, 2.0);
+        let (zs, acts) = unfused(&x, &spec);
+        assert_eq!(zs.len(), 2);
+        assert_eq!(zs[0].dim(), (9, 6));
+        assert_eq!(acts[1].dim(), (9, 3));
+        for i in 0..9 {
+            for j in 0..6 {
+                let mut z = spec.biases[0].as_ref().map_or(0.0, |b| b[j]);
+                let mut s = 0.0;
+                for t in 0..4 {
+                    s += x[(i, t)] * spec.weights[0][(t, j)];
+                }
+                z += s;
+                assert!((zs[0][(i, j)] - z).abs() <= 1e-14 * z.abs().max(1.0));
+                assert_eq!(acts[0][(i, j)], relu(zs[0][(i, j)]));
+            }
+            let row_sum: f64 = acts[1].row(i).sum();
+            assert!((row_sum - 1.0).abs() <= 4.0 * f64::EPSILON);
+        }
+    }
+
+    #[test]
+    fn relu_keeps_nan_payloads() {
+        assert_eq!(relu(2.5), 2.5);
+        assert_eq!(relu(-2.5), 0.0);
+        assert_eq!(relu(0.0).to_bits(), 0.0f64.to_bits());
+        assert_eq!(relu(-0.0).to_bits(), 0.0f64.to_bits());
+        assert_eq!(relu(f64::INFINITY), f64::INFINITY);
+        assert_eq!(relu(f64::NEG_INFINITY), 0.0);
+        assert_eq!(relu(r_na()).to_bits(), r_na().to_bits());
+        assert!(relu(f64::NAN).is_nan() && !is_r_na(relu(f64::NAN)));
+    }
+
+    fn softmax_of(rows: &[&[f64]]) -> Array2<f64> {
+        let d = rows[0].len();
+        let mut z = Array2::from_shape_fn((rows.len(), d).f(), |(i, j)| rows[i][j]);
+        let mut ws = vec![0.0; 3 * rows.len()];
+        softmax_rows(z.view_mut(), &mut ws);
+        z
+    }
+
+    #[test]
+    fn softmax_is_stable_and_matches_the_textbook_formula() {
+        let z = softmax_of(&[&[1000.0, 999.0, 998.0], &[-1000.0, 0.0, 1000.0], &[1e300, 0.0, -1e300], &[1.0, 2.0, 3.0]]);
+        // exp(0), exp(-1), exp(-2) normalised, computed by hand
+        let e: [f64; 3] = [1.0, (-1.0f64).exp(), (-2.0f64).exp()];
+        let tot = e[0] + e[1] + e[2];
+        for j in 0..3 {
+            assert!((z[(0, j)] - e[j] / tot).abs() <= 2.0 * f64::EPSILON * e[j] / tot);
+            assert!((z[(3, 2 - j)] - e[j] / tot).abs() <= 2.0 * f64::EPSILON * e[j] / tot);
+        }
+        assert_eq!(z.row(1).to_vec(), vec![0.0, 0.0, 1.0]);
+        assert_eq!(z.row(2).to_vec(), vec![1.0, 0.0, 0.0]);
+        for i in 0..4 {
+            assert!((z.row(i).sum() - 1.0).abs() <= 2.0 * f64::EPSILON);
+        }
+        // many columns: compensated sum keeps rows summing to 1
+        let wide: Vec<f64> = (0..1000).map(|j| ((j * 37) % 101) as f64 * 0.01).collect();
+        let z = softmax_of(&[&wide]);
+        assert!((z.row(0).sum() - 1.0).abs() <= 1e-14);
+    }
+
+    #[test]
+    fn softmax_na_nan_and_inf_rows_follow_r() {
+        let z = softmax_of(&[
+            &[1.0, r_na(), 2.0],
+            &[1.0, f64::NAN, 2.0],
+            &[f64::NAN, 1.0, r_na()],
+            &[r_na(), 1.0, f64::NAN],
+            &[f64::INFINITY, 1.0, 2.0],
+            &[f64::NEG_INFINITY, 1.0, 1.0],
+            &[f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
+        ]);
+        // a row with NA: NA everywhere except NaN entries, which stay NaN
+        // (R: the row max is NA, z - NA is NA, NaN - NA is NaN)
+        for j in 0..3 {
+            assert!(is_r_na(z[(0, j)]), "row 0 col {j}");
+            assert!(z[(1, j)].is_nan() && !is_r_na(z[(1, j)]), "row 1 col {j}");
+        }
+        assert!(z[(2, 0)].is_nan() && !is_r_na(z[(2, 0)]));
+        assert!(is_r_na(z[(2, 1)]) && is_r_na(z[(2, 2)]));
+        assert!(is_r_na(z[(3, 0)]) && is_r_na(z[(3, 1)]));
+        assert!(z[(3, 2)].is_nan() && !is_r_na(z[(3, 2)]));
+        // +Inf: Inf - Inf is NaN, the row sum is NaN, so the whole row
+        for j in 0..3 {
+            assert!(z[(4, j)].is_nan(), "row 4 col {j}");
+            assert!(z[(6, j)].is_nan(), "row 6 col {j}");
+        }
+        assert_eq!(z.row(5).to_vec(), vec![0.0, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn nan_and_inf_in_the_input_stay_in_their_rows() {
+        let spec = Spec::new(&[3, 4, 2], &[Sigmoid], true, 5);
+        let mut x = random(700, 3, 1, 1.0);
+        x[(1, 0)] = r_na();
+        x[(3, 2)] = f64::NAN;
+        x[(600, 1)] = f64::INFINITY;
+        x[(601, 0)] = f64::NEG_INFINITY;
+        let reference = unfused(&x, &spec).1.pop().expect("layers");
+        for (threads, block) in [(1, BLOCK_ROWS), (2, 8), (1, 1)] {
+            let got = fused(&x, &spec, threads, block);
+            // bits equal where NaN (NA stays NA, NaN stays NaN)
+            assert_rel_close(&got, &reference, 1e-12, &format!("{threads} {block}"));
+            for i in 0..700 {
+                for j in 0..2 {
+                    assert_eq!(got[(i, j)].is_nan(), i == 1 || i == 3, "({i},{j})");
+                }
+            }
+            assert!(is_r_na(got[(1, 0)]) && !is_r_na(got[(3, 0)]));
+        }
+        // NaN in the weights: every row is NaN in that column's chain
+        let mut spec = Spec::new(&[3, 4, 2], &[Relu, Identity], false, 6);
+        spec.weights[0][(2, 1)] = f64::NAN;
+        let x = random(20, 3, 2, 1.0);
+        assert_rel_close(&fused(&x, &spec, 1, 7), &unfused(&x, &spec).1[1], 1e-12, "nan weights");
+        assert_rel_close(&fused(&x, &spec, 1, 7), &naive_forward(&x, &spec), 1e-12, "nan weights naive");
+    }
+
+    #[test]
+    fn bias_nan_rule_prefers_z() {
+        assert_eq!(add_nan_first(1.0, 2.0), 3.0);
+        assert!(is_r_na(add_nan_first(r_na(), f64::NAN)));
+        assert!(!is_r_na(add_nan_first(f64::NAN, r_na())));
+        assert!(is_r_na(add_nan_first(1.0, r_na())));
+        assert!(add_nan_first(f64::INFINITY, f64::NEG_INFINITY).is_nan());
+    }
+
+    #[test]
+    fn strided_and_row_major_views_work() {
+        let spec = Spec::new(&[5, 6, 4], &[Tanh, Softmax], true, 31);
+        let xc = random(40, 5, 3, 1.0);
+        let xr = xc.as_standard_layout().to_owned();
+        let want = naive_forward(&xc, &spec);
+        let net = spec.net();
+        let mut out = Array2::from_elem((40, 4), f64::NAN); // row-major
+        forward_into_with_block(xr.view(), &net, out.view_mut(), 2, 9).expect("fits");
+        assert_rel_close(&out, &want, 1e-13, "row-major");
+        // every other row of a bigger matrix
+        let big = random(80, 5, 4, 1.0);
+        let sub = big.slice(ndarray::s![..;2, ..]);
+        let got = forward(sub, &net, 1).expect("fits");
+        assert_rel_close(&got, &naive_forward(&sub.to_owned(), &spec), 1e-13, "strided");
+    }
+
+    #[test]
+    fn zero_sized_networks_and_inputs() {
+        let spec = Spec::new(&[3, 4, 2], &[Sigmoid], false, 1);
+        let x = Array2::<f64>::zeros((0, 3).f());
+        assert_eq!(fused(&x, &spec, 2, 8).dim(), (0, 2));
+        let (zs, acts) = unfused(&x, &spec);
+        assert_eq!((zs[0].dim(), acts[1].dim()), ((0, 4), (0, 2)));
+        // zero inputs: z is all zeros (plus bias), as R's 3x0 %*% 0x2
+        let w = Array2::<f64>::zeros((0, 2).f());
+        let net = Network::new(vec![Layer { weights: w.view(), bias: None, activation: Sigmoid }]).expect("ok");
+        let x = Array2::<f64>::zeros((3, 0).f());
+        let out = forward(x.view(), &net, 1).expect("fits");
+        assert_eq!(out, Array2::from_elem((3, 2), 0.5));
+    }
+
+    #[test]
+    fn inconsistent_shapes_are_errors_not_panics() {
+        let w1 = Array2::<f64>::zeros((3, 4));
+        let w2 = Array2::<f64>::zeros((5, 2));
+        fn layer<'a>(w: &'a Array2<f64>, b: Option<&'a [f64]>) -> Layer<'a> {
+            Layer { weights: w.view(), bias: b, activation: Identity }
+        }
+        let e = Network::new(vec![layer(&w1, None), layer(&w2, None)]).unwrap_err();
+        assert!(e.0.contains("layer 1 has 4 outputs but layer 2's weights are 5x2"), "{e}");
+        let e = Network::new(vec![layer(&w1, Some(&[1.0, 2.0]))]).unwrap_err();
+        assert!(e.0.contains("bias has length 2"), "{e}");
+        assert!(Network::new(vec![]).is_err());
+        let net = Network::new(vec![layer(&w1, None)]).expect("ok");
+        let x = Array2::<f64>::zeros((2, 2));
+        assert!(forward(x.view(), &net, 1).unwrap_err().0.contains("expects 3 inputs"));
+        let x = Array2::<f64>::zeros((2, 3));
+        let mut out = Array2::<f64>::zeros((2, 5));
+        assert!(forward_into(x.view(), &net, out.view_mut(), 1).is_err());
+        let mut zs = vec![out.view_mut()];
+        assert!(forward_trace_into(x.view(), &net, &mut zs, &mut []).is_err());
+    }
+
+    #[test]
+    fn sigmoid_layer_equals_the_sigmoid_kernel() {
+        // identity weights: the layer is exactly sigmoid(x)
+        let eye = Array2::from_shape_fn((3, 3), |(i, j)| if i == j { 1.0 } else { 0.0 });
+        let net = Network::new(vec![Layer { weights: eye.view(), bias: None, activation: Sigmoid }]).expect("ok");
+        let x = random(50, 3, 8, 40.0);
+        let got = forward(x.view(), &net, 1).expect("fits");
+        let xs: Vec<f64> = x.iter().copied().collect();
+        let mut want = vec![0.0; xs.len()];
+        sigmoid_into(&xs, &mut want);
+        for ((g, w), v) in got.iter().zip(&want).zip(&xs) {
+            assert_eq!(g.to_bits(), w.to_bits());
+            assert!((g - sigmoid(*v)).abs() <= 4.0 * f64::EPSILON * g.abs());
+        }
+    }
+}
