@@ -96,3 +96,74 @@ check_numeric <- function(x, arg, call = sys.call(-1)) {
   }
   invisible(x)
 }
+
+# A short description of a (usually scalar) value for messages: `-1`,
+# `NA`, `"abc"`, or the object's description for anything else.
+describe_value <- function(x) {
+  if (is.atomic(x) && !is.null(x) && length(x) == 1L && is.null(dim(x)) && !is.factor(x)) {
+    if (is.character(x)) {
+      return(if (is.na(x)) "NA" else sprintf("\"%s\"", x))
+    }
+    if (is.numeric(x) || is.logical(x)) {
+      return(format(x, digits = 15L))
+    }
+  }
+  d <- describe_object(x)
+  if (is.atomic(x) && !is.null(x) && is.null(dim(x)) && !is.factor(x)) {
+    d <- sprintf("%s of length %d", d, length(x))
+  }
+  d
+}
+
+# A whole number >= 1 that fits an R integer; returns it as integer.
+check_count <- function(x, arg, call = sys.call(-1L)) {
+  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
+    x >= 1 && x == floor(x) && x <= .Machine$integer.max
+  if (!ok) {
+    fwdprop_error(
+      sprintf("`%s` must be a whole number >= 1, not %s.", arg, describe_value(x)),
+      call = call
+    )
+  }
+  as.integer(x)
+}
+
+# One string out of `choices`; the whole `choices` vector (an unchanged
+# default argument) means its first element.
+check_choice <- function(x, arg, choices, call = sys.call(-1L)) {
+  if (identical(x, choices)) {
+    return(choices[[1L]])
+  }
+  if (!is.character(x) || length(x) != 1L || is.na(x) || !(x %in% choices)) {
+    fwdprop_error(sprintf(
+      "`%s` must be one of %s, not %s.",
+      arg, paste0("\"", choices, "\"", collapse = ", "), describe_value(x)
+    ), call = call)
+  }
+  x
+}
+
+# Refuses matrices beyond what an R matrix of doubles can hold here, before
+# anything is allocated.
+check_matrix_size <- function(nrow, ncol, what, call = sys.call(-1L)) {
+  n <- as.double(nrow) * as.double(ncol)
+  if (n > .Machine$integer.max) {
+    fwdprop_error(sprintf(
+      "%s would be %sx%s (%s elements, %s GB); fwdprop supports at most 2^31 - 1 elements per matrix.",
+      what, format(nrow, scientific = FALSE), format(ncol, scientific = FALSE),
+      format(n, big.mark = ",", scientific = FALSE), format(n * 8 / 1e9, digits = 3L)
+    ), call = call)
+  }
+  invisible(n)
+}
+
+# Checks a logical flag (TRUE or FALSE).
+check_flag <- function(x, arg, call = sys.call(-1L)) {
+  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
+    fwdprop_error(
+      sprintf("`%s` must be TRUE or FALSE, not %s.", arg, describe_value(x)),
+      call = call
+    )
+  }
+  x
+}

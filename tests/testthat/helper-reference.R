@@ -30,3 +30,17 @@ random_matrix <- function(nrow, ncol, special = FALSE) {
 
 # TRUE where a value is NA but not NaN, as R's is.na / is.nan tell them
 na_pattern <- function(x) list(na = is.na(x) & !is.nan(x), nan = is.nan(x))
+
+# sigmoid(x) agrees with plogis(x): the same attributes, the same NA, NaN
+# and infinite values, and finite values within 2 ulp.
+expect_plogis <- function(got, x, info = NULL) {
+  want <- plogis(x)
+  if (length(x)) expect_identical(attributes(got), attributes(want), info = info)
+  expect_identical(typeof(got), "double", info = info)
+  expect_identical(is.na(as.vector(got)), is.na(as.vector(want)), info = info)
+  expect_identical(is.nan(as.vector(got)), is.nan(as.vector(want)), info = info)
+  d <- ulp_distance(as.vector(got), as.vector(want))
+  expect_true(all(is.na(d) | d <= 2), info = info)
+  fin <- is.finite(want)
+  expect_identical(as.vector(got)[!fin & !is.na(want)], as.vector(want)[!fin & !is.na(want)], info = info)
+}

@@ -1,0 +1,123 @@
+#' Forward propagation through a network
+#'
+#' `forward(net, x)` runs the rows of `x` through every layer of `net` and
+#' returns the output layer, in one call into fwdprop's Rust core: blocks of
+#' rows go through all layers while they are in cache, split over
+#' [fwdprop_threads()] threads for large inputs. The result equals the base
+#' R chain `plogis(plogis(x %*% W1) %*% W2)` (for the sigmoid network;
+#' likewise with biases and the other activations) up to rounding, with the
+#' same `NA`/`NaN` positions.
+#'
+#' With `trace = TRUE` every layer's `z` (before the activation) and `a`
+#' (after it) is kept: this is the lecture's step-by-step computation.
+#'
+#' @param net A network from [network()].
+#' @param x A numeric matrix or a data frame of numeric columns, one row per
+#'   sample and one column per input (`ncol(x) == net$sizes[1]`). Integer
+#'   and logical values are converted to double.
+#' @param trace If `TRUE`, return every layer's values (a `fwdprop_trace`).
+#' @param threads Number of threads; by default [fwdprop_threads()].
+#' @return Without `trace`, the output matrix: `nrow(x)` rows and one
+#'   column per output node, with the row names of `x` and the column names
+#'   of the last weight matrix. With `trace = TRUE`, an object of class
+#'   `fwdprop_trace`: a list with `z` and `a` (each a list with one matrix
+#'   per layer; `a[[L]]` is the output) and the input `x`.
+#' @seealso [network()], [predict.fwdprop_network()]
+#' @export
+#' @examples
+#' set.seed(1234)
+#' net <- network(c(2, 3, 1))
+#' X <- matrix(1:6, ncol = 2, byrow = TRUE)
+#' forward(net, X)
+#' tr <- forward(net, X, trace = TRUE)
+#' tr
+#' tr$z[[1]]  # X %*% beta
+forward <- function(net, x, trace = FALSE, threads = NULL) {
+  if (!inherits(net, "fwdprop_network")) {
+    fwdprop_error(sprintf(
+      "`net` must be a network made by `network()`, not %s.", describe_object(net)
+    ))
+  }
+  x <- as_input_matrix(x, net$sizes[[1L]])
+  trace <- check_flag(trace, "trace")
+  threads <- if (is.null(threads)) fwdprop_threads() else check_count(threads, "threads")
+  res <- forward_impl(x, net$weights, net$biases, net$activations, trace, threads)
+  rn <- rownames(x)
+  if (!trace) {
+    cn <- colnames(net$weights[[length(net$weights)]])
+    if (!is.null(rn) || !is.null(cn)) dimnames(res) <- list(rn, cn)
+    return(res)
+  }
+  for (l in seq_along(res$z)) {
+    cn <- colnames(net$weights[[l]])
+    if (!is.null(rn) || !is.null(cn)) {
+      dimnames(res$z[[l]]) <- list(rn, cn)
+      dimnames(res$a[[l]]) <- list(rn, cn)
+    }
+  }
+  structure(list(z = res$z, a = res$a, x = x, activations = net$activations),
+            class = "fwdprop_trace")
+}
+
+#' Predictions from a network
+#'
+#' The same as [forward()], as a [predict()] method.
+#'
+#' @param object A network from [network()].
+#' @param newdata A numeric matrix or data frame, one row per sample.
+#' @param ... Passed on to [forward()] (`trace`, `threads`).
+#' @return As [forward()].
+#' @export
+#' @examples
+#' net <- network(c(4, 5, 3), output = "softmax", seed = 1)
+#' predict(net, scale(iris[1:5, 1:4]))
+predict.fwdprop_network <- function(object, newdata, ...) {
+  forward(object, newdata, ...)
+}
+
+# The input of a forward pass as a double matrix with n_in columns.
+as_input_matrix <- function(x, n_in, call = sys.call(-1L)) {
+  if (is.data.frame(x)) {
+    ok <- vapply(x, function(col) is_numeric_storage(col) && is.null(dim(col)), logical(1L))
+    if (!all(ok)) {
+      bad <- names(x)[!ok]
+      fwdprop_error(sprintf(
+        "`x` must have only numeric columns, but column%s %s %s not (%s).",
+        if (length(bad) > 1L) "s" else "",
+        paste0("`", bad, "`", collapse = ", "),
+        if (length(bad) > 1L) "are" else "is",
+        paste(vapply(x[!ok], describe_object, character(1L)), collapse = ", ")
+      ), call = call)
+    }
+    rn <- attr(x, "row.names")
+    x <- matrix(as.double(unlist(x, use.names = FALSE)), nrow = nrow(x), ncol = ncol(x),
+                dimnames = list(if (is.character(rn)) rn else NULL, names(x)))
+  } else {
+    x <- as_double_matrix(x, "x", call = call)
+  }
+  if (ncol(x) != n_in) {
+    fwdprop_error(sprintf(
+      "`x` has %d column%s but the network expects %d input%s (`x` is %s).",
+      ncol(x), if (ncol(x) == 1L) "" else "s", n_in, if (n_in == 1L) "" else "s",
+      shape_string(x)
+    ), call = call)
+  }
+  x
+}
+
+#' @export
+print.fwdprop_trace <- function(x, digits = 4L, ...) {
+  L <- length(x$a)
+  sizes <- c(ncol(x$x), vapply(x$a, ncol, integer(1L)))
+  cat(sprintf("<fwdprop trace> %d sample%s through %s\n", nrow(x$x),
+              if (nrow(x$x) == 1L) "" else "s", paste(sizes, collapse = arrow())))
+  for (l in seq_len(L)) {
+    cat(sprintf("\nlayer %d (%s)\n", l, x$activations[l]))
+    cat(sprintf("z[[%d]] = %s %%*%% weights[[%d]]:\n", l,
+                if (l == 1L) "x" else sprintf("a[[%d]]", l - 1L), l))
+    print(round(x$z[[l]], digits))
+    cat(sprintf("a[[%d]] = %s(z[[%d]]):\n", l, x$activations[l], l))
+    print(round(x$a[[l]], digits))
+  }
+  invisible(x)
+}

@@ -1,0 +1,298 @@
+#' A dense feed-forward network
+#'
+#' `network()` builds a fully connected network, either from layer sizes
+#' (weights drawn by [init_weights()]) or from your own weight matrices.
+#' [forward()] (or [predict()]) then runs data through it in one call into
+#' fwdprop's Rust core.
+#'
+#' Weights are stored as plain R matrices with one row per input and one
+#' column per output, `n_in x n_out`, the layout of the lecture's
+#' `X %*% beta`: layer `l` computes `z = a %*% weights[[l]] + bias` and
+#' `a = activation(z)`. Note that torch's `nn_linear()` stores the
+#' transpose (`out_features x in_features`): use `t(layer$weight)` to bring
+#' torch weights here.
+#'
+#' Activations: `"sigmoid"` (the logistic function, as [sigmoid()]),
+#' `"relu"` (`max(z, 0)`), `"tanh"`, `"identity"`, and `"softmax"` (each
+#' row of the layer sums to 1; computed stably for large inputs).
+#'
+#' @param sizes Layer widths, input first: `c(2, 3, 1)` is the lecture's
+#'   network with 2 inputs, 3 hidden nodes and 1 output. Whole numbers of
+#'   at least 1, at least two of them. Optional when `weights` is given.
+#' @param activation Activation of the hidden layers: one name, or one per
+#'   hidden layer.
+#' @param output Activation of the output layer; by default the same as the
+#'   (last) hidden activation.
+#' @param bias Whether the layers have bias vectors. Biases made by
+#'   `network()` start at 0.
+#' @param init Weight initialisation, see [init_weights()].
+#' @param seed `NULL` or a whole number: layer `l` is drawn with seed
+#'   `seed + l - 1`. With `NULL` a seed is drawn from R's generator, so
+#'   [set.seed()] makes the network reproducible.
+#' @param weights Instead of `sizes`: a list of numeric matrices, one per
+#'   layer, `weights[[l]]` with `nrow` equal to `ncol(weights[[l - 1]])`.
+#' @param biases With `weights`: `NULL`, or a list with one entry per layer,
+#'   each `NULL` or a numeric vector of length `ncol(weights[[l]])`.
+#' @return An object of class `fwdprop_network`: a list with `sizes`,
+#'   `weights`, `biases` (a list, `NULL` entries for layers without bias),
+#'   `activations` (one per layer) and `init` (method and seed, or `NULL`
+#'   for user weights).
+#' @seealso [forward()], [plot.fwdprop_network()], [init_weights()]
+#' @export
+#' @examples
+#' set.seed(1234)
+#' net <- network(c(2, 3, 1))
+#' net
+#' forward(net, matrix(1:6, ncol = 2, byrow = TRUE))
+#'
+#' # the lecture's weights, by hand
+#' beta <- matrix(c(0.2827, 0.9234, 0.2923, 0.8373, 0.2862, 0.2668), 2)
+#' gamma <- matrix(c(0.6235, 0.8609, 0.6403), 3)
+#' net2 <- network(weights = list(beta, gamma))
+#' summary(net2)
+network <- function(sizes = NULL, activation = "sigmoid", output = NULL, bias = FALSE,
+                    init = c("uniform", "normal", "xavier", "he"), seed = NULL,
+                    weights = NULL, biases = NULL) {
+  call <- sys.call()
+  if (is.null(weights)) {
+    if (is.null(sizes)) {
+      fwdprop_error("give either `sizes` (e.g. `c(2, 3, 1)`) or `weights`.", call = call)
+    }
+    if (!is.null(biases)) {
+      fwdprop_error("`biases` can only be given together with `weights`.", call = call)
+    }
+    sizes <- check_sizes(sizes, call = call)
+    bias <- check_flag(bias, "bias", call = call)
+    init <- check_choice(init, "init", init_methods, call = call)
+    L <- length(sizes) - 1L
+    seed <- check_seed(seed, call = call)
+    weights <- lapply(seq_len(L), function(l) {
+      init_weights_impl(sizes[l], sizes[l + 1L], init, (seed + l - 1) %% 2^53)
+    })
+    biases <- lapply(seq_len(L), function(l) if (bias) numeric(sizes[l + 1L]) else NULL)
+    init_info <- list(method = init, seed = seed)
+  } else {
+    weights <- check_weights(weights, call = call)
+    L <- length(weights)
+    derived <- c(nrow(weights[[1L]]), vapply(weights, ncol, integer(1L)))
+    if (!is.null(sizes)) {
+      sizes <- check_sizes(sizes, call = call)
+      if (!identical(sizes, derived)) {
+        fwdprop_error(sprintf(
+          "`sizes` (%s) does not match the shapes of `weights` (%s).",
+          paste(sizes, collapse = ", "), paste(derived, collapse = ", ")
+        ), call = call)
+      }
+    }
+    sizes <- derived
+    biases <- check_biases(biases, sizes, bias, call = call)
+    init_info <- NULL
+  }
+  activations <- check_activations(activation, output, length(sizes) - 1L, call = call)
+  new_network(sizes, weights, biases, activations, init_info)
+}
+
+new_network <- function(sizes, weights, biases, activations, init = NULL) {
+  structure(
+    list(sizes = sizes, weights = weights, biases = biases,
+         activations = activations, init = init),
+    class = "fwdprop_network"
+  )
+}
+
+activation_names <- c("sigmoid", "relu", "tanh", "identity", "softmax")
+
+check_sizes <- function(sizes, call) {
+  if (!is.numeric(sizes) || length(sizes) < 2L || !is.null(dim(sizes))) {
+    fwdprop_error(sprintf(
+      "`sizes` must be a numeric vector of at least two layer widths, such as `c(2, 3, 1)`, not %s.",
+      describe_value(sizes)
+    ), call = call)
+  }
+  bad <- is.na(sizes) | !is.finite(sizes) | sizes < 1 | sizes != floor(sizes)
+  if (any(bad)) {
+    i <- which(bad)[[1L]]
+    fwdprop_error(sprintf(
+      "`sizes` must hold whole numbers >= 1, but `sizes[%d]` is %s.",
+      i, format(sizes[[i]], digits = 15L)
+    ), call = call)
+  }
+  # refuse layers too large to hold before anything is allocated
+  for (l in seq_len(length(sizes) - 1L)) {
+    check_matrix_size(sizes[l], sizes[l + 1L], sprintf("layer %d's weight matrix", l), call = call)
+  }
+  as.integer(sizes)
+}
+
+check_weights <- function(weights, call) {
+  if (is.matrix(weights)) {
+    weights <- list(weights)
+  }
+  if (!is.list(weights) || is.data.frame(weights) || length(weights) < 1L) {
+    fwdprop_error(sprintf(
+      "`weights` must be a list of numeric matrices, one per layer, not %s.",
+      describe_object(weights)
+    ), call = call)
+  }
+  weights <- unname(weights)
+  for (l in seq_along(weights)) {
+    weights[[l]] <- as_double_matrix(weights[[l]], sprintf("weights[[%d]]", l), call = call)
+    if (any(dim(weights[[l]]) == 0L)) {
+      fwdprop_error(sprintf(
+        "`weights[[%d]]` is %s: every layer needs at least one input and one output.",
+        l, shape_string(weights[[l]])
+      ), call = call)
+    }
+    if (l > 1L && nrow(weights[[l]]) != ncol(weights[[l - 1L]])) {
+      fwdprop_error(sprintf(
+        "layer %d expects %d input%s (`weights[[%d]]` is %s) but `weights[[%d]]` has %d row%s (it is %s).",
+        l, ncol(weights[[l - 1L]]), if (ncol(weights[[l - 1L]]) == 1L) "" else "s",
+        l - 1L, shape_string(weights[[l - 1L]]),
+        l, nrow(weights[[l]]), if (nrow(weights[[l]]) == 1L) "" else "s",
+        shape_string(weights[[l]])
+      ), call = call)
+    }
+  }
+  weights
+}
+
+check_biases <- function(biases, sizes, bias, call) {
+  L <- length(sizes) - 1L
+  if (is.null(biases)) {
+    bias <- check_flag(bias, "bias", call = call)
+    return(lapply(seq_len(L), function(l) if (bias) numeric(sizes[l + 1L]) else NULL))
+  }
+  if (!is.list(biases) || is.data.frame(biases) || length(biases) != L) {
+    fwdprop_error(sprintf(
+      "`biases` must be NULL or a list with one entry per layer (%d), not %s%s.",
+      L, describe_object(biases),
+      if (is.list(biases)) sprintf(" of length %d", length(biases)) else ""
+    ), call = call)
+  }
+  biases <- unname(biases)
+  for (l in seq_len(L)) {
+    b <- biases[[l]]
+    if (is.null(b)) next
+    if (!is.atomic(b) || !is_numeric_storage(b) || length(b) != sizes[l + 1L]) {
+      fwdprop_error(sprintf(
+        "`biases[[%d]]` must be NULL or a numeric vector of length %d (layer %d's outputs), not %s.",
+        l, sizes[l + 1L], l, describe_value(b)
+      ), call = call)
+    }
+    biases[l] <- list(as.double(b))
+  }
+  biases
+}
+
+check_activations <- function(activation, output, L, call) {
+  check_names <- function(x, arg) {
+    if (!is.character(x) || length(x) < 1L || anyNA(x) || !all(x %in% activation_names)) {
+      bad <- if (is.character(x)) x[is.na(x) | !(x %in% activation_names)] else x
+      fwdprop_error(sprintf(
+        "`%s` must name activations out of %s; unknown: %s.",
+        arg, paste0("\"", activation_names, "\"", collapse = ", "),
+        if (is.character(bad) && length(bad)) paste0("\"", bad, "\"", collapse = ", ") else describe_value(x)
+      ), call = call)
+    }
+    x
+  }
+  activation <- check_names(activation, "activation")
+  hidden <- L - 1L
+  if (length(activation) != 1L && length(activation) != hidden) {
+    fwdprop_error(sprintf(
+      "`activation` must have length 1 or one entry per hidden layer (%d), not %d.",
+      hidden, length(activation)
+    ), call = call)
+  }
+  if (is.null(output)) {
+    output <- activation[[length(activation)]]
+  }
+  output <- check_names(output, "output")
+  if (length(output) != 1L) {
+    fwdprop_error(sprintf("`output` must be a single activation name, not %d.", length(output)),
+                  call = call)
+  }
+  c(rep_len(activation, hidden), output)
+}
+
+arrow <- function() if (isTRUE(l10n_info()[["UTF-8"]])) " \u2192 " else " -> "
+
+#' @export
+format.fwdprop_network <- function(x, ...) {
+  L <- length(x$weights)
+  n_par <- sum(vapply(x$weights, length, integer(1L))) +
+    sum(vapply(x$biases, length, integer(1L)))
+  lines <- sprintf("<fwdprop network> %s", paste(x$sizes, collapse = arrow()))
+  for (l in seq_len(L)) {
+    lines <- c(lines, sprintf(
+      "  layer %d: %d%s%d, %s, %d weights%s",
+      l, x$sizes[l], arrow(), x$sizes[l + 1L], x$activations[l], length(x$weights[[l]]),
+      if (is.null(x$biases[[l]])) "" else sprintf(" + %d biases", length(x$biases[[l]]))
+    ))
+  }
+  lines <- c(lines, sprintf("  %d parameters%s", n_par, if (is.null(x$init)) "" else
+    sprintf(", initialised \"%s\" with seed %s", x$init$method, format(x$init$seed, scientific = FALSE))))
+  lines
+}
+
+#' Print, format and summarise a network
+#'
+#' `print()` shows the architecture, the activations, the number of
+#' weights and the weight matrices; `summary()` returns a table with one row
+#' per layer.
+#'
+#' @param x,object A `fwdprop_network`.
+#' @param digits Digits for the weight matrices.
+#' @param weights Whether `print()` shows the weight matrices (by default
+#'   when the network has at most 200 parameters).
+#' @param ... Unused.
+#' @return `print()` returns `x` invisibly; `summary()` a data frame of
+#'   class `summary.fwdprop_network` with columns `layer`, `inputs`,
+#'   `outputs`, `activation`, `weights`, `biases`.
+#' @name print.fwdprop_network
+#' @export
+#' @examples
+#' net <- network(c(2, 3, 1), seed = 1)
+#' print(net)
+#' summary(net)
+print.fwdprop_network <- function(x, digits = 4L, weights = NULL, ...) {
+  cat(format(x), sep = "\n")
+  n_par <- sum(lengths(x$weights)) + sum(lengths(x$biases))
+  if (is.null(weights)) weights <- n_par <= 200L
+  if (isTRUE(weights)) {
+    for (l in seq_along(x$weights)) {
+      cat(sprintf("weights[[%d]] (%s):\n", l, shape_string(x$weights[[l]])))
+      print(round(x$weights[[l]], digits))
+      if (!is.null(x$biases[[l]])) {
+        cat(sprintf("biases[[%d]]:\n", l))
+        print(round(x$biases[[l]], digits))
+      }
+    }
+  }
+  invisible(x)
+}
+
+#' @rdname print.fwdprop_network
+#' @export
+summary.fwdprop_network <- function(object, ...) {
+  L <- length(object$weights)
+  out <- data.frame(
+    layer = seq_len(L),
+    inputs = object$sizes[-(L + 1L)],
+    outputs = object$sizes[-1L],
+    activation = object$activations,
+    weights = lengths(object$weights),
+    biases = lengths(object$biases)
+  )
+  class(out) <- c("summary.fwdprop_network", class(out))
+  out
+}
+
+#' @export
+print.summary.fwdprop_network <- function(x, ...) {
+  cat(sprintf("fwdprop network %s: %d layers, %d parameters\n",
+              paste(c(x$inputs[1L], x$outputs), collapse = arrow()),
+              nrow(x), sum(x$weights) + sum(x$biases)))
+  print(as.data.frame(unclass(x), stringsAsFactors = FALSE), row.names = FALSE)
+  invisible(x)
+}

@@ -1,0 +1,102 @@
+test_that("network(sizes) draws weights of the right shapes", {
+  net <- network(c(2, 3, 1), seed = 1)
+  expect_s3_class(net, "fwdprop_network")
+  expect_identical(net$sizes, c(2L, 3L, 1L))
+  expect_identical(lapply(net$weights, dim), list(c(2L, 3L), c(3L, 1L)))
+  expect_identical(net$activations, c("sigmoid", "sigmoid"))
+  expect_identical(net$biases, list(NULL, NULL))
+  # layer l uses seed + l - 1
+  expect_identical(net$weights[[1]], init_weights(2, 3, seed = 1))
+  expect_identical(net$weights[[2]], init_weights(3, 1, seed = 2))
+  expect_identical(network(c(2, 3, 1), seed = 1), net)
+})
+
+test_that("set.seed() governs network()", {
+  set.seed(99)
+  a <- network(c(4, 5, 2))
+  set.seed(99)
+  b <- network(c(4, 5, 2))
+  expect_identical(a, b)
+})
+
+test_that("network() options: bias, init, activations", {
+  net <- network(c(3, 4, 4, 2), activation = c("relu", "tanh"), output = "softmax",
+                 bias = TRUE, init = "he", seed = 5)
+  expect_identical(net$activations, c("relu", "tanh", "softmax"))
+  expect_identical(net$biases, list(numeric(4), numeric(4), numeric(2)))
+  expect_identical(net$weights[[1]], init_weights(3, 4, "he", seed = 5))
+  expect_identical(network(c(2, 2), output = "identity")$activations, "identity")
+  expect_identical(network(c(2, 3, 3, 1), activation = "relu")$activations,
+                   c("relu", "relu", "relu"))
+})
+
+test_that("network(weights = ) keeps the user's matrices", {
+  W1 <- matrix(1:6, 2)
+  W2 <- matrix(c(0.5, -1, 2), 3)
+  net <- network(weights = list(W1, W2), biases = list(c(1, 2, 3), NULL))
+  expect_identical(net$sizes, c(2L, 3L, 1L))
+  expect_identical(net$weights[[1]], matrix(as.double(1:6), 2))
+  expect_identical(net$weights[[2]], W2)
+  expect_identical(net$biases, list(c(1, 2, 3), NULL))
+  expect_null(net$init)
+  expect_identical(network(c(2, 3, 1), weights = list(W1, W2))$sizes, c(2L, 3L, 1L))
+  expect_identical(network(weights = list(W1, W2), bias = TRUE)$biases, list(numeric(3), numeric(1)))
+})
+
+test_that("network() rejects bad arguments with clear errors", {
+  W1 <- matrix(1, 2, 3)
+  expect_error(network(), class = "fwdprop_error")
+  expect_error(network(c(2, 0, 1)), class = "fwdprop_error")
+  expect_error(network(c(2, 1.5, 1)), class = "fwdprop_error")
+  expect_error(network(c(2, NA, 1)), class = "fwdprop_error")
+  expect_error(network(2), class = "fwdprop_error")
+  expect_error(network("2, 3"), class = "fwdprop_error")
+  expect_error(network(c(2, 3, 1), activation = "swish"), class = "fwdprop_error")
+  expect_error(network(c(2, 3, 1), output = "max"), class = "fwdprop_error")
+  expect_error(network(c(2, 3, 3, 1), activation = c("relu", "tanh", "relu")), class = "fwdprop_error")
+  expect_error(network(c(2, 3, 1), bias = NA), class = "fwdprop_error")
+  expect_error(network(c(2, 3, 1), init = "zeros"), class = "fwdprop_error")
+  expect_error(network(weights = list(W1, matrix(1, 4, 1))), class = "fwdprop_error")
+  expect_error(network(weights = list(W1, "a")), class = "fwdprop_error")
+  expect_error(network(weights = "a"), class = "fwdprop_error")
+  expect_error(network(weights = list(W1), biases = list(1:2)), class = "fwdprop_error")
+  expect_error(network(weights = list(W1), biases = 1:3), class = "fwdprop_error")
+  expect_error(network(c(2, 4), weights = list(W1)), class = "fwdprop_error")
+  t0 <- proc.time()[["elapsed"]]
+  expect_error(network(c(2, 1e12, 1)), class = "fwdprop_error")
+  expect_lt(proc.time()[["elapsed"]] - t0, 5) # refused before allocating
+  expect_snapshot(error = TRUE, {
+    network(c(2, 0, 1))
+    network(c(2, 1e12, 1))
+    network(c(2, 3, 1), activation = "swish")
+    network(weights = list(matrix(1, 2, 3), matrix(1, 4, 1)))
+    network(weights = list(matrix(1, 2, 3)), biases = list(1:2))
+    network(c(2, 4), weights = list(matrix(1, 2, 3)))
+  })
+})
+
+test_that("networks print and summarise", {
+  W1 <- matrix(c(0.1137, 0.6223, 0.6093, 0.6234, 0.8609, 0.6403), 2)
+  W2 <- matrix(c(0.0095, 0.2326, 0.6661), 3)
+  net <- network(weights = list(W1, W2))
+  expect_snapshot(print(net))
+  s <- summary(net)
+  expect_identical(s$inputs, c(2L, 3L))
+  expect_identical(s$outputs, c(3L, 1L))
+  expect_identical(s$weights, c(6L, 3L))
+  expect_snapshot(print(s))
+  expect_snapshot(print(network(c(3, 4, 2), bias = TRUE, seed = 7, output = "softmax")))
+  expect_match(format(net)[1], "^<fwdprop network> 2 \\S+ 3 \\S+ 1$")
+  expect_match(format(net)[4], "9 parameters")
+})
+
+test_that("saveRDS() / readRDS() round-trips a network and its output", {
+  net <- network(c(3, 5, 2), bias = TRUE, seed = 11)
+  f <- tempfile(fileext = ".rds")
+  on.exit(unlink(f))
+  saveRDS(net, f)
+  net2 <- readRDS(f)
+  expect_identical(net2, net)
+  x <- matrix(rnorm(30), 10)
+  expect_identical(forward(net2, x), forward(net, x))
+})
