@@ -14,6 +14,7 @@ pkgs=(
   r-cran-roxygen2
   r-cran-bench
   r-cran-rcmdcheck
+  r-cran-jsonlite
   pandoc
   xz-utils
   util-linux
