@@ -13,6 +13,7 @@ mm_impl <- function(x, y) .Call(wrap__mm_impl, x, y)
 
 #' Elementwise logistic function of a double, integer or logical vector;
 #' returns a plain double vector (the R wrapper copies attributes).
+#' Vectorised on CPUs with AVX2 and FMA: within 2 ulp of `plogis()`.
 #' @keywords internal
 #' @noRd
 sigmoid_impl <- function(x) .Call(wrap__sigmoid_impl, x)

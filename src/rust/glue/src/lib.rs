@@ -11,7 +11,7 @@ use fwdprop_core::init::{init_weights_into, InitMethod};
 
 mod convert;
 
-use convert::{alloc_real_matrix, alloc_real_vector, matrix_view, real_slice_mut, scalar_count};
+use convert::{alloc_real_matrix, alloc_real_vector, list_elements, matrix_view, real_slice_mut, scalar_count};
 
 /// Matrix product of two double matrices (`x %*% y`), written into a new
 /// R matrix. Shapes are checked by the R wrapper `mm()`.
@@ -94,11 +94,9 @@ fn forward_impl(
     threads: Robj,
 ) -> extendr_api::Result<Robj> {
     let x_view = matrix_view(&x, "x")?;
-    let weights = weights
-        .as_list()
+    let weights = list_elements(&weights)
         .ok_or_else(|| other(format!("`weights` must be a list of matrices, not {:?}", weights.rtype())))?;
-    let biases = biases
-        .as_list()
+    let biases = list_elements(&biases)
         .ok_or_else(|| other(format!("`biases` must be a list, not {:?}", biases.rtype())))?;
     let names = activations
         .as_str_vector()
@@ -121,7 +119,7 @@ fn forward_impl(
     let threads = scalar_count(&threads, "threads")?;
 
     let mut layers = Vec::with_capacity(n_layers);
-    for (l, ((w, b), name)) in weights.as_slice().iter().zip(biases.as_slice()).zip(&names).enumerate() {
+    for (l, ((w, b), name)) in weights.iter().zip(biases.iter()).zip(&names).enumerate() {
         let weights = matrix_view(w, "weights")
             .map_err(|_| other(format!("`weights[[{}]]` must be a double matrix, not {:?}", l + 1, w.rtype())))?;
         let bias = if b.is_null() {
