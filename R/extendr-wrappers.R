@@ -5,6 +5,12 @@
 #' @useDynLib fwdprop, .registration = TRUE
 NULL
 
+#' Panics on purpose: lets the test suite check that a Rust panic (a bug
+#' that slipped through) surfaces as an ordinary R error and R survives.
+#' @keywords internal
+#' @noRd
+panic_impl <- function() .Call(wrap__panic_impl)
+
 #' Matrix product of two double matrices (`x %*% y`), written into a new
 #' R matrix. Shapes are checked by the R wrapper `mm()`.
 #' @keywords internal

@@ -38,9 +38,17 @@ forward <- function(net, x, trace = FALSE, threads = NULL) {
       "`net` must be a network made by `network()`, not %s.", describe_object(net)
     ))
   }
-  x <- as_input_matrix(x, net$sizes[[1L]])
-  trace <- check_flag(trace, "trace")
-  threads <- if (is.null(threads)) fwdprop_threads() else check_count(threads, "threads")
+  if (!(is.matrix(x) && typeof(x) == "double" && ncol(x) == net$sizes[[1L]])) {
+    x <- as_input_matrix(x, net$sizes[[1L]])
+  }
+  if (!identical(trace, FALSE)) trace <- check_flag(trace, "trace")
+  threads <- if (!is.null(threads)) {
+    check_count(threads, "threads")
+  } else if (nrow(x) < 256L) {
+    1L # small inputs run on the calling thread anyway
+  } else {
+    fwdprop_threads()
+  }
   res <- forward_impl(x, net$weights, net$biases, net$activations, trace, threads)
   rn <- rownames(x)
   if (!trace) {

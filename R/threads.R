@@ -32,8 +32,7 @@ fwdprop_threads <- function(n = NULL) {
     env <- Sys.getenv("FWDPROP_THREADS")
     n <- if (nzchar(env)) suppressWarnings(as.integer(env)) else NA_integer_
     if (is.na(n) || n < 1L) {
-      n <- parallel::detectCores(logical = TRUE)
-      if (is.na(n) || n < 1L) n <- 1L
+      n <- if (is.null(the$cores)) 1L else the$cores
     }
   }
   n <- as.integer(n)

@@ -201,8 +201,18 @@ fn init_weights_impl(n_in: Robj, n_out: Robj, method: Robj, seed: Robj) -> exten
     Ok(std::mem::take(&mut out))
 }
 
+/// Panics on purpose: lets the test suite check that a Rust panic (a bug
+/// that slipped through) surfaces as an ordinary R error and R survives.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn panic_impl() -> Robj {
+    panic!("fwdprop: deliberate panic for testing")
+}
+
 extendr_module! {
     mod fwdprop;
+    fn panic_impl;
     fn mm_impl;
     fn sigmoid_impl;
     fn forward_impl;
