@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine with Rust:
 # installs what is missing, runs the Rust tests, checks the generated R
-# wrappers, builds the package, runs the testthat suite against the built
-# package and runs R CMD check on it. Ends with one line
-# "N passed, N failed" counting cargo and testthat tests.
+# wrappers, vendors the crates and builds the source tarball, installs it
+# with the network cut off (proving the offline build), runs the testthat
+# suite against that installation and runs R CMD check --as-cran on the
+# tarball. Ends with one line "N passed, N failed" counting cargo and
+# testthat tests (a failing step outside them counts as one failure).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -13,7 +15,7 @@ export PATH="$PATH:$HOME/.cargo/bin"
 export NOT_CRAN=true
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fwdprop-test.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$root/src/rust/vendor.tar.xz"' EXIT
 # one cargo cache for the builds of this run (wrappers, install, check)
 export FWDPROP_TARGET_DIR="$work/cargo-target"
 status=0
@@ -32,23 +34,37 @@ if ! grep -q '^test result:' "$work/cargo.log"; then cargo_failed=$((cargo_faile
 section "generated R wrappers are up to date"
 bash tools/update-wrappers.sh --check || status=1
 
+section "vendor the Rust crates (offline build) and regenerate inst/AUTHORS"
+bash tools/vendor.sh || { echo "vendoring failed"; exit 1; }
+git diff --quiet -- inst/AUTHORS 2>/dev/null || echo "note: inst/AUTHORS changed; commit it"
+
 section "R CMD build"
 (cd "$work" && R CMD build --no-manual "$root") || { echo "R CMD build failed"; exit 1; }
 tarball=$(ls "$work"/fwdprop_*.tar.gz)
 
-section "install the built package"
+section "install the built package with the network cut off"
 mkdir -p "$work/lib"
-R CMD INSTALL --library="$work/lib" "$tarball" > "$work/install.log" 2>&1 ||
-  { cat "$work/install.log"; echo "install failed"; exit 1; }
-tail -n 3 "$work/install.log"
+if [ "$(id -u)" -eq 0 ]; then offline=(unshare -n); else offline=(unshare -rn); fi
+# no shared cargo cache here: every crate is compiled from the vendored sources
+if env -u FWDPROP_TARGET_DIR "${offline[@]}" R CMD INSTALL --library="$work/lib" "$tarball" \
+    > "$work/install.log" 2>&1; then
+  grep -E "^using (cargo|rustc)" "$work/install.log"
+  tail -n 1 "$work/install.log"
+else
+  cat "$work/install.log"; echo "offline install failed"; exit 1
+fi
 
 section "testthat"
 Rscript tools/run-testthat.R "$work/lib" "$work/testthat-counts" || status=1
 read -r tt_passed tt_failed tt_skipped < "$work/testthat-counts" || { tt_passed=0; tt_failed=1; tt_skipped=0; }
 [ "${tt_failed:-1}" -eq 0 ] || status=1
 
-section "R CMD check"
-(cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual "$tarball") 2>&1 | tee "$work/check.log"
+section "R CMD check --as-cran"
+# --no-manual: the PDF manual needs LaTeX, which is not installed; the remote
+# parts of the CRAN incoming checks need CRAN, which is not reachable here.
+(cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false _R_CHECK_CRAN_INCOMING_REMOTE_=false \
+  _R_CHECK_FUTURE_FILE_TIMESTAMPS_=false \
+  R CMD check --as-cran --no-manual "$tarball") 2>&1 | tee "$work/check.log"
 if grep -Eq '^Status: .*(ERROR|WARNING)' "$work/check.log" || ! grep -q '^Status: ' "$work/check.log"; then
   echo "R CMD check reported errors or warnings"
   for f in "$work"/fwdprop.Rcheck/00install.out "$work"/fwdprop.Rcheck/tests/testthat.Rout.fail; do
@@ -61,6 +77,7 @@ section "summary"
 echo "cargo: $cargo_passed passed, $cargo_failed failed"
 echo "testthat: $tt_passed passed, $tt_failed failed, $tt_skipped skipped"
 echo "R CMD check: $(grep '^Status: ' "$work/check.log" || echo 'did not finish')"
+grep -B1 -A4 -E '\.\.\. (NOTE|WARNING|ERROR)$' "$work/check.log" | sed 's/^/  /'
 failed=$((cargo_failed + tt_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # a step outside the counted tests (wrappers, build, check) failed: count it
