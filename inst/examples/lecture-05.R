@@ -36,3 +36,13 @@ y_hat <- sigmoid(z_3)
 cat("z_2:\n"); print(round(z_2, 4))
 cat("z_3:\n"); print(round(z_3, 4))
 cat("y_hat:\n"); print(round(y_hat, 4))
+
+cat("\n== the same network as one object: network() + forward(trace = TRUE) ==\n")
+net <- network(weights = list(beta, gamma))
+print(net)
+tr <- forward(net, X, trace = TRUE)
+print(tr)
+
+cat("\n== the lecture's torch style: tensor()$mm() ==\n")
+Xt <- tensor(X, dtype = torch_double())
+print(sigmoid(sigmoid(Xt$mm(tensor(beta)))$mm(tensor(gamma))))
