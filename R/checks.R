@@ -32,6 +32,21 @@ describe_object <- function(x) {
   if (is.environment(x)) {
     return("an environment")
   }
+  if (isS4(x)) {
+    return("an S4 object")
+  }
+  # objects that are not vectors: no "vector" or "matrix" after the type
+  other <- switch(typeof(x),
+    symbol = "a symbol",
+    language = "a call",
+    expression = "an expression",
+    externalptr = "an external pointer",
+    pairlist = "a pairlist",
+    NULL
+  )
+  if (!is.null(other)) {
+    return(other)
+  }
   type <- switch(typeof(x),
     double = "numeric",
     integer = "integer",
@@ -119,6 +134,13 @@ describe_value <- function(x) {
 check_count <- function(x, arg, call = sys.call(-1L)) {
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
     x >= 1 && x == floor(x) && x <= .Machine$integer.max
+  if (!ok && is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
+      x == floor(x) && x > .Machine$integer.max) {
+    fwdprop_error(sprintf(
+      "`%s` must be a whole number from 1 to 2^31 - 1 (%d), not %s.",
+      arg, .Machine$integer.max, format(x, scientific = FALSE)
+    ), call = call)
+  }
   if (!ok) {
     fwdprop_error(
       sprintf("`%s` must be a whole number >= 1, not %s.", arg, describe_value(x)),

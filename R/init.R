@@ -33,7 +33,7 @@ init_weights <- function(n_in, n_out, method = c("uniform", "normal", "xavier", 
   n_in <- check_count(n_in, "n_in")
   n_out <- check_count(n_out, "n_out")
   method <- check_choice(method, "method", init_methods)
-  check_matrix_size(n_in, n_out, "the weight matrix")
+  check_matrix_size(n_in, n_out, "the weight matrix (`n_in` x `n_out`)")
   seed <- check_seed(seed)
   init_weights_impl(n_in, n_out, method, seed)
 }

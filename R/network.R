@@ -119,7 +119,7 @@ check_sizes <- function(sizes, call) {
   }
   # refuse layers too large to hold before anything is allocated
   for (l in seq_len(length(sizes) - 1L)) {
-    check_matrix_size(sizes[l], sizes[l + 1L], sprintf("layer %d's weight matrix", l), call = call)
+    check_matrix_size(sizes[l], sizes[l + 1L], sprintf("layer %d's weight matrix (`sizes[%d]` x `sizes[%d]`)", l, l, l + 1L), call = call)
   }
   as.integer(sizes)
 }

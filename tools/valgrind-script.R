@@ -1,0 +1,168 @@
+# Exercises every exported fwdprop function, normal and error paths, for a
+# run under valgrind (see tools/valgrind.sh). Small inputs, except one
+# forward pass large enough to use two threads. Errors are expected on the
+# bad calls and caught with try(); anything else that goes wrong stops the
+# script.
+
+library(fwdprop)
+set.seed(1)
+
+bad <- function(expr) {
+  res <- try(expr, silent = TRUE)
+  if (!inherits(res, "try-error")) stop("expected an error, got none")
+  invisible(res)
+}
+check <- function(ok) if (!isTRUE(ok)) stop("check failed: ", deparse(substitute(ok)))
+
+X <- matrix(1:6, ncol = 2, byrow = TRUE)
+beta <- matrix(c(0.2827, 0.9234, 0.2923, 0.8373, 0.2862, 0.2668), 2)
+gamma <- matrix(c(0.0062, 0.2263, 0.3187), 3)
+
+# mm() -------------------------------------------------------------------
+check(isTRUE(all.equal(mm(X, beta), X %*% beta)))
+A <- matrix(rnorm(40 * 30), 40)
+B <- matrix(rnorm(30 * 20), 30)
+check(isTRUE(all.equal(mm(A, B), A %*% B)))
+A[3, 4] <- NA
+B[5, 6] <- Inf
+check(identical(is.na(mm(A, B)), is.na(A %*% B)))
+check(identical(mm(matrix(TRUE, 2, 2), matrix(1L, 2, 1)), matrix(2, 2, 1)))
+check(identical(dim(mm(matrix(0, 0, 2), beta)), c(0L, 3L)))
+check(identical(mm(matrix(0, 3, 0), matrix(0, 0, 2)), matrix(0, 3, 2)))
+named <- matrix(1:4, 2, dimnames = list(c("a", "b"), NULL))
+check(identical(rownames(mm(named, diag(2))), c("a", "b")))
+bad(mm("a", beta))
+bad(mm(X, X))
+bad(mm(list(1), beta))
+bad(mm(X, NULL))
+bad(mm(matrix(1i, 2, 2), beta))
+bad(mm(data.frame(a = "x"), beta))
+
+# sigmoid() ----------------------------------------------------------------
+v <- c(-Inf, -800, -1, 0, 1, 40, Inf, NA, NaN)
+check(isTRUE(all.equal(sigmoid(v), plogis(v))))
+check(isTRUE(all.equal(sigmoid(c(-2L, NA, 3L)), plogis(c(-2L, NA, 3L)))))
+check(isTRUE(all.equal(sigmoid(c(TRUE, NA, FALSE)), plogis(c(TRUE, NA, FALSE)))))
+z <- matrix(rnorm(1000), 50)
+check(isTRUE(all.equal(sigmoid(z), plogis(z))))
+check(identical(sigmoid(numeric(0)), numeric(0)))
+bad(sigmoid("a"))
+bad(sigmoid(NULL))
+bad(sigmoid(list(1)))
+bad(sigmoid(factor("a")))
+
+# init_weights() -----------------------------------------------------------
+for (m in c("uniform", "normal", "xavier", "he")) {
+  w <- init_weights(7, 5, method = m, seed = 42)
+  check(identical(w, init_weights(7, 5, method = m, seed = 42)))
+}
+invisible(init_weights(3, 3))
+bad(init_weights(0, 3))
+bad(init_weights(2^31, 2))
+bad(init_weights(50000, 50000))
+bad(init_weights(2, 3, method = "glorot"))
+bad(init_weights(2, 3, seed = Inf))
+
+# network(), print, summary, format ---------------------------------------
+net <- network(weights = list(beta, gamma))
+print(net)
+print(summary(net))
+invisible(format(net))
+net2 <- network(c(4, 6, 5, 3), activation = c("relu", "tanh"), output = "softmax",
+                bias = TRUE, init = "he", seed = 3)
+print(net2, weights = FALSE)
+net3 <- network(weights = list(beta, gamma), biases = list(c(0.1, 0.2, 0.3), 0.5),
+                activation = "identity", output = "sigmoid")
+bad(network())
+bad(network(c(2, 1e12, 1)))
+bad(network(c(2, NA, 1)))
+bad(network(c(2, 3, 1), activation = "swish"))
+bad(network(c(2, 3, 1), seed = NaN))
+bad(network(weights = list(beta, matrix(1, 4, 1))))
+bad(network(weights = list(beta, gamma), biases = list(1:2, NULL)))
+
+# forward(), predict() -----------------------------------------------------
+ref <- plogis(plogis(X %*% beta) %*% gamma)
+check(isTRUE(all.equal(forward(net, X), ref)))
+tr <- forward(net, X, trace = TRUE)
+print(tr)
+check(isTRUE(all.equal(tr$z[[1]], X %*% beta)))
+big <- matrix(rnorm(600 * 4), 600) # above the threading threshold
+out1 <- forward(net2, big, threads = 1)
+out2 <- forward(net2, big, threads = 2)
+check(isTRUE(all.equal(out1, out2)))
+check(isTRUE(all.equal(rowSums(out2), rep(1, 600))))
+invisible(forward(net3, X))
+df <- data.frame(a = c(1, 3, 5), b = c(2, 4, 6), row.names = c("r1", "r2", "r3"))
+check(identical(rownames(predict(net, df)), c("r1", "r2", "r3")))
+check(identical(dim(forward(net, matrix(0, 0, 2))), c(0L, 1L)))
+Xna <- X
+Xna[2, 1] <- NA
+check(is.na(forward(net, Xna)[2, 1]))
+bad(forward(NULL, X))
+bad(forward(net, "a"))
+bad(forward(net, matrix(1, 3, 3)))
+bad(forward(net, X, trace = NA))
+bad(forward(net, X, threads = 0))
+bad(forward(net, data.frame(a = 1, b = "x")))
+bad(predict(net, list(1, 2)))
+corrupted <- net
+corrupted$weights[[2]] <- matrix(1, 4, 1)
+bad(forward(corrupted, X))  # checked in Rust
+corrupted <- net
+corrupted$activations <- c("sigmoid", "foo")
+bad(forward(corrupted, X))
+corrupted <- net
+corrupted$biases <- list(1:3, NULL)
+bad(forward(corrupted, X))
+
+# fwdprop_threads() --------------------------------------------------------
+old <- fwdprop_threads(2)
+check(identical(fwdprop_threads(), 2L))
+fwdprop_threads(old)
+bad(fwdprop_threads(0))
+bad(fwdprop_threads("2"))
+
+# tensors ------------------------------------------------------------------
+Xt <- tensor(X, dtype = torch_double())
+bt <- tensor(beta)
+zt <- Xt$mm(bt)
+print(zt)
+at <- sigmoid(zt)
+check(isTRUE(all.equal(as.matrix(at), plogis(X %*% beta))))
+invisible(1 / (1 + exp(-zt)))
+invisible(at * 2 + tensor(matrix(1, 1, 3)))
+invisible(zt$t()$shape)
+invisible(zt$size(-1))
+invisible(zt > 3)
+b1 <- tensor(matrix(c(0.6234, 0.8609), ncol = 1))
+b2 <- tensor(matrix(c(0.6403, 0.0095), ncol = 1))
+print(torch_cat(c(b1, b2), 2))
+print(tensor_cat(list(b1, b2), 1))
+invisible(format(tensor(matrix(c(1e-6, 1, NA, Inf), 2))))
+bad(tensor("a"))
+bad(tensor(1:3, dtype = "int32"))
+bad(Xt$mm("a"))
+bad(Xt$mm(Xt))
+bad(Xt$size(3))
+bad(Xt$foo)
+bad(torch_cat(list(b1, "b"), 1))
+bad(tensor_cat(list(matrix(1:4, 2), matrix(1:6, 3)), 2))
+bad(Xt + 1:3)
+
+# plot() -------------------------------------------------------------------
+pdf(NULL)
+invisible(plot(net))
+invisible(plot(net, input = c(1, 2), highlight = c(1, 1, 1), main = "lecture"))
+invisible(plot(net2, highlight = list(c(1, 1, 1, 1), c(2, 3, 4, 2))))
+bad(plot(net, input = "a"))
+bad(plot(net, highlight = c(1, 9, 1)))
+bad(plot(net, digits = NA))
+bad(plot(net, foo = 1))
+invisible(dev.off())
+
+# a deliberate Rust panic --------------------------------------------------
+for (i in 1:3) bad(fwdprop:::panic_impl())
+check(isTRUE(all.equal(forward(net, X), ref)))
+
+cat("valgrind-script: all calls done\n")

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Runs tools/valgrind-script.R (every exported function, normal and error
+# paths, plus a deliberate Rust panic) under valgrind's memcheck.
+#   bash tools/valgrind.sh [LIBDIR]
+# Installs valgrind if missing (apt-get; idempotent, like install-deps.sh),
+# installs fwdprop into LIBDIR (default: a new temporary folder) with
+# tools/dev-install.sh, runs R under valgrind with that library first on
+# R_LIBS, and prints valgrind's ERROR SUMMARY and LEAK SUMMARY.
+#
+# Exit status 1 when valgrind reports a memory error or a "definitely lost"
+# block whose stack involves fwdprop (its shared library or symbols), or
+# when the script itself fails; 0 otherwise. Blocks leaked by the
+# deliberate panic (fwdprop:::panic_impl(): extendr 0.9 longjmps out of its
+# wrapper with the panic payload still allocated) are listed as expected. R's own "possibly lost" and
+# "still reachable" blocks are normal and ignored; memory errors or definite
+# leaks with no fwdprop frame are printed but do not fail the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo "installing: valgrind"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind >/dev/null
+else
+  echo "valgrind: $(valgrind --version)"
+fi
+
+lib=${1:-}
+if [ -z "$lib" ]; then
+  lib=$(mktemp -d "${TMPDIR:-/tmp}/fwdprop-valgrind-lib.XXXXXX")
+fi
+mkdir -p "$lib"
+work=$(mktemp -d "${TMPDIR:-/tmp}/fwdprop-valgrind.XXXXXX")
+echo "installing fwdprop into $lib"
+bash tools/dev-install.sh "$lib" valgrind >"$work/install.log" 2>&1 || {
+  cat "$work/install.log" >&2
+  echo "fwdprop failed to install" >&2
+  exit 1
+}
+
+vlog="$work/valgrind.log"
+rout="$work/R.out"
+echo "running R under valgrind (slow: a few minutes); logs in $work"
+set +e
+R_LIBS="$lib${R_LIBS:+:$R_LIBS}" R -d "valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 --log-file=$vlog" \
+  --vanilla -f tools/valgrind-script.R >"$rout" 2>&1
+rc=$?
+set -e
+
+script_ok=1
+if ! grep -q "valgrind-script: all calls done" "$rout"; then
+  script_ok=0
+  echo "---- R output (the script did not finish) ----"
+  tail -n 40 "$rout"
+fi
+
+# Split valgrind's log into records (separated by "==PID== " lines) and
+# classify them: memory errors and definite leaks, with or without a
+# fwdprop frame.
+counts=$(awk '
+  function flush() {
+    if (first == "") return
+    is_leak = (first ~ /definitely lost in loss record/)
+    is_err = (first ~ /^(Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched |Source and destination|Argument .* of function|Process terminating)/)
+    ours = (rec ~ /fwdprop/)
+    # the deliberate panic: extendr 0.9 longjmps out of its wrapper with the
+    # panic payload and message still allocated (extendr/extendr#549)
+    panic = is_leak && (rec ~ /wrap__panic_impl/)
+    if (is_leak || is_err) {
+      kind = is_leak ? "DEFINITE LEAK" : "MEMORY ERROR"
+      entry = "?"
+      if (match(rec, /wrap__[A-Za-z0-9_]+/)) entry = substr(rec, RSTART, RLENGTH)
+      tag = panic ? " (expected: deliberate panic)" : (ours ? " (fwdprop, via " entry ")" : " (not fwdprop)")
+      print "---- " kind tag " ----" rec > "/dev/stderr"
+      if (is_leak && panic) expected++
+      else if (is_leak) { leaks++; if (ours) leaks_ours++ }
+      if (is_err) { errs++; if (ours) errs_ours++ }
+      if (ours && !panic) entries[kind " via " entry]++
+    }
+    first = ""; rec = ""
+  }
+  /^==[0-9]+== *$/ { flush(); next }
+  /^==[0-9]+== / { line = $0; sub(/^==[0-9]+== /, "", line); if (first == "") first = line; rec = rec "\n" line; next }
+  END {
+    flush()
+    for (e in entries) printf "  %s: %d record(s)\n", e, entries[e] > "/dev/stderr"
+    printf "%d %d %d %d %d\n", errs + 0, errs_ours + 0, leaks + 0, leaks_ours + 0, expected + 0
+  }
+' "$vlog")
+read -r errs errs_ours leaks leaks_ours expected <<<"$counts"
+
+echo "---- valgrind summary ----"
+grep -E "ERROR SUMMARY" "$vlog" | sed -E 's/^==[0-9]+== //'
+sed -n '/LEAK SUMMARY:/,/suppressed:/p' "$vlog" | sed -E 's/^==[0-9]+== //'
+echo "memory errors: $errs ($errs_ours involving fwdprop); definite leak records: $leaks ($leaks_ours involving fwdprop), plus $expected from the deliberate panic; valgrind exit status: $rc"
+
+if [ "$script_ok" -ne 1 ]; then
+  echo "FAIL: the script did not run to the end"
+  exit 1
+fi
+if [ "$errs_ours" -gt 0 ] || [ "$leaks_ours" -gt 0 ]; then
+  echo "FAIL: valgrind found problems in fwdprop (details above)"
+  exit 1
+fi
+echo "OK: no memory errors or definite leaks in fwdprop"
