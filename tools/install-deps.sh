@@ -18,21 +18,33 @@ pkgs=(
   pandoc
   xz-utils
   util-linux
+  qpdf
+)
+# installed without their recommended packages (which are many)
+pkgs_norec=(
+  devscripts # checkbashisms, which R CMD check --as-cran runs on configure
 )
 
-missing=()
-for p in "${pkgs[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
+not_installed() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+missing=($(not_installed "${pkgs[@]}"))
+missing_norec=($(not_installed "${pkgs_norec[@]}"))
 
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
+if [ $((${#missing[@]} + ${#missing_norec[@]})) -gt 0 ]; then
+  echo "installing: ${missing[*]} ${missing_norec[*]}"
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [ ${#missing_norec[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      "${missing_norec[@]}" >/dev/null
+  fi
 else
   echo "system packages: all present"
 fi

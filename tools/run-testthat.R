@@ -7,7 +7,7 @@ res <- testthat::test_dir(
   "tests/testthat",
   package = "fwdprop",
   load_package = "installed",
-  reporter = testthat::ProgressReporter$new(show_praise = FALSE),
+  reporter = testthat::ProgressReporter$new(show_praise = FALSE, update_interval = Inf),
   stop_on_failure = FALSE
 )
 df <- as.data.frame(res)
