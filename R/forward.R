@@ -33,17 +33,31 @@
 #' tr
 #' tr$z[[1]]  # X %*% beta
 forward <- function(net, x, trace = FALSE, threads = NULL) {
+  # Small plain double matrices through an unmodified network: computed in
+  # one raw call (see src/rust/glue/src/fast.rs), which returns NULL for
+  # anything else, so that validation and its messages stay in R below.
+  # (No `return()` on this path: it costs as much as the arithmetic.)
+  res <- .Call(fwdprop_forward_fast, net, x, trace, threads)
+  if (is.null(res)) {
+    res <- forward_checked(net, x, trace, threads)
+  }
+  res
+}
+
+# The ordinary path of forward(): R validation, then forward_impl(). Errors
+# name forward()'s call (`call`).
+forward_checked <- function(net, x, trace, threads, call = sys.call(-1L)) {
   if (!inherits(net, "fwdprop_network")) {
     fwdprop_error(sprintf(
       "`net` must be a network made by `network()`, not %s.", describe_object(net)
-    ))
+    ), call = call)
   }
   if (!(is.matrix(x) && typeof(x) == "double" && ncol(x) == net$sizes[[1L]])) {
-    x <- as_input_matrix(x, net$sizes[[1L]])
+    x <- as_input_matrix(x, net$sizes[[1L]], call = call)
   }
-  if (!identical(trace, FALSE)) trace <- check_flag(trace, "trace")
+  if (!identical(trace, FALSE)) trace <- check_flag(trace, "trace", call = call)
   threads <- if (!is.null(threads)) {
-    check_count(threads, "threads")
+    check_count(threads, "threads", call = call)
   } else if (nrow(x) < 256L) {
     1L # small inputs run on the calling thread anyway
   } else {

@@ -20,10 +20,17 @@ pub fn sigmoid(x: f64) -> f64 {
 /// Applies the logistic function to every element of `values`, in place,
 /// as [`sigmoid_into`] does.
 pub fn sigmoid_in_place(values: &mut [f64]) {
-    let mut buf = [0.0; CHUNK];
+    // a copy of each chunk is the source (not zero-filled first: short
+    // inputs, such as a small layer, would pay for the whole buffer)
+    let mut buf = [std::mem::MaybeUninit::<f64>::uninit(); CHUNK];
     for chunk in values.chunks_mut(CHUNK) {
-        let src = &mut buf[..chunk.len()];
-        src.copy_from_slice(chunk);
+        let len = chunk.len();
+        // SAFETY: `f64` and `MaybeUninit<f64>` have the same layout, and
+        // the first `len` elements are written before they are read.
+        let src: &mut [f64] = unsafe {
+            std::ptr::copy_nonoverlapping(chunk.as_ptr(), buf.as_mut_ptr() as *mut f64, len);
+            std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut f64, len)
+        };
         sigmoid_into(src, chunk);
     }
 }
@@ -210,27 +217,36 @@ mod simd {
         (res, !_mm256_movemask_pd(inside) & 0xF)
     }
 
+    /// Sigmoid of the 16 values at `src` into `dst` (four independent
+    /// vectors: the dependency chain of one is long, so interleaving them
+    /// keeps the FP units busy); returns a mask of the lanes outside the
+    /// vectorised range, whose results must be replaced.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; 16 values readable at `src`,
+    /// writable at `dst`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn sigmoid16(src: *const f64, dst: *mut f64) -> i32 {
+        let (r0, o0) = sigmoid4(_mm256_loadu_pd(src));
+        let (r1, o1) = sigmoid4(_mm256_loadu_pd(src.add(4)));
+        let (r2, o2) = sigmoid4(_mm256_loadu_pd(src.add(8)));
+        let (r3, o3) = sigmoid4(_mm256_loadu_pd(src.add(12)));
+        _mm256_storeu_pd(dst, r0);
+        _mm256_storeu_pd(dst.add(4), r1);
+        _mm256_storeu_pd(dst.add(8), r2);
+        _mm256_storeu_pd(dst.add(12), r3);
+        o0 | (o1 << 4) | (o2 << 8) | (o3 << 12)
+    }
+
     /// # Safety
     /// The CPU must support AVX2 and FMA; `src` and `dst` have equal length.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn sigmoid_into_avx2_fma(src: &[f64], dst: &mut [f64]) {
         let n = src.len().min(dst.len());
-        let full = n - n % 4;
         let mut i = 0;
-        // four independent vectors per step: the dependency chain of one
-        // is long, so interleaving them keeps the FP units busy
-        while i + 16 <= full {
-            let p = src.as_ptr().add(i);
-            let (r0, o0) = sigmoid4(_mm256_loadu_pd(p));
-            let (r1, o1) = sigmoid4(_mm256_loadu_pd(p.add(4)));
-            let (r2, o2) = sigmoid4(_mm256_loadu_pd(p.add(8)));
-            let (r3, o3) = sigmoid4(_mm256_loadu_pd(p.add(12)));
-            let q = dst.as_mut_ptr().add(i);
-            _mm256_storeu_pd(q, r0);
-            _mm256_storeu_pd(q.add(4), r1);
-            _mm256_storeu_pd(q.add(8), r2);
-            _mm256_storeu_pd(q.add(12), r3);
-            let outside = o0 | (o1 << 4) | (o2 << 8) | (o3 << 12);
+        while i + 16 <= n {
+            let outside = sigmoid16(src.as_ptr().add(i), dst.as_mut_ptr().add(i));
             if outside != 0 {
                 for j in 0..16 {
                     if outside & (1 << j) != 0 {
@@ -240,26 +256,21 @@ mod simd {
             }
             i += 16;
         }
-        while i < full {
-            let x = _mm256_loadu_pd(src.as_ptr().add(i));
-            let (res, outside) = sigmoid4(x);
-            _mm256_storeu_pd(dst.as_mut_ptr().add(i), res);
-            if outside != 0 {
-                for j in i..i + 4 {
-                    if outside & (1 << (j - i)) != 0 {
-                        dst[j] = sigmoid(src[j]);
-                    }
-                }
+        if i < n {
+            // the tail (< 16 values), padded with zeros to whole vectors;
+            // the vectors are independent, so their latencies overlap
+            let rest = n - i;
+            let mut buf = [0.0f64; 16];
+            let mut res = [0.0f64; 16];
+            buf[..rest].copy_from_slice(&src[i..n]);
+            let mut outside = 0;
+            for v in 0..rest.div_ceil(4) {
+                let (r, o) = sigmoid4(_mm256_loadu_pd(buf.as_ptr().add(4 * v)));
+                _mm256_storeu_pd(res.as_mut_ptr().add(4 * v), r);
+                outside |= o << (4 * v);
             }
-            i += 4;
-        }
-        if full < n {
-            let mut buf = [0.0f64; 4];
-            buf[..n - full].copy_from_slice(&src[full..n]);
-            let (res, _) = sigmoid4(_mm256_loadu_pd(buf.as_ptr()));
-            _mm256_storeu_pd(buf.as_mut_ptr(), res);
-            for (j, d) in dst[full..n].iter_mut().enumerate() {
-                *d = if src[full + j].abs() <= SIMD_LIMIT { buf[j] } else { sigmoid(src[full + j]) };
+            for j in 0..rest {
+                dst[i + j] = if outside & (1 << j) != 0 { sigmoid(src[i + j]) } else { res[j] };
             }
         }
     }

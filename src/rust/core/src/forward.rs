@@ -385,10 +385,21 @@ fn dense_into(a: ArrayView2<f64>, w: ArrayView2<f64>, w_non_finite: bool, out: A
         // a matrix-vector product: GEMM would pad the single column to a
         // whole micro-kernel; this is R's summation order too
         matvec_into(a, w.column(0), out.index_axis_move(Axis(1), 0));
+    } else if a.nrows() * a.ncols() * w.ncols() <= SMALL_PRODUCT {
+        // tiny products (the lecture's 3x2 by 2x3): GEMM's packing costs
+        // more than the arithmetic
+        let mut out = out;
+        for (o, wc) in out.axis_iter_mut(Axis(1)).zip(w.axis_iter(Axis(1))) {
+            matvec_into(a, wc, o);
+        }
     } else {
         gemm_into(a, w, out);
     }
 }
+
+/// Largest product (rows x inner x columns multiply-adds) computed column
+/// by column with [`matvec_into`] instead of GEMM.
+const SMALL_PRODUCT: usize = 4096;
 
 /// `out = a %*% w` for a vector `w`, summing over columns in order
 /// (`0 + a[i,0] w[0] + a[i,1] w[1] + ...`, as R's plain loop) with every

@@ -10,6 +10,7 @@ use fwdprop_core::forward::{forward_into, forward_trace_into, Activation, Layer,
 use fwdprop_core::init::{init_weights_into, InitMethod};
 
 mod convert;
+mod fast;
 
 use convert::{alloc_real_matrix, alloc_real_vector, list_elements, matrix_view, real_slice_mut, scalar_count};
 
@@ -217,4 +218,32 @@ extendr_module! {
     fn sigmoid_impl;
     fn forward_impl;
     fn init_weights_impl;
+}
+
+/// Registers the package's `.Call` routines: extendr's (the functions of
+/// `extendr_module!` above) plus the raw fast path of `forward()`
+/// ([`fast::fwdprop_forward_fast`], 4 arguments), which is no extendr
+/// function and so not in the generated R wrappers. Called from
+/// `R_init_fwdprop()` in `src/entrypoint.c`.
+///
+/// # Safety
+/// Called once by R with the package's `DllInfo`.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllInfo) {
+    use extendr_api::metadata::{Arg, Func};
+    let mut meta = get_fwdprop_metadata();
+    let arg = |name| Arg { name, arg_type: "SEXP", default: None };
+    meta.functions.push(Func {
+        doc: "Fast path of forward() for small inputs.",
+        rust_name: "fwdprop_forward_fast",
+        mod_name: "fwdprop_forward_fast",
+        r_name: "fwdprop_forward_fast",
+        c_name: "fwdprop_forward_fast",
+        args: vec![arg("net"), arg("x"), arg("trace"), arg("threads")],
+        return_type: "SEXP",
+        func_ptr: fast::fwdprop_forward_fast as *const u8,
+        hidden: true,
+        invisible: None,
+    });
+    extendr_api::register_call_methods(info, meta);
 }

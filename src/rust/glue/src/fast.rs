@@ -1,0 +1,282 @@
+//! The fast path of `forward()` for small inputs: a raw `.Call` entry
+//! point that takes and returns `SEXP`s directly.
+//!
+//! An `#[extendr]` function costs about half a microsecond per argument
+//! (extendr's protection bookkeeping), more than the whole forward pass of
+//! the lecture's 3-sample network. `fwdprop_forward_fast()` reads R memory
+//! with the C API instead, and does not validate: it either computes the
+//! result of a case it fully recognises (an unclassed double matrix `x`
+//! with fewer than [`FAST_MAX_ROWS`] rows and the right number of columns,
+//! a plain `fwdprop_network` whose parts are all consistent, `trace =
+//! FALSE`, `threads = NULL`) or returns `NULL`, and the R function
+//! `forward()` then takes its ordinary path (R validation with its error
+//! messages, then `forward_impl()`). Both paths run the same core function
+//! on one thread, so they give identical results.
+//!
+//! Rules kept here: no R call while a Rust value that owns memory is alive
+//! (an R error longjmps over Rust frames without running destructors), and
+//! a panic never crosses into R: it is caught and turned into an R error
+//! after everything Rust owns is dropped.
+
+use extendr_ffi::{
+    R_CHAR, R_ClassSymbol, R_DimNamesSymbol, R_DimSymbol, R_NamesSymbol, R_NilValue, R_xlen_t, Rf_allocMatrix,
+    Rf_allocVector, Rf_error, Rf_getAttrib, Rf_protect, Rf_setAttrib, Rf_unprotect, Rf_xlength, INTEGER, LOGICAL,
+    REAL, SET_VECTOR_ELT, SEXP, SEXPTYPE, STRING_ELT, TYPEOF, VECTOR_ELT,
+};
+use fwdprop_core::forward::{forward_into, Activation, Layer, Network};
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+use std::ffi::CStr;
+
+/// Inputs with at least this many rows take the ordinary path (where R
+/// picks the number of threads); below it `forward()` uses one thread.
+pub const FAST_MAX_ROWS: usize = 256;
+
+/// Most layers the fast path handles (a stack array, no allocation before
+/// the result is allocated).
+const MAX_LAYERS: usize = 16;
+
+/// One layer as read from R: pointers into R memory (kept alive by the
+/// network, an argument of the current `.Call`).
+#[derive(Clone, Copy)]
+struct RawLayer {
+    w: *const f64,
+    rows: usize,
+    cols: usize,
+    bias: *const f64, // null: no bias
+    activation: Activation,
+    colnames: SEXP,
+}
+
+/// `.Call(fwdprop_forward_fast, net, x, trace, threads)`: the output
+/// matrix, or `NULL` when the ordinary path must run.
+///
+/// # Safety
+/// Called by R's `.Call` with four valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_forward_fast(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> SEXP {
+    let outcome = std::panic::catch_unwind(|| forward_fast(net, x, trace, threads));
+    let msg = match outcome {
+        Ok(Ok(sexp)) => return sexp,
+        Ok(Err(msg)) => msg,
+        Err(payload) => {
+            drop(payload); // before the longjmp of the R error
+            "fwdprop internal error: the fast forward path panicked"
+        }
+    };
+    raise(msg)
+}
+
+/// Raises an R error with `msg`: the message is copied to a stack buffer
+/// (no destructor is skipped by the longjmp).
+fn raise(msg: &'static str) -> SEXP {
+    let mut buf = [0u8; 128];
+    let n = msg.len().min(buf.len() - 1);
+    buf[..n].copy_from_slice(&msg.as_bytes()[..n]);
+    // SAFETY: `buf` is NUL-terminated; nothing on this frame owns memory.
+    unsafe { Rf_error(c"%s".as_ptr(), buf.as_ptr() as *const std::os::raw::c_char) }
+}
+
+/// The elements of a list named `names` (the first of each name, as `$`
+/// finds exact names), in one pass over the names; `None` if any is
+/// missing.
+unsafe fn list_get<const N: usize>(list: SEXP, names: [&[u8]; N]) -> Option<[SEXP; N]> {
+    let list_names = Rf_getAttrib(list, R_NamesSymbol);
+    if TYPEOF(list_names) != SEXPTYPE::STRSXP {
+        return None;
+    }
+    let n = Rf_xlength(list);
+    if Rf_xlength(list_names) != n {
+        return None;
+    }
+    let mut found: [SEXP; N] = [std::ptr::null_mut(); N];
+    let mut left = N;
+    for i in 0..n {
+        let name = CStr::from_ptr(R_CHAR(STRING_ELT(list_names, i))).to_bytes();
+        for (slot, want) in found.iter_mut().zip(names) {
+            if slot.is_null() && name == want {
+                *slot = VECTOR_ELT(list, i);
+                left -= 1;
+                break;
+            }
+        }
+        if left == 0 {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// `(nrow, ncol, data)` of an unclassed double matrix, else `None`.
+unsafe fn double_matrix(x: SEXP) -> Option<(usize, usize, *const f64)> {
+    if TYPEOF(x) != SEXPTYPE::REALSXP || Rf_getAttrib(x, R_ClassSymbol) != R_NilValue {
+        return None;
+    }
+    let dim = Rf_getAttrib(x, R_DimSymbol);
+    if TYPEOF(dim) != SEXPTYPE::INTSXP || Rf_xlength(dim) != 2 {
+        return None;
+    }
+    let d = INTEGER(dim);
+    let (r, c) = (*d, *d.add(1));
+    if r < 0 || c < 0 {
+        return None;
+    }
+    Some((r as usize, c as usize, REAL(x) as *const f64))
+}
+
+/// Element `i` (0-based) of a dimnames attribute, or `R_NilValue`.
+unsafe fn dimnames_part(x: SEXP, i: R_xlen_t) -> SEXP {
+    let dn = Rf_getAttrib(x, R_DimNamesSymbol);
+    if TYPEOF(dn) == SEXPTYPE::VECSXP && Rf_xlength(dn) > i {
+        VECTOR_ELT(dn, i)
+    } else {
+        R_NilValue
+    }
+}
+
+/// A whole number stored as R integer or double (the first input size).
+unsafe fn first_size(sizes: SEXP) -> Option<usize> {
+    if Rf_xlength(sizes) < 1 {
+        return None;
+    }
+    match TYPEOF(sizes) {
+        SEXPTYPE::INTSXP => usize::try_from(*INTEGER(sizes)).ok(),
+        SEXPTYPE::REALSXP => {
+            let v = *REAL(sizes);
+            (v >= 0.0 && v.fract() == 0.0 && v < i32::MAX as f64).then_some(v as usize)
+        }
+        _ => None,
+    }
+}
+
+/// The fast path; `Ok(R_NilValue)` means "not recognised".
+fn forward_fast(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Result<SEXP, &'static str> {
+    // SAFETY: every SEXP read here is an argument of the current .Call or
+    // an element or attribute of one, alive for the whole call; R API
+    // calls happen on R's main thread.
+    unsafe {
+        let nil = R_NilValue;
+        match recognise(net, x, trace, threads) {
+            Some((layers, n_layers, n, xp)) => compute(&layers[..n_layers], x, xp, n),
+            None => Ok(nil),
+        }
+    }
+}
+
+type Recognised = ([RawLayer; MAX_LAYERS], usize, usize, *const f64);
+
+unsafe fn recognise(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Option<Recognised> {
+    if threads != R_NilValue
+        || TYPEOF(trace) != SEXPTYPE::LGLSXP
+        || Rf_xlength(trace) != 1
+        || *LOGICAL(trace) != 0
+    {
+        return None;
+    }
+    // a network of class exactly "fwdprop_network" (no subclass methods)
+    if TYPEOF(net) != SEXPTYPE::VECSXP {
+        return None;
+    }
+    let class = Rf_getAttrib(net, R_ClassSymbol);
+    if TYPEOF(class) != SEXPTYPE::STRSXP
+        || Rf_xlength(class) != 1
+        || CStr::from_ptr(R_CHAR(STRING_ELT(class, 0))).to_bytes() != b"fwdprop_network"
+    {
+        return None;
+    }
+    let (n, d0, xp) = double_matrix(x)?;
+    if n >= FAST_MAX_ROWS {
+        return None;
+    }
+    let [sizes, weights, biases, activations] = list_get(net, [b"sizes", b"weights", b"biases", b"activations"])?;
+    if first_size(sizes)? != d0 {
+        return None;
+    }
+    if TYPEOF(weights) != SEXPTYPE::VECSXP
+        || TYPEOF(biases) != SEXPTYPE::VECSXP
+        || TYPEOF(activations) != SEXPTYPE::STRSXP
+    {
+        return None;
+    }
+    let n_layers = Rf_xlength(weights);
+    if n_layers < 1
+        || n_layers as usize > MAX_LAYERS
+        || Rf_xlength(biases) != n_layers
+        || Rf_xlength(activations) != n_layers
+    {
+        return None;
+    }
+    let empty = RawLayer {
+        w: std::ptr::null(),
+        rows: 0,
+        cols: 0,
+        bias: std::ptr::null(),
+        activation: Activation::Identity,
+        colnames: R_NilValue,
+    };
+    let mut layers = [empty; MAX_LAYERS];
+    let mut d_prev = d0;
+    for l in 0..n_layers {
+        let w = VECTOR_ELT(weights, l);
+        let (rows, cols, data) = double_matrix(w)?;
+        if rows != d_prev || cols == 0 {
+            return None;
+        }
+        let b = VECTOR_ELT(biases, l);
+        let bias = if b == R_NilValue {
+            std::ptr::null()
+        } else if TYPEOF(b) == SEXPTYPE::REALSXP && Rf_xlength(b) as usize == cols {
+            REAL(b) as *const f64
+        } else {
+            return None;
+        };
+        let name = CStr::from_ptr(R_CHAR(STRING_ELT(activations, l))).to_str().ok()?;
+        let activation = Activation::from_name(name)?;
+        layers[l as usize] = RawLayer { w: data, rows, cols, bias, activation, colnames: R_NilValue };
+        d_prev = cols;
+    }
+    let last = n_layers as usize - 1;
+    layers[last].colnames = dimnames_part(VECTOR_ELT(weights, n_layers - 1), 1);
+    Some((layers, n_layers as usize, n, xp))
+}
+
+/// Allocates the result, runs the core (no R call while Rust owns memory)
+/// and sets the dimnames.
+unsafe fn compute(layers: &[RawLayer], x: SEXP, xp: *const f64, n: usize) -> Result<SEXP, &'static str> {
+    let last = layers[layers.len() - 1];
+    let d0 = layers[0].rows;
+    let out = Rf_protect(Rf_allocMatrix(SEXPTYPE::REALSXP, n as i32, last.cols as i32));
+    let op = REAL(out);
+    let ok = {
+        let views: Vec<Layer> = layers
+            .iter()
+            .map(|l| Layer {
+                weights: ArrayView2::from_shape_ptr((l.rows, l.cols).f(), l.w),
+                bias: if l.bias.is_null() { None } else { Some(std::slice::from_raw_parts(l.bias, l.cols)) },
+                activation: l.activation,
+            })
+            .collect();
+        match Network::new(views) {
+            Ok(net) => {
+                let xv = ArrayView2::from_shape_ptr((n, d0).f(), xp);
+                let ov = ArrayViewMut2::from_shape_ptr((n, last.cols).f(), op);
+                forward_into(xv, &net, ov, 1).is_ok()
+            }
+            Err(_) => false,
+        }
+    };
+    if !ok {
+        // cannot happen for a recognised case; the ordinary path reports it
+        Rf_unprotect(1);
+        return Ok(R_NilValue);
+    }
+    let rn = dimnames_part(x, 0);
+    if rn != R_NilValue || last.colnames != R_NilValue {
+        let dn = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 2));
+        SET_VECTOR_ELT(dn, 0, rn);
+        SET_VECTOR_ELT(dn, 1, last.colnames);
+        Rf_setAttrib(out, R_DimNamesSymbol, dn);
+        Rf_unprotect(1);
+    }
+    Rf_unprotect(1);
+    Ok(out)
+}
