@@ -46,14 +46,11 @@ forward <- function(net, x, trace = FALSE, threads = NULL) {
 
 # The ordinary path of forward(): R validation, then forward_impl(). Errors
 # name forward()'s call (`call`).
-forward_checked <- function(net, x, trace, threads, call = sys.call(-1L)) {
-  if (!inherits(net, "fwdprop_network")) {
-    fwdprop_error(sprintf(
-      "`net` must be a network made by `network()`, not %s.", describe_object(net)
-    ), call = call)
-  }
+forward_checked <- function(net, x, trace, threads, call = sys.call(-1L),
+                            net_arg = "net", x_arg = "x") {
+  net <- check_network(net, net_arg, call = call)
   if (!(is.matrix(x) && typeof(x) == "double" && ncol(x) == net$sizes[[1L]])) {
-    x <- as_input_matrix(x, net$sizes[[1L]], call = call)
+    x <- as_input_matrix(x, net$sizes[[1L]], arg = x_arg, call = call)
   }
   if (!identical(trace, FALSE)) trace <- check_flag(trace, "trace", call = call)
   threads <- if (!is.null(threads)) {
@@ -87,24 +84,121 @@ forward_checked <- function(net, x, trace, threads, call = sys.call(-1L)) {
 #'
 #' @param object A network from [network()].
 #' @param newdata A numeric matrix or data frame, one row per sample.
-#' @param ... Passed on to [forward()] (`trace`, `threads`).
+#' @inheritParams forward
+#' @param ... Not used; any argument here is an error (a misspelt `trace`
+#'   or `threads` would otherwise be silently ignored).
 #' @return As [forward()].
 #' @export
 #' @examples
 #' net <- network(c(4, 5, 3), output = "softmax", seed = 1)
 #' predict(net, scale(iris[1:5, 1:4]))
-predict.fwdprop_network <- function(object, newdata, ...) {
-  forward(object, newdata, ...)
+predict.fwdprop_network <- function(object, newdata, trace = FALSE, threads = NULL, ...) {
+  call <- sys.call()
+  if (missing(newdata)) {
+    fwdprop_error("`newdata` is missing: give the inputs, a numeric matrix with one row per sample.",
+                  call = call)
+  }
+  if (...length() > 0L) {
+    dots <- names(list(...))
+    bad <- if (is.null(dots) || !nzchar(dots[[1L]])) "`..1` (unnamed)" else sprintf("`%s`", dots[[1L]])
+    fwdprop_error(sprintf(
+      "predict() on a network takes `newdata`, `trace` and `threads`; %s is not one of them.", bad
+    ), call = call)
+  }
+  res <- .Call(fwdprop_forward_fast, object, newdata, trace, threads)
+  if (is.null(res)) {
+    res <- forward_checked(object, newdata, trace, threads, call = call,
+                           net_arg = "object", x_arg = "newdata")
+  }
+  res
+}
+
+# forward() trusts nothing in a network beyond its class: a network whose
+# parts were edited by hand is checked against what network() builds (and
+# its numeric parts coerced to double), with errors naming `arg`.
+check_network <- function(net, arg = "net", call = sys.call(-1L)) {
+  if (!inherits(net, "fwdprop_network")) {
+    fwdprop_error(sprintf(
+      "`%s` must be a network made by `network()`, not %s.", arg, describe_object(net)
+    ), call = call)
+  }
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf(
+      "`%s` is not a valid network: %s. Make networks with `network()`.", arg, sprintf(fmt, ...)
+    ), call = call)
+  }
+  if (!is.list(net)) bad("it is %s, not a list", describe_object(unclass(net)))
+  w <- net[["weights"]]
+  if (!is.list(w) || is.data.frame(w) || length(w) < 1L) {
+    bad("`%s$weights` must be a list of numeric matrices, not %s", arg, describe_object(w))
+  }
+  for (l in seq_along(w)) {
+    m <- w[[l]]
+    if (!is.matrix(m) || !is_numeric_storage(m)) {
+      bad("`%s$weights[[%d]]` must be a numeric matrix, not %s", arg, l, describe_object(m))
+    }
+    if (any(dim(m) == 0L)) {
+      bad("`%s$weights[[%d]]` is %s (every layer needs an input and an output)", arg, l, shape_string(m))
+    }
+    if (l > 1L && nrow(m) != ncol(w[[l - 1L]])) {
+      bad("`%s$weights[[%d]]` is %s but `%s$weights[[%d]]` is %s (layer %d has %d output%s)",
+          arg, l, shape_string(m), arg, l - 1L, shape_string(w[[l - 1L]]),
+          l - 1L, ncol(w[[l - 1L]]), if (ncol(w[[l - 1L]]) == 1L) "" else "s")
+    }
+    if (typeof(m) != "double") {
+      storage.mode(m) <- "double"
+      w[[l]] <- m
+    }
+  }
+  L <- length(w)
+  sizes <- c(nrow(w[[1L]]), vapply(w, ncol, integer(1L)))
+  s <- net[["sizes"]]
+  if (!is.numeric(s) || length(s) != L + 1L || anyNA(s) || any(s != sizes)) {
+    bad("`%s$sizes` (%s) does not match the shapes of `%s$weights` (%s)",
+        arg, if (is.numeric(s) && length(s)) paste(s, collapse = ", ") else describe_value(s),
+        arg, paste(sizes, collapse = ", "))
+  }
+  b <- net[["biases"]]
+  if (is.null(b)) {
+    b <- vector("list", L)
+  }
+  if (!is.list(b) || is.data.frame(b) || length(b) != L) {
+    bad("`%s$biases` must be a list with one entry per layer (%d), not %s%s",
+        arg, L, describe_object(b), if (is.list(b)) sprintf(" of length %d", length(b)) else "")
+  }
+  for (l in seq_len(L)) {
+    v <- b[[l]]
+    if (is.null(v)) next
+    if (!is.atomic(v) || !is_numeric_storage(v) || length(v) != sizes[l + 1L]) {
+      bad("`%s$biases[[%d]]` must be NULL or a numeric vector of length %d, not %s",
+          arg, l, sizes[l + 1L], describe_value(v))
+    }
+    if (typeof(v) != "double" || !is.null(attributes(v))) b[l] <- list(as.double(v))
+  }
+  a <- net[["activations"]]
+  if (!is.character(a) || length(a) != L || anyNA(a) || !all(a %in% activation_names)) {
+    bad("`%s$activations` must name one activation per layer (%d) out of %s, not %s",
+        arg, L, paste0("\"", activation_names, "\"", collapse = ", "),
+        if (is.character(a) && length(a) > 1L) {
+          sprintf("c(%s)", paste0("\"", a, "\"", collapse = ", "))
+        } else {
+          describe_value(a)
+        })
+  }
+  net[["weights"]] <- w
+  net[["biases"]] <- b
+  net[["sizes"]] <- sizes
+  net
 }
 
 # The input of a forward pass as a double matrix with n_in columns.
-as_input_matrix <- function(x, n_in, call = sys.call(-1L)) {
+as_input_matrix <- function(x, n_in, arg = "x", call = sys.call(-1L)) {
   if (is.data.frame(x)) {
     ok <- vapply(x, function(col) is_numeric_storage(col) && is.null(dim(col)), logical(1L))
     if (!all(ok)) {
       bad <- names(x)[!ok]
       fwdprop_error(sprintf(
-        "`x` must have only numeric columns, but column%s %s %s not (%s).",
+        "`%s` must have only numeric columns, but column%s %s %s not (%s).", arg,
         if (length(bad) > 1L) "s" else "",
         paste0("`", bad, "`", collapse = ", "),
         if (length(bad) > 1L) "are" else "is",
@@ -115,13 +209,13 @@ as_input_matrix <- function(x, n_in, call = sys.call(-1L)) {
     x <- matrix(as.double(unlist(x, use.names = FALSE)), nrow = nrow(x), ncol = ncol(x),
                 dimnames = list(if (is.character(rn)) rn else NULL, names(x)))
   } else {
-    x <- as_double_matrix(x, "x", call = call)
+    x <- as_double_matrix(x, arg, call = call)
   }
   if (ncol(x) != n_in) {
     fwdprop_error(sprintf(
-      "`x` has %d column%s but the network expects %d input%s (`x` is %s).",
-      ncol(x), if (ncol(x) == 1L) "" else "s", n_in, if (n_in == 1L) "" else "s",
-      shape_string(x)
+      "`%s` has %d column%s but the network expects %d input%s (`%s` is %s).",
+      arg, ncol(x), if (ncol(x) == 1L) "" else "s", n_in, if (n_in == 1L) "" else "s",
+      arg, shape_string(x)
     ), call = call)
   }
   x

@@ -19,6 +19,7 @@ pkgs=(
   xz-utils
   util-linux
   qpdf
+  valgrind
 )
 # installed without their recommended packages (which are many)
 pkgs_norec=(

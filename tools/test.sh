@@ -3,9 +3,10 @@
 # installs what is missing, runs the Rust tests, checks the generated R
 # wrappers, vendors the crates and builds the source tarball, installs it
 # with the network cut off (proving the offline build), runs the testthat
-# suite against that installation and runs R CMD check --as-cran on the
-# tarball. Ends with one line "N passed, N failed" counting cargo and
-# testthat tests (a failing step outside them counts as one failure).
+# suite against that installation, checks memory (valgrind, and a loop of
+# 100,000 calls) and runs R CMD check --as-cran on the tarball. Ends with
+# one line "N passed, N failed" counting cargo and testthat tests (a
+# failing step outside them counts as one failure).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -58,6 +59,13 @@ section "testthat"
 Rscript tools/run-testthat.R "$work/lib" "$work/testthat-counts" || status=1
 read -r tt_passed tt_failed tt_skipped < "$work/testthat-counts" || { tt_passed=0; tt_failed=1; tt_skipped=0; }
 [ "${tt_failed:-1}" -eq 0 ] || status=1
+
+section "memory: valgrind on every function (normal and error paths)"
+bash tools/valgrind.sh --installed "$work/lib" 2>"$work/valgrind-records.log" ||
+  { cat "$work/valgrind-records.log"; status=1; }
+
+section "memory: 100,000 calls of mm() and forward() in a loop"
+R_LIBS="$work/lib" Rscript tools/memory-loop.R 100000 || status=1
 
 section "R CMD check --as-cran"
 # --no-manual: the PDF manual needs LaTeX, which is not installed; the remote

@@ -113,7 +113,7 @@ corrupted <- net
 corrupted$activations <- c("sigmoid", "foo")
 bad(forward(corrupted, X))
 corrupted <- net
-corrupted$biases <- list(1:3, NULL)
+corrupted$biases <- list(1:4, NULL)
 bad(forward(corrupted, X))
 
 # fwdprop_threads() --------------------------------------------------------

@@ -2,9 +2,11 @@
 # Runs tools/valgrind-script.R (every exported function, normal and error
 # paths, plus a deliberate Rust panic) under valgrind's memcheck.
 #   bash tools/valgrind.sh [LIBDIR]
+#   bash tools/valgrind.sh --installed LIBDIR
 # Installs valgrind if missing (apt-get; idempotent, like install-deps.sh),
 # installs fwdprop into LIBDIR (default: a new temporary folder) with
-# tools/dev-install.sh, runs R under valgrind with that library first on
+# tools/dev-install.sh (with --installed: uses the fwdprop already in
+# LIBDIR, as the test command does), runs R under valgrind with that library first on
 # R_LIBS, and prints valgrind's ERROR SUMMARY and LEAK SUMMARY.
 #
 # Exit status 1 when valgrind reports a memory error or a "definitely lost"
@@ -27,18 +29,29 @@ else
   echo "valgrind: $(valgrind --version)"
 fi
 
+installed=0
+if [ "${1:-}" = "--installed" ]; then
+  installed=1
+  shift
+  [ -n "${1:-}" ] || { echo "usage: valgrind.sh --installed LIBDIR" >&2; exit 2; }
+fi
 lib=${1:-}
 if [ -z "$lib" ]; then
   lib=$(mktemp -d "${TMPDIR:-/tmp}/fwdprop-valgrind-lib.XXXXXX")
 fi
 mkdir -p "$lib"
 work=$(mktemp -d "${TMPDIR:-/tmp}/fwdprop-valgrind.XXXXXX")
-echo "installing fwdprop into $lib"
-bash tools/dev-install.sh "$lib" valgrind >"$work/install.log" 2>&1 || {
-  cat "$work/install.log" >&2
-  echo "fwdprop failed to install" >&2
-  exit 1
-}
+if [ "$installed" -eq 1 ]; then
+  [ -d "$lib/fwdprop" ] || { echo "fwdprop is not installed in $lib" >&2; exit 1; }
+  echo "using fwdprop installed in $lib"
+else
+  echo "installing fwdprop into $lib"
+  bash tools/dev-install.sh "$lib" valgrind >"$work/install.log" 2>&1 || {
+    cat "$work/install.log" >&2
+    echo "fwdprop failed to install" >&2
+    exit 1
+  }
+fi
 
 vlog="$work/valgrind.log"
 rout="$work/R.out"

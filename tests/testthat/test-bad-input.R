@@ -382,30 +382,75 @@ test_that("forward() of zero-row input gives base R's zero-row result", {
 })
 
 test_that("forward() refuses a corrupted network with fwdprop_error", {
-  skip(paste(
-    "forward() bug: a network whose internals were edited by hand reaches",
-    "forward_impl() unchecked, so the Rust checks give plain `simpleError`s",
-    "('inconsistent network: ...', '`activations[2]` must be one of ...'), and",
-    "`net$sizes <- NULL` gives 'argument is of length zero' (reported)"
-  ))
-  net <- bad_net
   X <- bad_X
+  X_big <- matrix(stats::runif(600), 300, 2) # past the small-input fast path
   corrupt <- function(field, value) {
     n <- bad_net
     n[field] <- list(value)
     n
   }
-  all_cases <- cases("net",
-    forward(corrupt("weights", list(bad_beta, matrix(1, 4, 1))), X),
-    forward(corrupt("weights", list(matrix("a", 2, 3), bad_gamma)), X),
-    forward(corrupt("weights", NULL), X),
-    forward(corrupt("activations", c("sigmoid", "foo")), X),
-    forward(corrupt("activations", "sigmoid"), X),
-    forward(corrupt("biases", list(1:3, NULL)), X),
-    forward(corrupt("biases", list(c(1, 2), NULL)), X),
-    forward(corrupt("sizes", NULL), X)
+  nets <- list(
+    corrupt("weights", list(bad_beta, matrix(1, 4, 1))),
+    corrupt("weights", list(matrix("a", 2, 3), bad_gamma)),
+    corrupt("weights", NULL),
+    corrupt("weights", list()),
+    corrupt("weights", list(bad_beta)),
+    corrupt("weights", list(bad_beta, matrix(1, 3, 0))),
+    corrupt("weights", list(bad_beta, 1:3)),
+    corrupt("weights", data.frame(a = 1)),
+    corrupt("activations", c("sigmoid", "foo")),
+    corrupt("activations", "sigmoid"),
+    corrupt("activations", c("sigmoid", NA)),
+    corrupt("activations", c(1, 2)),
+    corrupt("activations", NULL),
+    corrupt("biases", list(1:4, NULL)),
+    corrupt("biases", list(c(1, 2), NULL)),
+    corrupt("biases", list(NULL)),
+    corrupt("biases", list("a", NULL)),
+    corrupt("biases", "a"),
+    corrupt("sizes", NULL),
+    corrupt("sizes", c(2, 5, 1)),
+    corrupt("sizes", c(2, 3)),
+    corrupt("sizes", c(2, NA, 1)),
+    corrupt("sizes", "2, 3, 1"),
+    structure(list(1, 2), class = "fwdprop_network"),
+    structure(1:3, class = "fwdprop_network")
   )
-  expect_bad_inputs(all_cases)
+  names(nets) <- vapply(seq_along(nets), function(i) {
+    paste(i, deparse(nets[[i]], width.cutoff = 60L)[[1L]])
+  }, character(1L))
+  all_cases <- c(
+    cases_from(nets, function(v) bquote(forward(.(v), X)), "net", "small x"),
+    cases_from(nets, function(v) bquote(forward(.(v), X_big)), "net", "large x"),
+    cases_from(nets, function(v) bquote(forward(.(v), X, trace = TRUE)), "net", "trace"),
+    cases_from(nets, function(v) bquote(predict(.(v), X)), "object", "predict")
+  )
+  n <- expect_bad_inputs(all_cases)
+  expect_gte(n, 100)
+  # and the message says what is wrong, with the shapes
+  expect_snapshot(error = TRUE, {
+    forward(corrupt("weights", list(bad_beta, matrix(1, 4, 1))), X)
+    forward(corrupt("sizes", c(2, 5, 1)), X)
+    forward(corrupt("activations", c("sigmoid", "foo")), X)
+    forward(corrupt("biases", list(c(1, 2), NULL)), X)
+  })
+})
+
+test_that("forward() accepts a hand-edited network that is still valid", {
+  # integer weights, biases added by hand, sizes stored as double
+  n <- bad_net
+  n$weights[[2]] <- matrix(c(1L, -2L, 3L), 3, 1)
+  n$biases <- list(c(0.5, -0.5, 0), 1L)
+  n$sizes <- c(2, 3, 1)
+  X_big <- matrix(stats::runif(600), 300, 2)
+  ref <- function(x) plogis(sweep(plogis(sweep(x %*% bad_beta, 2, c(0.5, -0.5, 0), "+")) %*% c(1, -2, 3), 2, 1, "+"))
+  expect_equal(forward(n, bad_X), ref(bad_X), tolerance = 1e-14)
+  expect_equal(forward(n, X_big), ref(X_big), tolerance = 1e-14)
+  expect_equal(predict(n, bad_X), ref(bad_X), tolerance = 1e-14)
+  # the biases may be left out altogether
+  n2 <- bad_net
+  n2$biases <- NULL
+  expect_identical(forward(n2, X_big), forward(bad_net, X_big))
 })
 
 test_that("predict() refuses bad newdata, trace and threads with fwdprop_error", {
@@ -418,9 +463,8 @@ test_that("predict() refuses bad newdata, trace and threads with fwdprop_error",
     array_3d = array(1, c(3, 2, 1)),
     data_frame_three_columns = data.frame(a = 1, b = 2, c = 3)
   )
-  # the message names `x` (forward()'s argument); see the skipped test below
   all_cases <- c(
-    cases_from(c(wrong_types, x_extra), function(v) bquote(predict(net, .(v))), "newdata|x", "newdata"),
+    cases_from(c(wrong_types, x_extra), function(v) bquote(predict(net, .(v))), "newdata", "newdata"),
     cases("trace",
       predict(net, X, trace = NA),
       predict(net, X, trace = "yes"),
@@ -444,13 +488,28 @@ test_that("predict() refuses bad newdata, trace and threads with fwdprop_error",
 })
 
 test_that("predict() names `newdata` and refuses unknown arguments with fwdprop_error", {
-  skip(paste(
-    "forward() bug: predict(net, 'a') says '`x` must be a numeric matrix' (the",
-    "argument is `newdata`), and predict(net, X, foo = 1) gives base R's",
-    "'unused argument (foo = 1)' simpleError (reported)"
-  ))
-  expect_error(predict(bad_net, "a"), "`newdata`", class = "fwdprop_error")
-  expect_error(predict(bad_net, bad_X, foo = 1), "`foo`", class = "fwdprop_error")
+  all_cases <- c(
+    cases("newdata",
+      predict(bad_net, "a"),
+      predict(bad_net),
+      predict(bad_net, matrix(1, 3, 3)),
+      predict(bad_net, data.frame(a = 1, b = "x"))
+    ),
+    cases("foo|\\.\\.1|tracee",
+      predict(bad_net, bad_X, foo = 1),
+      predict(bad_net, bad_X, FALSE, NULL, 3),
+      predict(bad_net, bad_X, tracee = TRUE)
+    )
+  )
+  expect_bad_inputs(all_cases)
+  expect_snapshot(error = TRUE, {
+    predict(bad_net, "a")
+    predict(bad_net, bad_X, foo = 1)
+    predict(bad_net)
+  })
+  # trace and threads are passed on
+  expect_identical(predict(bad_net, bad_X, trace = TRUE), forward(bad_net, bad_X, trace = TRUE))
+  expect_equal(predict(bad_net, bad_X, threads = 1), bad_reference(bad_X), tolerance = 1e-14)
 })
 
 test_that("init_weights() refuses bad sizes, method and seed with fwdprop_error", {

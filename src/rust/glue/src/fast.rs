@@ -133,15 +133,16 @@ unsafe fn dimnames_part(x: SEXP, i: R_xlen_t) -> SEXP {
     }
 }
 
-/// A whole number stored as R integer or double (the first input size).
-unsafe fn first_size(sizes: SEXP) -> Option<usize> {
-    if Rf_xlength(sizes) < 1 {
+/// Element `i` of `sizes` (R integer or double) as a whole number; `None`
+/// if it is not one (or out of range).
+unsafe fn size_at(sizes: SEXP, i: R_xlen_t) -> Option<usize> {
+    if i >= Rf_xlength(sizes) {
         return None;
     }
     match TYPEOF(sizes) {
-        SEXPTYPE::INTSXP => usize::try_from(*INTEGER(sizes)).ok(),
+        SEXPTYPE::INTSXP => usize::try_from(*INTEGER(sizes).offset(i as isize)).ok(),
         SEXPTYPE::REALSXP => {
-            let v = *REAL(sizes);
+            let v = *REAL(sizes).offset(i as isize);
             (v >= 0.0 && v.fract() == 0.0 && v < i32::MAX as f64).then_some(v as usize)
         }
         _ => None,
@@ -188,7 +189,7 @@ unsafe fn recognise(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Option<Re
         return None;
     }
     let [sizes, weights, biases, activations] = list_get(net, [b"sizes", b"weights", b"biases", b"activations"])?;
-    if first_size(sizes)? != d0 {
+    if size_at(sizes, 0)? != d0 {
         return None;
     }
     if TYPEOF(weights) != SEXPTYPE::VECSXP
@@ -202,6 +203,7 @@ unsafe fn recognise(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Option<Re
         || n_layers as usize > MAX_LAYERS
         || Rf_xlength(biases) != n_layers
         || Rf_xlength(activations) != n_layers
+        || Rf_xlength(sizes) != n_layers + 1
     {
         return None;
     }
@@ -218,7 +220,7 @@ unsafe fn recognise(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Option<Re
     for l in 0..n_layers {
         let w = VECTOR_ELT(weights, l);
         let (rows, cols, data) = double_matrix(w)?;
-        if rows != d_prev || cols == 0 {
+        if rows != d_prev || cols == 0 || size_at(sizes, l + 1)? != cols {
             return None;
         }
         let b = VECTOR_ELT(biases, l);
