@@ -140,9 +140,9 @@ unsafe fn size_at(sizes: SEXP, i: R_xlen_t) -> Option<usize> {
         return None;
     }
     match TYPEOF(sizes) {
-        SEXPTYPE::INTSXP => usize::try_from(*INTEGER(sizes).offset(i as isize)).ok(),
+        SEXPTYPE::INTSXP => usize::try_from(*INTEGER(sizes).offset(i)).ok(),
         SEXPTYPE::REALSXP => {
-            let v = *REAL(sizes).offset(i as isize);
+            let v = *REAL(sizes).offset(i);
             (v >= 0.0 && v.fract() == 0.0 && v < i32::MAX as f64).then_some(v as usize)
         }
         _ => None,
