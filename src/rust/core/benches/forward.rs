@@ -4,6 +4,7 @@
 //!
 //!     cargo bench -p fwdprop-core --bench forward            # all
 //!     cargo bench -p fwdprop-core --bench forward -- W2 W3   # some
+//!     cargo bench -p fwdprop-core --bench forward -- G S     # kernels
 //!
 //! Each run writes into freshly allocated output memory, as an R call
 //! does (so first-touch page faults are included).
@@ -123,11 +124,40 @@ fn main() {
             w.report(&format!("fused, {threads} thread(s)"), w.fused(threads, 0));
         }
         if name == "W2" || name == "W3" || name == "W1" {
-            for block in [128, 256, 512, 1024, 2048] {
+            for block in [64, 128, 256, 512, 1024] {
                 w.report(&format!("fused, 2 threads, block {block}"), w.fused(2, block));
             }
         }
         w.report("unfused (trace), 1 thread", w.unfused());
+    }
+    if run("G") {
+        // the GEMMs alone, one thread, on the products of W3 (half the rows,
+        // as each of two threads does) and of a W2 block; fresh output for
+        // W3's, as in an R call
+        for (m, k, n) in [(1000, 2000, 2000), (512, 100, 256), (512, 256, 128)] {
+            let a = init_weights(m, k, InitMethod::Uniform, 1);
+            let b = init_weights(k, n, InitMethod::Uniform, 2);
+            let flops = 2.0 * (m * k * n) as f64;
+            let fresh = m >= 1000;
+            let mut out = Array2::<f64>::zeros((m, n).f());
+            let t = median_time(5, Duration::from_secs(2), || {
+                if fresh {
+                    out = Array2::<f64>::zeros((m, n).f());
+                }
+                fwdprop_core::matmul::gemm_into(a.view(), b.view(), out.view_mut());
+                black_box(&out);
+            });
+            println!("G   {m}x{k}x{n} matrixmultiply       {}  {:6.1} GFLOP/s", fmt(t), flops / t.as_secs_f64() / 1e9);
+            let mut work = fwdprop_core::gemm::GemmWork::new();
+            let t = median_time(5, Duration::from_secs(2), || {
+                if fresh {
+                    out = Array2::<f64>::zeros((m, n).f());
+                }
+                fwdprop_core::gemm::gemm_packed_into(a.view(), b.view(), out.view_mut(), &mut work);
+                black_box(&out);
+            });
+            println!("G   {m}x{k}x{n} packed 8x6 kernel    {}  {:6.1} GFLOP/s", fmt(t), flops / t.as_secs_f64() / 1e9);
+        }
     }
     if run("S") {
         let x = init_weights(10_000_000, 1, InitMethod::Normal, 3) * 10.0;

@@ -20,6 +20,15 @@ pub fn sigmoid(x: f64) -> f64 {
 /// Applies the logistic function to every element of `values`, in place,
 /// as [`sigmoid_into`] does.
 pub fn sigmoid_in_place(values: &mut [f64]) {
+    sigmoid_in_place_checked(values);
+}
+
+/// [`sigmoid_in_place`], also telling whether any value was NaN or
+/// infinite before it was replaced (at no extra cost: the vectorised
+/// path looks at such values anyway). The forward pass uses this to learn
+/// whether a layer's product met a non-finite value.
+pub fn sigmoid_in_place_checked(values: &mut [f64]) -> bool {
+    let mut non_finite = false;
     // a copy of each chunk is the source (not zero-filled first: short
     // inputs, such as a small layer, would pay for the whole buffer)
     let mut buf = [std::mem::MaybeUninit::<f64>::uninit(); CHUNK];
@@ -31,8 +40,9 @@ pub fn sigmoid_in_place(values: &mut [f64]) {
             std::ptr::copy_nonoverlapping(chunk.as_ptr(), buf.as_mut_ptr() as *mut f64, len);
             std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut f64, len)
         };
-        sigmoid_into(src, chunk);
+        non_finite |= sigmoid_into_checked(src, chunk);
     }
+    non_finite
 }
 
 /// Writes the logistic function of `src[i]` into `dst[i]`.
@@ -47,16 +57,24 @@ pub fn sigmoid_in_place(values: &mut [f64]) {
 /// If the slices differ in length (a programming error, never user input:
 /// the glue allocates `dst` from `src`'s length).
 pub fn sigmoid_into(src: &[f64], dst: &mut [f64]) {
+    sigmoid_into_checked(src, dst);
+}
+
+/// [`sigmoid_into`]; returns whether any `src` value is NaN or infinite.
+///
+/// # Panics
+/// As [`sigmoid_into`].
+pub fn sigmoid_into_checked(src: &[f64], dst: &mut [f64]) -> bool {
     assert_eq!(src.len(), dst.len(), "sigmoid_into: length mismatch");
     #[cfg(target_arch = "x86_64")]
     {
         if simd::available() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            unsafe { simd::sigmoid_into_avx2_fma(src, dst) };
-            return;
+            return unsafe { simd::sigmoid_into_avx2_fma(src, dst) };
         }
     }
     sigmoid_into_scalar(src, dst);
+    src.iter().fold(false, |acc, v| acc | !v.is_finite())
 }
 
 /// [`sigmoid`] of every element, one at a time (the exact `plogis()`
@@ -92,8 +110,10 @@ const SIMD_LIMIT: f64 = 708.0;
 ///   Estrin's scheme; times `2^k`,
 ///   exact since `-1021 <= k <= 0` keeps `th` normal.
 /// * `1 / (1 + t)` for `x >= 0` and `t / (1 + t)` for `x < 0`, as a
-///   double-double quotient: `q = num / (1 + th)` corrected by the exact
-///   FMA residual, so the only sizeable error is the final rounding.
+///   double-double quotient: `q = num * r` with `r` within 1e-13 of
+///   `1 / (1 + th)` (no division: see `reciprocal`), corrected by the
+///   exact FMA residual times `r`, which leaves an error of order 1e-26 on
+///   top of the final rounding.
 ///
 /// NaN, infinite and `|x| > 708` lanes are redone by [`sigmoid`].
 ///
@@ -133,135 +153,187 @@ mod simd {
         1.0 / 6.0,
     ];
 
-    /// `e^y` for 4 values of `y` in `[-SIMD_LIMIT, 0]`, as a double-double
-    /// `(hi, lo)`.
+    /// `[f(0), f(1), ..., f(N - 1)]` for an expression in the lane index:
+    /// every step of the computation is written once and done for `N`
+    /// independent vectors side by side, so that the instruction stream
+    /// interleaves them. (One vector's chain of dependent operations is
+    /// about 120 cycles long; issued one vector after another, the
+    /// out-of-order window holds fewer than 3 of them and the loop is
+    /// latency-bound: measured 2x slower.)
+    macro_rules! lanes {
+        ($n:expr, $i:ident => $e:expr) => {{
+            let mut r = [_mm256_setzero_pd(); $n];
+            for $i in 0..$n {
+                r[$i] = $e;
+            }
+            r
+        }};
+    }
+
+    /// `e^y` for `N` vectors of 4 values of `y` in `[-SIMD_LIMIT, 0]`, as
+    /// double-doubles `(hi, lo)`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn exp_nonpositive(y: __m256d) -> (__m256d, __m256d) {
+    unsafe fn exp_nonpositive<const N: usize>(y: [__m256d; N]) -> ([__m256d; N], [__m256d; N]) {
         let shifter = _mm256_set1_pd(SHIFTER);
-        let kd = _mm256_fmadd_pd(y, _mm256_set1_pd(LOG2E), shifter);
-        let k = _mm256_sub_pd(kd, shifter);
+        let kd = lanes!(N, i => _mm256_fmadd_pd(y[i], _mm256_set1_pd(LOG2E), shifter));
+        let k = lanes!(N, i => _mm256_sub_pd(kd[i], shifter));
         // r1 = y - k ln2_hi (exact); p + pe = k ln2_lo (exact)
-        let r1 = _mm256_fnmadd_pd(k, _mm256_set1_pd(LN2_HI), y);
+        let r1 = lanes!(N, i => _mm256_fnmadd_pd(k[i], _mm256_set1_pd(LN2_HI), y[i]));
         let ln2_lo = _mm256_set1_pd(LN2_LO);
-        let p = _mm256_mul_pd(k, ln2_lo);
-        let pe = _mm256_fmsub_pd(k, ln2_lo, p);
+        let p = lanes!(N, i => _mm256_mul_pd(k[i], ln2_lo));
+        let pe = lanes!(N, i => _mm256_fmsub_pd(k[i], ln2_lo, p[i]));
         // rh + rl = r1 - p - pe (2Sum)
-        let rh = _mm256_sub_pd(r1, p);
-        let bb = _mm256_sub_pd(rh, r1);
-        let rl = _mm256_sub_pd(
-            _mm256_sub_pd(r1, _mm256_sub_pd(rh, bb)),
-            _mm256_add_pd(p, bb),
-        );
-        let rl = _mm256_sub_pd(rl, pe);
+        let rh = lanes!(N, i => _mm256_sub_pd(r1[i], p[i]));
+        let bb = lanes!(N, i => _mm256_sub_pd(rh[i], r1[i]));
+        let rl = lanes!(N, i => _mm256_sub_pd(
+            _mm256_sub_pd(r1[i], _mm256_sub_pd(rh[i], bb[i])),
+            _mm256_add_pd(p[i], bb[i]),
+        ));
+        let rl = lanes!(N, i => _mm256_sub_pd(rl[i], pe[i]));
         // rh^2 = sq + sqe exactly
-        let sq = _mm256_mul_pd(rh, rh);
-        let sqe = _mm256_fmsub_pd(rh, rh, sq);
+        let sq = lanes!(N, i => _mm256_mul_pd(rh[i], rh[i]));
+        let sqe = lanes!(N, i => _mm256_fmsub_pd(rh[i], rh[i], sq[i]));
         // c3 = rh^3 P(rh), P(r) = sum c_i r^i (c_i = 1 / (i + 3)!, i < 12)
-        // by Estrin's scheme (short dependency chains: the loop is
-        // latency-bound otherwise)
-        let c = |i: usize| _mm256_set1_pd(INV_FACT_DESC[11 - i]);
-        let pair = |i: usize| _mm256_fmadd_pd(c(i + 1), rh, c(i));
-        let r4 = _mm256_mul_pd(sq, sq);
-        let r8 = _mm256_mul_pd(r4, r4);
-        let q0 = _mm256_fmadd_pd(pair(2), sq, pair(0));
-        let q1 = _mm256_fmadd_pd(pair(6), sq, pair(4));
-        let q2 = _mm256_fmadd_pd(pair(10), sq, pair(8));
-        let poly = _mm256_fmadd_pd(q2, r8, _mm256_fmadd_pd(q1, r4, q0));
-        let c3 = _mm256_mul_pd(_mm256_mul_pd(sq, rh), poly);
+        // by Horner's scheme (its long dependency chain is hidden by the
+        // N vectors side by side; it has the fewest operations)
+        let mut poly = lanes!(N, i => _mm256_fmadd_pd(_mm256_set1_pd(INV_FACT_DESC[0]), rh[i], _mm256_set1_pd(INV_FACT_DESC[1])));
+        for c in &INV_FACT_DESC[2..] {
+            let c = _mm256_set1_pd(*c);
+            poly = lanes!(N, i => _mm256_fmadd_pd(poly[i], rh[i], c));
+        }
+        let c3 = lanes!(N, i => _mm256_mul_pd(_mm256_mul_pd(sq[i], rh[i]), poly[i]));
         // 1 + rh (Fast2Sum: |rh| < 1), then + rh^2/2 (Fast2Sum: smaller)
         let one = _mm256_set1_pd(1.0);
         let half = _mm256_set1_pd(0.5);
-        let h1 = _mm256_add_pd(one, rh);
-        let l1 = _mm256_add_pd(_mm256_sub_pd(one, h1), rh);
-        let hs = _mm256_mul_pd(half, sq);
-        let h2 = _mm256_add_pd(h1, hs);
-        let l2 = _mm256_sub_pd(hs, _mm256_sub_pd(h2, h1));
+        let h1 = lanes!(N, i => _mm256_add_pd(one, rh[i]));
+        let l1 = lanes!(N, i => _mm256_add_pd(_mm256_sub_pd(one, h1[i]), rh[i]));
+        let hs = lanes!(N, i => _mm256_mul_pd(half, sq[i]));
+        let h2 = lanes!(N, i => _mm256_add_pd(h1[i], hs[i]));
+        let l2 = lanes!(N, i => _mm256_sub_pd(hs[i], _mm256_sub_pd(h2[i], h1[i])));
         // the small terms: l1 + l2 + sqe/2 + c3 + rl (1 + rh)
-        let mut lo = _mm256_add_pd(l1, l2);
-        lo = _mm256_fmadd_pd(half, sqe, lo);
-        lo = _mm256_add_pd(lo, c3);
-        lo = _mm256_add_pd(lo, _mm256_fmadd_pd(rl, rh, rl));
-        let th = _mm256_add_pd(h2, lo);
-        let tl = _mm256_sub_pd(lo, _mm256_sub_pd(th, h2));
+        let lo = lanes!(N, i => _mm256_add_pd(l1[i], l2[i]));
+        let lo = lanes!(N, i => _mm256_fmadd_pd(half, sqe[i], lo[i]));
+        let lo = lanes!(N, i => _mm256_add_pd(lo[i], c3[i]));
+        let lo = lanes!(N, i => _mm256_add_pd(lo[i], _mm256_fmadd_pd(rl[i], rh[i], rl[i])));
+        let th = lanes!(N, i => _mm256_add_pd(h2[i], lo[i]));
+        let tl = lanes!(N, i => _mm256_sub_pd(lo[i], _mm256_sub_pd(th[i], h2[i])));
         // 2^k: k sits in kd's low mantissa bits (kd has SHIFTER's exponent)
-        let ki = _mm256_sub_epi64(_mm256_castpd_si256(kd), _mm256_castpd_si256(shifter));
-        let scale = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(ki, _mm256_set1_epi64x(1023))));
-        (_mm256_mul_pd(th, scale), _mm256_mul_pd(tl, scale))
+        let scale = lanes!(N, i => {
+            let ki = _mm256_sub_epi64(_mm256_castpd_si256(kd[i]), _mm256_castpd_si256(shifter));
+            _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(ki, _mm256_set1_epi64x(1023))))
+        });
+        (lanes!(N, i => _mm256_mul_pd(th[i], scale[i])), lanes!(N, i => _mm256_mul_pd(tl[i], scale[i])))
     }
 
-    /// Sigmoid of 4 values; the mask has a bit set for each value outside
-    /// the vectorised range (NaN, infinite, `|x| > SIMD_LIMIT`), whose
-    /// result must be replaced.
+    /// Sigmoid of `N` vectors of 4 values; the mask has bit `4 v + l` set
+    /// for each value (vector `v`, lane `l`) outside the vectorised range
+    /// (NaN, infinite, `|x| > SIMD_LIMIT`), whose result must be replaced.
+    /// `N` at most 8.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn sigmoid_n<const N: usize>(x: [__m256d; N]) -> ([__m256d; N], i32) {
+        let sign = _mm256_set1_pd(-0.0);
+        let a = lanes!(N, i => _mm256_andnot_pd(sign, x[i]));
+        let inside = lanes!(N, i => _mm256_cmp_pd::<_CMP_LE_OQ>(a[i], _mm256_set1_pd(SIMD_LIMIT)));
+        let a = lanes!(N, i => _mm256_and_pd(a[i], inside[i]));
+        let (th, tl) = exp_nonpositive(lanes!(N, i => _mm256_xor_pd(a[i], sign)));
+        let one = _mm256_set1_pd(1.0);
+        // d = 1 + t (Fast2Sum: t <= 1)
+        let dh = lanes!(N, i => _mm256_add_pd(one, th[i]));
+        let dl = lanes!(N, i => _mm256_add_pd(_mm256_add_pd(_mm256_sub_pd(one, dh[i]), th[i]), tl[i]));
+        let negative = lanes!(N, i => _mm256_cmp_pd::<_CMP_LT_OQ>(x[i], _mm256_setzero_pd()));
+        let num = lanes!(N, i => _mm256_blendv_pd(one, th[i], negative[i]));
+        let num_lo = lanes!(N, i => _mm256_and_pd(tl[i], negative[i]));
+        let inv = lanes!(N, i => reciprocal(dh[i]));
+        let q = lanes!(N, i => _mm256_mul_pd(num[i], inv[i]));
+        // residual (num + num_lo) - q (dh + dl), its first part exact by FMA
+        let rho = lanes!(N, i => _mm256_fnmadd_pd(q[i], dh[i], num[i]));
+        let rho = lanes!(N, i => _mm256_fnmadd_pd(q[i], dl[i], _mm256_add_pd(rho[i], num_lo[i])));
+        let res = lanes!(N, i => _mm256_fmadd_pd(rho[i], inv[i], q[i]));
+        let mut outside = 0;
+        for (v, ins) in inside.iter().enumerate() {
+            outside |= (!_mm256_movemask_pd(*ins) & 0xF) << (4 * v);
+        }
+        (res, outside)
+    }
+
+    /// About `1 / d` for `d` in `[1, 2]`, to a relative error below 1e-13:
+    /// the single-precision estimate (`rcpps`, 12 bits) refined by two
+    /// Newton steps. The quotient of [`sigmoid_n`] only needs an
+    /// approximate reciprocal: it is corrected by the exact residual, which
+    /// leaves an error of the order of the square of this one (1e-26).
+    /// A division (`vdivpd`) costs about 16 cycles per vector here, a third
+    /// of the whole sigmoid.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn reciprocal(d: __m256d) -> __m256d {
+        let one = _mm256_set1_pd(1.0);
+        let y = _mm256_cvtps_pd(_mm_rcp_ps(_mm256_cvtpd_ps(d)));
+        let y = _mm256_fmadd_pd(y, _mm256_fnmadd_pd(d, y, one), y);
+        _mm256_fmadd_pd(y, _mm256_fnmadd_pd(d, y, one), y)
+    }
+
+    /// Sigmoid of 4 values (see [`sigmoid_n`]).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn sigmoid4(x: __m256d) -> (__m256d, i32) {
-        let sign = _mm256_set1_pd(-0.0);
-        let a = _mm256_andnot_pd(sign, x);
-        let inside = _mm256_cmp_pd::<_CMP_LE_OQ>(a, _mm256_set1_pd(SIMD_LIMIT));
-        let a = _mm256_and_pd(a, inside);
-        let (th, tl) = exp_nonpositive(_mm256_xor_pd(a, sign));
-        let one = _mm256_set1_pd(1.0);
-        // d = 1 + t (Fast2Sum: t <= 1)
-        let dh = _mm256_add_pd(one, th);
-        let dl = _mm256_add_pd(_mm256_add_pd(_mm256_sub_pd(one, dh), th), tl);
-        let negative = _mm256_cmp_pd::<_CMP_LT_OQ>(x, _mm256_setzero_pd());
-        let num = _mm256_blendv_pd(one, th, negative);
-        let num_lo = _mm256_and_pd(tl, negative);
-        let inv = _mm256_div_pd(one, dh);
-        let q = _mm256_mul_pd(num, inv);
-        // residual (num + num_lo) - q (dh + dl), its first part exact by FMA
-        let rho = _mm256_fnmadd_pd(q, dh, num);
-        let rho = _mm256_fnmadd_pd(q, dl, _mm256_add_pd(rho, num_lo));
-        let res = _mm256_fmadd_pd(rho, inv, q);
-        (res, !_mm256_movemask_pd(inside) & 0xF)
+        let ([r], o) = sigmoid_n([x]);
+        (r, o)
     }
 
-    /// Sigmoid of the 16 values at `src` into `dst` (four independent
-    /// vectors: the dependency chain of one is long, so interleaving them
-    /// keeps the FP units busy); returns a mask of the lanes outside the
-    /// vectorised range, whose results must be replaced.
+    /// Values per step of the main loop ([`LANES`] vectors).
+    const STEP: usize = 4 * LANES;
+    /// Vectors computed side by side (measured: 4 and 2 about equal and
+    /// twice as fast as 1; more spills registers).
+    const LANES: usize = 4;
+
+    /// Sigmoid of the `STEP` values at `src` into `dst`; returns a mask of
+    /// the lanes outside the vectorised range, whose results must be
+    /// replaced.
     ///
     /// # Safety
-    /// The CPU must support AVX2 and FMA; 16 values readable at `src`,
+    /// The CPU must support AVX2 and FMA; `STEP` values readable at `src`,
     /// writable at `dst`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn sigmoid16(src: *const f64, dst: *mut f64) -> i32 {
-        let (r0, o0) = sigmoid4(_mm256_loadu_pd(src));
-        let (r1, o1) = sigmoid4(_mm256_loadu_pd(src.add(4)));
-        let (r2, o2) = sigmoid4(_mm256_loadu_pd(src.add(8)));
-        let (r3, o3) = sigmoid4(_mm256_loadu_pd(src.add(12)));
-        _mm256_storeu_pd(dst, r0);
-        _mm256_storeu_pd(dst.add(4), r1);
-        _mm256_storeu_pd(dst.add(8), r2);
-        _mm256_storeu_pd(dst.add(12), r3);
-        o0 | (o1 << 4) | (o2 << 8) | (o3 << 12)
+    unsafe fn sigmoid_step(src: *const f64, dst: *mut f64) -> i32 {
+        let x = lanes!(LANES, v => _mm256_loadu_pd(src.add(4 * v)));
+        let (r, outside) = sigmoid_n(x);
+        for (v, rv) in r.iter().enumerate() {
+            _mm256_storeu_pd(dst.add(4 * v), *rv);
+        }
+        outside
     }
 
+    /// Returns whether any `src` value is NaN or infinite (such values are
+    /// outside the vectorised range, so only those lanes are looked at).
+    ///
     /// # Safety
     /// The CPU must support AVX2 and FMA; `src` and `dst` have equal length.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn sigmoid_into_avx2_fma(src: &[f64], dst: &mut [f64]) {
+    pub(super) unsafe fn sigmoid_into_avx2_fma(src: &[f64], dst: &mut [f64]) -> bool {
         let n = src.len().min(dst.len());
+        let mut non_finite = false;
         let mut i = 0;
-        while i + 16 <= n {
-            let outside = sigmoid16(src.as_ptr().add(i), dst.as_mut_ptr().add(i));
+        while i + STEP <= n {
+            let outside = sigmoid_step(src.as_ptr().add(i), dst.as_mut_ptr().add(i));
             if outside != 0 {
-                for j in 0..16 {
+                for j in 0..STEP {
                     if outside & (1 << j) != 0 {
+                        non_finite |= !src[i + j].is_finite();
                         dst[i + j] = sigmoid(src[i + j]);
                     }
                 }
             }
-            i += 16;
+            i += STEP;
         }
         if i < n {
-            // the tail (< 16 values), padded with zeros to whole vectors;
+            // the tail (< STEP values), padded with zeros to whole vectors;
             // the vectors are independent, so their latencies overlap
             let rest = n - i;
-            let mut buf = [0.0f64; 16];
-            let mut res = [0.0f64; 16];
+            let mut buf = [0.0f64; STEP];
+            let mut res = [0.0f64; STEP];
             buf[..rest].copy_from_slice(&src[i..n]);
             let mut outside = 0;
             for v in 0..rest.div_ceil(4) {
@@ -270,9 +342,27 @@ mod simd {
                 outside |= o << (4 * v);
             }
             for j in 0..rest {
-                dst[i + j] = if outside & (1 << j) != 0 { sigmoid(src[i + j]) } else { res[j] };
+                dst[i + j] = if outside & (1 << j) != 0 {
+                    non_finite |= !src[i + j].is_finite();
+                    sigmoid(src[i + j])
+                } else {
+                    res[j]
+                };
             }
         }
+        non_finite
+    }
+
+    /// [`reciprocal`] of one value, for the tests.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[cfg(test)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn reciprocal_one(d: f64) -> f64 {
+        let mut out = [0.0; 4];
+        _mm256_storeu_pd(out.as_mut_ptr(), reciprocal(_mm256_set1_pd(d)));
+        out[0]
     }
 
     /// `e^y` for one `y` in `[-SIMD_LIMIT, 0]` by the vector code (the
@@ -284,7 +374,7 @@ mod simd {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn exp_nonpositive_one(y: f64) -> f64 {
         let mut out = [0.0; 4];
-        let (hi, lo) = exp_nonpositive(_mm256_set1_pd(y));
+        let ([hi], [lo]) = exp_nonpositive([_mm256_set1_pd(y)]);
         _mm256_storeu_pd(out.as_mut_ptr(), _mm256_add_pd(hi, lo));
         out[0]
     }
@@ -512,6 +602,54 @@ mod tests {
                 assert_eq!(g.to_bits(), w.to_bits());
             }
         }
+    }
+
+    #[test]
+    fn checked_sigmoid_reports_non_finite_inputs() {
+        for len in [0, 1, 3, 15, 16, 17, 300, 1000] {
+            let base: Vec<f64> = (0..len).map(|i| (i as f64 - 500.0) * 1.7).collect();
+            let mut out = vec![0.0; len];
+            // huge finite values take the scalar path but are finite
+            let mut finite = base.clone();
+            if len > 2 {
+                finite[1] = 1e300;
+                finite[len - 1] = -800.0;
+            }
+            assert!(!sigmoid_into_checked(&finite, &mut out), "len {len}");
+            let mut v = finite.clone();
+            assert!(!sigmoid_in_place_checked(&mut v));
+            assert!(v.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()));
+            for pos in [0, len / 2, len.saturating_sub(1)] {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::from_bits(0x7FF0_0000_0000_07A2)] {
+                    if len == 0 {
+                        continue;
+                    }
+                    let mut x = finite.clone();
+                    x[pos] = bad;
+                    assert!(sigmoid_into_checked(&x, &mut out), "len {len} pos {pos} {bad}");
+                    assert!(sigmoid_in_place_checked(&mut x.clone()), "len {len} pos {pos} {bad}");
+                    let mut scalar = vec![0.0; len];
+                    sigmoid_into_scalar(&x, &mut scalar);
+                    assert_eq!(out[pos].to_bits(), scalar[pos].to_bits());
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vectorised_reciprocal_is_close() {
+        if !simd::available() {
+            return;
+        }
+        let mut worst = 0.0f64;
+        let mut d = 1.0;
+        while d <= 2.0 {
+            let r = unsafe { simd::reciprocal_one(d) };
+            worst = worst.max((r * d - 1.0).abs());
+            d += 1.0 / 65536.0 + 1e-12;
+        }
+        assert!(worst < 1e-13, "worst relative error {worst:e}");
     }
 
     #[cfg(target_arch = "x86_64")]

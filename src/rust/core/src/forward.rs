@@ -15,17 +15,20 @@
 //!
 //! Products: where the operands of a product hold a non-finite value, R's
 //! plain loop runs ([`simple_matmul_into`]), so NA/NaN come out as in base
-//! R, NA versus NaN included; otherwise a GEMM. The fused path makes that
-//! choice per block (R makes it per matrix), so finite results may differ
-//! from the unfused ones by rounding only.
+//! R, NA versus NaN included; otherwise a GEMM (matrixmultiply in the
+//! unfused path, as `mm()`; [`crate::gemm`]'s in the fused path). The fused
+//! path makes that choice per block (R makes it per matrix), and finds out
+//! about non-finite operands from the product itself (see `layer_into`),
+//! so finite results may differ from the unfused ones by rounding only.
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip};
 
-use crate::activation::sigmoid_in_place;
-use crate::matmul::{gemm_into, matmul_into, simple_matmul_into};
+use crate::activation::{sigmoid_in_place, sigmoid_in_place_checked};
+use crate::gemm::{gemm_packed_into, gemm_prepacked_into, GemmWork, PackedB};
+use crate::matmul::{matmul_into, simple_matmul_into};
 
 /// An activation function, applied after a layer's product (and bias).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,8 +111,10 @@ fn err<T>(msg: String) -> Result<T, ForwardError> {
 pub struct Network<'a> {
     layers: Vec<Layer<'a>>,
     /// Per layer: do the weights hold a non-finite value (then every
-    /// product with them takes R's plain loop).
-    weights_non_finite: Vec<bool>,
+    /// product with them takes R's plain loop). Found out only when a
+    /// product gave a non-finite value (a scan of every weight on every
+    /// call costs milliseconds for a wide layer).
+    weights_non_finite: Vec<OnceLock<bool>>,
 }
 
 impl<'a> Network<'a> {
@@ -145,7 +150,7 @@ impl<'a> Network<'a> {
                 }
             }
         }
-        let weights_non_finite = layers.iter().map(|l| view_has_non_finite(&l.weights)).collect();
+        let weights_non_finite = layers.iter().map(|_| OnceLock::new()).collect();
         Ok(Network { layers, weights_non_finite })
     }
 
@@ -206,13 +211,20 @@ pub fn view_has_non_finite(a: &ArrayView2<f64>) -> bool {
 
 /// Default rows per block of the fused path. Chosen by measurement (see
 /// `benches/forward.rs`): large enough that each GEMM call amortises its
-/// packing, small enough that a block's hidden layers stay in L2.
+/// overhead, small enough that a block's hidden layers stay in cache
+/// (W1 and W2: 128 to 1024 rows within a few per cent of each other).
 pub const BLOCK_ROWS: usize = 512;
 
 /// Below this much work (multiply-adds, see `Network::work_per_row`) the
 /// fused path stays on the calling thread: starting a thread costs tens of
 /// microseconds.
 pub const PARALLEL_MIN_WORK: usize = 1 << 21;
+
+/// Most values in one hidden-layer scratch buffer (32 MiB): a very wide
+/// hidden layer gets fewer rows per block rather than a buffer of
+/// `rows x width` that might not fit in memory (a failed allocation would
+/// abort R).
+pub const SCRATCH_MAX_VALUES: usize = 1 << 22;
 
 /// The fused forward pass: writes the network's output for the rows of `x`
 /// into `out` (`x.nrows() x net.n_outputs()`, any strides, may be
@@ -228,9 +240,9 @@ pub fn forward_into(
     threads: usize,
 ) -> Result<(), ForwardError> {
     // A single layer gains nothing from small blocks (there is no
-    // intermediate to keep in cache) and each GEMM call repacks the
-    // weights: one block per thread (measured: W3, 2000x2000 by
-    // 2000x2000, 170 ms in two blocks against 184 ms in blocks of 512).
+    // intermediate to keep in cache): one block per thread. (The weights
+    // are packed once per call either way; with W3, 2000x2000 by
+    // 2000x2000, blocks of 64 to 512 rows measured no faster.)
     let block = if net.layers.len() == 1 {
         BLOCK_ROWS.max(x.nrows().div_ceil(threads.max(1)))
     } else {
@@ -263,6 +275,9 @@ pub fn forward_into_with_block(
         return Ok(());
     }
     let mut rb = block_rows.max(1).min(n);
+    if net.layers.len() > 1 {
+        rb = rb.min((SCRATCH_MAX_VALUES / net.max_hidden_width().max(1)).max(1));
+    }
     let work = n.saturating_mul(net.work_per_row());
     let mut workers = if work < PARALLEL_MIN_WORK { 1 } else { threads.max(1) };
     if workers > 1 {
@@ -273,11 +288,26 @@ pub fn forward_into_with_block(
         }
         workers = workers.min(n.div_ceil(rb));
     }
+    // every block multiplies by the same weights: pack them once (shared
+    // by the threads) where more than one block uses the GEMM
+    // (no allocation at all for a single block: the lecture's network is
+    // timed in microseconds)
+    let blocks = n.div_ceil(rb);
+    let uses_gemm = |l: &Layer| {
+        let (k, d) = l.weights.dim();
+        d > 1 && k > 0 && rb * k * d > SMALL_PRODUCT
+    };
+    let packed: Vec<Option<PackedB>> = if blocks > 1 && net.layers.iter().any(uses_gemm) {
+        net.layers.iter().map(|l| if uses_gemm(l) { PackedB::new(l.weights, workers) } else { None }).collect()
+    } else {
+        Vec::new()
+    };
+    let packed = &packed[..];
     let jobs = x.axis_chunks_iter(Axis(0), rb).zip(out.axis_chunks_iter_mut(Axis(0), rb));
     if workers <= 1 {
         let mut scratch = Scratch::new(net, rb);
         for (xb, ob) in jobs {
-            forward_block(xb, net, ob, &mut scratch);
+            forward_block(xb, net, packed, ob, &mut scratch);
         }
         return Ok(());
     }
@@ -287,7 +317,7 @@ pub fn forward_into_with_block(
         loop {
             let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
             match job {
-                Some((xb, ob)) => forward_block(xb, net, ob, &mut scratch),
+                Some((xb, ob)) => forward_block(xb, net, packed, ob, &mut scratch),
                 None => break,
             }
         }
@@ -309,6 +339,8 @@ struct Scratch {
     b: Vec<f64>,
     /// Per-row workspace of the softmax (3 values per row).
     rows: Vec<f64>,
+    /// Packing buffers of the GEMM.
+    gemm: GemmWork,
 }
 
 impl Scratch {
@@ -317,7 +349,12 @@ impl Scratch {
         let len = if net.layers.len() > 1 { rows * w } else { 0 };
         let b_len = if net.layers.len() > 2 { len } else { 0 };
         let softmax = net.layers.iter().any(|l| l.activation == Activation::Softmax);
-        Scratch { a: vec![0.0; len], b: vec![0.0; b_len], rows: vec![0.0; if softmax { 3 * rows } else { 0 }] }
+        Scratch {
+            a: vec![0.0; len],
+            b: vec![0.0; b_len],
+            rows: vec![0.0; if softmax { 3 * rows } else { 0 }],
+            gemm: GemmWork::new(),
+        }
     }
 }
 
@@ -338,10 +375,16 @@ fn col_major_ref(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
 }
 
 /// One block of rows through every layer.
-fn forward_block(x: ArrayView2<f64>, net: &Network, mut out: ArrayViewMut2<f64>, scratch: &mut Scratch) {
+fn forward_block(
+    x: ArrayView2<f64>,
+    net: &Network,
+    packed: &[Option<PackedB>],
+    mut out: ArrayViewMut2<f64>,
+    scratch: &mut Scratch,
+) {
     let m = x.nrows();
     let n_layers = net.layers.len();
-    let Scratch { a, b, rows } = scratch;
+    let Scratch { a, b, rows, gemm } = scratch;
     // `prev` holds a_{l-1} for l >= 1: alternately buffer a and buffer b
     let mut prev_in_a = false;
     for (l, layer) in net.layers.iter().enumerate() {
@@ -351,36 +394,85 @@ fn forward_block(x: ArrayView2<f64>, net: &Network, mut out: ArrayViewMut2<f64>,
         let d_in = layer.weights.nrows();
         let input = if l == 0 { x.view() } else { col_major_ref(src, m, d_in) };
         if last {
-            layer_into(input, layer, net.weights_non_finite[l], out.view_mut(), rows);
+            let weights = Weights { view: layer.weights, packed: packed.get(l).and_then(Option::as_ref), non_finite: &net.weights_non_finite[l] };
+            layer_into(input, layer, weights, out.view_mut(), rows, gemm);
         } else {
-            layer_into(input, layer, net.weights_non_finite[l], col_major(dst, m, d), rows);
+            let weights = Weights { view: layer.weights, packed: packed.get(l).and_then(Option::as_ref), non_finite: &net.weights_non_finite[l] };
+            layer_into(input, layer, weights, col_major(dst, m, d), rows, gemm);
             prev_in_a = !prev_in_a;
         }
     }
 }
 
+/// A layer's weights as the fused path uses them.
+#[derive(Clone, Copy)]
+struct Weights<'w, 'a> {
+    view: ArrayView2<'a, f64>,
+    /// Packed once per call for the GEMM (see [`PackedB`]), or `None`.
+    packed: Option<&'w PackedB>,
+    /// Whether the weights hold a non-finite value, once known.
+    non_finite: &'w OnceLock<bool>,
+}
+
 /// `out = act(input %*% W + bias)`, the product chosen as in R: the plain
 /// loop if `input` or the weights hold a non-finite value, else GEMM.
+///
+/// The inputs are not scanned beforehand: the fast product runs first, and
+/// only if `z` (before the activation) holds a non-finite value are the
+/// inputs looked at, and the layer redone with the plain loop when they
+/// hold one. This is exact: a NaN or an infinity in row `i` of `input` (in
+/// column `j` of the weights) makes every element of row `i` (column `j`)
+/// of the product NaN or infinite, whatever the order of the sums (NaN
+/// times anything and infinity times 0 are NaN, infinity times a non-zero
+/// is infinite, and a sum with a NaN or infinite term is NaN or infinite),
+/// and the activation sees `z`, so finite values in `z` prove finite
+/// inputs. (Finite inputs may still overflow to infinity: then the scan
+/// finds them finite and the fast product stands, as in R.) The sigmoid
+/// reports non-finite values of `z` as it goes, at no cost; other
+/// activations scan `z` first.
 fn layer_into(
     input: ArrayView2<f64>,
     layer: &Layer,
-    weights_non_finite: bool,
+    weights: Weights,
     mut out: ArrayViewMut2<f64>,
     rows: &mut [f64],
+    gemm: &mut GemmWork,
 ) {
-    dense_into(input, layer.weights, weights_non_finite, out.view_mut());
+    let w = weights.view;
+    let weights_non_finite = weights.non_finite;
+    if weights_non_finite.get() != Some(&true) {
+        product_into(input, w, weights.packed, out.view_mut(), gemm);
+        if let Some(bias) = layer.bias {
+            add_bias(out.view_mut(), bias);
+        }
+        let z_non_finite = apply_activation_checked(out.view_mut(), layer.activation, rows);
+        if !z_non_finite
+            || input.ncols() == 0
+            || !(*weights_non_finite.get_or_init(|| view_has_non_finite(&w)) || view_has_non_finite(&input))
+        {
+            return;
+        }
+    }
+    simple_matmul_into(input, w, out.view_mut());
     if let Some(bias) = layer.bias {
         add_bias(out.view_mut(), bias);
     }
     apply_activation(out, layer.activation, rows);
 }
 
-fn dense_into(a: ArrayView2<f64>, w: ArrayView2<f64>, w_non_finite: bool, out: ArrayViewMut2<f64>) {
+/// `out = a %*% w` by the fastest way for the shape, for finite inputs
+/// (non-finite ones give non-finite results in the same rows and columns,
+/// see [`layer_into`], but not R's NA versus NaN).
+fn product_into(
+    a: ArrayView2<f64>,
+    w: ArrayView2<f64>,
+    packed: Option<&PackedB>,
+    out: ArrayViewMut2<f64>,
+    gemm: &mut GemmWork,
+) {
     if a.ncols() == 0 {
         let mut out = out;
         out.fill(0.0);
-    } else if w_non_finite || view_has_non_finite(&a) {
-        simple_matmul_into(a, w, out);
     } else if w.ncols() == 1 {
         // a matrix-vector product: GEMM would pad the single column to a
         // whole micro-kernel; this is R's summation order too
@@ -393,7 +485,10 @@ fn dense_into(a: ArrayView2<f64>, w: ArrayView2<f64>, w_non_finite: bool, out: A
             matvec_into(a, wc, o);
         }
     } else {
-        gemm_into(a, w, out);
+        match packed {
+            Some(p) => gemm_prepacked_into(a, p, out, gemm),
+            None => gemm_packed_into(a, w, out, gemm),
+        }
     }
 }
 
@@ -478,6 +573,27 @@ pub fn apply_activation(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [
             None => col.iter_mut().for_each(|v| elementwise(std::slice::from_mut(v))),
         }
     }
+}
+
+/// [`apply_activation`], returning whether `z` held a NaN or an infinity
+/// before the activation was applied.
+fn apply_activation_checked(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) -> bool {
+    if act != Activation::Sigmoid {
+        let non_finite = view_has_non_finite(&z.view());
+        apply_activation(z, act, rows);
+        return non_finite;
+    }
+    if let Some(s) = z.as_slice_memory_order_mut() {
+        return sigmoid_in_place_checked(s);
+    }
+    let mut non_finite = false;
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        match col.as_slice_mut() {
+            Some(s) => non_finite |= sigmoid_in_place_checked(s),
+            None => col.iter_mut().for_each(|v| non_finite |= sigmoid_in_place_checked(std::slice::from_mut(v))),
+        }
+    }
+    non_finite
 }
 
 /// R's NA (a NaN whose low word is 1954).
@@ -737,6 +853,9 @@ mod tests {
                 assert_eq!(is_r_na(*g), is_r_na(*w), "{what} at {idx:?}: NA vs NaN");
                 continue;
             }
+            if g == w {
+                continue; // infinities included
+            }
             let scale = w.abs().max(1e-300);
             assert!((g - w).abs() <= tol * scale.max(1.0) || (g - w).abs() <= tol * scale, "{what} at {idx:?}: got {g:e}, want {w:e}");
         }
@@ -785,6 +904,20 @@ mod tests {
         assert_rel_close(&fused(&x, &spec, 1, 64), &want, 1e-13, "mixed");
         let spec = Spec::new(&[13, 31, 5], &[Tanh, Softmax], true, 4);
         assert_rel_close(&fused(&x, &spec, 2, 50), &naive_forward(&x, &spec), 1e-13, "softmax out");
+    }
+
+    #[test]
+    fn very_wide_hidden_layers_get_fewer_rows_per_block() {
+        // 10,000 hidden nodes: at most 419 rows fit in the scratch budget,
+        // so 600 rows take two blocks whatever block size is asked for
+        let spec = Spec::new(&[2, 10_000, 3], &[Tanh, Sigmoid], true, 7);
+        let x = random(600, 2, 8, 2.0);
+        let want = naive_forward(&x, &spec);
+        assert_rel_close(&fused(&x, &spec, 1, 4096), &want, 1e-13, "one thread");
+        assert_rel_close(&fused(&x, &spec, 2, 4096), &want, 1e-13, "two threads");
+        let mut out = Array2::zeros((600, 3).f());
+        forward_into(x.view(), &spec.net(), out.view_mut(), 2).expect("shapes fit");
+        assert_rel_close(&out, &want, 1e-13, "default blocks");
     }
 
     #[test]
@@ -946,6 +1079,67 @@ mod tests {
         let x = random(20, 3, 2, 1.0);
         assert_rel_close(&fused(&x, &spec, 1, 7), &unfused(&x, &spec).1[1], 1e-12, "nan weights");
         assert_rel_close(&fused(&x, &spec, 1, 7), &naive_forward(&x, &spec), 1e-12, "nan weights naive");
+    }
+
+    #[test]
+    fn non_finite_inputs_are_found_before_any_activation() {
+        // infinities the activation turns finite (sigmoid(Inf) = 1,
+        // tanh(-Inf) = -1, relu(-Inf) = 0): the check must look at z, not at
+        // the layer's output; NA versus NaN as in the unfused path (R)
+        for (s, act) in Activation::ALL.into_iter().enumerate() {
+            for sizes in [&[6usize, 9, 7][..], &[6, 1], &[3, 40, 20, 2]] {
+                let spec = Spec::new(sizes, &[act, Tanh], s % 2 == 0, 70 + s as u64);
+                let mut x = random(700, sizes[0], 3 + s as u64, 1.0);
+                x[(0, 0)] = f64::INFINITY;
+                x[(130, 1)] = f64::NEG_INFINITY;
+                x[(131, 2)] = r_na();
+                x[(600, 0)] = f64::NAN;
+                x[(601, 0)] = r_na();
+                x[(601, 1)] = f64::NAN;
+                let reference = unfused(&x, &spec).1.pop().expect("layers");
+                for (threads, block) in [(1, BLOCK_ROWS), (2, 64), (1, 1), (3, 129)] {
+                    let got = fused(&x, &spec, threads, block);
+                    // (the unfused path is R's rule for NA meeting NaN in a
+                    // row; the naive reference's `+` is up to the compiler)
+                    assert_rel_close(&got, &reference, 1e-12, &format!("{act:?} {sizes:?} {threads} {block}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn non_finite_weights_in_a_later_layer_on_many_threads() {
+        // the weights' flag is found lazily, by whichever thread meets it
+        for act in Activation::ALL {
+            let mut spec = Spec::new(&[20, 64, 16, 3], &[act], true, 90);
+            spec.weights[1][(5, 3)] = r_na();
+            spec.weights[2][(0, 1)] = f64::INFINITY;
+            let x = random(3000, 20, 91, 1.0);
+            let reference = unfused(&x, &spec).1.pop().expect("layers");
+            let net = spec.net();
+            for block in [7, 100, BLOCK_ROWS] {
+                let mut out = Array2::from_elem((3000, 3).f(), 12345.0);
+                forward_into_with_block(x.view(), &net, out.view_mut(), 2, block).expect("fits");
+                assert_rel_close(&out, &reference, 1e-12, &format!("{act:?} block {block}"));
+            }
+        }
+    }
+
+    #[test]
+    fn overflow_from_finite_inputs_keeps_the_fast_product() {
+        // finite inputs whose product overflows: z is infinite, the inputs
+        // are finite, so the GEMM result stands (as R's, which multiplies
+        // finite matrices with BLAS)
+        let w = Array2::from_elem((30, 8).f(), 1e307);
+        let net = Network::new(vec![Layer { weights: w.view(), bias: None, activation: Identity }]).expect("ok");
+        let mut x = random(50, 30, 5, 1.0);
+        x.iter_mut().for_each(|v| *v = v.abs() + 1.0);
+        x[(3, 0)] = -1e10;
+        let got = forward(x.view(), &net, 1).expect("fits");
+        for i in 0..50 {
+            let want = if i == 3 { f64::NEG_INFINITY } else { f64::INFINITY };
+            assert!(got.row(i).iter().all(|&v| v == want), "row {i}: {:?}", got.row(i));
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod forward;
+pub mod gemm;
 pub mod init;
 pub mod matmul;
 pub mod memory;

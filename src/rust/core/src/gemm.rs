@@ -1,0 +1,632 @@
+//! A packed GEMM for the fused forward pass, `out = a %*% b`, with an
+//! 8x6 AVX2/FMA micro-kernel picked at run time.
+//!
+//! Why not only matrixmultiply: its double kernel on AVX2 is 8x4 with 8
+//! accumulators and three lane shuffles per step; on an FMA unit with a
+//! latency of 4 cycles and two pipes, 8 accumulators are the bare minimum
+//! and the shuffles compete for a pipe, so it reached about 37 GFLOP/s of
+//! the 50 one core of this machine (AMD EPYC, Zen 3) peaks at, on the
+//! forward pass's shapes; this kernel 41-44 (`cargo bench -p fwdprop-core
+//! --bench forward -- G`). It keeps 12 accumulators (8 rows x 6 columns) and broadcasts `b`
+//! from memory instead of shuffling, the layout of BLIS's Haswell kernel.
+//!
+//! Blocking (Goto's scheme): `b` is packed in `KC x NC` blocks into
+//! panels of [`NR`] columns, `a` in `MC x KC` blocks into panels of [`MR`]
+//! rows; the micro-kernel multiplies a panel pair over `KC`. The packed
+//! `a` block stays in L2, a `b` panel in L1.
+//!
+//! Arithmetic: each element is `sum_p a[i,p] b[p,j]` accumulated by FMA in
+//! order of `p` within each `KC` block (from 0), the block sums added to
+//! the output in order: the same order as matrixmultiply's (whose `KC` is
+//! also 256), so the two agree closely; they are not required to agree
+//! bit for bit (only the fused forward pass uses this one; `mm()` and the
+//! unfused path keep matrixmultiply). [`PackedB`] packs a right-hand
+//! operand once for many products (the fused pass's row blocks), with the
+//! same result, bit for bit. The result does not depend on where a row sits in a
+//! row block (rows are independent), so splitting rows over threads does
+//! not change it.
+//!
+//! Without AVX2 and FMA (or on other architectures) matrixmultiply runs.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// Rows of the micro-kernel's tile.
+pub const MR: usize = 8;
+/// Columns of the micro-kernel's tile.
+pub const NR: usize = 6;
+/// Depth of a packed block (the inner dimension).
+pub const KC: usize = 256;
+/// Rows of a packed block of `a` (`MC x KC` doubles, 128 KiB: a quarter of L2; measured best of 64, 96, 128 with KC 128 to 384).
+pub const MC: usize = 64;
+/// Columns of a packed block of `b` (a multiple of [`NR`]).
+pub const NC: usize = 3072;
+
+/// Packing buffers, kept between calls (one per thread).
+#[derive(Default, Debug)]
+pub struct GemmWork {
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl GemmWork {
+    /// Empty buffers; they grow on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// `out = a %*% b` (any strides; `out` may be uninitialised: every element
+/// is written, none is read before). Finite or not, the values are
+/// multiplied as they are (no R NaN rules: see `matmul::matmul_into`).
+///
+/// # Panics
+/// When the shapes do not chain or `out` has the wrong shape (callers
+/// check shapes first).
+pub fn gemm_packed_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>, work: &mut GemmWork) {
+    assert_eq!(a.ncols(), b.nrows(), "gemm: cannot multiply {}x{} by {}x{}", a.nrows(), a.ncols(), b.nrows(), b.ncols());
+    assert_eq!(out.dim(), (a.nrows(), b.ncols()), "gemm: output has the wrong shape");
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        out.fill(0.0);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if x86::available() {
+            let sa = a.strides();
+            let sb = b.strides();
+            let sc = out.strides();
+            let (sa, sb, sc) = ([sa[0], sa[1]], [sb[0], sb[1]], [sc[0], sc[1]]);
+            // SAFETY: the CPU has AVX2 and FMA; the shapes were checked and
+            // the strides come from valid views, so every index formed
+            // (rows < m, columns < n, depth < k) is in bounds.
+            unsafe { x86::gemm(m, k, n, a.as_ptr(), sa, x86::BSource::Strided(b.as_ptr(), sb), out.as_mut_ptr(), sc, work) };
+            return;
+        }
+    }
+    let _ = work;
+    crate::matmul::gemm_into(a, b, out);
+}
+
+/// The right-hand operand of many products, packed once (for the fused
+/// forward pass: a layer's weights are used by every row block). Holds
+/// about as many values as `b`.
+#[derive(Debug)]
+pub struct PackedB {
+    data: Vec<f64>,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB {
+    /// Packs `b` (any strides), sharing the work among up to `threads`
+    /// threads. `None` when this CPU runs matrixmultiply instead of the
+    /// packed kernel (see [`gemm_packed_into`]).
+    pub fn new(b: ArrayView2<f64>, threads: usize) -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if x86::available() {
+                return Self::pack(b, threads);
+            }
+        }
+        let _ = (b, threads);
+        None
+    }
+
+    /// The blocks of `b` as the product consumes them: for each `NC` block
+    /// of columns, for each `KC` block of depth, the block's panels.
+    /// `None` when the memory for the copy cannot be had (the caller then
+    /// packs per row block, as without the prepacked copy).
+    fn pack(b: ArrayView2<f64>, threads: usize) -> Option<Self> {
+        let (k, n) = b.dim();
+        let mut blocks = Vec::new(); // (jc, pc, nc, kc, length)
+        let mut len = 0;
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let l = nc.div_ceil(NR) * NR * kc;
+                blocks.push((jc, pc, nc, kc, l));
+                len += l;
+            }
+        }
+        // as large as the weights: allocated fallibly, so that a layer
+        // too large to copy never aborts R
+        let mut data: Vec<f64> = Vec::new();
+        data.try_reserve_exact(len).ok()?;
+        data.resize(len, 0.0);
+        let (rs, cs) = (b.strides()[0], b.strides()[1]);
+        // the view's memory, shared read-only by the packing threads
+        let base = SendPtr(b.as_ptr());
+        let mut parts = Vec::with_capacity(blocks.len());
+        let mut rest = &mut data[..];
+        for &(jc, pc, nc, kc, l) in &blocks {
+            let (head, tail) = rest.split_at_mut(l);
+            parts.push((jc, pc, nc, kc, head));
+            rest = tail;
+        }
+        let pack_part = |(jc, pc, nc, kc, dst): (usize, usize, usize, usize, &mut [f64])| {
+            // SAFETY: (pc, jc) + (kc, nc) stays inside `b`; `dst` has the
+            // block's length.
+            unsafe { pack_b(kc, nc, base.get().offset(pc as isize * rs + jc as isize * cs), rs, cs, dst) };
+        };
+        let workers = threads.clamp(1, parts.len().max(1));
+        if workers <= 1 || len < (1 << 16) {
+            parts.into_iter().for_each(pack_part);
+        } else {
+            let mut shares: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
+            for (i, part) in parts.into_iter().enumerate() {
+                shares[i % workers].push(part);
+            }
+            std::thread::scope(|scope| {
+                let mut shares = shares.into_iter();
+                let mine = shares.next().unwrap_or_default();
+                for share in shares {
+                    scope.spawn(move || share.into_iter().for_each(pack_part));
+                }
+                mine.into_iter().for_each(pack_part);
+            });
+        }
+        Some(PackedB { data, k, n })
+    }
+
+    /// Rows of `b`.
+    pub fn nrows(&self) -> usize {
+        self.k
+    }
+
+    /// Columns of `b`.
+    pub fn ncols(&self) -> usize {
+        self.n
+    }
+
+    /// Offset of block (`jc`, `pc`) in `data`: every earlier column block
+    /// is `NC` wide (a multiple of `NR`) and `k` deep.
+    #[cfg(target_arch = "x86_64")]
+    fn block_offset(&self, jc: usize, pc: usize) -> usize {
+        let ncpad = NC.min(self.n - jc).div_ceil(NR) * NR;
+        jc * self.k + pc * ncpad
+    }
+}
+
+/// A pointer to memory only read, shared by the packing threads.
+#[derive(Clone, Copy)]
+struct SendPtr(*const f64);
+impl SendPtr {
+    /// The pointer (a method, so that closures capture the whole `SendPtr`).
+    fn get(self) -> *const f64 {
+        self.0
+    }
+}
+
+// SAFETY: the pointee (a view's memory) outlives the scoped threads and is
+// only read.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// `out = a %*% b` with `b` packed beforehand ([`PackedB`]), otherwise as
+/// [`gemm_packed_into`] (same arithmetic, same bits).
+///
+/// # Panics
+/// When the shapes do not chain or `out` has the wrong shape.
+pub fn gemm_prepacked_into(a: ArrayView2<f64>, b: &PackedB, mut out: ArrayViewMut2<f64>, work: &mut GemmWork) {
+    assert_eq!(a.ncols(), b.k, "gemm: cannot multiply {}x{} by {}x{}", a.nrows(), a.ncols(), b.k, b.n);
+    assert_eq!(out.dim(), (a.nrows(), b.n), "gemm: output has the wrong shape");
+    let (m, k) = a.dim();
+    let n = b.n;
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        out.fill(0.0);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // a PackedB exists only where the packed kernel runs
+        let sa = [a.strides()[0], a.strides()[1]];
+        let sc = [out.strides()[0], out.strides()[1]];
+        // SAFETY: as in gemm_packed_into; `b` was packed by PackedB::new,
+        // which checked for AVX2 and FMA.
+        unsafe { x86::gemm(m, k, n, a.as_ptr(), sa, x86::BSource::Packed(b), out.as_mut_ptr(), sc, work) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (work, out);
+        unreachable!("PackedB is only made on x86-64");
+    }
+}
+
+/// Packs the `mc x kc` block of `a` at `a` (strides `rs`, `cs`) into
+/// panels of `MR` rows: panel `q`, depth `p`, row `i` at
+/// `q * MR * kc + p * MR + i`; rows past `mc` are zero.
+///
+/// # Safety
+/// Every `a[i * rs + p * cs]` with `i < mc`, `p < kc` is readable.
+unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst: &mut Vec<f64>) {
+    let panels = mc.div_ceil(MR);
+    dst.clear();
+    dst.resize(panels * MR * kc, 0.0);
+    for q in 0..panels {
+        let rows = MR.min(mc - q * MR);
+        let base = a.offset((q * MR) as isize * rs);
+        let panel = &mut dst[q * MR * kc..(q + 1) * MR * kc];
+        if rows == MR && rs == 1 {
+            for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+                let src = std::slice::from_raw_parts(base.offset(p as isize * cs), MR);
+                d.copy_from_slice(src);
+            }
+        } else {
+            for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+                let col = base.offset(p as isize * cs);
+                for (i, v) in d.iter_mut().enumerate().take(rows) {
+                    *v = *col.offset(i as isize * rs);
+                }
+            }
+        }
+    }
+}
+
+/// Packs the `kc x nc` block of `b` into panels of `NR` columns: panel
+/// `q`, depth `p`, column `j` at `q * NR * kc + p * NR + j`; columns past
+/// `nc` are zero. `dst` holds exactly `ceil(nc / NR) * NR * kc` values.
+///
+/// # Safety
+/// Every `b[p * rs + j * cs]` with `p < kc`, `j < nc` is readable.
+unsafe fn pack_b(kc: usize, nc: usize, b: *const f64, rs: isize, cs: isize, dst: &mut [f64]) {
+    let panels = nc.div_ceil(NR);
+    assert_eq!(dst.len(), panels * NR * kc, "pack_b: wrong buffer length");
+    for q in 0..panels {
+        let cols = NR.min(nc - q * NR);
+        let panel = &mut dst[q * NR * kc..(q + 1) * NR * kc];
+        if cols < NR {
+            panel.fill(0.0);
+        }
+        for j in 0..cols {
+            let col = b.offset((q * NR + j) as isize * cs);
+            for p in 0..kc {
+                *panel.get_unchecked_mut(p * NR + j) = *col.offset(p as isize * rs);
+            }
+        }
+    }
+}
+
+/// [`pack_b`] into a buffer sized to fit.
+///
+/// # Safety
+/// As [`pack_b`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn pack_b_vec(kc: usize, nc: usize, b: *const f64, rs: isize, cs: isize, dst: &mut Vec<f64>) {
+    let len = nc.div_ceil(NR) * NR * kc;
+    if dst.len() != len {
+        dst.clear();
+        dst.resize(len, 0.0);
+    }
+    pack_b(kc, nc, b, rs, cs, dst);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{pack_a, pack_b_vec, GemmWork, PackedB, KC, MC, MR, NC, NR};
+    use std::arch::x86_64::*;
+
+    pub(super) fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+
+    /// Where the right-hand operand comes from: a strided matrix (packed
+    /// block by block as the product goes) or packed beforehand.
+    pub(super) enum BSource<'a> {
+        Strided(*const f64, [isize; 2]),
+        Packed(&'a PackedB),
+    }
+
+    /// # Safety
+    /// AVX2 and FMA present; `a` (m x k), `b` (k x n), `c` (m x n) valid
+    /// for the given strides (in elements).
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f64,
+        sa: [isize; 2],
+        b: BSource,
+        c: *mut f64,
+        sc: [isize; 2],
+        work: &mut GemmWork,
+    ) {
+        let GemmWork { a: pa, b: pb } = work;
+        let mut jc = 0;
+        while jc < n {
+            let nc = NC.min(n - jc);
+            let mut pc = 0;
+            while pc < k {
+                let kc = KC.min(k - pc);
+                let packed_b: &[f64] = match b {
+                    BSource::Strided(b, sb) => {
+                        pack_b_vec(kc, nc, b.offset(pc as isize * sb[0] + jc as isize * sb[1]), sb[0], sb[1], pb);
+                        pb
+                    }
+                    BSource::Packed(p) => {
+                        let off = p.block_offset(jc, pc);
+                        &p.data[off..off + nc.div_ceil(NR) * NR * kc]
+                    }
+                };
+                let first = pc == 0;
+                let mut ic = 0;
+                while ic < m {
+                    let mc = MC.min(m - ic);
+                    pack_a(mc, kc, a.offset(ic as isize * sa[0] + pc as isize * sa[1]), sa[0], sa[1], pa);
+                    let mut jr = 0;
+                    while jr < nc {
+                        let nr = NR.min(nc - jr);
+                        let bp = packed_b.as_ptr().add(jr * kc);
+                        let mut ir = 0;
+                        while ir < mc {
+                            let mr = MR.min(mc - ir);
+                            let cp = c.offset((ic + ir) as isize * sc[0] + (jc + jr) as isize * sc[1]);
+                            kernel(kc, pa.as_ptr().add(ir * kc), bp, cp, sc[0], sc[1], mr, nr, first);
+                            ir += MR;
+                        }
+                        jr += NR;
+                    }
+                    ic += MC;
+                }
+                pc += KC;
+            }
+            jc += NC;
+        }
+    }
+
+    /// The 8x6 tile `c (=|+=) a_panel %*% b_panel` over depth `kc`; only
+    /// the first `mr` rows and `nr` columns of the tile are written.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel(
+        kc: usize,
+        a: *const f64,
+        b: *const f64,
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+        mr: usize,
+        nr: usize,
+        first: bool,
+    ) {
+        let mut c00 = _mm256_setzero_pd();
+        let mut c01 = _mm256_setzero_pd();
+        let mut c10 = _mm256_setzero_pd();
+        let mut c11 = _mm256_setzero_pd();
+        let mut c20 = _mm256_setzero_pd();
+        let mut c21 = _mm256_setzero_pd();
+        let mut c30 = _mm256_setzero_pd();
+        let mut c31 = _mm256_setzero_pd();
+        let mut c40 = _mm256_setzero_pd();
+        let mut c41 = _mm256_setzero_pd();
+        let mut c50 = _mm256_setzero_pd();
+        let mut c51 = _mm256_setzero_pd();
+        let (mut a, mut b) = (a, b);
+        macro_rules! step {
+            () => {{
+                let a0 = _mm256_loadu_pd(a);
+                let a1 = _mm256_loadu_pd(a.add(4));
+                let b0 = _mm256_broadcast_sd(&*b);
+                c00 = _mm256_fmadd_pd(a0, b0, c00);
+                c01 = _mm256_fmadd_pd(a1, b0, c01);
+                let b1 = _mm256_broadcast_sd(&*b.add(1));
+                c10 = _mm256_fmadd_pd(a0, b1, c10);
+                c11 = _mm256_fmadd_pd(a1, b1, c11);
+                let b2 = _mm256_broadcast_sd(&*b.add(2));
+                c20 = _mm256_fmadd_pd(a0, b2, c20);
+                c21 = _mm256_fmadd_pd(a1, b2, c21);
+                let b3 = _mm256_broadcast_sd(&*b.add(3));
+                c30 = _mm256_fmadd_pd(a0, b3, c30);
+                c31 = _mm256_fmadd_pd(a1, b3, c31);
+                let b4 = _mm256_broadcast_sd(&*b.add(4));
+                c40 = _mm256_fmadd_pd(a0, b4, c40);
+                c41 = _mm256_fmadd_pd(a1, b4, c41);
+                let b5 = _mm256_broadcast_sd(&*b.add(5));
+                c50 = _mm256_fmadd_pd(a0, b5, c50);
+                c51 = _mm256_fmadd_pd(a1, b5, c51);
+                a = a.add(MR);
+                b = b.add(NR);
+            }};
+        }
+        for _ in 0..kc / 4 {
+            step!();
+            step!();
+            step!();
+            step!();
+        }
+        for _ in 0..kc % 4 {
+            step!();
+        }
+        let acc = [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51]];
+        if mr == MR && rsc == 1 {
+            for (j, col) in acc.iter().enumerate().take(nr) {
+                let p = c.offset(j as isize * csc);
+                if first {
+                    _mm256_storeu_pd(p, col[0]);
+                    _mm256_storeu_pd(p.add(4), col[1]);
+                } else {
+                    _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), col[0]));
+                    _mm256_storeu_pd(p.add(4), _mm256_add_pd(_mm256_loadu_pd(p.add(4)), col[1]));
+                }
+            }
+            return;
+        }
+        let mut tile = [0.0f64; MR * NR];
+        for (j, col) in acc.iter().enumerate() {
+            _mm256_storeu_pd(tile.as_mut_ptr().add(j * MR), col[0]);
+            _mm256_storeu_pd(tile.as_mut_ptr().add(j * MR + 4), col[1]);
+        }
+        for j in 0..nr {
+            for i in 0..mr {
+                let p = c.offset(i as isize * rsc + j as isize * csc);
+                let v = tile[j * MR + i];
+                *p = if first { v } else { *p + v };
+            }
+        }
+    }
+
+    // keep the block sizes consistent with the kernel
+    const _: () = assert!(NC % NR == 0 && MC % MR == 0 && KC > 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array2, ShapeBuilder};
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+    }
+
+    fn random(rows: usize, cols: usize, seed: u64, col_major: bool) -> Array2<f64> {
+        let mut g = Lcg(seed);
+        let mut a = if col_major { Array2::zeros((rows, cols).f()) } else { Array2::zeros((rows, cols)) };
+        a.iter_mut().for_each(|v| *v = g.next());
+        a
+    }
+
+    fn naive(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Array2<f64> {
+        let mut c = Array2::zeros((a.nrows(), b.ncols()));
+        for i in 0..a.nrows() {
+            for j in 0..b.ncols() {
+                let mut s = 0.0;
+                for l in 0..a.ncols() {
+                    s += a[(i, l)] * b[(l, j)];
+                }
+                c[(i, j)] = s;
+            }
+        }
+        c
+    }
+
+    fn check(a: ArrayView2<f64>, b: ArrayView2<f64>, out_col_major: bool, work: &mut GemmWork) {
+        let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+        let mut out =
+            if out_col_major { Array2::from_elem((m, n).f(), f64::NAN) } else { Array2::from_elem((m, n), f64::NAN) };
+        gemm_packed_into(a, b, out.view_mut(), work);
+        let want = naive(&a, &b);
+        for ((idx, g), w) in out.indexed_iter().zip(want.iter()) {
+            let tol = 4.0 * f64::EPSILON * (k.max(1) as f64) * w.abs().max(1.0);
+            assert!((g - w).abs() <= tol, "{m}x{k}x{n} at {idx:?}: got {g}, want {w}");
+        }
+    }
+
+    #[test]
+    fn odd_sizes_and_block_edges_match_naive() {
+        let mut work = GemmWork::new();
+        let ms = [1, 7, MR, MR + 1, MC - 1, MC, MC + 1, 2 * MC + 3];
+        let ks = [1, 5, KC - 1, KC, KC + 1, 2 * KC + 7];
+        let ns = [1, 5, NR, NR + 1, 13];
+        for (s, &m) in ms.iter().enumerate() {
+            for &k in &ks {
+                for &n in &ns {
+                    let a = random(m, k, 1 + s as u64 + k as u64, true);
+                    let b = random(k, n, 7 + n as u64, true);
+                    check(a.view(), b.view(), true, &mut work);
+                }
+            }
+        }
+        // columns across NC
+        let a = random(9, 3, 5, true);
+        let b = random(3, NC + NR + 1, 6, true);
+        check(a.view(), b.view(), true, &mut work);
+    }
+
+    #[test]
+    fn any_strides() {
+        let mut work = GemmWork::new();
+        let a = random(37, 29, 3, false); // row-major
+        let b = random(29, 19, 4, false);
+        check(a.view(), b.view(), false, &mut work);
+        check(a.view(), b.view(), true, &mut work);
+        let big = random(80, 60, 8, true);
+        let a = big.slice(s![..;2, 1..;3]); // 40 x 20, strided
+        let b = random(20, 11, 9, true);
+        check(a, b.view(), true, &mut work);
+        let bt = random(11, 20, 10, true);
+        check(a, bt.t(), false, &mut work);
+    }
+
+    #[test]
+    fn empty_and_zero_depth() {
+        let mut work = GemmWork::new();
+        let a = Array2::<f64>::zeros((3, 0).f());
+        let b = Array2::<f64>::zeros((0, 2).f());
+        let mut out = Array2::from_elem((3, 2).f(), f64::NAN);
+        gemm_packed_into(a.view(), b.view(), out.view_mut(), &mut work);
+        assert_eq!(out, Array2::<f64>::zeros((3, 2)));
+        let a = Array2::<f64>::zeros((0, 4).f());
+        let b = random(4, 3, 1, true);
+        let mut out = Array2::<f64>::zeros((0, 3).f());
+        gemm_packed_into(a.view(), b.view(), out.view_mut(), &mut work);
+    }
+
+    #[test]
+    fn integer_valued_inputs_are_exact_and_agree_with_matrixmultiply() {
+        let a = Array2::from_shape_fn((131, 300).f(), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+        let b = Array2::from_shape_fn((300, 23).f(), |(i, j)| ((i * 5 + j) % 13) as f64 - 6.0);
+        let mut out = Array2::zeros((131, 23).f());
+        gemm_packed_into(a.view(), b.view(), out.view_mut(), &mut GemmWork::new());
+        assert_eq!(out, naive(&a.view(), &b.view()));
+        let mut mm = Array2::zeros((131, 23).f());
+        crate::matmul::gemm_into(a.view(), b.view(), mm.view_mut());
+        assert_eq!(out, mm);
+    }
+
+    #[test]
+    fn prepacked_gives_the_same_bits() {
+        let mut work = GemmWork::new();
+        for &(m, k, n) in &[(1, 1, 2), (9, 3, 7), (70, KC + 3, 13), (33, 2 * KC + 1, NC + NR + 5), (130, 17, 2 * NC + 1)] {
+            let a = random(m, k, 3 + m as u64, true);
+            let b = random(k, n, 4 + n as u64, k % 2 == 0);
+            let mut want = Array2::zeros((m, n).f());
+            gemm_packed_into(a.view(), b.view(), want.view_mut(), &mut work);
+            for threads in [1, 2, 3] {
+                let Some(packed) = PackedB::new(b.view(), threads) else {
+                    return; // no packed kernel on this CPU
+                };
+                assert_eq!((packed.nrows(), packed.ncols()), (k, n));
+                let mut got = Array2::from_elem((m, n).f(), f64::NAN);
+                gemm_prepacked_into(a.view(), &packed, got.view_mut(), &mut work);
+                assert!(
+                    got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "{m}x{k}x{n}, {threads} threads"
+                );
+                // a block of rows, strided output
+                let mut part = Array2::from_elem((m / 2, n), f64::NAN);
+                gemm_prepacked_into(a.slice(s![m - m / 2.., ..]), &packed, part.view_mut(), &mut work);
+                assert_eq!(part, want.slice(s![m - m / 2.., ..]));
+            }
+        }
+    }
+
+    #[test]
+    fn rows_do_not_depend_on_their_block() {
+        // the same row computed in different row blocks gives the same bits
+        let a = random(300, 70, 11, true);
+        let b = random(70, 17, 12, true);
+        let mut work = GemmWork::new();
+        let mut whole = Array2::zeros((300, 17).f());
+        gemm_packed_into(a.view(), b.view(), whole.view_mut(), &mut work);
+        for (lo, hi) in [(0, 1), (5, 77), (129, 300)] {
+            let mut part = Array2::zeros((hi - lo, 17).f());
+            gemm_packed_into(a.slice(s![lo..hi, ..]), b.view(), part.view_mut(), &mut work);
+            assert_eq!(part, whole.slice(s![lo..hi, ..]));
+        }
+    }
+}
