@@ -20,7 +20,10 @@
 #' sigmoid(z)
 #' all.equal(sigmoid(z), plogis(z))
 sigmoid <- function(x) {
-  UseMethod("sigmoid")
+  # Small plain vectors, matrices and arrays (no class): one raw call (see
+  # src/rust/glue/src/fast.rs); NULL for anything else, which dispatches.
+  res <- .Call(fwdprop_sigmoid_fast, x)
+  if (is.null(res)) UseMethod("sigmoid") else res
 }
 
 #' @export

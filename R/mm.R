@@ -24,8 +24,20 @@
 #' mm(X, beta)
 #' all.equal(mm(X, beta), X %*% beta)
 mm <- function(x, y) {
-  x <- as_double_matrix(x, "x")
-  y <- as_double_matrix(y, "y")
+  # Small plain matrices without dimnames: one raw call (see
+  # src/rust/glue/src/fast.rs), which returns NULL for anything else.
+  res <- .Call(fwdprop_mm_fast, x, y)
+  if (is.null(res)) {
+    res <- mm_checked(x, y)
+  }
+  res
+}
+
+# The ordinary path of mm(): R validation, then mm_impl(). Errors name mm()'s
+# call (`call`).
+mm_checked <- function(x, y, call = sys.call(-1L)) {
+  x <- as_double_matrix(x, "x", call = call)
+  y <- as_double_matrix(y, "y", call = call)
   dx <- dim(x)
   dy <- dim(y)
   if (dx[2L] != dy[1L]) {
@@ -34,7 +46,7 @@ mm <- function(x, y) {
       shape_string(x), shape_string(y),
       dx[2L], if (dx[2L] == 1L) "" else "s",
       dy[1L], if (dy[1L] == 1L) "" else "s"
-    ))
+    ), call = call)
   }
   out <- mm_impl(x, y)
   dn <- product_dimnames(dimnames(x), dimnames(y))

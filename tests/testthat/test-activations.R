@@ -81,3 +81,29 @@ test_that("sigmoid() rejects non-numeric input with a fwdprop_error", {
     sigmoid(1i)
   })
 })
+
+test_that("the small fast path and the ordinary path of sigmoid() agree", {
+  set.seed(22)
+  x <- array(c(rnorm(20, sd = 20), NA, NaN, Inf, -Inf), c(2, 3, 4),
+             dimnames = list(c("a", "b"), NULL, letters[1:4]))
+  attr(x, "note") <- "kept"
+  expect_identical(sigmoid(x), fwdprop:::sigmoid.default(x))
+  expect_identical(attributes(sigmoid(x)), attributes(plogis(x)))
+  expect_identical(is.na(sigmoid(x)), is.na(plogis(x)))
+  expect_plogis(sigmoid(x), x)
+  xi <- c(a = 1L, b = NA, c = -3L)
+  expect_identical(attributes(sigmoid(xi)), attributes(plogis(xi)))
+  expect_plogis(sigmoid(xi), xi)
+  expect_identical(sigmoid(xi), fwdprop:::sigmoid.default(xi))
+  expect_plogis(sigmoid(c(TRUE, NA, FALSE)), c(TRUE, NA, FALSE))
+  # at and past the fast path's limit of 65536 elements
+  for (n in c(65536, 65537)) {
+    v <- rnorm(n, sd = 10)
+    expect_identical(sigmoid(v), fwdprop:::sigmoid.default(v), info = n)
+  }
+  # classed input dispatches (and factor is still refused)
+  expect_error(sigmoid(factor("a")), class = "fwdprop_error")
+  d <- structure(c(0, 1), class = "myclass")
+  expect_s3_class(sigmoid(d), "myclass")
+  expect_plogis(unclass(sigmoid(d)), c(0, 1))
+})

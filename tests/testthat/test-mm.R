@@ -129,3 +129,33 @@ test_that("mm() error messages", {
     mm(factor(c("a", "b")), X)
   })
 })
+
+test_that("the small fast path and the ordinary path of mm() agree", {
+  # products up to 65536 elements without dimnames take a raw call; the
+  # rest (dimnames, classed matrices, larger products) go through R checks
+  set.seed(21)
+  for (shape in list(c(3, 2, 3), c(1, 1, 1), c(256, 3, 256), c(257, 2, 256), c(0, 3, 2), c(4, 0, 2))) {
+    x <- matrix(rnorm(shape[1] * shape[2]), shape[1], shape[2])
+    y <- matrix(rnorm(shape[2] * shape[3]), shape[2], shape[3])
+    want <- x %*% y
+    expect_equal(mm(x, y), want, tolerance = 1e-14, info = paste(shape, collapse = "x"))
+    expect_identical(mm(x, y), fwdprop:::mm_checked(x, y), info = paste(shape, collapse = "x"))
+    xi <- matrix(sample(-5:5, length(x), TRUE), nrow(x), ncol(x))
+    if (length(xi)) xi[1] <- NA
+    expect_identical(mm(xi, y), xi %*% y, info = "integer with NA")
+    expect_identical(mm(xi > 0, y), (xi > 0) %*% y, info = "logical with NA")
+  }
+  # the result is a fresh plain double matrix; the inputs are untouched
+  x <- matrix(1:6, 3)
+  y <- matrix(c(TRUE, FALSE, NA, TRUE), 2)
+  x0 <- x
+  y0 <- y
+  z <- mm(x, y)
+  expect_identical(attributes(z), list(dim = c(3L, 2L)))
+  expect_identical(z, x %*% y)
+  expect_identical(x, x0)
+  expect_identical(y, y0)
+  # a classed matrix takes the ordinary path (and keeps working)
+  tab <- table(c(1, 1, 2), c("a", "b", "b"))
+  expect_identical(mm(tab, diag(2)), unclass(tab) %*% diag(2) + 0)
+})

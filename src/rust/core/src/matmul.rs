@@ -76,12 +76,21 @@ pub fn matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut
         out.fill(0.0);
         return;
     }
-    if has_non_finite(&a) || has_non_finite(&b) {
+    // tiny products (the lecture's): the plain loop, faster than setting up
+    // the blocked GEMM, and R's own summation order
+    if m.saturating_mul(k).saturating_mul(n) <= SMALL_MATMUL
+        || has_non_finite(&a)
+        || has_non_finite(&b)
+    {
         simple_matmul_into(a, b, out);
         return;
     }
     gemm_into(a, b, out);
 }
+
+/// Largest product (rows x inner x columns multiply-adds) that
+/// [`matmul_into`] computes with the plain loop whatever the values.
+pub const SMALL_MATMUL: usize = 4096;
 
 /// `out = a %*% b` by the cache-blocked GEMM (matrixmultiply, on the
 /// calling thread), whatever the values: no check for non-finite values
@@ -222,6 +231,22 @@ mod tests {
                 assert_close(&product(&a, &b), &naive(&a, &b), k);
             }
         }
+    }
+
+    #[test]
+    fn small_products_sum_in_rs_order_bit_for_bit() {
+        // up to SMALL_MATMUL multiply-adds: the plain loop, so exactly the
+        // naive ascending sum (R's reference BLAS order)
+        for &(m, k, n) in &[(3, 2, 3), (3, 2, 1), (16, 16, 16), (1, 4096, 1), (7, 9, 11)] {
+            assert!(m * k * n <= SMALL_MATMUL);
+            let a = random(m, k, 5 + m as u64, true);
+            let b = random(k, n, 6 + n as u64, false);
+            assert_eq!(product(&a, &b), naive(&a, &b), "{m}x{k}x{n}");
+        }
+        // just past it: the blocked GEMM, within rounding
+        let a = random(17, 16, 7, true);
+        let b = random(16, 16, 8, true);
+        assert_close(&product(&a, &b), &naive(&a, &b), 16);
     }
 
     #[test]

@@ -1,5 +1,10 @@
-//! The fast path of `forward()` for small inputs: a raw `.Call` entry
-//! point that takes and returns `SEXP`s directly.
+//! The fast paths of `mm()`, `sigmoid()` and `forward()` for small
+//! inputs: raw `.Call` entry points that take and return `SEXP`s directly.
+//! `fwdprop_mm_fast()` and `fwdprop_sigmoid_fast()` follow the same rules
+//! as the forward pass described next: they compute only a case they fully
+//! recognise (plain numeric matrices or vectors without a class, small
+//! results; `mm()` also only without dimnames) and otherwise return `NULL`
+//! for the R function's ordinary path, which runs the same core function.
 //!
 //! An `#[extendr]` function costs about half a microsecond per argument
 //! (extendr's protection bookkeeping), more than the whole forward pass of
@@ -19,13 +24,142 @@
 //! after everything Rust owns is dropped.
 
 use extendr_ffi::{
-    R_CHAR, R_ClassSymbol, R_DimNamesSymbol, R_DimSymbol, R_NamesSymbol, R_NilValue, R_xlen_t, Rf_allocMatrix,
-    Rf_allocVector, Rf_error, Rf_getAttrib, Rf_protect, Rf_setAttrib, Rf_unprotect, Rf_xlength, INTEGER, LOGICAL,
-    REAL, SET_VECTOR_ELT, SEXP, SEXPTYPE, STRING_ELT, TYPEOF, VECTOR_ELT,
+    R_CHAR, R_ClassSymbol, R_DimNamesSymbol, R_DimSymbol, R_NamesSymbol, R_NilValue, R_xlen_t, Rboolean,
+    Rf_allocMatrix, Rf_allocVector, Rf_coerceVector, Rf_error, Rf_getAttrib, Rf_isObject, Rf_protect,
+    Rf_setAttrib, Rf_unprotect, Rf_xlength, INTEGER, LOGICAL, REAL, SET_VECTOR_ELT, SEXP, SEXPTYPE, STRING_ELT,
+    TYPEOF, VECTOR_ELT,
 };
 use fwdprop_core::forward::{forward_into, Activation, Layer, Network};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use std::ffi::CStr;
+
+#[allow(improper_ctypes)] // SEXP is an opaque pointer, as in extendr-ffi
+extern "C" {
+    // R's C API (Rinternals.h), not bound by extendr-ffi: copies every
+    // attribute of `from` to `to`, as `attributes(to) <- attributes(from)`.
+    fn DUPLICATE_ATTRIB(to: SEXP, from: SEXP);
+}
+
+/// Largest result (in elements) of the fast paths of `mm()` and
+/// `sigmoid()`; larger ones take the ordinary path, whose result memory is
+/// advised to use huge pages (and where the call's overhead is lost in the
+/// arithmetic anyway).
+pub const FAST_MAX_LEN: usize = 1 << 16;
+
+/// `.Call(fwdprop_mm_fast, x, y)`: `x %*% y` for plain numeric matrices
+/// without dimnames whose product has at most [`FAST_MAX_LEN`] elements,
+/// else `NULL`.
+///
+/// # Safety
+/// Called by R's `.Call` with two valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_mm_fast(x: SEXP, y: SEXP) -> SEXP {
+    let outcome = std::panic::catch_unwind(|| mm_fast(x, y));
+    match outcome {
+        Ok(sexp) => sexp,
+        Err(payload) => {
+            drop(payload);
+            raise("fwdprop internal error: the fast path of mm() panicked")
+        }
+    }
+}
+
+/// `(nrow, ncol)` of a double, integer or logical matrix that is no object
+/// (no class: S3 methods and `as_double_matrix()`'s messages stay in R) and
+/// has no dimnames; else `None`.
+unsafe fn plain_numeric_matrix(x: SEXP) -> Option<(usize, usize)> {
+    if !matches!(TYPEOF(x), SEXPTYPE::REALSXP | SEXPTYPE::INTSXP | SEXPTYPE::LGLSXP)
+        || Rf_isObject(x) != Rboolean::FALSE
+        || Rf_getAttrib(x, R_DimNamesSymbol) != R_NilValue
+    {
+        return None;
+    }
+    let dim = Rf_getAttrib(x, R_DimSymbol);
+    if TYPEOF(dim) != SEXPTYPE::INTSXP || Rf_xlength(dim) != 2 {
+        return None;
+    }
+    let d = INTEGER(dim);
+    let (r, c) = (*d, *d.add(1));
+    (r >= 0 && c >= 0).then_some((r as usize, c as usize))
+}
+
+/// `x` as doubles: `x` itself, or a protected coerced copy (R's coercion,
+/// so NA stays NA); `protected` counts the copies.
+unsafe fn as_doubles(x: SEXP, protected: &mut i32) -> *const f64 {
+    if TYPEOF(x) == SEXPTYPE::REALSXP {
+        return REAL(x);
+    }
+    let copy = Rf_protect(Rf_coerceVector(x, SEXPTYPE::REALSXP));
+    *protected += 1;
+    REAL(copy)
+}
+
+fn mm_fast(x: SEXP, y: SEXP) -> SEXP {
+    // SAFETY: `x`, `y` are arguments of the current .Call; every R call
+    // happens on R's main thread while no Rust value owns memory.
+    unsafe {
+        let (Some((m, k)), Some((k2, n))) = (plain_numeric_matrix(x), plain_numeric_matrix(y)) else {
+            return R_NilValue;
+        };
+        if k != k2 || m.checked_mul(n).map_or(true, |len| len > FAST_MAX_LEN) {
+            return R_NilValue;
+        }
+        let out = Rf_protect(Rf_allocMatrix(SEXPTYPE::REALSXP, m as i32, n as i32));
+        let mut protected = 1;
+        let xp = as_doubles(x, &mut protected);
+        let yp = as_doubles(y, &mut protected);
+        let a = ArrayView2::from_shape_ptr((m, k).f(), xp);
+        let b = ArrayView2::from_shape_ptr((k, n).f(), yp);
+        let o = ArrayViewMut2::from_shape_ptr((m, n).f(), REAL(out));
+        fwdprop_core::matmul_into(a, b, o);
+        Rf_unprotect(protected);
+        out
+    }
+}
+
+/// `.Call(fwdprop_sigmoid_fast, x)`: the logistic function of a double,
+/// integer or logical vector, matrix or array that is no object, with at
+/// most [`FAST_MAX_LEN`] elements, keeping all its attributes; else `NULL`.
+///
+/// # Safety
+/// Called by R's `.Call` with a valid `SEXP`, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_sigmoid_fast(x: SEXP) -> SEXP {
+    let outcome = std::panic::catch_unwind(|| sigmoid_fast(x));
+    match outcome {
+        Ok(sexp) => sexp,
+        Err(payload) => {
+            drop(payload);
+            raise("fwdprop internal error: the fast path of sigmoid() panicked")
+        }
+    }
+}
+
+fn sigmoid_fast(x: SEXP) -> SEXP {
+    // SAFETY: `x` is an argument of the current .Call; R calls happen on
+    // R's main thread while no Rust value owns memory.
+    unsafe {
+        let ty = TYPEOF(x);
+        if !matches!(ty, SEXPTYPE::REALSXP | SEXPTYPE::INTSXP | SEXPTYPE::LGLSXP) || Rf_isObject(x) != Rboolean::FALSE
+        {
+            return R_NilValue;
+        }
+        let n = Rf_xlength(x) as usize;
+        if n > FAST_MAX_LEN {
+            return R_NilValue;
+        }
+        let out = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, n as R_xlen_t));
+        let dst = std::slice::from_raw_parts_mut(REAL(out), n);
+        match ty {
+            SEXPTYPE::REALSXP => fwdprop_core::activation::sigmoid_into(std::slice::from_raw_parts(REAL(x), n), dst),
+            SEXPTYPE::INTSXP => crate::sigmoid_of_ints(std::slice::from_raw_parts(INTEGER(x), n).iter().copied(), dst),
+            _ => crate::sigmoid_of_ints(std::slice::from_raw_parts(LOGICAL(x), n).iter().copied(), dst),
+        }
+        DUPLICATE_ATTRIB(out, x);
+        Rf_unprotect(1);
+        out
+    }
+}
 
 /// Inputs with at least this many rows take the ordinary path (where R
 /// picks the number of threads); below it `forward()` uses one thread.

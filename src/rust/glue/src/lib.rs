@@ -63,7 +63,7 @@ fn sigmoid_impl(x: Robj) -> extendr_api::Result<Robj> {
 /// Integer and logical input: R's NA (`i32::MIN`) becomes `NA_real_`, as
 /// `plogis()` gives; other values are converted to double exactly, then
 /// go through the same sigmoid as double input.
-fn sigmoid_of_ints(src: impl Iterator<Item = i32>, dst: &mut [f64]) {
+pub(crate) fn sigmoid_of_ints(src: impl Iterator<Item = i32>, dst: &mut [f64]) {
     let na = <f64 as CanBeNA>::na();
     for (d, s) in dst.iter_mut().zip(src) {
         *d = if s == i32::MIN { na } else { s as f64 };
@@ -221,9 +221,9 @@ extendr_module! {
 }
 
 /// Registers the package's `.Call` routines: extendr's (the functions of
-/// `extendr_module!` above) plus the raw fast path of `forward()`
-/// ([`fast::fwdprop_forward_fast`], 4 arguments), which is no extendr
-/// function and so not in the generated R wrappers. Called from
+/// `extendr_module!` above) plus the raw fast paths of `mm()`, `sigmoid()`
+/// and `forward()` (see [`fast`]), which are no extendr functions and so
+/// not in the generated R wrappers. Called from
 /// `R_init_fwdprop()` in `src/entrypoint.c`.
 ///
 /// # Safety
@@ -233,6 +233,30 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
     use extendr_api::metadata::{Arg, Func};
     let mut meta = get_fwdprop_metadata();
     let arg = |name| Arg { name, arg_type: "SEXP", default: None };
+    meta.functions.push(Func {
+        doc: "Fast path of mm() for small plain matrices.",
+        rust_name: "fwdprop_mm_fast",
+        mod_name: "fwdprop_mm_fast",
+        r_name: "fwdprop_mm_fast",
+        c_name: "fwdprop_mm_fast",
+        args: vec![arg("x"), arg("y")],
+        return_type: "SEXP",
+        func_ptr: fast::fwdprop_mm_fast as *const u8,
+        hidden: true,
+        invisible: None,
+    });
+    meta.functions.push(Func {
+        doc: "Fast path of sigmoid() for small plain vectors.",
+        rust_name: "fwdprop_sigmoid_fast",
+        mod_name: "fwdprop_sigmoid_fast",
+        r_name: "fwdprop_sigmoid_fast",
+        c_name: "fwdprop_sigmoid_fast",
+        args: vec![arg("x")],
+        return_type: "SEXP",
+        func_ptr: fast::fwdprop_sigmoid_fast as *const u8,
+        hidden: true,
+        invisible: None,
+    });
     meta.functions.push(Func {
         doc: "Fast path of forward() for small inputs.",
         rust_name: "fwdprop_forward_fast",
