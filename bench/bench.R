@@ -6,6 +6,8 @@
 #   W2 batch scoring X 100000x100,   100 -> 256 -> 128 -> 1
 #   W3 compute-bound X 2000x2000,    2000 -> 2000
 #   S  sigmoid() of a length-1e7 vector
+# and, without targets: mm() and sigmoid() at the lecture's sizes (M0, A0)
+# and mm() of two 1000x1000 matrices (M1).
 # Every pair of results is checked with all.equal() by bench::mark. Ratios
 # are fwdprop's median over base R's median; the targets are issue #5's.
 suppressPackageStartupMessages({
@@ -73,8 +75,33 @@ rows$S <- data.frame(
 )
 message(sprintf("S: base R %s, fwdprop %s", format(m$median[1]), format(m$median[2])))
 
+# The building blocks at the lecture's size and one large product (no
+# targets in issue #5; shown so that regressions in per-call cost show up).
+X0 <- cases$W0$w$X
+b0 <- cases$W0$w$W[[1]]
+z0 <- X0 %*% b0
+A <- matrix(runif(1e6), 1000)
+B <- matrix(runif(1e6), 1000)
+extra <- list(
+  M0 = list(label = "M0 mm() 3x2 by 2x3", base = quote(X0 %*% b0), fw = quote(mm(X0, b0)), iters = 10000, flops = 2 * 18),
+  A0 = list(label = "A0 sigmoid() of 3x3", base = quote(plogis(z0)), fw = quote(sigmoid(z0)), iters = 10000, flops = NA),
+  M1 = list(label = "M1 mm() 1000x1000 by 1000x1000", base = quote(A %*% B), fw = quote(mm(A, B)), iters = 3, flops = 2e9)
+)
+for (name in names(extra)) {
+  e <- extra[[name]]
+  m <- bench::mark(base_R = eval(e$base), fwdprop = eval(e$fw), min_iterations = e$iters, check = TRUE)
+  r <- as.numeric(m$median[2]) / as.numeric(m$median[1])
+  rows[[name]] <- data.frame(
+    workload = e$label, base_R = format(m$median[1]), fwdprop = format(m$median[2]),
+    ratio = r, target = NA_real_, met = "", GFLOPs = e$flops / as.numeric(m$median[2]) / 1e9,
+    mem_base = format(m$mem_alloc[1]), mem_fwdprop = format(m$mem_alloc[2])
+  )
+  message(sprintf("%s: base R %s, fwdprop %s, ratio %.3f", name, format(m$median[1]), format(m$median[2]), r))
+}
+
 tab <- do.call(rbind, rows)
 fmt <- function(v, d) ifelse(is.na(v), "", formatC(v, format = "f", digits = d))
+tab$GFLOPs[tab$GFLOPs < 0.05] <- NA
 md <- c(
   sprintf("Machine: %s, %d cores, R %s, BLAS %s; fwdprop threads: %d; %s.",
           sub("^model name\\s*:\\s*", "", grep("^model name", readLines("/proc/cpuinfo"), value = TRUE)[1]),
