@@ -12,7 +12,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use fwdprop_core::forward::{forward_into, forward_into_with_block, forward_trace, Activation, Layer, Network};
+use fwdprop_core::forward::{
+    forward_into, forward_into_with_block, forward_small_into, forward_trace, Activation, Layer, Network, SmallLayer,
+};
 use fwdprop_core::init::{init_weights, InitMethod};
 use ndarray::{Array2, ShapeBuilder};
 
@@ -129,6 +131,42 @@ fn main() {
             }
         }
         w.report("unfused (trace), 1 thread", w.unfused());
+        if name == "W0" {
+            // the allocation-free path of the R fast path (per call, timed
+            // over batches of 1000 calls), and the same with forward_into
+            // and a Network built per call, as the R call did before
+            let xs: Vec<f64> = w.x.t().iter().copied().collect(); // column-major
+            let ws: Vec<Vec<f64>> = w.weights.iter().map(|m| m.t().iter().copied().collect()).collect();
+            let layers: Vec<SmallLayer> = ws
+                .iter()
+                .zip(&w.weights)
+                .map(|(v, m)| SmallLayer {
+                    weights: v,
+                    d_in: m.nrows(),
+                    d_out: m.ncols(),
+                    bias: None,
+                    activation: Activation::Sigmoid,
+                })
+                .collect();
+            let d = w.weights.last().expect("layers").ncols();
+            let mut out = vec![0.0; n * d];
+            let t = median_time(50, Duration::from_millis(500), || {
+                for _ in 0..1000 {
+                    assert!(forward_small_into(black_box(&xs), n, black_box(&layers), &mut out));
+                }
+                black_box(&out);
+            });
+            w.report("forward_small_into, per call", t / 1000);
+            let t = median_time(50, Duration::from_millis(500), || {
+                for _ in 0..1000 {
+                    let net = w.net();
+                    let mut o = Array2::<f64>::zeros((n, d).f());
+                    forward_into(black_box(w.x.view()), &net, o.view_mut(), 1).expect("fits");
+                    black_box(&o);
+                }
+            });
+            w.report("Network+forward_into per call", t / 1000);
+        }
     }
     if run("G") {
         // the GEMMs alone, one thread, on the products of W3 (half the rows,

@@ -22,11 +22,12 @@
 //! so finite results may differ from the unfused ones by rounding only.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip};
 
-use crate::activation::{sigmoid_in_place, sigmoid_in_place_checked};
+use crate::activation::{sigmoid_in_place, sigmoid_in_place_checked, sigmoid_into_checked};
 use crate::gemm::{gemm_packed_into, gemm_prepacked_into, GemmWork, PackedB};
 use crate::matmul::{matmul_into, simple_matmul_into};
 
@@ -704,6 +705,154 @@ pub fn forward_trace_into(
     Ok(())
 }
 
+/// A layer of [`forward_small_into`]: column-major `d_in x d_out` weights
+/// in one slice (as an R matrix's memory).
+#[derive(Clone, Copy, Debug)]
+pub struct SmallLayer<'a> {
+    /// `d_in * d_out` values, column-major.
+    pub weights: &'a [f64],
+    /// Rows of the weights (inputs of the layer).
+    pub d_in: usize,
+    /// Columns of the weights (outputs of the layer).
+    pub d_out: usize,
+    /// `None`, or `d_out` values.
+    pub bias: Option<&'a [f64]>,
+    /// Applied to `z`.
+    pub activation: Activation,
+}
+
+/// Most values (`rows x width`) of one layer that [`forward_small_into`]
+/// keeps in its stack buffers.
+pub const SMALL_MAX_VALUES: usize = 128;
+
+/// The fused forward pass for a tiny input (the lecture's 3 samples), with
+/// no allocation: every layer's `z` and activation live in stack buffers.
+///
+/// `x` is `n x layers[0].d_in` and `out` `n x d_out` of the last layer,
+/// both column-major in one slice. Computes exactly what [`forward_into`]
+/// computes (the same arithmetic in the same order, bit for bit) and
+/// returns `true`, or returns `false` when it does not handle the case,
+/// leaving `out` in an unspecified state; the caller then runs
+/// [`forward_into`]. Not handled: shapes that do not chain, a layer with
+/// more than [`SMALL_MAX_VALUES`] values (`n x d_out`), or (`d_out > 1`)
+/// a product larger than the small-product limit (where [`forward_into`]
+/// uses GEMM); and any layer whose `z` holds a NaN or an infinity (R's
+/// NaN rules then need the plain loop of [`forward_into`]).
+pub fn forward_small_into(x: &[f64], n: usize, layers: &[SmallLayer], out: &mut [f64]) -> bool {
+    let Some(last) = layers.last() else {
+        return false;
+    };
+    if n > BLOCK_ROWS || x.len() != n * layers[0].d_in || out.len() != n * last.d_out {
+        return false;
+    }
+    let mut d_prev = layers[0].d_in;
+    for l in layers {
+        let values = n * l.d_out;
+        if l.d_in != d_prev
+            || l.weights.len() != l.d_in * l.d_out
+            || l.bias.is_some_and(|b| b.len() != l.d_out)
+            || values > SMALL_MAX_VALUES
+            || (l.d_out > 1 && values * l.d_in > SMALL_PRODUCT)
+            || (l.activation == Activation::Softmax && 3 * n > SMALL_MAX_VALUES)
+        {
+            return false;
+        }
+        d_prev = l.d_out;
+    }
+    if n == 0 || last.d_out == 0 {
+        return true; // nothing to write, as forward_into
+    }
+    // not zero-filled (the lecture's network uses 9 of 128 values): each
+    // layer writes the part it uses before it is read
+    let mut a_buf = [MaybeUninit::<f64>::uninit(); SMALL_MAX_VALUES];
+    let mut z_buf = [MaybeUninit::<f64>::uninit(); SMALL_MAX_VALUES];
+    let n_layers = layers.len();
+    for (l, layer) in layers.iter().enumerate() {
+        let (k, d) = (layer.d_in, layer.d_out);
+        let len = n * d;
+        // SAFETY: the previous layer wrote its `n * k` activations into
+        // `a_buf` (`dst` below)
+        let input: &[f64] =
+            if l == 0 { x } else { unsafe { std::slice::from_raw_parts(a_buf.as_ptr() as *const f64, n * k) } };
+        let zs = small_layer_z(input, n, layer, &mut z_buf[..len]);
+        let dst: &mut [f64] = if l + 1 == n_layers { &mut out[..] } else { zeroed(&mut a_buf[..len]) };
+        let zs = &*zs;
+        let non_finite = match layer.activation {
+            Activation::Sigmoid => sigmoid_into_checked(zs, dst),
+            act => {
+                if zs.iter().fold(false, |acc, v| acc | !v.is_finite()) {
+                    return false;
+                }
+                match act {
+                    Activation::Relu => dst.iter_mut().zip(zs).for_each(|(o, &v)| *o = relu(v)),
+                    Activation::Tanh => dst.iter_mut().zip(zs).for_each(|(o, &v)| *o = v.tanh()),
+                    Activation::Softmax => {
+                        dst.copy_from_slice(zs);
+                        let mut rows = [0.0f64; SMALL_MAX_VALUES];
+                        softmax_rows(col_major(dst, n, d), &mut rows);
+                    }
+                    _ => dst.copy_from_slice(zs),
+                }
+                false
+            }
+        };
+        if non_finite {
+            return false;
+        }
+    }
+    true
+}
+
+/// `buf` filled with zeros, as initialised values.
+fn zeroed(buf: &mut [MaybeUninit<f64>]) -> &mut [f64] {
+    for v in buf.iter_mut() {
+        v.write(0.0);
+    }
+    // SAFETY: every element was just written; `MaybeUninit<f64>` and `f64`
+    // have the same layout.
+    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut f64, buf.len()) }
+}
+
+/// `z = a %*% w (+ bias)` for `a` `n x k` and the layer's `k x d`
+/// weights, all column-major, written into `z` (`n x d`), which is returned
+/// as initialised values. Per element the arithmetic of [`matvec_into`]
+/// (which [`product_into`] uses for every product [`forward_small_into`]
+/// takes) and [`add_bias`]: `0 + a[i,0] w[0] + a[i,1] w[1] + ...`, summed in
+/// order, then the bias added with R's NaN rule.
+#[inline]
+fn small_layer_z<'z>(a: &[f64], n: usize, layer: &SmallLayer, z: &'z mut [MaybeUninit<f64>]) -> &'z mut [f64] {
+    let k = layer.d_in;
+    let len = z.len();
+    if k == 0 {
+        z.iter_mut().for_each(|v| {
+            v.write(0.0);
+        });
+    } else {
+        let a = &a[..n * k];
+        for (zc, wc) in z.chunks_exact_mut(n).zip(layer.weights.chunks_exact(k)) {
+            for (i, zi) in zc.iter_mut().enumerate() {
+                let mut s = 0.0;
+                let mut at = i;
+                for &wj in wc {
+                    s += a[at] * wj;
+                    at += n;
+                }
+                zi.write(s);
+            }
+        }
+    }
+    // SAFETY: every element was written: `z` holds `n * d` values, `d`
+    // whole columns of `n` (checked by the caller: `len == n * d`,
+    // `weights.len() == k * d`).
+    let z = unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr() as *mut f64, len) };
+    if let Some(bias) = layer.bias {
+        for (zc, &bc) in z.chunks_exact_mut(n).zip(bias) {
+            zc.iter_mut().for_each(|v| *v = add_nan_first(*v, bc));
+        }
+    }
+    z
+}
+
 /// Convenience: the fused pass into a new column-major array.
 pub fn forward(x: ArrayView2<f64>, net: &Network, threads: usize) -> Result<ndarray::Array2<f64>, ForwardError> {
     let mut out = ndarray::Array2::zeros((x.nrows(), net.n_outputs()).f());
@@ -1203,6 +1352,124 @@ mod tests {
         assert!(forward_into(x.view(), &net, out.view_mut(), 1).is_err());
         let mut zs = vec![out.view_mut()];
         assert!(forward_trace_into(x.view(), &net, &mut zs, &mut []).is_err());
+    }
+
+    /// `forward_small_into` if it handles the case, else `forward_into`
+    /// (what the glue does); and whether the small path handled it.
+    fn small_or_fused(x: &Array2<f64>, spec: &Spec) -> (Array2<f64>, bool) {
+        let n = x.nrows();
+        let xs: Vec<f64> = x.t().iter().copied().collect(); // column-major
+        let layers: Vec<SmallLayer> = spec
+            .weights
+            .iter()
+            .zip(&spec.biases)
+            .zip(&spec.acts)
+            .map(|((w, b), &activation)| SmallLayer {
+                weights: w.as_slice_memory_order().expect("contiguous"),
+                d_in: w.nrows(),
+                d_out: w.ncols(),
+                bias: b.as_deref(),
+                activation,
+            })
+            .collect();
+        assert!(spec.weights.iter().all(|w| w.t().is_standard_layout()), "column-major test weights");
+        let d = spec.weights.last().expect("layers").ncols();
+        let mut out = vec![12345.0; n * d];
+        let handled = forward_small_into(&xs, n, &layers, &mut out);
+        let got = if handled {
+            Array2::from_shape_vec((n, d).f(), out).expect("shape")
+        } else {
+            fused(x, spec, 1, BLOCK_ROWS)
+        };
+        (got, handled)
+    }
+
+    fn assert_same_bits(got: &Array2<f64>, want: &Array2<f64>, what: &str) {
+        assert_eq!(got.dim(), want.dim(), "{what}: shape");
+        for ((idx, g), w) in got.indexed_iter().zip(want.iter()) {
+            assert_eq!(g.to_bits(), w.to_bits(), "{what} at {idx:?}: got {g:e}, want {w:e}");
+        }
+    }
+
+    #[test]
+    fn small_path_equals_forward_into_bit_for_bit() {
+        let specials = [f64::NAN, r_na(), f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 800.0, -800.0, 1e308];
+        let mut g = Lcg(99);
+        let mut handled_count = 0;
+        let mut cases = 0;
+        for case in 0..3000u64 {
+            let n_layers = 1 + (case % 4) as usize;
+            let mut sizes = vec![(g.next().abs() * 5.0) as usize];
+            for _ in 0..n_layers {
+                sizes.push(1 + (g.next().abs() * 6.0) as usize);
+            }
+            if case % 50 == 0 {
+                sizes[0] = 0; // no inputs
+            }
+            let n = [0, 1, 2, 3, 5, 8, 17][(case % 7) as usize];
+            let acts: Vec<Activation> =
+                (0..n_layers).map(|_| Activation::ALL[(g.next().abs() * 5.0) as usize % 5]).collect();
+            let mut spec = Spec::new(&sizes, &acts, case % 3 != 0, case);
+            let mut x = random(n, sizes[0], case + 1000, 3.0);
+            // non-finite and extreme values in some cases: in x, the
+            // weights or the biases
+            let plant = |v: &mut f64, g: &mut Lcg| {
+                if g.next() > 0.7 {
+                    *v = specials[(g.next().abs() * specials.len() as f64) as usize % specials.len()];
+                }
+            };
+            match case % 5 {
+                1 => x.iter_mut().for_each(|v| plant(v, &mut g)),
+                2 => spec.weights.iter_mut().for_each(|w| w.iter_mut().for_each(|v| plant(v, &mut g))),
+                3 => spec.biases.iter_mut().flatten().for_each(|b| b.iter_mut().for_each(|v| plant(v, &mut g))),
+                _ => {}
+            }
+            let want = fused(&x, &spec, 1, BLOCK_ROWS);
+            let (got, handled) = small_or_fused(&x, &spec);
+            assert_same_bits(&got, &want, &format!("case {case}: sizes {sizes:?} n {n} {acts:?}"));
+            cases += 1;
+            handled_count += handled as usize;
+        }
+        // most cases (all finite ones) take the small path
+        assert!(handled_count * 2 > cases, "{handled_count} of {cases}");
+        // the lecture's network, with each activation and with biases
+        for act in Activation::ALL {
+            let spec = Spec::new(&[2, 3, 1], &[act, Sigmoid], true, 5);
+            let x = random(3, 2, 6, 4.0);
+            let (got, handled) = small_or_fused(&x, &spec);
+            assert!(handled);
+            assert_same_bits(&got, &fused(&x, &spec, 1, BLOCK_ROWS), &format!("lecture {act:?}"));
+        }
+    }
+
+    #[test]
+    fn small_path_declines_what_it_does_not_handle() {
+        let spec = Spec::new(&[2, 3, 1], &[Sigmoid], false, 5);
+        let layers: Vec<SmallLayer> = spec
+            .weights
+            .iter()
+            .map(|w| SmallLayer {
+                weights: w.as_slice_memory_order().expect("contiguous"),
+                d_in: w.nrows(),
+                d_out: w.ncols(),
+                bias: None,
+                activation: Sigmoid,
+            })
+            .collect();
+        let x = vec![0.5; 6];
+        let mut out = vec![0.0; 3];
+        assert!(forward_small_into(&x, 3, &layers, &mut out));
+        assert!(!forward_small_into(&x, 3, &[], &mut out));
+        assert!(!forward_small_into(&x, 3, &layers[1..], &mut out)); // shapes
+        assert!(!forward_small_into(&x, 2, &layers, &mut out[..2])); // x too long
+        let mut na_x = x.clone();
+        na_x[4] = r_na();
+        assert!(!forward_small_into(&na_x, 3, &layers, &mut out));
+        // too many values for the stack buffers
+        let n = SMALL_MAX_VALUES / 3 + 1;
+        let big_x = vec![0.5; 2 * n];
+        let mut big_out = vec![0.0; n];
+        assert!(!forward_small_into(&big_x, n, &layers, &mut big_out));
     }
 
     #[test]

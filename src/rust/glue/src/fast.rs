@@ -15,8 +15,11 @@
 //! a plain `fwdprop_network` whose parts are all consistent, `trace =
 //! FALSE`, `threads = NULL`) or returns `NULL`, and the R function
 //! `forward()` then takes its ordinary path (R validation with its error
-//! messages, then `forward_impl()`). Both paths run the same core function
-//! on one thread, so they give identical results.
+//! messages, then `forward_impl()`). Both paths run the core's fused pass
+//! on one thread, so they give identical results: for tiny inputs (the
+//! lecture's) the fast path runs `forward_small_into()`, the same
+//! arithmetic with stack buffers and no allocation, tested bit for bit
+//! against `forward_into()`, which runs whenever it declines.
 //!
 //! Rules kept here: no R call while a Rust value that owns memory is alive
 //! (an R error longjmps over Rust frames without running destructors), and
@@ -26,12 +29,11 @@
 use extendr_ffi::{
     R_CHAR, R_ClassSymbol, R_DimNamesSymbol, R_DimSymbol, R_NamesSymbol, R_NilValue, R_xlen_t, Rboolean,
     Rf_allocMatrix, Rf_allocVector, Rf_coerceVector, Rf_error, Rf_getAttrib, Rf_isObject, Rf_protect,
-    Rf_setAttrib, Rf_unprotect, Rf_xlength, INTEGER, LOGICAL, REAL, SET_VECTOR_ELT, SEXP, SEXPTYPE, STRING_ELT,
+    Rf_setAttrib, Rf_unprotect, Rf_xlength, INTEGER, LENGTH, LOGICAL, REAL, SET_VECTOR_ELT, SEXP, SEXPTYPE, STRING_ELT,
     TYPEOF, VECTOR_ELT,
 };
-use fwdprop_core::forward::{forward_into, Activation, Layer, Network};
+use fwdprop_core::forward::{forward_into, forward_small_into, Activation, Layer, Network, SmallLayer};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
-use std::ffi::CStr;
 
 #[allow(improper_ctypes)] // SEXP is an opaque pointer, as in extendr-ffi
 extern "C" {
@@ -169,18 +171,6 @@ pub const FAST_MAX_ROWS: usize = 256;
 /// the result is allocated).
 const MAX_LAYERS: usize = 16;
 
-/// One layer as read from R: pointers into R memory (kept alive by the
-/// network, an argument of the current `.Call`).
-#[derive(Clone, Copy)]
-struct RawLayer {
-    w: *const f64,
-    rows: usize,
-    cols: usize,
-    bias: *const f64, // null: no bias
-    activation: Activation,
-    colnames: SEXP,
-}
-
 /// `.Call(fwdprop_forward_fast, net, x, trace, threads)`: the output
 /// matrix, or `NULL` when the ordinary path must run.
 ///
@@ -210,9 +200,20 @@ fn raise(msg: &'static str) -> SEXP {
     unsafe { Rf_error(c"%s".as_ptr(), buf.as_ptr() as *const std::os::raw::c_char) }
 }
 
+/// The bytes of a CHARSXP (its length from R: no `strlen`).
+unsafe fn char_bytes<'a>(c: SEXP) -> &'a [u8] {
+    let len = LENGTH(c) as usize;
+    if len == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(R_CHAR(c) as *const u8, len)
+    }
+}
+
 /// The elements of a list named `names` (the first of each name, as `$`
 /// finds exact names), in one pass over the names; `None` if any is
-/// missing.
+/// missing. Looks first whether they are the list's first elements, in
+/// this order (as `network()` makes them).
 unsafe fn list_get<const N: usize>(list: SEXP, names: [&[u8]; N]) -> Option<[SEXP; N]> {
     let list_names = Rf_getAttrib(list, R_NamesSymbol);
     if TYPEOF(list_names) != SEXPTYPE::STRSXP {
@@ -223,9 +224,17 @@ unsafe fn list_get<const N: usize>(list: SEXP, names: [&[u8]; N]) -> Option<[SEX
         return None;
     }
     let mut found: [SEXP; N] = [std::ptr::null_mut(); N];
+    if n >= N as R_xlen_t
+        && names.iter().enumerate().all(|(i, want)| char_bytes(STRING_ELT(list_names, i as R_xlen_t)) == *want)
+    {
+        for (i, slot) in found.iter_mut().enumerate() {
+            *slot = VECTOR_ELT(list, i as R_xlen_t);
+        }
+        return Some(found);
+    }
     let mut left = N;
     for i in 0..n {
-        let name = CStr::from_ptr(R_CHAR(STRING_ELT(list_names, i))).to_bytes();
+        let name = char_bytes(STRING_ELT(list_names, i));
         for (slot, want) in found.iter_mut().zip(names) {
             if slot.is_null() && name == want {
                 *slot = VECTOR_ELT(list, i);
@@ -240,9 +249,10 @@ unsafe fn list_get<const N: usize>(list: SEXP, names: [&[u8]; N]) -> Option<[SEX
     None
 }
 
-/// `(nrow, ncol, data)` of an unclassed double matrix, else `None`.
+/// `(nrow, ncol, data)` of a double matrix that is no object (no class),
+/// else `None`.
 unsafe fn double_matrix(x: SEXP) -> Option<(usize, usize, *const f64)> {
-    if TYPEOF(x) != SEXPTYPE::REALSXP || Rf_getAttrib(x, R_ClassSymbol) != R_NilValue {
+    if TYPEOF(x) != SEXPTYPE::REALSXP || Rf_isObject(x) != Rboolean::FALSE {
         return None;
     }
     let dim = Rf_getAttrib(x, R_DimSymbol);
@@ -255,6 +265,26 @@ unsafe fn double_matrix(x: SEXP) -> Option<(usize, usize, *const f64)> {
         return None;
     }
     Some((r as usize, c as usize, REAL(x) as *const f64))
+}
+
+/// `len` values at `p` (R memory alive for the call; a dangling but
+/// aligned pointer for an empty slice, as R's data pointer of a length-0
+/// vector may be anything).
+unsafe fn raw_slice<'a>(p: *const f64, len: usize) -> &'a [f64] {
+    if len == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(p, len)
+    }
+}
+
+/// [`raw_slice`], writable.
+unsafe fn raw_slice_mut<'a>(p: *mut f64, len: usize) -> &'a mut [f64] {
+    if len == 0 {
+        &mut []
+    } else {
+        std::slice::from_raw_parts_mut(p, len)
+    }
 }
 
 /// Element `i` (0-based) of a dimnames attribute, or `R_NilValue`.
@@ -286,20 +316,47 @@ unsafe fn size_at(sizes: SEXP, i: R_xlen_t) -> Option<usize> {
 /// The fast path; `Ok(R_NilValue)` means "not recognised".
 fn forward_fast(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Result<SEXP, &'static str> {
     // SAFETY: every SEXP read here is an argument of the current .Call or
-    // an element or attribute of one, alive for the whole call; R API
-    // calls happen on R's main thread.
+    // an element or attribute of one, alive for the whole call (and so is
+    // the R memory the layers' slices point into); R API calls happen on
+    // R's main thread.
     unsafe {
-        let nil = R_NilValue;
-        match recognise(net, x, trace, threads) {
-            Some((layers, n_layers, n, xp)) => compute(&layers[..n_layers], x, xp, n),
-            None => Ok(nil),
+        let mut layers = [EMPTY_LAYER; MAX_LAYERS];
+        match recognise(net, x, trace, threads, &mut layers) {
+            Some(r) => compute(&layers[..r.n_layers], x, r),
+            None => Ok(R_NilValue),
         }
     }
 }
 
-type Recognised = ([RawLayer; MAX_LAYERS], usize, usize, *const f64);
+const EMPTY_LAYER: SmallLayer<'static> =
+    SmallLayer { weights: &[], d_in: 0, d_out: 0, bias: None, activation: Activation::Identity };
 
-unsafe fn recognise(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Option<Recognised> {
+/// What [`recognise`] found besides the layers.
+struct Recognised<'a> {
+    n_layers: usize,
+    /// Rows of `x`.
+    n: usize,
+    /// `x`'s values, column-major.
+    x: &'a [f64],
+    /// Column names of the last weight matrix (or `R_NilValue`).
+    colnames: SEXP,
+}
+
+/// The activation named by a CHARSXP.
+unsafe fn activation_of(c: SEXP) -> Option<Activation> {
+    let name = char_bytes(c);
+    Activation::ALL.into_iter().find(|a| a.name().as_bytes() == name)
+}
+
+/// Fills `layers` (slices into R memory, alive for the call) if the case
+/// is one the fast path handles.
+unsafe fn recognise<'a>(
+    net: SEXP,
+    x: SEXP,
+    trace: SEXP,
+    threads: SEXP,
+    layers: &mut [SmallLayer<'a>; MAX_LAYERS],
+) -> Option<Recognised<'a>> {
     if threads != R_NilValue
         || TYPEOF(trace) != SEXPTYPE::LGLSXP
         || Rf_xlength(trace) != 1
@@ -314,7 +371,7 @@ unsafe fn recognise(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Option<Re
     let class = Rf_getAttrib(net, R_ClassSymbol);
     if TYPEOF(class) != SEXPTYPE::STRSXP
         || Rf_xlength(class) != 1
-        || CStr::from_ptr(R_CHAR(STRING_ELT(class, 0))).to_bytes() != b"fwdprop_network"
+        || char_bytes(STRING_ELT(class, 0)) != b"fwdprop_network"
     {
         return None;
     }
@@ -341,17 +398,8 @@ unsafe fn recognise(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Option<Re
     {
         return None;
     }
-    let empty = RawLayer {
-        w: std::ptr::null(),
-        rows: 0,
-        cols: 0,
-        bias: std::ptr::null(),
-        activation: Activation::Identity,
-        colnames: R_NilValue,
-    };
-    let mut layers = [empty; MAX_LAYERS];
     let mut d_prev = d0;
-    for l in 0..n_layers {
+    for (l, layer) in (0..n_layers).zip(layers.iter_mut()) {
         let w = VECTOR_ELT(weights, l);
         let (rows, cols, data) = double_matrix(w)?;
         if rows != d_prev || cols == 0 || size_at(sizes, l + 1)? != cols {
@@ -359,42 +407,42 @@ unsafe fn recognise(net: SEXP, x: SEXP, trace: SEXP, threads: SEXP) -> Option<Re
         }
         let b = VECTOR_ELT(biases, l);
         let bias = if b == R_NilValue {
-            std::ptr::null()
+            None
         } else if TYPEOF(b) == SEXPTYPE::REALSXP && Rf_xlength(b) as usize == cols {
-            REAL(b) as *const f64
+            Some(raw_slice(REAL(b), cols))
         } else {
             return None;
         };
-        let name = CStr::from_ptr(R_CHAR(STRING_ELT(activations, l))).to_str().ok()?;
-        let activation = Activation::from_name(name)?;
-        layers[l as usize] = RawLayer { w: data, rows, cols, bias, activation, colnames: R_NilValue };
+        let activation = activation_of(STRING_ELT(activations, l))?;
+        *layer = SmallLayer { weights: raw_slice(data, rows * cols), d_in: rows, d_out: cols, bias, activation };
         d_prev = cols;
     }
-    let last = n_layers as usize - 1;
-    layers[last].colnames = dimnames_part(VECTOR_ELT(weights, n_layers - 1), 1);
-    Some((layers, n_layers as usize, n, xp))
+    let colnames = dimnames_part(VECTOR_ELT(weights, n_layers - 1), 1);
+    Some(Recognised { n_layers: n_layers as usize, n, x: raw_slice(xp, n * d0), colnames })
 }
 
 /// Allocates the result, runs the core (no R call while Rust owns memory)
 /// and sets the dimnames.
-unsafe fn compute(layers: &[RawLayer], x: SEXP, xp: *const f64, n: usize) -> Result<SEXP, &'static str> {
-    let last = layers[layers.len() - 1];
-    let d0 = layers[0].rows;
-    let out = Rf_protect(Rf_allocMatrix(SEXPTYPE::REALSXP, n as i32, last.cols as i32));
+unsafe fn compute(layers: &[SmallLayer], x: SEXP, r: Recognised) -> Result<SEXP, &'static str> {
+    let n = r.n;
+    let d = layers[layers.len() - 1].d_out;
+    let out = Rf_protect(Rf_allocMatrix(SEXPTYPE::REALSXP, n as i32, d as i32));
     let op = REAL(out);
-    let ok = {
+    // tiny inputs (the lecture's): stack buffers, no allocation; the same
+    // arithmetic as forward_into, which runs when it declines
+    let ok = forward_small_into(r.x, n, layers, raw_slice_mut(op, n * d)) || {
         let views: Vec<Layer> = layers
             .iter()
             .map(|l| Layer {
-                weights: ArrayView2::from_shape_ptr((l.rows, l.cols).f(), l.w),
-                bias: if l.bias.is_null() { None } else { Some(std::slice::from_raw_parts(l.bias, l.cols)) },
+                weights: ArrayView2::from_shape_ptr((l.d_in, l.d_out).f(), l.weights.as_ptr()),
+                bias: l.bias,
                 activation: l.activation,
             })
             .collect();
         match Network::new(views) {
             Ok(net) => {
-                let xv = ArrayView2::from_shape_ptr((n, d0).f(), xp);
-                let ov = ArrayViewMut2::from_shape_ptr((n, last.cols).f(), op);
+                let xv = ArrayView2::from_shape_ptr((n, layers[0].d_in).f(), r.x.as_ptr());
+                let ov = ArrayViewMut2::from_shape_ptr((n, d).f(), op);
                 forward_into(xv, &net, ov, 1).is_ok()
             }
             Err(_) => false,
@@ -406,10 +454,10 @@ unsafe fn compute(layers: &[RawLayer], x: SEXP, xp: *const f64, n: usize) -> Res
         return Ok(R_NilValue);
     }
     let rn = dimnames_part(x, 0);
-    if rn != R_NilValue || last.colnames != R_NilValue {
+    if rn != R_NilValue || r.colnames != R_NilValue {
         let dn = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 2));
         SET_VECTOR_ELT(dn, 0, rn);
-        SET_VECTOR_ELT(dn, 1, last.colnames);
+        SET_VECTOR_ELT(dn, 1, r.colnames);
         Rf_setAttrib(out, R_DimNamesSymbol, dn);
         Rf_unprotect(1);
     }
