@@ -103,7 +103,9 @@ fn mm_fast(x: SEXP, y: SEXP) -> SEXP {
         let (Some((m, k)), Some((k2, n))) = (plain_numeric_matrix(x), plain_numeric_matrix(y)) else {
             return R_NilValue;
         };
-        if k != k2 || m.checked_mul(n).map_or(true, |len| len > FAST_MAX_LEN) {
+        // empty operands take the ordinary path (R's data pointer of an
+        // empty vector need not be aligned, which a view requires)
+        if k != k2 || m == 0 || k == 0 || n == 0 || m.checked_mul(n).map_or(true, |len| len > FAST_MAX_LEN) {
             return R_NilValue;
         }
         let out = Rf_protect(Rf_allocMatrix(SEXPTYPE::REALSXP, m as i32, n as i32));
@@ -147,7 +149,8 @@ fn sigmoid_fast(x: SEXP) -> SEXP {
             return R_NilValue;
         }
         let n = Rf_xlength(x) as usize;
-        if n > FAST_MAX_LEN {
+        // empty input takes the ordinary path (see mm_fast)
+        if n == 0 || n > FAST_MAX_LEN {
             return R_NilValue;
         }
         let out = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, n as R_xlen_t));
