@@ -1,8 +1,9 @@
 #' Sigmoid (logistic) activation
 #'
 #' `sigmoid(x)` computes \eqn{\sigma(x) = 1 / (1 + e^{-x})} elementwise.
-#' Values are those of base R's [stats::plogis()] (the same formula with the
-#' same `exp()`, so identical on every platform R supports): `-Inf` gives 0,
+#' Values equal base R's [stats::plogis()] to within 2 ulp (units in the
+#' last place) everywhere; on CPUs with AVX2 and FMA a vectorised `exp()` is
+#' used, so the last bit or two can differ from `plogis()`. `-Inf` gives 0,
 #' `Inf` gives 1, large negative `x` gives 0 rather than `NaN`, `NA` stays
 #' `NA` and `NaN` stays `NaN`.
 #'

@@ -94,11 +94,26 @@ as_double_matrix <- function(x, arg, call = sys.call(-1)) {
       call = call
     )
   }
+  check_dim_length(x, arg, call = call)
   if (typeof(x) != "double") {
     storage.mode(x) <- "double"
   }
   x
 }
+
+# R keeps a matrix's dim and length consistent, but unserialize() of a
+# damaged or crafted file does not check: refuse such objects.
+check_dim_length <- function(x, arg, call = sys.call(-1)) {
+  d <- dim(x)
+  if (length(x) != prod(as.double(d))) {
+    fwdprop_error(sprintf(
+      "`%s` is damaged: its dimensions say %s but it holds %.0f value%s.",
+      arg, paste(d, collapse = "x"), as.double(length(x)), if (length(x) == 1L) "" else "s"
+    ), call = call)
+  }
+  invisible(x)
+}
+
 
 # Checks that `x` is a numeric (double, integer or logical) vector, matrix
 # or array.

@@ -49,7 +49,9 @@ forward <- function(net, x, trace = FALSE, threads = NULL) {
 forward_checked <- function(net, x, trace, threads, call = sys.call(-1L),
                             net_arg = "net", x_arg = "x") {
   net <- check_network(net, net_arg, call = call)
-  if (!(is.matrix(x) && typeof(x) == "double" && ncol(x) == net$sizes[[1L]])) {
+  if (is.matrix(x) && typeof(x) == "double" && ncol(x) == net$sizes[[1L]]) {
+    check_dim_length(x, x_arg, call = call)
+  } else {
     x <- as_input_matrix(x, net$sizes[[1L]], arg = x_arg, call = call)
   }
   if (!identical(trace, FALSE)) trace <- check_flag(trace, "trace", call = call)
@@ -137,6 +139,7 @@ check_network <- function(net, arg = "net", call = sys.call(-1L)) {
     if (!is.matrix(m) || !is_numeric_storage(m)) {
       bad("`%s$weights[[%d]]` must be a numeric matrix, not %s", arg, l, describe_object(m))
     }
+    check_dim_length(m, sprintf("%s$weights[[%d]]", arg, l), call = call)
     if (any(dim(m) == 0L)) {
       bad("`%s$weights[[%d]]` is %s (every layer needs an input and an output)", arg, l, shape_string(m))
     }

@@ -82,7 +82,9 @@ unsafe fn plain_numeric_matrix(x: SEXP) -> Option<(usize, usize)> {
     }
     let d = INTEGER(dim);
     let (r, c) = (*d, *d.add(1));
-    (r >= 0 && c >= 0).then_some((r as usize, c as usize))
+    // the length too: R's own functions keep dim and length consistent,
+    // but unserialize() of a damaged or crafted file does not check
+    (r >= 0 && c >= 0 && Rf_xlength(x) as usize == r as usize * c as usize).then_some((r as usize, c as usize))
 }
 
 /// `x` as doubles: `x` itself, or a protected coerced copy (R's coercion,
@@ -264,7 +266,8 @@ unsafe fn double_matrix(x: SEXP) -> Option<(usize, usize, *const f64)> {
     }
     let d = INTEGER(dim);
     let (r, c) = (*d, *d.add(1));
-    if r < 0 || c < 0 {
+    // the length too (see plain_numeric_matrix)
+    if r < 0 || c < 0 || Rf_xlength(x) as usize != r as usize * c as usize {
         return None;
     }
     Some((r as usize, c as usize, REAL(x) as *const f64))
@@ -303,7 +306,8 @@ unsafe fn dimnames_part(x: SEXP, i: R_xlen_t) -> SEXP {
 /// Element `i` of `sizes` (R integer or double) as a whole number; `None`
 /// if it is not one (or out of range).
 unsafe fn size_at(sizes: SEXP, i: R_xlen_t) -> Option<usize> {
-    if i >= Rf_xlength(sizes) {
+    // no objects (a factor's codes are no sizes)
+    if i >= Rf_xlength(sizes) || Rf_isObject(sizes) != Rboolean::FALSE {
         return None;
     }
     match TYPEOF(sizes) {
@@ -405,7 +409,7 @@ unsafe fn recognise<'a>(
     for (l, layer) in (0..n_layers).zip(layers.iter_mut()) {
         let w = VECTOR_ELT(weights, l);
         let (rows, cols, data) = double_matrix(w)?;
-        if rows != d_prev || cols == 0 || size_at(sizes, l + 1)? != cols {
+        if rows != d_prev || rows == 0 || cols == 0 || size_at(sizes, l + 1)? != cols {
             return None;
         }
         let b = VECTOR_ELT(biases, l);
