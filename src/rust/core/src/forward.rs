@@ -884,20 +884,12 @@ pub fn forward_trace(
 mod tests {
     use super::*;
     use crate::activation::{sigmoid, sigmoid_into};
+    use crate::test_util::Lcg;
     use ndarray::Array2;
 
 
     fn r_na() -> f64 {
         f64::from_bits(0x7FF0_0000_0000_07A2)
-    }
-
-    /// Small deterministic generator so the tests need no RNG crate.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> f64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        }
     }
 
     fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> Array2<f64> {

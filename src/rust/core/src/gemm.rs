@@ -483,36 +483,8 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::{naive, random};
     use ndarray::{s, Array2, ShapeBuilder};
-
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> f64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        }
-    }
-
-    fn random(rows: usize, cols: usize, seed: u64, col_major: bool) -> Array2<f64> {
-        let mut g = Lcg(seed);
-        let mut a = if col_major { Array2::zeros((rows, cols).f()) } else { Array2::zeros((rows, cols)) };
-        a.iter_mut().for_each(|v| *v = g.next());
-        a
-    }
-
-    fn naive(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Array2<f64> {
-        let mut c = Array2::zeros((a.nrows(), b.ncols()));
-        for i in 0..a.nrows() {
-            for j in 0..b.ncols() {
-                let mut s = 0.0;
-                for l in 0..a.ncols() {
-                    s += a[(i, l)] * b[(l, j)];
-                }
-                c[(i, j)] = s;
-            }
-        }
-        c
-    }
 
     fn check(a: ArrayView2<f64>, b: ArrayView2<f64>, out_col_major: bool, work: &mut GemmWork) {
         let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());

@@ -10,6 +10,8 @@ pub mod gemm;
 pub mod init;
 pub mod matmul;
 pub mod memory;
+#[cfg(test)]
+mod test_util;
 
 pub use activation::{sigmoid, sigmoid_in_place};
 pub use forward::{forward_into, forward_trace_into, Activation, ForwardError, Layer, Network};

@@ -172,39 +172,8 @@ fn check_shapes(a: &ArrayView2<f64>, b: &ArrayView2<f64>, out: &ArrayViewMut2<f6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::{naive, random};
     use ndarray::{Array2, ShapeBuilder};
-
-    /// Small deterministic generator so the tests need no RNG crate.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> f64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        }
-    }
-
-    fn random(rows: usize, cols: usize, seed: u64, col_major: bool) -> Array2<f64> {
-        let mut g = Lcg(seed);
-        let mut a = if col_major { Array2::zeros((rows, cols).f()) } else { Array2::zeros((rows, cols)) };
-        a.iter_mut().for_each(|v| *v = g.next());
-        a
-    }
-
-    /// Naive reference accumulated in the same order, independent of ndarray
-    /// indexing helpers used by the implementation.
-    fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
-        let mut c = Array2::zeros((a.nrows(), b.ncols()));
-        for i in 0..a.nrows() {
-            for j in 0..b.ncols() {
-                let mut s = 0.0;
-                for l in 0..a.ncols() {
-                    s += a[(i, l)] * b[(l, j)];
-                }
-                c[(i, j)] = s;
-            }
-        }
-        c
-    }
 
     fn product(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
         // start from garbage to prove every element is written
