@@ -76,14 +76,20 @@ unsafe fn plain_numeric_matrix(x: SEXP) -> Option<(usize, usize)> {
     {
         return None;
     }
+    matrix_dims(x)
+}
+
+/// `(nrow, ncol)` from `x`'s dim attribute if it has two non-negative
+/// extents whose product is `x`'s length (R's own functions keep dim and
+/// length consistent, but unserialize() of a damaged or crafted file does
+/// not check); else `None`.
+unsafe fn matrix_dims(x: SEXP) -> Option<(usize, usize)> {
     let dim = Rf_getAttrib(x, R_DimSymbol);
     if TYPEOF(dim) != SEXPTYPE::INTSXP || Rf_xlength(dim) != 2 {
         return None;
     }
     let d = INTEGER(dim);
     let (r, c) = (*d, *d.add(1));
-    // the length too: R's own functions keep dim and length consistent,
-    // but unserialize() of a damaged or crafted file does not check
     (r >= 0 && c >= 0 && Rf_xlength(x) as usize == r as usize * c as usize).then_some((r as usize, c as usize))
 }
 
@@ -260,17 +266,8 @@ unsafe fn double_matrix(x: SEXP) -> Option<(usize, usize, *const f64)> {
     if TYPEOF(x) != SEXPTYPE::REALSXP || Rf_isObject(x) != Rboolean::FALSE {
         return None;
     }
-    let dim = Rf_getAttrib(x, R_DimSymbol);
-    if TYPEOF(dim) != SEXPTYPE::INTSXP || Rf_xlength(dim) != 2 {
-        return None;
-    }
-    let d = INTEGER(dim);
-    let (r, c) = (*d, *d.add(1));
-    // the length too (see plain_numeric_matrix)
-    if r < 0 || c < 0 || Rf_xlength(x) as usize != r as usize * c as usize {
-        return None;
-    }
-    Some((r as usize, c as usize, REAL(x) as *const f64))
+    let (r, c) = matrix_dims(x)?;
+    Some((r, c, REAL(x) as *const f64))
 }
 
 /// `len` values at `p` (R memory alive for the call; a dangling but

@@ -232,42 +232,40 @@ extendr_module! {
 pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllInfo) {
     use extendr_api::metadata::{Arg, Func};
     let mut meta = get_fwdprop_metadata();
-    let arg = |name| Arg { name, arg_type: "SEXP", default: None };
-    meta.functions.push(Func {
-        doc: "Fast path of mm() for small plain matrices.",
-        rust_name: "fwdprop_mm_fast",
-        mod_name: "fwdprop_mm_fast",
-        r_name: "fwdprop_mm_fast",
-        c_name: "fwdprop_mm_fast",
-        args: vec![arg("x"), arg("y")],
-        return_type: "SEXP",
-        func_ptr: fast::fwdprop_mm_fast as *const u8,
-        hidden: true,
-        invisible: None,
-    });
-    meta.functions.push(Func {
-        doc: "Fast path of sigmoid() for small plain vectors.",
-        rust_name: "fwdprop_sigmoid_fast",
-        mod_name: "fwdprop_sigmoid_fast",
-        r_name: "fwdprop_sigmoid_fast",
-        c_name: "fwdprop_sigmoid_fast",
-        args: vec![arg("x")],
-        return_type: "SEXP",
-        func_ptr: fast::fwdprop_sigmoid_fast as *const u8,
-        hidden: true,
-        invisible: None,
-    });
-    meta.functions.push(Func {
-        doc: "Fast path of forward() for small inputs.",
-        rust_name: "fwdprop_forward_fast",
-        mod_name: "fwdprop_forward_fast",
-        r_name: "fwdprop_forward_fast",
-        c_name: "fwdprop_forward_fast",
-        args: vec![arg("net"), arg("x"), arg("trace"), arg("threads")],
-        return_type: "SEXP",
-        func_ptr: fast::fwdprop_forward_fast as *const u8,
-        hidden: true,
-        invisible: None,
-    });
+    // (R name = C name, doc, argument names, entry point)
+    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 3] = [
+        (
+            "fwdprop_mm_fast",
+            "Fast path of mm() for small plain matrices.",
+            &["x", "y"],
+            fast::fwdprop_mm_fast as *const u8,
+        ),
+        (
+            "fwdprop_sigmoid_fast",
+            "Fast path of sigmoid() for small plain vectors.",
+            &["x"],
+            fast::fwdprop_sigmoid_fast as *const u8,
+        ),
+        (
+            "fwdprop_forward_fast",
+            "Fast path of forward() for small inputs.",
+            &["net", "x", "trace", "threads"],
+            fast::fwdprop_forward_fast as *const u8,
+        ),
+    ];
+    for (name, doc, args, func_ptr) in raw {
+        meta.functions.push(Func {
+            doc,
+            rust_name: name,
+            mod_name: name,
+            r_name: name,
+            c_name: name,
+            args: args.iter().map(|&name| Arg { name, arg_type: "SEXP", default: None }).collect(),
+            return_type: "SEXP",
+            func_ptr,
+            hidden: true,
+            invisible: None,
+        });
+    }
     extendr_api::register_call_methods(info, meta);
 }
