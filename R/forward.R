@@ -130,29 +130,7 @@ check_network <- function(net, arg = "net", call = sys.call(-1L)) {
     ), call = call)
   }
   if (!is.list(net)) bad("it is %s, not a list", describe_object(unclass(net)))
-  w <- net[["weights"]]
-  if (!is.list(w) || is.data.frame(w) || length(w) < 1L) {
-    bad("`%s$weights` must be a list of numeric matrices, not %s", arg, describe_object(w))
-  }
-  for (l in seq_along(w)) {
-    m <- w[[l]]
-    if (!is.matrix(m) || !is_numeric_storage(m)) {
-      bad("`%s$weights[[%d]]` must be a numeric matrix, not %s", arg, l, describe_object(m))
-    }
-    check_dim_length(m, sprintf("%s$weights[[%d]]", arg, l), call = call)
-    if (any(dim(m) == 0L)) {
-      bad("`%s$weights[[%d]]` is %s (every layer needs an input and an output)", arg, l, shape_string(m))
-    }
-    if (l > 1L && nrow(m) != ncol(w[[l - 1L]])) {
-      bad("`%s$weights[[%d]]` is %s but `%s$weights[[%d]]` is %s (layer %d has %d output%s)",
-          arg, l, shape_string(m), arg, l - 1L, shape_string(w[[l - 1L]]),
-          l - 1L, ncol(w[[l - 1L]]), if (ncol(w[[l - 1L]]) == 1L) "" else "s")
-    }
-    if (typeof(m) != "double") {
-      storage.mode(m) <- "double"
-      w[[l]] <- m
-    }
-  }
+  w <- check_weights(net[["weights"]], call = call, arg = sprintf("%s$weights", arg))
   L <- length(w)
   sizes <- c(nrow(w[[1L]]), vapply(w, ncol, integer(1L)))
   s <- net[["sizes"]]
@@ -161,23 +139,7 @@ check_network <- function(net, arg = "net", call = sys.call(-1L)) {
         arg, if (is.numeric(s) && length(s)) paste(s, collapse = ", ") else describe_value(s),
         arg, paste(sizes, collapse = ", "))
   }
-  b <- net[["biases"]]
-  if (is.null(b)) {
-    b <- vector("list", L)
-  }
-  if (!is.list(b) || is.data.frame(b) || length(b) != L) {
-    bad("`%s$biases` must be a list with one entry per layer (%d), not %s%s",
-        arg, L, describe_object(b), if (is.list(b)) sprintf(" of length %d", length(b)) else "")
-  }
-  for (l in seq_len(L)) {
-    v <- b[[l]]
-    if (is.null(v)) next
-    if (!is.atomic(v) || !is_numeric_storage(v) || length(v) != sizes[l + 1L]) {
-      bad("`%s$biases[[%d]]` must be NULL or a numeric vector of length %d, not %s",
-          arg, l, sizes[l + 1L], describe_value(v))
-    }
-    if (typeof(v) != "double" || !is.null(attributes(v))) b[l] <- list(as.double(v))
-  }
+  b <- check_biases(net[["biases"]], sizes, FALSE, call = call, arg = sprintf("%s$biases", arg))
   a <- net[["activations"]]
   if (!is.character(a) || length(a) != L || anyNA(a) || !all(a %in% activation_names)) {
     bad("`%s$activations` must name one activation per layer (%d) out of %s, not %s",

@@ -72,6 +72,9 @@ network <- function(sizes = NULL, activation = "sigmoid", output = NULL, bias = 
     biases <- lapply(seq_len(L), function(l) if (bias) numeric(sizes[l + 1L]) else NULL)
     init_info <- list(method = init, seed = seed)
   } else {
+    if (is.matrix(weights)) {
+      weights <- list(weights)
+    }
     weights <- check_weights(weights, call = call)
     L <- length(weights)
     derived <- c(nrow(weights[[1L]]), vapply(weights, ncol, integer(1L)))
@@ -124,31 +127,32 @@ check_sizes <- function(sizes, call) {
   as.integer(sizes)
 }
 
-check_weights <- function(weights, call) {
-  if (is.matrix(weights)) {
-    weights <- list(weights)
-  }
+# A list of weight matrices, one per layer, as double matrices whose shapes
+# chain; errors name `arg` (`weights`, or `net$weights` for a network
+# checked by forward()).
+check_weights <- function(weights, call, arg = "weights") {
   if (!is.list(weights) || is.data.frame(weights) || length(weights) < 1L) {
     fwdprop_error(sprintf(
-      "`weights` must be a list of numeric matrices, one per layer, not %s.",
-      describe_object(weights)
+      "`%s` must be a list of numeric matrices, one per layer, not %s.",
+      arg, describe_object(weights)
     ), call = call)
   }
   weights <- unname(weights)
   for (l in seq_along(weights)) {
-    weights[[l]] <- as_double_matrix(weights[[l]], sprintf("weights[[%d]]", l), call = call)
+    wl <- sprintf("%s[[%d]]", arg, l)
+    weights[[l]] <- as_double_matrix(weights[[l]], wl, call = call)
     if (any(dim(weights[[l]]) == 0L)) {
       fwdprop_error(sprintf(
-        "`weights[[%d]]` is %s: every layer needs at least one input and one output.",
-        l, shape_string(weights[[l]])
+        "`%s` is %s: every layer needs at least one input and one output.",
+        wl, shape_string(weights[[l]])
       ), call = call)
     }
     if (l > 1L && nrow(weights[[l]]) != ncol(weights[[l - 1L]])) {
       fwdprop_error(sprintf(
-        "layer %d expects %d input%s (`weights[[%d]]` is %s) but `weights[[%d]]` has %d row%s (it is %s).",
+        "layer %d expects %d input%s (`%s[[%d]]` is %s) but `%s` has %d row%s (it is %s).",
         l, ncol(weights[[l - 1L]]), if (ncol(weights[[l - 1L]]) == 1L) "" else "s",
-        l - 1L, shape_string(weights[[l - 1L]]),
-        l, nrow(weights[[l]]), if (nrow(weights[[l]]) == 1L) "" else "s",
+        arg, l - 1L, shape_string(weights[[l - 1L]]),
+        wl, nrow(weights[[l]]), if (nrow(weights[[l]]) == 1L) "" else "s",
         shape_string(weights[[l]])
       ), call = call)
     }
@@ -156,7 +160,8 @@ check_weights <- function(weights, call) {
   weights
 }
 
-check_biases <- function(biases, sizes, bias, call) {
+# One bias vector (or NULL) per layer, as doubles; errors name `arg`.
+check_biases <- function(biases, sizes, bias, call, arg = "biases") {
   L <- length(sizes) - 1L
   if (is.null(biases)) {
     bias <- check_flag(bias, "bias", call = call)
@@ -164,8 +169,8 @@ check_biases <- function(biases, sizes, bias, call) {
   }
   if (!is.list(biases) || is.data.frame(biases) || length(biases) != L) {
     fwdprop_error(sprintf(
-      "`biases` must be NULL or a list with one entry per layer (%d), not %s%s.",
-      L, describe_object(biases),
+      "`%s` must be NULL or a list with one entry per layer (%d), not %s%s.",
+      arg, L, describe_object(biases),
       if (is.list(biases)) sprintf(" of length %d", length(biases)) else ""
     ), call = call)
   }
@@ -175,8 +180,8 @@ check_biases <- function(biases, sizes, bias, call) {
     if (is.null(b)) next
     if (!is.atomic(b) || !is_numeric_storage(b) || length(b) != sizes[l + 1L]) {
       fwdprop_error(sprintf(
-        "`biases[[%d]]` must be NULL or a numeric vector of length %d (layer %d's outputs), not %s.",
-        l, sizes[l + 1L], l, describe_value(b)
+        "`%s[[%d]]` must be NULL or a numeric vector of length %d (layer %d's outputs), not %s.",
+        arg, l, sizes[l + 1L], l, describe_value(b)
       ), call = call)
     }
     biases[l] <- list(as.double(b))
