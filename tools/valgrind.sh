@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Runs tools/valgrind-script.R (every exported function, normal and error
-# paths, plus a deliberate Rust panic) under valgrind's memcheck.
+# paths) under valgrind's memcheck, then tools/valgrind-panic.R (a
+# deliberate Rust panic) in a second run.
 #   bash tools/valgrind.sh [LIBDIR]
 #   bash tools/valgrind.sh --installed LIBDIR
 # Installs valgrind if missing (apt-get; idempotent, like install-deps.sh),
 # installs fwdprop into LIBDIR (default: a new temporary folder) with
 # tools/dev-install.sh (with --installed: uses the fwdprop already in
-# LIBDIR, as the test command does), runs R under valgrind with that library first on
-# R_LIBS, and prints valgrind's ERROR SUMMARY and LEAK SUMMARY.
+# LIBDIR, as the test command does), runs R under valgrind with that
+# library first on R_LIBS, and prints valgrind's ERROR SUMMARY and LEAK
+# SUMMARY of each run (the first one's valgrind exit status is 0 when all
+# is well).
 #
 # Exit status 1 when valgrind reports a memory error or a "definitely lost"
 # block whose stack involves fwdprop (its shared library or symbols), or
-# when the script itself fails; 0 otherwise. Blocks leaked by the
-# deliberate panic (fwdprop:::panic_impl(): extendr 0.9 longjmps out of its
-# wrapper with the panic payload still allocated) are listed as expected. R's own "possibly lost" and
-# "still reachable" blocks are normal and ignored; memory errors or definite
-# leaks with no fwdprop frame are printed but do not fail the run.
+# when a script fails; 0 otherwise. The blocks leaked by the deliberate
+# panic (fwdprop:::panic_impl(), a test hook: extendr 0.9 longjmps out of
+# its wrapper with the panic payload still allocated) are listed as
+# expected. R's own "possibly lost" and "still reachable" blocks are normal
+# and ignored; memory errors or definite leaks with no fwdprop frame are
+# printed but do not fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,22 +57,26 @@ else
   }
 fi
 
-vlog="$work/valgrind.log"
-rout="$work/R.out"
-echo "running R under valgrind (slow: a few minutes); logs in $work"
-set +e
-R_LIBS="$lib${R_LIBS:+:$R_LIBS}" R -d "valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 --log-file=$vlog" \
-  --vanilla -f tools/valgrind-script.R >"$rout" 2>&1
-rc=$?
-set -e
-
+echo "running R under valgrind (slow: a minute or two); logs in $work"
+# run_valgrind NAME SCRIPT: R under valgrind on SCRIPT, logs $work/NAME.*;
+# sets script_ok=0 if the script did not run to its end
 script_ok=1
-if ! grep -q "valgrind-script: all calls done" "$rout"; then
-  script_ok=0
-  echo "---- R output (the script did not finish) ----"
-  tail -n 40 "$rout"
-fi
-
+run_valgrind() {
+  set +e
+  R_LIBS="$lib${R_LIBS:+:$R_LIBS}" R -d "valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 --log-file=$work/$1.valgrind.log" \
+    --vanilla -f "$2" >"$work/$1.R.out" 2>&1
+  echo "$1: valgrind exit status $?"
+  set -e
+  if ! grep -q "valgrind-script: all calls done" "$work/$1.R.out"; then
+    script_ok=0
+    echo "---- R output of $2 (it did not finish) ----"
+    tail -n 40 "$work/$1.R.out"
+  fi
+}
+# every function, normal and error paths: must be clean
+run_valgrind main tools/valgrind-script.R
+# the deliberate panic: no memory error; its known leak is listed as expected
+run_valgrind panic tools/valgrind-panic.R
 # Split valgrind's log into records (separated by "==PID== " lines) and
 # classify them: memory errors and definite leaks, with or without a
 # fwdprop frame.
@@ -101,13 +109,15 @@ counts=$(awk '
     for (e in entries) printf "  %s: %d record(s)\n", e, entries[e] > "/dev/stderr"
     printf "%d %d %d %d %d\n", errs + 0, errs_ours + 0, leaks + 0, leaks_ours + 0, expected + 0
   }
-' "$vlog")
+' "$work/main.valgrind.log" "$work/panic.valgrind.log")
 read -r errs errs_ours leaks leaks_ours expected <<<"$counts"
 
-echo "---- valgrind summary ----"
-grep -E "ERROR SUMMARY" "$vlog" | sed -E 's/^==[0-9]+== //'
-sed -n '/LEAK SUMMARY:/,/suppressed:/p' "$vlog" | sed -E 's/^==[0-9]+== //'
-echo "memory errors: $errs ($errs_ours involving fwdprop); definite leak records: $leaks ($leaks_ours involving fwdprop), plus $expected from the deliberate panic; valgrind exit status: $rc"
+for part in main panic; do
+  echo "---- valgrind summary: $part ----"
+  grep -E "ERROR SUMMARY" "$work/$part.valgrind.log" | sed -E 's/^==[0-9]+== //'
+  sed -n '/LEAK SUMMARY:/,/suppressed:/p' "$work/$part.valgrind.log" | sed -E 's/^==[0-9]+== //'
+done
+echo "memory errors: $errs ($errs_ours involving fwdprop); definite leak records: $leaks ($leaks_ours involving fwdprop), plus $expected from the deliberate panic"
 
 if [ "$script_ok" -ne 1 ]; then
   echo "FAIL: the script did not run to the end"
