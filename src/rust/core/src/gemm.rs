@@ -63,17 +63,11 @@ impl GemmWork {
 /// When the shapes do not chain or `out` has the wrong shape (callers
 /// check shapes first).
 pub fn gemm_packed_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>, work: &mut GemmWork) {
-    assert_eq!(a.ncols(), b.nrows(), "gemm: cannot multiply {}x{} by {}x{}", a.nrows(), a.ncols(), b.nrows(), b.ncols());
-    assert_eq!(out.dim(), (a.nrows(), b.ncols()), "gemm: output has the wrong shape");
+    if crate::matmul::empty_product("gemm", a.dim(), b.dim(), &mut out) {
+        return;
+    }
     let (m, k) = a.dim();
     let n = b.ncols();
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        out.fill(0.0);
-        return;
-    }
     #[cfg(target_arch = "x86_64")]
     {
         if x86::available() {
@@ -214,17 +208,11 @@ unsafe impl Sync for SendPtr {}
 /// # Panics
 /// When the shapes do not chain or `out` has the wrong shape.
 pub fn gemm_prepacked_into(a: ArrayView2<f64>, b: &PackedB, mut out: ArrayViewMut2<f64>, work: &mut GemmWork) {
-    assert_eq!(a.ncols(), b.k, "gemm: cannot multiply {}x{} by {}x{}", a.nrows(), a.ncols(), b.k, b.n);
-    assert_eq!(out.dim(), (a.nrows(), b.n), "gemm: output has the wrong shape");
+    if crate::matmul::empty_product("gemm", a.dim(), (b.k, b.n), &mut out) {
+        return;
+    }
     let (m, k) = a.dim();
     let n = b.n;
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        out.fill(0.0);
-        return;
-    }
     #[cfg(target_arch = "x86_64")]
     {
         // a PackedB exists only where the packed kernel runs

@@ -66,16 +66,11 @@ fn mul_nan_first(a: f64, b: f64) -> f64 {
 /// wrong shape. Callers check shapes first; the R wrapper reports them as
 /// an R error naming the arguments.
 pub fn matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
-    check_shapes(&a, &b, &out);
+    if empty_product("matmul", a.dim(), b.dim(), &mut out) {
+        return;
+    }
     let (m, k) = a.dim();
     let n = b.ncols();
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        out.fill(0.0);
-        return;
-    }
     // tiny products (the lecture's): the plain loop, faster than setting up
     // the blocked GEMM, and R's own summation order
     if m.saturating_mul(k).saturating_mul(n) <= SMALL_MATMUL
@@ -99,16 +94,11 @@ pub const SMALL_MATMUL: usize = 4096;
 /// # Panics
 /// When the shapes do not chain or `out` has the wrong shape.
 pub fn gemm_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
-    check_shapes(&a, &b, &out);
+    if empty_product("matmul", a.dim(), b.dim(), &mut out) {
+        return;
+    }
     let (m, k) = a.dim();
     let n = b.ncols();
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        out.fill(0.0);
-        return;
-    }
     // SAFETY: the shapes were checked above; the strides come from valid
     // ndarray views, so every index matrixmultiply forms is in bounds. With
     // beta = 0 matrixmultiply does not read `out` before writing it.
@@ -138,7 +128,9 @@ pub fn gemm_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<
 /// NaNs meet, the left operand's wins (the running sum over the product,
 /// `a` over `b`), as in R, so NA + NaN stays NA and NaN + NA stays NaN.
 pub fn simple_matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
-    check_shapes(&a, &b, &out);
+    if empty_product("matmul", a.dim(), b.dim(), &mut out) {
+        return;
+    }
     let (m, k) = a.dim();
     let n = b.ncols();
     for i in 0..m {
@@ -152,21 +144,26 @@ pub fn simple_matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: Array
     }
 }
 
-fn check_shapes(a: &ArrayView2<f64>, b: &ArrayView2<f64>, out: &ArrayViewMut2<f64>) {
-    assert_eq!(
-        a.ncols(),
-        b.nrows(),
-        "matmul: cannot multiply {}x{} by {}x{}",
-        a.nrows(),
-        a.ncols(),
-        b.nrows(),
-        b.ncols()
-    );
-    assert_eq!(
-        out.dim(),
-        (a.nrows(), b.ncols()),
-        "matmul: output has the wrong shape"
-    );
+/// The start every product shares: checks that an `m x k` matrix times a
+/// `k x n` one fits `out` (panicking, named after `who`, when not: callers
+/// check shapes first) and finishes an empty product (nothing to write, or
+/// zeros when `k` is 0). Returns `true` when nothing is left to compute.
+pub(crate) fn empty_product(
+    who: &str,
+    (m, k): (usize, usize),
+    (k2, n): (usize, usize),
+    out: &mut ArrayViewMut2<f64>,
+) -> bool {
+    assert_eq!(k, k2, "{who}: cannot multiply {m}x{k} by {k2}x{n}");
+    assert_eq!(out.dim(), (m, n), "{who}: output has the wrong shape");
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        out.fill(0.0);
+        return true;
+    }
+    false
 }
 
 #[cfg(test)]
