@@ -400,6 +400,17 @@ mod x86 {
         let mut c41 = _mm256_setzero_pd();
         let mut c50 = _mm256_setzero_pd();
         let mut c51 = _mm256_setzero_pd();
+        if rsc == 1 {
+            // the tile's columns (8 values each, at most two cache lines)
+            // are read or written only after the loop: ask for them now,
+            // so that a miss overlaps the loop instead of following it
+            // (with a deep product `c` is out of cache between KC blocks)
+            for j in 0..nr {
+                let p = c.offset(j as isize * csc) as *const i8;
+                _mm_prefetch::<_MM_HINT_T0>(p);
+                _mm_prefetch::<_MM_HINT_T0>(p.add(7 * 8));
+            }
+        }
         let (mut a, mut b) = (a, b);
         macro_rules! step {
             () => {{
