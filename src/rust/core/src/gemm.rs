@@ -235,10 +235,9 @@ pub fn gemm_prepacked_into(a: ArrayView2<f64>, b: &PackedB, mut out: ArrayViewMu
 ///
 /// # Safety
 /// Every `a[i * rs + p * cs]` with `i < mc`, `p < kc` is readable.
-unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst: &mut Vec<f64>) {
+unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst: &mut Vec<f64>) -> *const f64 {
     let panels = mc.div_ceil(MR);
-    dst.clear();
-    dst.resize(panels * MR * kc, 0.0);
+    let dst = aligned(dst, panels * MR * kc);
     for q in 0..panels {
         let rows = MR.min(mc - q * MR);
         let base = a.offset((q * MR) as isize * rs);
@@ -257,6 +256,18 @@ unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst:
             }
         }
     }
+    dst.as_ptr()
+}
+
+/// The first `len` values of `buf` from a 64-byte boundary on, zeroed
+/// (`buf` grows as needed): a packed panel row of [`MR`] values is then
+/// one cache line, and no load of the micro-kernel straddles two.
+fn aligned(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    const LINE: usize = 64 / std::mem::size_of::<f64>();
+    buf.clear();
+    buf.resize(len + LINE - 1, 0.0);
+    let skip = buf.as_ptr().align_offset(64).min(LINE - 1);
+    &mut buf[skip..skip + len]
 }
 
 /// Packs the `kc x nc` block of `b` into panels of `NR` columns: panel
@@ -350,7 +361,7 @@ mod x86 {
                 let mut ic = 0;
                 while ic < m {
                     let mc = MC.min(m - ic);
-                    pack_a(mc, kc, a.offset(ic as isize * sa[0] + pc as isize * sa[1]), sa[0], sa[1], pa);
+                    let pa = pack_a(mc, kc, a.offset(ic as isize * sa[0] + pc as isize * sa[1]), sa[0], sa[1], pa);
                     let mut jr = 0;
                     while jr < nc {
                         let nr = NR.min(nc - jr);
@@ -359,7 +370,7 @@ mod x86 {
                         while ir < mc {
                             let mr = MR.min(mc - ir);
                             let cp = c.offset((ic + ir) as isize * sc[0] + (jc + jr) as isize * sc[1]);
-                            kernel(kc, pa.as_ptr().add(ir * kc), bp, cp, sc[0], sc[1], mr, nr, first);
+                            kernel(kc, pa.add(ir * kc), bp, cp, sc[0], sc[1], mr, nr, first);
                             ir += MR;
                         }
                         jr += NR;
