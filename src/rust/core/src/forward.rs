@@ -211,10 +211,11 @@ pub fn view_has_non_finite(a: &ArrayView2<f64>) -> bool {
 }
 
 /// Default rows per block of the fused path. Chosen by measurement (see
-/// `benches/forward.rs`): large enough that each GEMM call amortises its
-/// overhead, small enough that a block's hidden layers stay in cache
-/// (W1 and W2: 128 to 1024 rows within a few per cent of each other).
-pub const BLOCK_ROWS: usize = 512;
+/// `benches/forward.rs`, blocks of 64 to 1024 rows on 2 threads, repeated
+/// runs): 128 rows was fastest on W1 and W2, by about 5 % over 512. A
+/// block's hidden layers then stay in L2 (W2's 128 x 256 layer is 256 KiB),
+/// and the last blocks even out the threads' shares of rows.
+pub const BLOCK_ROWS: usize = 128;
 
 /// Below this much work (multiply-adds, see `Network::work_per_row`) the
 /// fused path stays on the calling thread: starting a thread costs tens of
