@@ -5,6 +5,7 @@
 //!     cargo bench -p fwdprop-core --bench forward            # all
 //!     cargo bench -p fwdprop-core --bench forward -- W2 W3   # some
 //!     cargo bench -p fwdprop-core --bench forward -- G S     # kernels
+//!     FWDPROP_BENCH_QUICK=1 cargo bench -p fwdprop-core --bench forward -- W2   # 2 threads only
 //!
 //! Each run writes into freshly allocated output memory, as an R call
 //! does (so first-touch page faults are included).
@@ -111,6 +112,9 @@ impl Workload {
 fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    // FWDPROP_BENCH_QUICK set: only the default fused pass on 2 threads
+    // (for comparing builds quickly on a noisy machine)
+    let quick = std::env::var_os("FWDPROP_BENCH_QUICK").is_some();
     let workloads = [
         ("W0", 3, vec![2, 3, 1]),
         ("W1", 10_000, vec![20, 64, 1]),
@@ -122,6 +126,10 @@ fn main() {
             continue;
         }
         let w = Workload::new(name, n, &sizes);
+        if quick {
+            w.report("fused, 2 thread(s)", w.fused(2, 0));
+            continue;
+        }
         for threads in [1, 2] {
             w.report(&format!("fused, {threads} thread(s)"), w.fused(threads, 0));
         }
@@ -172,7 +180,7 @@ fn main() {
         // the GEMMs alone, one thread, on the products of W3 (half the rows,
         // as each of two threads does) and of a W2 block; fresh output for
         // W3's, as in an R call
-        for (m, k, n) in [(1000, 2000, 2000), (512, 100, 256), (512, 256, 128)] {
+        for (m, k, n) in [(1000, 2000, 2000), (512, 100, 256), (512, 256, 128), (64, 256, 48)] {
             let a = init_weights(m, k, InitMethod::Uniform, 1);
             let b = init_weights(k, n, InitMethod::Uniform, 2);
             let flops = 2.0 * (m * k * n) as f64;
@@ -195,6 +203,16 @@ fn main() {
                 black_box(&out);
             });
             println!("G   {m}x{k}x{n} packed 8x6 kernel    {}  {:6.1} GFLOP/s", fmt(t), flops / t.as_secs_f64() / 1e9);
+            if let Some(pb) = fwdprop_core::gemm::PackedB::new(b.view(), 1) {
+                let t = median_time(5, Duration::from_secs(2), || {
+                    if fresh {
+                        out = Array2::<f64>::zeros((m, n).f());
+                    }
+                    fwdprop_core::gemm::gemm_prepacked_into(a.view(), &pb, out.view_mut(), &mut work);
+                    black_box(&out);
+                });
+                println!("G   {m}x{k}x{n} prepacked b          {}  {:6.1} GFLOP/s", fmt(t), flops / t.as_secs_f64() / 1e9);
+            }
         }
     }
     if run("S") {
