@@ -215,6 +215,16 @@ fn main() {
             }
         }
     }
+    if run("P") {
+        // packing W3's weights once per call (shared by the threads)
+        let b = init_weights(2000, 2000, InitMethod::Uniform, 2);
+        for threads in [1, 2] {
+            let t = median_time(5, Duration::from_secs(2), || {
+                black_box(fwdprop_core::gemm::PackedB::new(b.view(), threads));
+            });
+            println!("P   pack 2000x2000 weights, {threads} thread(s) {}", fmt(t));
+        }
+    }
     if run("S") {
         let x = init_weights(10_000_000, 1, InitMethod::Normal, 3) * 10.0;
         let xs = x.as_slice_memory_order().expect("contiguous");
