@@ -103,12 +103,13 @@ const SIMD_LIMIT: f64 = 708.0;
 /// For `a = |x| <= 708`:
 /// * `t = e^-a` as a double-double `th + tl`: `-a = k ln2 + r` with
 ///   `k = round(-a / ln2)` and `|r| <= ln2 / 2`, `r = rh + rl` from a
-///   two-part `ln2` (`k ln2_hi` exact, `k ln2_lo` split exactly by FMA);
+///   two-part `ln2` (`k ln2_hi` exact; `rh` the rounded `r`, `rl` its
+///   rounding error, each by one FMA);
 ///   `e^r = 1 + rh + rh^2/2 + rh^3 P(rh) + rl (1 + rh)` with the first three
 ///   terms added exactly (2Sum, exact square by FMA) and `P` the Taylor
 ///   polynomial to degree 14 (truncation error below 1e-19), evaluated by
-///   Estrin's scheme; times `2^k`,
-///   exact since `-1021 <= k <= 0` keeps `th` normal.
+///   Estrin's scheme; times `2^k` (for `th` by adding `k` to its exponent
+///   field), exact since `-1021 <= k <= 0` keeps `th` normal.
 /// * `1 / (1 + t)` for `x >= 0` and `t / (1 + t)` for `x < 0`, as a
 ///   double-double quotient: `q = num * r` with `r = 1 / (1 + th)` rounded
 ///   (one division per vector, shorter than a reciprocal estimate refined
@@ -179,26 +180,22 @@ mod simd {
         let shifter = _mm256_set1_pd(SHIFTER);
         let kd = lanes!(N, i => _mm256_fmadd_pd(y[i], _mm256_set1_pd(LOG2E), shifter));
         let k = lanes!(N, i => _mm256_sub_pd(kd[i], shifter));
-        // r1 = y - k ln2_hi (exact); p + pe = k ln2_lo (exact)
+        // r1 = y - k ln2_hi (exact); rh + rl = r1 - k ln2_lo: rh rounded
+        // by one FMA, rl its rounding error by another, since r1 - rh is
+        // exact (Sterbenz) unless both are below 4e-7, where its rounding
+        // error (< 2^-75) is far below the 1e-19 aimed at
         let r1 = lanes!(N, i => _mm256_fnmadd_pd(k[i], _mm256_set1_pd(LN2_HI), y[i]));
         let ln2_lo = _mm256_set1_pd(LN2_LO);
-        let p = lanes!(N, i => _mm256_mul_pd(k[i], ln2_lo));
-        let pe = lanes!(N, i => _mm256_fmsub_pd(k[i], ln2_lo, p[i]));
-        // rh + rl = r1 - p - pe (2Sum)
-        let rh = lanes!(N, i => _mm256_sub_pd(r1[i], p[i]));
-        let bb = lanes!(N, i => _mm256_sub_pd(rh[i], r1[i]));
-        let rl = lanes!(N, i => _mm256_sub_pd(
-            _mm256_sub_pd(r1[i], _mm256_sub_pd(rh[i], bb[i])),
-            _mm256_add_pd(p[i], bb[i]),
-        ));
-        let rl = lanes!(N, i => _mm256_sub_pd(rl[i], pe[i]));
+        let rh = lanes!(N, i => _mm256_fnmadd_pd(k[i], ln2_lo, r1[i]));
+        let rl = lanes!(N, i => _mm256_fnmadd_pd(k[i], ln2_lo, _mm256_sub_pd(r1[i], rh[i])));
         // rh^2 = sq + sqe exactly
         let sq = lanes!(N, i => _mm256_mul_pd(rh[i], rh[i]));
         let sqe = lanes!(N, i => _mm256_fmsub_pd(rh[i], rh[i], sq[i]));
-        // c3 = rh^3 P(rh), P(r) = sum c_i r^i (c_i = 1 / (i + 3)!, i < 12)
+        // rh^3 P(rh), P(r) = sum c_i r^i (c_i = 1 / (i + 3)!, i < 12)
         // by Estrin's scheme: pairs c_i + c_{i+1} r, combined with r^2,
-        // r^4 and r^8 (a chain of 4 FMAs after r^8 instead of Horner's 11:
-        // one step's chain, not the arithmetic, bounds this loop's speed)
+        // r^4 and r^8 (a chain of 4 FMAs after r^8 instead of Horner's 11;
+        // two more multiplications, yet faster: 9.3 against 11.3 us per
+        // 4096 values in cache, so the chain's latency counts here)
         macro_rules! pair {
             // c_j + c_{j+1} r
             ($j:expr) => {
@@ -218,7 +215,6 @@ mod simd {
         let s0 = lanes!(N, i => _mm256_fmadd_pd(q1[i], r4[i], q0[i]));
         let poly = lanes!(N, i => _mm256_fmadd_pd(q2[i], r8[i], s0[i]));
         let r3 = lanes!(N, i => _mm256_mul_pd(sq[i], rh[i]));
-        let c3 = lanes!(N, i => _mm256_mul_pd(r3[i], poly[i]));
         // 1 + rh (Fast2Sum: |rh| < 1), then + rh^2/2 (Fast2Sum: smaller)
         let one = _mm256_set1_pd(1.0);
         let half = _mm256_set1_pd(0.5);
@@ -227,19 +223,27 @@ mod simd {
         let hs = lanes!(N, i => _mm256_mul_pd(half, sq[i]));
         let h2 = lanes!(N, i => _mm256_add_pd(h1[i], hs[i]));
         let l2 = lanes!(N, i => _mm256_sub_pd(hs[i], _mm256_sub_pd(h2[i], h1[i])));
-        // the small terms: l1 + l2 + sqe/2 + c3 + rl (1 + rh)
+        // the small terms: l1 + l2 + sqe/2 + rh^3 P(rh) + rl (1 + rh)
         let lo = lanes!(N, i => _mm256_add_pd(l1[i], l2[i]));
         let lo = lanes!(N, i => _mm256_fmadd_pd(half, sqe[i], lo[i]));
-        let lo = lanes!(N, i => _mm256_add_pd(lo[i], c3[i]));
+        let lo = lanes!(N, i => _mm256_fmadd_pd(r3[i], poly[i], lo[i]));
         let lo = lanes!(N, i => _mm256_add_pd(lo[i], _mm256_fmadd_pd(rl[i], rh[i], rl[i])));
         let th = lanes!(N, i => _mm256_add_pd(h2[i], lo[i]));
         let tl = lanes!(N, i => _mm256_sub_pd(lo[i], _mm256_sub_pd(th[i], h2[i])));
-        // 2^k: k sits in kd's low mantissa bits (kd has SHIFTER's exponent)
-        let scale = lanes!(N, i => {
-            let ki = _mm256_sub_epi64(_mm256_castpd_si256(kd[i]), _mm256_castpd_si256(shifter));
-            _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(ki, _mm256_set1_epi64x(1023))))
-        });
-        (lanes!(N, i => _mm256_mul_pd(th[i], scale[i])), lanes!(N, i => _mm256_mul_pd(tl[i], scale[i])))
+        // times 2^k: k sits in kd's low mantissa bits (kd has SHIFTER's
+        // exponent). th (in [0.7, 1.5]) times 2^k stays normal: adding k
+        // to its exponent field is the exact product, done by an integer
+        // unit instead of a multiplier; tl may be 0 or tiny, so it is
+        // multiplied
+        let ki = lanes!(N, i => _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_sub_epi64(
+            _mm256_castpd_si256(kd[i]),
+            _mm256_castpd_si256(shifter),
+        ))));
+        let scale = lanes!(N, i => _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(ki[i]), _mm256_set1_epi64x(1023 << 52))));
+        (
+            lanes!(N, i => _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(th[i]), _mm256_castpd_si256(ki[i])))),
+            lanes!(N, i => _mm256_mul_pd(tl[i], scale[i])),
+        )
     }
 
     /// Sigmoid of `N` vectors of 4 values; the mask has bit `4 v + l` set
@@ -258,9 +262,10 @@ mod simd {
         // d = 1 + t (Fast2Sum: t <= 1)
         let dh = lanes!(N, i => _mm256_add_pd(one, th[i]));
         let dl = lanes!(N, i => _mm256_add_pd(_mm256_add_pd(_mm256_sub_pd(one, dh[i]), th[i]), tl[i]));
-        let negative = lanes!(N, i => _mm256_cmp_pd::<_CMP_LT_OQ>(x[i], _mm256_setzero_pd()));
-        let num = lanes!(N, i => _mm256_blendv_pd(one, th[i], negative[i]));
-        let num_lo = lanes!(N, i => _mm256_and_pd(tl[i], negative[i]));
+        // numerator t for x < 0, else 1: picked by x's sign bit (-0 picks
+        // t = e^0 = 1 exactly, the same)
+        let num = lanes!(N, i => _mm256_blendv_pd(one, th[i], x[i]));
+        let num_lo = lanes!(N, i => _mm256_blendv_pd(_mm256_setzero_pd(), tl[i], x[i]));
         let inv = lanes!(N, i => _mm256_div_pd(one, dh[i]));
         let q = lanes!(N, i => _mm256_mul_pd(num[i], inv[i]));
         // residual (num + num_lo) - q (dh + dl), its first part exact by FMA
