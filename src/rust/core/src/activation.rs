@@ -28,19 +28,20 @@ pub fn sigmoid_in_place(values: &mut [f64]) {
 /// path looks at such values anyway). The forward pass uses this to learn
 /// whether a layer's product met a non-finite value.
 pub fn sigmoid_in_place_checked(values: &mut [f64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd::available() {
+            let p = values.as_mut_ptr();
+            // SAFETY: the CPU has AVX2 and FMA; source and destination are
+            // the same `values.len()` values, which the vectorised loop
+            // allows (each value is read before its result is written).
+            return unsafe { simd::sigmoid_avx2_fma(p, p, values.len()) };
+        }
+    }
     let mut non_finite = false;
-    // a copy of each chunk is the source (not zero-filled first: short
-    // inputs, such as a small layer, would pay for the whole buffer)
-    let mut buf = [std::mem::MaybeUninit::<f64>::uninit(); CHUNK];
-    for chunk in values.chunks_mut(CHUNK) {
-        let len = chunk.len();
-        // SAFETY: `f64` and `MaybeUninit<f64>` have the same layout, and
-        // the first `len` elements are written before they are read.
-        let src: &mut [f64] = unsafe {
-            std::ptr::copy_nonoverlapping(chunk.as_ptr(), buf.as_mut_ptr() as *mut f64, len);
-            std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut f64, len)
-        };
-        non_finite |= sigmoid_into_checked(src, chunk);
+    for v in values.iter_mut() {
+        non_finite |= !v.is_finite();
+        *v = sigmoid(*v);
     }
     non_finite
 }
@@ -69,8 +70,9 @@ pub fn sigmoid_into_checked(src: &[f64], dst: &mut [f64]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         if simd::available() {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { simd::sigmoid_into_avx2_fma(src, dst) };
+            // SAFETY: the CPU has AVX2 and FMA (checked just above); the
+            // slices have equal lengths (asserted) and cannot overlap.
+            return unsafe { simd::sigmoid_avx2_fma(src.as_ptr(), dst.as_mut_ptr(), src.len()) };
         }
     }
     sigmoid_into_scalar(src, dst);
@@ -85,9 +87,6 @@ pub fn sigmoid_into_scalar(src: &[f64], dst: &mut [f64]) {
         *d = sigmoid(s);
     }
 }
-
-/// Elements per pass of [`sigmoid_in_place`] (a stack buffer).
-const CHUNK: usize = 256;
 
 /// Largest `|x|` the vectorised path handles itself: `e^-708` is still a
 /// normal double, so neither the exponential nor the result is subnormal.
@@ -293,67 +292,86 @@ mod simd {
     /// twice as fast as 1; more spills registers).
     const LANES: usize = 4;
 
-    /// Sigmoid of the `STEP` values at `src` into `dst`; returns a mask of
-    /// the lanes outside the vectorised range, whose results must be
-    /// replaced.
+    /// Sigmoid of the `STEP` values at `src` into `dst` (which may be
+    /// `src`: every value is read before any result is written); lanes
+    /// outside the vectorised range are redone by [`sigmoid`]. Returns
+    /// whether any value was NaN or infinite.
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA; `STEP` values readable at `src`,
     /// writable at `dst`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn sigmoid_step(src: *const f64, dst: *mut f64) -> i32 {
+    unsafe fn sigmoid_step(src: *const f64, dst: *mut f64) -> bool {
         let x = lanes!(LANES, v => _mm256_loadu_pd(src.add(4 * v)));
         let (r, outside) = sigmoid_n(x);
-        for (v, rv) in r.iter().enumerate() {
-            _mm256_storeu_pd(dst.add(4 * v), *rv);
+        if outside == 0 {
+            for (v, rv) in r.iter().enumerate() {
+                _mm256_storeu_pd(dst.add(4 * v), *rv);
+            }
+            return false;
         }
-        outside
+        store_patched(&x, &r, outside, dst)
     }
 
-    /// Returns whether any `src` value is NaN or infinite (such values are
-    /// outside the vectorised range, so only those lanes are looked at).
+    /// Stores the results `r` of the inputs `x` at `dst`, with the lanes
+    /// set in `outside` replaced by [`sigmoid`] of their input; returns
+    /// whether any of those inputs was NaN or infinite.
+    #[cold]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store_patched(x: &[__m256d], r: &[__m256d], outside: i32, dst: *mut f64) -> bool {
+        let mut xs = [0.0f64; STEP];
+        let mut rs = [0.0f64; STEP];
+        for (v, (xv, rv)) in x.iter().zip(r).enumerate() {
+            _mm256_storeu_pd(xs.as_mut_ptr().add(4 * v), *xv);
+            _mm256_storeu_pd(rs.as_mut_ptr().add(4 * v), *rv);
+        }
+        let mut non_finite = false;
+        for j in 0..4 * x.len() {
+            if outside & (1 << j) != 0 {
+                non_finite |= !xs[j].is_finite();
+                rs[j] = sigmoid(xs[j]);
+            }
+            *dst.add(j) = rs[j];
+        }
+        non_finite
+    }
+
+    /// The sigmoid of the `n` values at `src` into `dst`, which is either
+    /// `src` itself (in place) or does not overlap it. Returns whether any
+    /// value is NaN or infinite (such values are outside the vectorised
+    /// range, so only those lanes are looked at).
     ///
     /// # Safety
-    /// The CPU must support AVX2 and FMA; `src` and `dst` have equal length.
+    /// The CPU must support AVX2 and FMA; `n` values readable at `src` and
+    /// writable at `dst`; `dst == src` or the two do not overlap.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn sigmoid_into_avx2_fma(src: &[f64], dst: &mut [f64]) -> bool {
-        let n = src.len().min(dst.len());
+    pub(super) unsafe fn sigmoid_avx2_fma(src: *const f64, dst: *mut f64, n: usize) -> bool {
         let mut non_finite = false;
         let mut i = 0;
         while i + STEP <= n {
-            let outside = sigmoid_step(src.as_ptr().add(i), dst.as_mut_ptr().add(i));
-            if outside != 0 {
-                for j in 0..STEP {
-                    if outside & (1 << j) != 0 {
-                        non_finite |= !src[i + j].is_finite();
-                        dst[i + j] = sigmoid(src[i + j]);
-                    }
-                }
-            }
+            non_finite |= sigmoid_step(src.add(i), dst.add(i));
             i += STEP;
         }
         if i < n {
-            // the tail (< STEP values), padded with zeros to whole vectors;
-            // the vectors are independent, so their latencies overlap
+            // the tail (< STEP values), copied and padded with zeros to
+            // whole vectors (the same arithmetic as in the loop); the
+            // vectors are independent, so their latencies overlap
             let rest = n - i;
             let mut buf = [0.0f64; STEP];
+            std::ptr::copy_nonoverlapping(src.add(i), buf.as_mut_ptr(), rest);
             let mut res = [0.0f64; STEP];
-            buf[..rest].copy_from_slice(&src[i..n]);
-            let mut outside = 0;
             for v in 0..rest.div_ceil(4) {
-                let (r, o) = sigmoid4(_mm256_loadu_pd(buf.as_ptr().add(4 * v)));
-                _mm256_storeu_pd(res.as_mut_ptr().add(4 * v), r);
-                outside |= o << (4 * v);
-            }
-            for j in 0..rest {
-                dst[i + j] = if outside & (1 << j) != 0 {
-                    non_finite |= !src[i + j].is_finite();
-                    sigmoid(src[i + j])
+                let x = _mm256_loadu_pd(buf.as_ptr().add(4 * v));
+                let (r, outside) = sigmoid4(x);
+                if outside == 0 {
+                    _mm256_storeu_pd(res.as_mut_ptr().add(4 * v), r);
                 } else {
-                    res[j]
-                };
+                    // (padding lanes hold zeros, inside the range)
+                    non_finite |= store_patched(&[x], &[r], outside, res.as_mut_ptr().add(4 * v));
+                }
             }
+            std::ptr::copy_nonoverlapping(res.as_ptr(), dst.add(i), rest);
         }
         non_finite
     }
