@@ -14,7 +14,8 @@
 # median over rounds of fwdprop's median over base R's median in that round
 # (so that a slow spell hits both sides of a ratio); the times shown are
 # medians over rounds. The targets are issue #5's.
-#   FWDPROP_BENCH_ROUNDS=5 (default) sets the number of rounds.
+#   FWDPROP_BENCH_ROUNDS=5 (default) sets the number of rounds;
+#   FWDPROP_BENCH_ONLY=W2,W3 runs only the workloads named (no table file).
 suppressPackageStartupMessages({
   library(fwdprop)
   library(bench)
@@ -23,6 +24,8 @@ args <- commandArgs(trailingOnly = TRUE)
 out_file <- if (length(args)) args[[1]] else file.path("bench", "results.md")
 threads <- fwdprop_threads()
 rounds <- as.integer(Sys.getenv("FWDPROP_BENCH_ROUNDS", "5"))
+only <- strsplit(Sys.getenv("FWDPROP_BENCH_ONLY"), ",", fixed = TRUE)[[1]]
+wanted <- function(name) !length(only) || name %in% only
 
 # bench::mark of base R against fwdprop in `rounds` rounds: medians of the
 # per-round medians, the median per-round ratio, memory of the first round
@@ -66,6 +69,7 @@ cases <- list(
 
 rows <- list()
 for (name in names(cases)) {
+  if (!wanted(name)) next
   cs <- cases[[name]]
   w <- cs$w
   X <- w$X
@@ -83,14 +87,16 @@ for (name in names(cases)) {
                   name, format(m$base), format(m$fw), m$ratio, cs$target))
 }
 
-x <- runif(1e7, -20, 20)
-m <- paired(quote(plogis(x)), quote(sigmoid(x)), 4, 0)
-rows$S <- data.frame(
-  workload = "S", base_R = format(m$base), fwdprop = format(m$fw),
-  ratio = m$ratio, target = 0.33, met = if (m$ratio <= 0.33) "yes" else "NO",
-  GFLOPs = NA_real_, mem_base = format(m$mem[1]), mem_fwdprop = format(m$mem[2])
-)
-message(sprintf("S: base R %s, fwdprop %s, ratio %.3f", format(m$base), format(m$fw), m$ratio))
+if (wanted("S")) {
+  x <- runif(1e7, -20, 20)
+  m <- paired(quote(plogis(x)), quote(sigmoid(x)), 4, 0)
+  rows$S <- data.frame(
+    workload = "S", base_R = format(m$base), fwdprop = format(m$fw),
+    ratio = m$ratio, target = 0.33, met = if (m$ratio <= 0.33) "yes" else "NO",
+    GFLOPs = NA_real_, mem_base = format(m$mem[1]), mem_fwdprop = format(m$mem[2])
+  )
+  message(sprintf("S: base R %s, fwdprop %s, ratio %.3f", format(m$base), format(m$fw), m$ratio))
+}
 
 # The building blocks at the lecture's size and one large product (no
 # targets in issue #5; shown so that regressions in per-call cost show up).
@@ -105,6 +111,7 @@ extra <- list(
   M1 = list(label = "M1 mm() 1000x1000 by 1000x1000", base = quote(A %*% B), fw = quote(mm(A, B)), iters = 1, flops = 2e9)
 )
 for (name in names(extra)) {
+  if (!wanted(name)) next
   e <- extra[[name]]
   m <- paired(e$base, e$fw, e$iters, 0)
   rows[[name]] <- data.frame(
@@ -115,6 +122,7 @@ for (name in names(extra)) {
   message(sprintf("%s: base R %s, fwdprop %s, ratio %.3f", name, format(m$base), format(m$fw), m$ratio))
 }
 
+if (length(only)) quit(save = "no")
 tab <- do.call(rbind, rows)
 fmt <- function(v, d) ifelse(is.na(v), "", formatC(v, format = "f", digits = d))
 tab$GFLOPs[tab$GFLOPs < 0.05] <- NA

@@ -231,7 +231,8 @@ pub fn gemm_prepacked_into(a: ArrayView2<f64>, b: &PackedB, mut out: ArrayViewMu
 
 /// Packs the `mc x kc` block of `a` at `a` (strides `rs`, `cs`) into
 /// panels of `MR` rows: panel `q`, depth `p`, row `i` at
-/// `q * MR * kc + p * MR + i`; rows past `mc` are zero.
+/// `q * MR * kc + p * MR + i`; rows past `mc` are zero. Returns the start
+/// of the packed block (on a cache line, inside `dst`).
 ///
 /// # Safety
 /// Every `a[i * rs + p * cs]` with `i < mc`, `p < kc` is readable.
@@ -430,7 +431,10 @@ mod x86 {
             for j in 0..nr {
                 let p = c.offset(j as isize * csc) as *const i8;
                 _mm_prefetch::<_MM_HINT_T0>(p);
-                _mm_prefetch::<_MM_HINT_T0>(p.add(7 * 8));
+                // (the column's last value; wrapping: with fewer than 8
+                // rows left this may point past the matrix, harmless for
+                // a prefetch but not for `add`)
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(7 * 8));
             }
         }
         let (mut a, mut b) = (a, b);
