@@ -178,8 +178,9 @@ fn main() {
     }
     if run("G") {
         // the GEMMs alone, one thread, on the products of W3 (half the rows,
-        // as each of two threads does) and of a W2 block; fresh output for
-        // W3's, as in an R call
+        // as each of two threads does), of W2's layers for 512 rows (the
+        // fused pass runs blocks of 128) and one in-cache product; fresh
+        // output for W3's, as in an R call
         for (m, k, n) in [(1000, 2000, 2000), (512, 100, 256), (512, 256, 128), (64, 256, 48)] {
             let a = init_weights(m, k, InitMethod::Uniform, 1);
             let b = init_weights(k, n, InitMethod::Uniform, 2);

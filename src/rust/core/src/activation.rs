@@ -110,10 +110,10 @@ const SIMD_LIMIT: f64 = 708.0;
 ///   Estrin's scheme; times `2^k` (for `th` by adding `k` to its exponent
 ///   field), exact since `-1021 <= k <= 0` keeps `th` normal.
 /// * `1 / (1 + t)` for `x >= 0` and `t / (1 + t)` for `x < 0`, as a
-///   double-double quotient: `q = num * r` with `r = 1 / (1 + th)` rounded
-///   (one division per vector, shorter than a reciprocal estimate refined
-///   by Newton steps, measured faster), corrected by the exact FMA residual
-///   times `r`, which leaves an error of order 1e-32 on top of the final
+///   double-double quotient: `q = num * inv` with `inv = 1 / (1 + th)`
+///   rounded (one division per vector, shorter than a reciprocal estimate
+///   refined by Newton steps, measured faster), corrected by the exact FMA
+///   residual times `inv`, which leaves an error of order 1e-32 on top of the final
 ///   rounding.
 ///
 /// NaN, infinite and `|x| > 708` lanes are redone by [`sigmoid`].
@@ -638,10 +638,14 @@ mod tests {
                     let mut x = finite.clone();
                     x[pos] = bad;
                     assert!(sigmoid_into_checked(&x, &mut out), "len {len} pos {pos} {bad}");
-                    assert!(sigmoid_in_place_checked(&mut x.clone()), "len {len} pos {pos} {bad}");
+                    let mut inplace = x.clone();
+                    assert!(sigmoid_in_place_checked(&mut inplace), "len {len} pos {pos} {bad}");
                     let mut scalar = vec![0.0; len];
                     sigmoid_into_scalar(&x, &mut scalar);
                     assert_eq!(out[pos].to_bits(), scalar[pos].to_bits());
+                    // in place: the replaced lane from the loaded input, and
+                    // every other value as sigmoid_into gives it
+                    assert!(inplace.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "len {len} pos {pos}");
                 }
             }
         }

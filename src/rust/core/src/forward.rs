@@ -295,12 +295,25 @@ pub fn forward_into_with_block(
     // (no allocation at all for a single block: the lecture's network is
     // timed in microseconds)
     let blocks = n.div_ceil(rb);
-    let uses_gemm = |l: &Layer| {
+    // each layer's product is chosen once for the whole call, from all `n`
+    // rows (not per block: blocks differ in size with the thread count and
+    // at the end, and the two products round differently, so the result
+    // would depend on the threads)
+    let small: Vec<bool> = net
+        .layers
+        .iter()
+        .map(|l| {
+            let (k, d) = l.weights.dim();
+            n.saturating_mul(k).saturating_mul(d) <= SMALL_PRODUCT
+        })
+        .collect();
+    let small = &small[..];
+    let uses_gemm = |(l, small): (&Layer, &bool)| {
         let (k, d) = l.weights.dim();
-        d > 1 && k > 0 && rb * k * d > SMALL_PRODUCT
+        d > 1 && k > 0 && !small
     };
-    let packed: Vec<Option<PackedB>> = if blocks > 1 && net.layers.iter().any(uses_gemm) {
-        net.layers.iter().map(|l| if uses_gemm(l) { PackedB::new(l.weights, workers) } else { None }).collect()
+    let packed: Vec<Option<PackedB>> = if blocks > 1 && net.layers.iter().zip(small).any(uses_gemm) {
+        net.layers.iter().zip(small).map(|ls| if uses_gemm(ls) { PackedB::new(ls.0.weights, workers) } else { None }).collect()
     } else {
         Vec::new()
     };
@@ -309,7 +322,7 @@ pub fn forward_into_with_block(
     if workers <= 1 {
         let mut scratch = Scratch::new(net, rb);
         for (xb, ob) in jobs {
-            forward_block(xb, net, packed, ob, &mut scratch);
+            forward_block(xb, net, packed, small, ob, &mut scratch);
         }
         return Ok(());
     }
@@ -319,7 +332,7 @@ pub fn forward_into_with_block(
         loop {
             let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
             match job {
-                Some((xb, ob)) => forward_block(xb, net, packed, ob, &mut scratch),
+                Some((xb, ob)) => forward_block(xb, net, packed, small, ob, &mut scratch),
                 None => break,
             }
         }
@@ -381,6 +394,7 @@ fn forward_block(
     x: ArrayView2<f64>,
     net: &Network,
     packed: &[Option<PackedB>],
+    small: &[bool],
     mut out: ArrayViewMut2<f64>,
     scratch: &mut Scratch,
 ) {
@@ -396,10 +410,20 @@ fn forward_block(
         let d_in = layer.weights.nrows();
         let input = if l == 0 { x.view() } else { col_major_ref(src, m, d_in) };
         if last {
-            let weights = Weights { view: layer.weights, packed: packed.get(l).and_then(Option::as_ref), non_finite: &net.weights_non_finite[l] };
+            let weights = Weights {
+                view: layer.weights,
+                packed: packed.get(l).and_then(Option::as_ref),
+                small: small[l],
+                non_finite: &net.weights_non_finite[l],
+            };
             layer_into(input, layer, weights, out.view_mut(), rows, gemm);
         } else {
-            let weights = Weights { view: layer.weights, packed: packed.get(l).and_then(Option::as_ref), non_finite: &net.weights_non_finite[l] };
+            let weights = Weights {
+                view: layer.weights,
+                packed: packed.get(l).and_then(Option::as_ref),
+                small: small[l],
+                non_finite: &net.weights_non_finite[l],
+            };
             layer_into(input, layer, weights, col_major(dst, m, d), rows, gemm);
             prev_in_a = !prev_in_a;
         }
@@ -412,6 +436,9 @@ struct Weights<'w, 'a> {
     view: ArrayView2<'a, f64>,
     /// Packed once per call for the GEMM (see [`PackedB`]), or `None`.
     packed: Option<&'w PackedB>,
+    /// Whether the call's product is small enough for the plain loop
+    /// (decided once per call, see [`product_into`]).
+    small: bool,
     /// Whether the weights hold a non-finite value, once known.
     non_finite: &'w OnceLock<bool>,
 }
@@ -443,7 +470,7 @@ fn layer_into(
     let w = weights.view;
     let weights_non_finite = weights.non_finite;
     if weights_non_finite.get() != Some(&true) {
-        product_into(input, w, weights.packed, out.view_mut(), gemm);
+        product_into(input, w, weights.packed, weights.small, out.view_mut(), gemm);
         if let Some(bias) = layer.bias {
             add_bias(out.view_mut(), bias);
         }
@@ -469,6 +496,7 @@ fn product_into(
     a: ArrayView2<f64>,
     w: ArrayView2<f64>,
     packed: Option<&PackedB>,
+    small: bool,
     out: ArrayViewMut2<f64>,
     gemm: &mut GemmWork,
 ) {
@@ -479,9 +507,10 @@ fn product_into(
         // a matrix-vector product: GEMM would pad the single column to a
         // whole micro-kernel; this is R's summation order too
         matvec_into(a, w.column(0), out.index_axis_move(Axis(1), 0));
-    } else if a.nrows() * a.ncols() * w.ncols() <= SMALL_PRODUCT {
-        // tiny products (the lecture's 3x2 by 2x3): GEMM's packing costs
-        // more than the arithmetic
+    } else if small {
+        // tiny products (the lecture's 3x2 by 2x3; `small` says whether
+        // the whole call's product, all rows, is at most SMALL_PRODUCT):
+        // GEMM's packing costs more than the arithmetic
         let mut out = out;
         for (o, wc) in out.axis_iter_mut(Axis(1)).zip(w.axis_iter(Axis(1))) {
             matvec_into(a, wc, o);
@@ -494,8 +523,9 @@ fn product_into(
     }
 }
 
-/// Largest product (rows x inner x columns multiply-adds) computed column
-/// by column with [`matvec_into`] instead of GEMM.
+/// Largest product (rows of the whole call x inner x columns
+/// multiply-adds) computed column by column with [`matvec_into`] instead of
+/// GEMM.
 const SMALL_PRODUCT: usize = 4096;
 
 /// `out = a %*% w` for a vector `w`, summing over columns in order
@@ -1110,21 +1140,24 @@ mod tests {
 
     #[test]
     fn threads_give_the_same_bits_as_one_thread() {
-        // large enough to go parallel (work >= PARALLEL_MIN_WORK)
-        let spec = Spec::new(&[30, 64, 16, 1], &[Sigmoid], true, 8);
-        let x = random(3001, 30, 9, 2.0);
-        assert!(3001 * spec.net().work_per_row() >= PARALLEL_MIN_WORK);
-        let one = fused(&x, &spec, 1, BLOCK_ROWS);
-        for threads in [2, 3, 8] {
-            for block in [16, 100, BLOCK_ROWS] {
-                let got = fused(&x, &spec, threads, block);
-                // each block computes the same arithmetic; with small blocks
-                // only GEMM's internal blocking can differ, which it does not
-                // for rows (rows are independent in GEMM)
-                assert_rel_close(&got, &one, 1e-14, &format!("threads {threads} block {block}"));
+        // large enough to go parallel (work >= PARALLEL_MIN_WORK); the
+        // second network's 6 -> 6 layer is a small product per block of
+        // up to 113 rows but not for all 200 rows: the product is chosen
+        // once per call, so blocks and threads still agree bit for bit
+        for (sizes, n) in [(&[30, 64, 16, 1][..], 3001), (&[200, 200, 6, 6][..], 200)] {
+            let spec = Spec::new(sizes, &[Sigmoid], true, 8);
+            let x = random(n, sizes[0], 9, 2.0);
+            assert!(n * spec.net().work_per_row() >= PARALLEL_MIN_WORK);
+            let one = fused(&x, &spec, 1, BLOCK_ROWS);
+            for threads in [1, 2, 3, 8] {
+                for block in [7, 16, 100, BLOCK_ROWS] {
+                    let got = fused(&x, &spec, threads, block);
+                    let same = got.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{sizes:?}: threads {threads} block {block}");
+                }
             }
+            assert_rel_close(&one, &naive_forward(&x, &spec), 1e-12, "vs naive");
         }
-        assert_rel_close(&one, &naive_forward(&x, &spec), 1e-12, "vs naive");
     }
 
     #[test]
