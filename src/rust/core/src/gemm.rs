@@ -28,6 +28,8 @@
 //!
 //! Without AVX2 and FMA (or on other architectures) matrixmultiply runs.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// Rows of the micro-kernel's tile.
@@ -129,21 +131,22 @@ impl PackedB {
             }
         }
         // as large as the weights: allocated fallibly, so that a layer
-        // too large to copy never aborts R
+        // too large to copy never aborts R; not zeroed first (pack_b
+        // writes every value, and filling 32 MiB first cost W3 2-3 ms on
+        // one thread while the other waited)
         let mut data: Vec<f64> = Vec::new();
         data.try_reserve_exact(len).ok()?;
-        data.resize(len, 0.0);
         let (rs, cs) = (b.strides()[0], b.strides()[1]);
         // the view's memory, shared read-only by the packing threads
         let base = SendPtr(b.as_ptr());
         let mut parts = Vec::with_capacity(blocks.len());
-        let mut rest = &mut data[..];
+        let mut rest = &mut data.spare_capacity_mut()[..len];
         for &(jc, pc, nc, kc, l) in &blocks {
             let (head, tail) = rest.split_at_mut(l);
             parts.push((jc, pc, nc, kc, head));
             rest = tail;
         }
-        let pack_part = |(jc, pc, nc, kc, dst): (usize, usize, usize, usize, &mut [f64])| {
+        let pack_part = |(jc, pc, nc, kc, dst): (usize, usize, usize, usize, &mut [MaybeUninit<f64>])| {
             // SAFETY: (pc, jc) + (kc, nc) stays inside `b`; `dst` has the
             // block's length.
             unsafe { pack_b(kc, nc, base.get().offset(pc as isize * rs + jc as isize * cs), rs, cs, dst) };
@@ -165,6 +168,9 @@ impl PackedB {
                 mine.into_iter().for_each(pack_part);
             });
         }
+        // SAFETY: the parts cover the first `len` values, and pack_b
+        // wrote every one of them
+        unsafe { data.set_len(len) };
         Some(PackedB { data, k, n })
     }
 
@@ -273,19 +279,17 @@ fn aligned(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
 
 /// Packs the `kc x nc` block of `b` into panels of `NR` columns: panel
 /// `q`, depth `p`, column `j` at `q * NR * kc + p * NR + j`; columns past
-/// `nc` are zero. `dst` holds exactly `ceil(nc / NR) * NR * kc` values.
+/// `nc` are zero. `dst` holds exactly `ceil(nc / NR) * NR * kc` values,
+/// every one written (it may be uninitialised before).
 ///
 /// # Safety
 /// Every `b[p * rs + j * cs]` with `p < kc`, `j < nc` is readable.
-unsafe fn pack_b(kc: usize, nc: usize, b: *const f64, rs: isize, cs: isize, dst: &mut [f64]) {
+unsafe fn pack_b(kc: usize, nc: usize, b: *const f64, rs: isize, cs: isize, dst: &mut [MaybeUninit<f64>]) {
     let panels = nc.div_ceil(NR);
     assert_eq!(dst.len(), panels * NR * kc, "pack_b: wrong buffer length");
     for q in 0..panels {
         let cols = NR.min(nc - q * NR);
         let panel = &mut dst[q * NR * kc..(q + 1) * NR * kc];
-        if cols < NR {
-            panel.fill(0.0);
-        }
         // written in order, a row of the panel at a time (column by column,
         // each store would be NR values from the last: measured 1.5x slower
         // on W3's weights)
@@ -293,9 +297,13 @@ unsafe fn pack_b(kc: usize, nc: usize, b: *const f64, rs: isize, cs: isize, dst:
             std::array::from_fn(|j| if j < cols { b.offset((q * NR + j) as isize * cs) } else { std::ptr::null() });
         for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
             let off = p as isize * rs;
-            for (d, col) in row.iter_mut().zip(&ptrs[..cols]) {
-                *d = *col.offset(off);
+            let (vals, pad) = row.split_at_mut(cols);
+            for (d, col) in vals.iter_mut().zip(&ptrs) {
+                d.write(*col.offset(off));
             }
+            pad.iter_mut().for_each(|d| {
+                d.write(0.0);
+            });
         }
     }
 }
@@ -311,6 +319,9 @@ unsafe fn pack_b_vec(kc: usize, nc: usize, b: *const f64, rs: isize, cs: isize, 
         dst.clear();
         dst.resize(len, 0.0);
     }
+    // SAFETY: the same memory seen as possibly uninitialised; pack_b only
+    // writes initialised values into it
+    let dst = &mut *(dst.as_mut_slice() as *mut [f64] as *mut [MaybeUninit<f64>]);
     pack_b(kc, nc, b, rs, cs, dst);
 }
 
