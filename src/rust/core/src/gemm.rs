@@ -237,12 +237,13 @@ pub fn gemm_prepacked_into(a: ArrayView2<f64>, b: &PackedB, mut out: ArrayViewMu
 
 /// Packs the `mc x kc` block of `a` at `a` (strides `rs`, `cs`) into
 /// panels of `MR` rows: panel `q`, depth `p`, row `i` at
-/// `q * MR * kc + p * MR + i`; rows past `mc` are zero. Returns the start
-/// of the packed block (on a cache line, inside `dst`).
+/// `q * MR * kc + p * MR + i`; rows past `mc` are zero. Returns the packed
+/// block (starting on a cache line, inside `dst`, which stays borrowed
+/// while the block is used).
 ///
 /// # Safety
 /// Every `a[i * rs + p * cs]` with `i < mc`, `p < kc` is readable.
-unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst: &mut Vec<f64>) -> *const f64 {
+unsafe fn pack_a<'d>(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst: &'d mut Vec<f64>) -> &'d [f64] {
     let panels = mc.div_ceil(MR);
     let dst = aligned(dst, panels * MR * kc);
     for q in 0..panels {
@@ -263,7 +264,7 @@ unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst:
             }
         }
     }
-    dst.as_ptr()
+    dst
 }
 
 /// The first `len` values of `buf` from a 64-byte boundary on, zeroed
@@ -378,7 +379,7 @@ mod x86 {
                 let mut ic = 0;
                 while ic < m {
                     let mc = MC.min(m - ic);
-                    let pa = pack_a(mc, kc, a.offset(ic as isize * sa[0] + pc as isize * sa[1]), sa[0], sa[1], pa);
+                    let packed_a = pack_a(mc, kc, a.offset(ic as isize * sa[0] + pc as isize * sa[1]), sa[0], sa[1], pa);
                     let mut jr = 0;
                     while jr < nc {
                         let nr = NR.min(nc - jr);
@@ -387,7 +388,7 @@ mod x86 {
                         while ir < mc {
                             let mr = MR.min(mc - ir);
                             let cp = c.offset((ic + ir) as isize * sc[0] + (jc + jr) as isize * sc[1]);
-                            kernel(kc, pa.add(ir * kc), bp, cp, sc[0], sc[1], mr, nr, first);
+                            kernel(kc, packed_a.as_ptr().add(ir * kc), bp, cp, sc[0], sc[1], mr, nr, first);
                             ir += MR;
                         }
                         jr += NR;
