@@ -243,7 +243,7 @@ pub fn gemm_prepacked_into(a: ArrayView2<f64>, b: &PackedB, mut out: ArrayViewMu
 ///
 /// # Safety
 /// Every `a[i * rs + p * cs]` with `i < mc`, `p < kc` is readable.
-unsafe fn pack_a<'d>(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst: &'d mut Vec<f64>) -> &'d [f64] {
+unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst: &mut Vec<f64>) -> &[f64] {
     let panels = mc.div_ceil(MR);
     let dst = aligned(dst, panels * MR * kc);
     for q in 0..panels {
