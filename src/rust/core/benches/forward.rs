@@ -6,9 +6,11 @@
 //!     cargo bench -p fwdprop-core --bench forward -- W2 W3   # some
 //!     cargo bench -p fwdprop-core --bench forward -- G S     # kernels
 //!     FWDPROP_BENCH_QUICK=1 cargo bench -p fwdprop-core --bench forward -- W2   # 2 threads only
+//!     cargo bench -p fwdprop-core --bench forward -- G2  # W3's product alone, 2 threads
 //!
 //! Each run writes into freshly allocated output memory, as an R call
-//! does (so first-touch page faults are included).
+//! does (so first-touch page faults are included), except G2, which
+//! reuses its output as a BLAS benchmark does.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -214,6 +216,30 @@ fn main() {
                 });
                 println!("G   {m}x{k}x{n} prepacked b          {}  {:6.1} GFLOP/s", fmt(t), flops / t.as_secs_f64() / 1e9);
             }
+        }
+    }
+    if run("G2") {
+        // W3's product alone on 2 threads (1000 rows each, weights packed
+        // once beforehand, output allocated once and reused: the setting of
+        // a BLAS benchmark, to compare with one)
+        let (m, k, n) = (2000, 2000, 2000);
+        let a = init_weights(m, k, InitMethod::Uniform, 1);
+        let b = init_weights(k, n, InitMethod::Uniform, 2);
+        let flops = 2.0 * (m * k * n) as f64;
+        if let Some(pb) = fwdprop_core::gemm::PackedB::new(b.view(), 2) {
+            let mut out = Array2::<f64>::zeros((m, n).f());
+            let mut works = [fwdprop_core::gemm::GemmWork::new(), fwdprop_core::gemm::GemmWork::new()];
+            let t = median_time(8, Duration::from_secs(3), || {
+                let halves = a.axis_chunks_iter(ndarray::Axis(0), m / 2).zip(out.axis_chunks_iter_mut(ndarray::Axis(0), m / 2));
+                std::thread::scope(|scope| {
+                    for ((ah, oh), work) in halves.zip(works.iter_mut()) {
+                        let pb = &pb;
+                        scope.spawn(move || fwdprop_core::gemm::gemm_prepacked_into(ah, pb, oh, work));
+                    }
+                });
+                black_box(&out);
+            });
+            println!("G2  {m}x{k}x{n} prepacked, 2 threads {}  {:6.1} GFLOP/s", fmt(t), flops / t.as_secs_f64() / 1e9);
         }
     }
     if run("P") {
