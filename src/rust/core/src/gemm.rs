@@ -316,14 +316,11 @@ unsafe fn pack_b(kc: usize, nc: usize, b: *const f64, rs: isize, cs: isize, dst:
 #[cfg(target_arch = "x86_64")]
 unsafe fn pack_b_vec(kc: usize, nc: usize, b: *const f64, rs: isize, cs: isize, dst: &mut Vec<f64>) {
     let len = nc.div_ceil(NR) * NR * kc;
-    if dst.len() != len {
-        dst.clear();
-        dst.resize(len, 0.0);
-    }
-    // SAFETY: the same memory seen as possibly uninitialised; pack_b only
-    // writes initialised values into it
-    let dst = &mut *(dst.as_mut_slice() as *mut [f64] as *mut [MaybeUninit<f64>]);
-    pack_b(kc, nc, b, rs, cs, dst);
+    dst.clear();
+    dst.reserve(len);
+    pack_b(kc, nc, b, rs, cs, &mut dst.spare_capacity_mut()[..len]);
+    // SAFETY: pack_b wrote all `len` values
+    dst.set_len(len);
 }
 
 #[cfg(target_arch = "x86_64")]
