@@ -409,21 +409,15 @@ fn forward_block(
         let (src, dst): (&Vec<f64>, &mut Vec<f64>) = if prev_in_a { (&*a, &mut *b) } else { (&*b, &mut *a) };
         let d_in = layer.weights.nrows();
         let input = if l == 0 { x.view() } else { col_major_ref(src, m, d_in) };
+        let weights = Weights {
+            view: layer.weights,
+            packed: packed.get(l).and_then(Option::as_ref),
+            small: small[l],
+            non_finite: &net.weights_non_finite[l],
+        };
         if last {
-            let weights = Weights {
-                view: layer.weights,
-                packed: packed.get(l).and_then(Option::as_ref),
-                small: small[l],
-                non_finite: &net.weights_non_finite[l],
-            };
             layer_into(input, layer, weights, out.view_mut(), rows, gemm);
         } else {
-            let weights = Weights {
-                view: layer.weights,
-                packed: packed.get(l).and_then(Option::as_ref),
-                small: small[l],
-                non_finite: &net.weights_non_finite[l],
-            };
             layer_into(input, layer, weights, col_major(dst, m, d), rows, gemm);
             prev_in_a = !prev_in_a;
         }
