@@ -15,6 +15,16 @@ pkgs=(
   r-cran-bench
   r-cran-rcmdcheck
   r-cran-jsonlite
+  r-cran-cli
+  r-cran-generics
+  r-cran-nnet
+  r-cran-dbi
+  r-cran-rsqlite
+  r-cran-future
+  r-cran-future.apply
+  r-cran-progressr
+  r-cran-pkgdown
+  r-cran-xml2
   pandoc
   xz-utils
   util-linux
@@ -24,6 +34,8 @@ pkgs=(
 # installed without their recommended packages (which are many)
 pkgs_norec=(
   devscripts # checkbashisms, which R CMD check --as-cran runs on configure
+  chromium # the documentation site's check in a real browser
+  fonts-noto-cjk # Hangul in the browser's rendering of the Korean articles
 )
 
 not_installed() {
