@@ -64,8 +64,28 @@ impl GemmWork {
 /// # Panics
 /// When the shapes do not chain or `out` has the wrong shape (callers
 /// check shapes first).
-pub fn gemm_packed_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>, work: &mut GemmWork) {
-    if crate::matmul::empty_product("gemm", a.dim(), b.dim(), &mut out) {
+pub fn gemm_packed_into(a: ArrayView2<f64>, b: ArrayView2<f64>, out: ArrayViewMut2<f64>, work: &mut GemmWork) {
+    gemm_strided(a, b, out, work, false);
+}
+
+/// `out += a %*% b`: as [`gemm_packed_into`], but the product is added to
+/// `out` (which must be initialised). Each element gets the product's
+/// `KC`-block sums added in order of the blocks, so the result is a fixed
+/// function of the operands' values and shapes (for the gradient sums of
+/// the backward pass, which must not depend on the thread count).
+///
+/// # Panics
+/// When the shapes do not chain or `out` has the wrong shape.
+pub fn gemm_packed_add_into(a: ArrayView2<f64>, b: ArrayView2<f64>, out: ArrayViewMut2<f64>, work: &mut GemmWork) {
+    gemm_strided(a, b, out, work, true);
+}
+
+fn gemm_strided(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>, work: &mut GemmWork, add: bool) {
+    if add {
+        if crate::matmul::empty_product_add("gemm", a.dim(), b.dim(), &out) {
+            return;
+        }
+    } else if crate::matmul::empty_product("gemm", a.dim(), b.dim(), &mut out) {
         return;
     }
     let (m, k) = a.dim();
@@ -80,12 +100,18 @@ pub fn gemm_packed_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayVi
             // SAFETY: the CPU has AVX2 and FMA; the shapes were checked and
             // the strides come from valid views, so every index formed
             // (rows < m, columns < n, depth < k) is in bounds.
-            unsafe { x86::gemm(m, k, n, a.as_ptr(), sa, x86::BSource::Strided(b.as_ptr(), sb), out.as_mut_ptr(), sc, work) };
+            unsafe {
+                x86::gemm(m, k, n, a.as_ptr(), sa, x86::BSource::Strided(b.as_ptr(), sb), out.as_mut_ptr(), sc, work, add)
+            };
             return;
         }
     }
     let _ = work;
-    crate::matmul::gemm_into(a, b, out);
+    if add {
+        crate::matmul::gemm_add_into(a, b, out);
+    } else {
+        crate::matmul::gemm_into(a, b, out);
+    }
 }
 
 /// The right-hand operand of many products, packed once (for the fused
@@ -118,60 +144,23 @@ impl PackedB {
     /// `None` when the memory for the copy cannot be had (the caller then
     /// packs per row block, as without the prepacked copy).
     fn pack(b: ArrayView2<f64>, threads: usize) -> Option<Self> {
-        let (k, n) = b.dim();
-        let mut blocks = Vec::new(); // (jc, pc, nc, kc, length)
-        let mut len = 0;
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
-                let l = nc.div_ceil(NR) * NR * kc;
-                blocks.push((jc, pc, nc, kc, l));
-                len += l;
-            }
-        }
-        // as large as the weights: allocated fallibly, so that a layer
-        // too large to copy never aborts R; not zeroed first (pack_b
-        // writes every value, and filling 32 MiB first cost W3 2-3 ms on
-        // one thread while the other waited)
         let mut data: Vec<f64> = Vec::new();
-        data.try_reserve_exact(len).ok()?;
-        let (rs, cs) = (b.strides()[0], b.strides()[1]);
-        // the view's memory, shared read-only by the packing threads
-        let base = SendPtr(b.as_ptr());
-        let mut parts = Vec::with_capacity(blocks.len());
-        let mut rest = &mut data.spare_capacity_mut()[..len];
-        for &(jc, pc, nc, kc, l) in &blocks {
-            let (head, tail) = rest.split_at_mut(l);
-            parts.push((jc, pc, nc, kc, head));
-            rest = tail;
+        pack_blocks(b, threads, &mut data)?;
+        Some(PackedB { data, k: b.nrows(), n: b.ncols() })
+    }
+
+    /// Packs `b`, of the same shape as the matrix packed before, into the
+    /// same memory (on the calling thread): for a training loop, whose
+    /// weights change at every step.
+    ///
+    /// # Panics
+    /// When `b`'s shape differs from the packed matrix's.
+    pub fn repack(&mut self, b: ArrayView2<f64>) {
+        assert_eq!(b.dim(), (self.k, self.n), "PackedB::repack: the shape changed");
+        // the length is unchanged: no allocation, so this cannot fail
+        if pack_blocks(b, 1, &mut self.data).is_none() {
+            unreachable!("PackedB::repack: the buffer holds the same length already");
         }
-        let pack_part = |(jc, pc, nc, kc, dst): (usize, usize, usize, usize, &mut [MaybeUninit<f64>])| {
-            // SAFETY: (pc, jc) + (kc, nc) stays inside `b`; `dst` has the
-            // block's length.
-            unsafe { pack_b(kc, nc, base.get().offset(pc as isize * rs + jc as isize * cs), rs, cs, dst) };
-        };
-        let workers = threads.clamp(1, parts.len().max(1));
-        if workers <= 1 || len < (1 << 16) {
-            parts.into_iter().for_each(pack_part);
-        } else {
-            let mut shares: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
-            for (i, part) in parts.into_iter().enumerate() {
-                shares[i % workers].push(part);
-            }
-            std::thread::scope(|scope| {
-                let mut shares = shares.into_iter();
-                let mine = shares.next().unwrap_or_default();
-                for share in shares {
-                    scope.spawn(move || share.into_iter().for_each(pack_part));
-                }
-                mine.into_iter().for_each(pack_part);
-            });
-        }
-        // SAFETY: the parts cover the first `len` values, and pack_b
-        // wrote every one of them
-        unsafe { data.set_len(len) };
-        Some(PackedB { data, k, n })
     }
 
     /// Rows of `b`.
@@ -226,13 +215,73 @@ pub fn gemm_prepacked_into(a: ArrayView2<f64>, b: &PackedB, mut out: ArrayViewMu
         let sc = [out.strides()[0], out.strides()[1]];
         // SAFETY: as in gemm_packed_into; `b` was packed by PackedB::new,
         // which checked for AVX2 and FMA.
-        unsafe { x86::gemm(m, k, n, a.as_ptr(), sa, x86::BSource::Packed(b), out.as_mut_ptr(), sc, work) };
+        unsafe { x86::gemm(m, k, n, a.as_ptr(), sa, x86::BSource::Packed(b), out.as_mut_ptr(), sc, work, false) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (work, out);
         unreachable!("PackedB is only made on x86-64");
     }
+}
+
+/// Packs `b` into `data` block by block (see [`PackedB`]), sharing the
+/// work among up to `threads` threads. `data` is reused when it holds
+/// enough memory already; `None` when the memory cannot be had.
+fn pack_blocks(b: ArrayView2<f64>, threads: usize, data: &mut Vec<f64>) -> Option<()> {
+    let (k, n) = b.dim();
+    let mut blocks = Vec::new(); // (jc, pc, nc, kc, length)
+    let mut len = 0;
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            let l = nc.div_ceil(NR) * NR * kc;
+            blocks.push((jc, pc, nc, kc, l));
+            len += l;
+        }
+    }
+    // as large as the weights: allocated fallibly, so that a layer too
+    // large to copy never aborts R; not zeroed first (pack_b writes every
+    // value, and filling 32 MiB first cost W3 2-3 ms on one thread while
+    // the other waited)
+    data.clear();
+    data.try_reserve_exact(len).ok()?;
+    let (rs, cs) = (b.strides()[0], b.strides()[1]);
+    // the view's memory, shared read-only by the packing threads
+    let base = SendPtr(b.as_ptr());
+    let mut parts = Vec::with_capacity(blocks.len());
+    let mut rest = &mut data.spare_capacity_mut()[..len];
+    for &(jc, pc, nc, kc, l) in &blocks {
+        let (head, tail) = rest.split_at_mut(l);
+        parts.push((jc, pc, nc, kc, head));
+        rest = tail;
+    }
+    let pack_part = |(jc, pc, nc, kc, dst): (usize, usize, usize, usize, &mut [MaybeUninit<f64>])| {
+        // SAFETY: (pc, jc) + (kc, nc) stays inside `b`; `dst` has the
+        // block's length.
+        unsafe { pack_b(kc, nc, base.get().offset(pc as isize * rs + jc as isize * cs), rs, cs, dst) };
+    };
+    let workers = threads.clamp(1, parts.len().max(1));
+    if workers <= 1 || len < (1 << 16) {
+        parts.into_iter().for_each(pack_part);
+    } else {
+        let mut shares: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
+        for (i, part) in parts.into_iter().enumerate() {
+            shares[i % workers].push(part);
+        }
+        std::thread::scope(|scope| {
+            let mut shares = shares.into_iter();
+            let mine = shares.next().unwrap_or_default();
+            for share in shares {
+                scope.spawn(move || share.into_iter().for_each(pack_part));
+            }
+            mine.into_iter().for_each(pack_part);
+        });
+    }
+    // SAFETY: the parts cover the first `len` values, and pack_b wrote
+    // every one of them
+    unsafe { data.set_len(len) };
+    Some(())
 }
 
 /// Packs the `mc x kc` block of `a` at `a` (strides `rs`, `cs`) into
@@ -339,6 +388,8 @@ mod x86 {
         Packed(&'a PackedB),
     }
 
+    /// `c = a %*% b`, or `c += a %*% b` with `add`.
+    ///
     /// # Safety
     /// AVX2 and FMA present; `a` (m x k), `b` (k x n), `c` (m x n) valid
     /// for the given strides (in elements).
@@ -354,6 +405,7 @@ mod x86 {
         c: *mut f64,
         sc: [isize; 2],
         work: &mut GemmWork,
+        add: bool,
     ) {
         let GemmWork { a: pa, b: pb } = work;
         let mut jc = 0;
@@ -372,7 +424,8 @@ mod x86 {
                         &p.data[off..off + nc.div_ceil(NR) * NR * kc]
                     }
                 };
-                let first = pc == 0;
+                // the first depth block writes `c`, later ones add to it
+                let first = pc == 0 && !add;
                 let mut ic = 0;
                 while ic < m {
                     let mc = MC.min(m - ic);

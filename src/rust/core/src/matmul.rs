@@ -166,6 +166,47 @@ pub(crate) fn empty_product(
     false
 }
 
+/// [`empty_product`] for `out += a %*% b`: checks the shapes and says
+/// whether there is nothing to add (an empty output or a zero inner
+/// dimension, whose product is all zeros).
+pub(crate) fn empty_product_add(who: &str, (m, k): (usize, usize), (k2, n): (usize, usize), out: &ArrayViewMut2<f64>) -> bool {
+    assert_eq!(k, k2, "{who}: cannot multiply {m}x{k} by {k2}x{n}");
+    assert_eq!(out.dim(), (m, n), "{who}: output has the wrong shape");
+    m == 0 || n == 0 || k == 0
+}
+
+/// `out += a %*% b` by matrixmultiply (beta = 1), whatever the values.
+///
+/// # Panics
+/// When the shapes do not chain or `out` has the wrong shape.
+pub fn gemm_add_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
+    if empty_product_add("matmul", a.dim(), b.dim(), &out) {
+        return;
+    }
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    // SAFETY: as in gemm_into; with beta = 1 `out` is read, and it is
+    // initialised (a view of initialised memory).
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            a.strides()[0],
+            a.strides()[1],
+            b.as_ptr(),
+            b.strides()[0],
+            b.strides()[1],
+            1.0,
+            out.as_mut_ptr(),
+            out.strides()[0],
+            out.strides()[1],
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
