@@ -71,7 +71,7 @@ impl Activation {
 
     /// Rough cost of one evaluation, in multiply-adds, for the decision to
     /// use threads.
-    fn cost(self) -> usize {
+    pub(crate) fn cost(self) -> usize {
         match self {
             Activation::Identity | Activation::Relu => 1,
             Activation::Sigmoid | Activation::Tanh | Activation::Softmax => 8,
@@ -103,7 +103,7 @@ impl fmt::Display for ForwardError {
 
 impl std::error::Error for ForwardError {}
 
-fn err<T>(msg: String) -> Result<T, ForwardError> {
+pub(crate) fn err<T>(msg: String) -> Result<T, ForwardError> {
     Err(ForwardError(msg))
 }
 
@@ -171,13 +171,13 @@ impl<'a> Network<'a> {
     }
 
     /// Largest width of a hidden layer (0 with a single layer).
-    fn max_hidden_width(&self) -> usize {
+    pub(crate) fn max_hidden_width(&self) -> usize {
         let l = self.layers.len();
         self.layers[..l - 1].iter().map(|x| x.weights.ncols()).max().unwrap_or(0)
     }
 
     /// Rough work per input row, in multiply-adds.
-    fn work_per_row(&self) -> usize {
+    pub(crate) fn work_per_row(&self) -> usize {
         self.layers
             .iter()
             .map(|l| l.weights.ncols() * (l.weights.nrows() + 1 + l.activation.cost()))
@@ -486,7 +486,7 @@ fn layer_into(
 /// `out = a %*% w` by the fastest way for the shape, for finite inputs
 /// (non-finite ones give non-finite results in the same rows and columns,
 /// see [`layer_into`], but not R's NA versus NaN).
-fn product_into(
+pub(crate) fn product_into(
     a: ArrayView2<f64>,
     w: ArrayView2<f64>,
     packed: Option<&PackedB>,
@@ -520,7 +520,7 @@ fn product_into(
 /// Largest product (rows of the whole call x inner x columns
 /// multiply-adds) computed column by column with [`matvec_into`] instead of
 /// GEMM.
-const SMALL_PRODUCT: usize = 4096;
+pub(crate) const SMALL_PRODUCT: usize = 4096;
 
 /// `out = a %*% w` for a vector `w`, summing over columns in order
 /// (`0 + a[i,0] w[0] + a[i,1] w[1] + ...`, as R's plain loop) with every
@@ -586,7 +586,7 @@ fn add_nan_first(z: f64, b: f64) -> f64 {
 }
 
 /// Adds `bias[j]` to column `j` (R's `sweep(z, 2, b, "+")`).
-fn add_bias(mut z: ArrayViewMut2<f64>, bias: &[f64]) {
+pub(crate) fn add_bias(mut z: ArrayViewMut2<f64>, bias: &[f64]) {
     for (mut col, &bj) in z.axis_iter_mut(Axis(1)).zip(bias) {
         match col.as_slice_mut() {
             Some(c) => c.iter_mut().for_each(|v| *v = add_nan_first(*v, bj)),
@@ -935,51 +935,12 @@ pub fn forward_trace(
 mod tests {
     use super::*;
     use crate::activation::{sigmoid, sigmoid_into};
-    use crate::test_util::Lcg;
+    use crate::test_util::{random_scaled as random, Lcg, Spec};
     use ndarray::Array2;
 
 
     fn r_na() -> f64 {
         f64::from_bits(0x7FF0_0000_0000_07A2)
-    }
-
-    fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> Array2<f64> {
-        let mut g = Lcg(seed.wrapping_mul(7919).wrapping_add(17));
-        let mut a = Array2::zeros((rows, cols).f());
-        a.iter_mut().for_each(|v| *v = scale * g.next());
-        a
-    }
-
-    /// Owned weights/biases for a test network.
-    struct Spec {
-        weights: Vec<Array2<f64>>,
-        biases: Vec<Option<Vec<f64>>>,
-        acts: Vec<Activation>,
-    }
-
-    impl Spec {
-        fn new(sizes: &[usize], acts: &[Activation], bias: bool, seed: u64) -> Spec {
-            let n_layers = sizes.len() - 1;
-            let weights = (0..n_layers)
-                .map(|l| random(sizes[l], sizes[l + 1], seed + l as u64, 1.0 / (sizes[l] as f64).sqrt()))
-                .collect();
-            let biases = (0..n_layers)
-                .map(|l| bias.then(|| random(1, sizes[l + 1], seed + 100 + l as u64, 0.5).into_raw_vec_and_offset().0))
-                .collect();
-            let acts = (0..n_layers).map(|l| acts[l % acts.len()]).collect();
-            Spec { weights, biases, acts }
-        }
-
-        fn net(&self) -> Network<'_> {
-            let layers = self
-                .weights
-                .iter()
-                .zip(&self.biases)
-                .zip(&self.acts)
-                .map(|((w, b), &activation)| Layer { weights: w.view(), bias: b.as_deref(), activation })
-                .collect();
-            Network::new(layers).expect("test network shapes chain")
-        }
     }
 
     /// Independent naive reference: the textbook definitions, element by

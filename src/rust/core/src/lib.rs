@@ -5,11 +5,14 @@
 //! The glue crate (`../glue`) converts R objects to views and back.
 
 pub mod activation;
+pub mod backward;
 pub mod forward;
 pub mod gemm;
 pub mod init;
+pub mod loss;
 pub mod matmul;
 pub mod memory;
+pub mod optim;
 #[cfg(test)]
 mod test_util;
 

@@ -2,6 +2,8 @@
 
 use ndarray::{Array2, ArrayBase, Data, Ix2, ShapeBuilder};
 
+use crate::forward::{Activation, Layer, Network};
+
 /// Small deterministic generator so the tests need no RNG crate: values in
 /// [-1, 1).
 pub struct Lcg(pub u64);
@@ -39,4 +41,45 @@ where
         }
     }
     c
+}
+
+/// A column-major `rows x cols` matrix of [`Lcg`] values times `scale`.
+pub fn random_scaled(rows: usize, cols: usize, seed: u64, scale: f64) -> Array2<f64> {
+    let mut g = Lcg(seed.wrapping_mul(7919).wrapping_add(17));
+    let mut a = Array2::zeros((rows, cols).f());
+    a.iter_mut().for_each(|v| *v = scale * g.next());
+    a
+}
+
+/// Owned weights/biases for a test network (layer `l` has activation
+/// `acts[l % acts.len()]`).
+pub struct Spec {
+    pub weights: Vec<Array2<f64>>,
+    pub biases: Vec<Option<Vec<f64>>>,
+    pub acts: Vec<Activation>,
+}
+
+impl Spec {
+    pub fn new(sizes: &[usize], acts: &[Activation], bias: bool, seed: u64) -> Spec {
+        let n_layers = sizes.len() - 1;
+        let weights = (0..n_layers)
+            .map(|l| random_scaled(sizes[l], sizes[l + 1], seed + l as u64, 1.0 / (sizes[l] as f64).sqrt()))
+            .collect();
+        let biases = (0..n_layers)
+            .map(|l| bias.then(|| random_scaled(1, sizes[l + 1], seed + 100 + l as u64, 0.5).into_raw_vec_and_offset().0))
+            .collect();
+        let acts = (0..n_layers).map(|l| acts[l % acts.len()]).collect();
+        Spec { weights, biases, acts }
+    }
+
+    pub fn net(&self) -> Network<'_> {
+        let layers = self
+            .weights
+            .iter()
+            .zip(&self.biases)
+            .zip(&self.acts)
+            .map(|((w, b), &activation)| Layer { weights: w.view(), bias: b.as_deref(), activation })
+            .collect();
+        Network::new(layers).expect("test network shapes chain")
+    }
 }

@@ -1,0 +1,872 @@
+//! Backward pass: the gradient of a loss with respect to every weight and
+//! bias of a dense network, by the chain rule.
+//!
+//! For a block of rows, the forward pass keeps each layer's output `a_l`
+//! (and the output layer's `z_L`); then, from the output back,
+//! `delta_L = dL/dz_L` (see [`crate::loss::output_delta`]),
+//! `dL/dW_l = a_{l-1}^T delta_l`, `dL/db_l = colSums(delta_l)` and
+//! `delta_{l-1} = (delta_l W_l^T) * act'_{l-1}` (see
+//! [`crate::loss::activation_backward`]).
+//!
+//! Two ways through it, as for the forward pass:
+//! * [`gradient_into`], the blocked path: rows are cut into blocks of at
+//!   most [`BLOCK_ROWS`] that go forward and back while in cache, so no
+//!   full activation matrix of the batch exists. A full-batch gradient is
+//!   a sum over rows: the blocks are grouped into a fixed number of
+//!   *shards* (a function of the number of rows and of the network only),
+//!   each shard sums its blocks in order into its own buffer, and the
+//!   shards are added in order at the end. Threads take whole shards, so
+//!   the result is the same, bit for bit, whatever the number of threads.
+//! * [`gradient_trace`], the unfused path: every layer's `z`, `a` and
+//!   `delta` as full matrices, the products by [`matmul_into`] (base R's
+//!   `%*%`). For `backward(trace = TRUE)`, and the reference the blocked
+//!   path is tested against.
+//!
+//! Parameters live in one flat vector ([`ParamLayout`]): layer by layer,
+//! the weights (column-major, `d_in x d_out`) and then the bias, if the
+//! layer has one. The gradient has the same layout, so optimisers update
+//! the network with one loop.
+
+use std::sync::{Mutex, PoisonError};
+
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+
+use crate::forward::{
+    add_bias, apply_activation, err, product_into, Activation, ForwardError, Layer, Network, BLOCK_ROWS,
+    PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES, SMALL_PRODUCT,
+};
+use crate::gemm::{gemm_packed_add_into, GemmWork, PackedB};
+use crate::loss::{activation_backward, block_loss, output_delta, Loss};
+use crate::matmul::matmul_into;
+
+/// Where one layer's parameters sit in the flat vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerSlots {
+    /// Inputs of the layer (rows of its weights).
+    pub d_in: usize,
+    /// Outputs of the layer (columns of its weights).
+    pub d_out: usize,
+    /// Offset of the weights (`d_in * d_out` values, column-major).
+    pub weights: usize,
+    /// Offset of the bias (`d_out` values), if the layer has one.
+    pub bias: Option<usize>,
+}
+
+/// The flat layout of a network's parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamLayout {
+    /// One entry per layer.
+    pub layers: Vec<LayerSlots>,
+    /// Number of parameters.
+    pub len: usize,
+}
+
+impl ParamLayout {
+    /// The layout of layers of widths `sizes` (input first), `bias[l]`
+    /// saying whether layer `l` has a bias.
+    pub fn new(sizes: &[usize], bias: &[bool]) -> Self {
+        let mut len = 0;
+        let layers = sizes
+            .windows(2)
+            .zip(bias)
+            .map(|(w, &b)| {
+                let weights = len;
+                len += w[0] * w[1];
+                let bias = b.then(|| {
+                    let off = len;
+                    len += w[1];
+                    off
+                });
+                LayerSlots { d_in: w[0], d_out: w[1], weights, bias }
+            })
+            .collect();
+        ParamLayout { layers, len }
+    }
+
+    /// The layout of `net`'s parameters.
+    pub fn of(net: &Network) -> Self {
+        let layers = net.layers();
+        let mut sizes = vec![net.n_inputs()];
+        sizes.extend(layers.iter().map(|l| l.weights.ncols()));
+        let bias: Vec<bool> = layers.iter().map(|l| l.bias.is_some()).collect();
+        Self::new(&sizes, &bias)
+    }
+
+    /// Layer `l`'s weights in `flat`, as a column-major view.
+    pub fn weights<'f>(&self, l: usize, flat: &'f [f64]) -> ArrayView2<'f, f64> {
+        let s = &self.layers[l];
+        match ArrayView2::from_shape((s.d_in, s.d_out).f(), &flat[s.weights..s.weights + s.d_in * s.d_out]) {
+            Ok(v) => v,
+            Err(e) => unreachable!("parameter layout: {e}"),
+        }
+    }
+
+    /// Layer `l`'s weights in `flat`, mutable.
+    pub fn weights_mut<'f>(&self, l: usize, flat: &'f mut [f64]) -> ArrayViewMut2<'f, f64> {
+        let s = &self.layers[l];
+        match ArrayViewMut2::from_shape((s.d_in, s.d_out).f(), &mut flat[s.weights..s.weights + s.d_in * s.d_out]) {
+            Ok(v) => v,
+            Err(e) => unreachable!("parameter layout: {e}"),
+        }
+    }
+
+    /// Layer `l`'s bias in `flat`, if it has one.
+    pub fn bias<'f>(&self, l: usize, flat: &'f [f64]) -> Option<&'f [f64]> {
+        let s = &self.layers[l];
+        s.bias.map(|b| &flat[b..b + s.d_out])
+    }
+
+    /// The network whose parameters are `flat`, with the given activations.
+    pub fn network<'f>(&self, flat: &'f [f64], activations: &[Activation]) -> Result<Network<'f>, ForwardError> {
+        if flat.len() != self.len || activations.len() != self.layers.len() {
+            return err(format!(
+                "{} parameters and {} activations for a layout of {} and {}",
+                flat.len(),
+                activations.len(),
+                self.len,
+                self.layers.len()
+            ));
+        }
+        let layers = (0..self.layers.len())
+            .map(|l| Layer { weights: self.weights(l, flat), bias: self.bias(l, flat), activation: activations[l] })
+            .collect();
+        Network::new(layers)
+    }
+
+    /// Copies `net`'s parameters into `flat` (this layout's length).
+    pub fn gather(&self, net: &Network, flat: &mut [f64]) {
+        for (l, layer) in net.layers().iter().enumerate() {
+            self.weights_mut(l, flat).assign(&layer.weights);
+            if let (Some(b), Some(off)) = (layer.bias, self.layers[l].bias) {
+                flat[off..off + b.len()].copy_from_slice(b);
+            }
+        }
+    }
+
+    /// The ranges of `flat` that hold weights (not biases): weight decay
+    /// applies to these.
+    pub fn weight_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.layers.iter().map(|s| s.weights..s.weights + s.d_in * s.d_out)
+    }
+}
+
+/// `loss += lambda / 2 * sum(W^2)`, `grad += lambda * W` over the weights
+/// (not the biases) of `params`; returns the loss term.
+pub fn add_weight_decay(layout: &ParamLayout, params: &[f64], grad: &mut [f64], lambda: f64) -> f64 {
+    if lambda == 0.0 {
+        return 0.0;
+    }
+    let mut sq = 0.0;
+    for r in layout.weight_ranges() {
+        for (g, &w) in grad[r.clone()].iter_mut().zip(&params[r]) {
+            sq += w * w;
+            *g += lambda * w;
+        }
+    }
+    0.5 * lambda * sq
+}
+
+/// What a gradient needs besides the network: the loss and how many rows
+/// the mean is over.
+#[derive(Clone, Copy, Debug)]
+pub struct Objective {
+    /// The loss.
+    pub loss: Loss,
+    /// The count the mean divides by (see [`Loss::mean_over`]) for the
+    /// whole batch, which may span many blocks.
+    pub mean_over: f64,
+}
+
+/// How a gradient (or loss) call runs a network over its blocks: each
+/// layer's product is chosen once (from the call's total rows, so that it
+/// does not depend on how the rows are split), and the weights are packed
+/// once for the GEMM, shared by the threads. Owns its buffers (no borrow
+/// of the network), so a training loop keeps one and repacks it after
+/// every update ([`Plan::repack`]).
+pub struct Plan {
+    layout: ParamLayout,
+    /// Rows per block.
+    block_rows: usize,
+    /// Per layer: the forward product `a W` is small (plain loops).
+    small_fwd: Vec<bool>,
+    /// Per layer: `W` packed for the forward product.
+    packed_w: Vec<Option<PackedB>>,
+    /// Per layer: `delta W^T` is small (plain loops).
+    small_bwd: Vec<bool>,
+    /// Per layer: `W^T` packed for `delta W^T` (not for the first layer).
+    packed_wt: Vec<Option<PackedB>>,
+    /// Per layer: `a^T delta` is small (plain loops).
+    small_dw: Vec<bool>,
+}
+
+impl Plan {
+    /// The plan of a call over `rows` rows in blocks of at most
+    /// `block_rows` (0: [`BLOCK_ROWS`]), packing with up to `threads`
+    /// threads. `backward` says whether `W^T` is needed.
+    pub fn new(net: &Network, rows: usize, block_rows: usize, threads: usize, backward: bool) -> Self {
+        let mut rb = if block_rows == 0 { BLOCK_ROWS } else { block_rows };
+        // every layer's output of a block is kept: cap the block's memory
+        let widest = net.layers().iter().map(|l| l.weights.ncols()).max().unwrap_or(1).max(1);
+        rb = rb.min((SCRATCH_MAX_VALUES / widest).max(1)).min(rows.max(1));
+        let small = |k: usize, d: usize| rows.saturating_mul(k).saturating_mul(d) <= SMALL_PRODUCT;
+        let uses_gemm = |k: usize, d: usize, small: bool| d > 1 && k > 0 && !small;
+        let small_fwd: Vec<bool> = net.layers().iter().map(|l| small(l.weights.nrows(), l.weights.ncols())).collect();
+        let small_bwd: Vec<bool> = net.layers().iter().map(|l| small(l.weights.ncols(), l.weights.nrows())).collect();
+        let small_dw = small_fwd.clone();
+        let packed_w = net
+            .layers()
+            .iter()
+            .zip(&small_fwd)
+            .map(|(l, &sm)| {
+                let (k, d) = l.weights.dim();
+                uses_gemm(k, d, sm).then(|| PackedB::new(l.weights, threads)).flatten()
+            })
+            .collect();
+        let packed_wt = net
+            .layers()
+            .iter()
+            .zip(&small_bwd)
+            .enumerate()
+            .map(|(i, (l, &sm))| {
+                // delta (rows x d_out) %*% t(W) (d_out x d_in)
+                let (d_in, d_out) = l.weights.dim();
+                (backward && i > 0 && uses_gemm(d_out, d_in, sm)).then(|| PackedB::new(l.weights.t(), threads)).flatten()
+            })
+            .collect();
+        Plan { layout: ParamLayout::of(net), block_rows: rb, small_fwd, packed_w, small_bwd, packed_wt, small_dw }
+    }
+
+    /// Packs the weights of `net` (the network the plan was made for, with
+    /// new values) into the plan's buffers, on the calling thread.
+    pub fn repack(&mut self, net: &Network) {
+        for ((layer, w), wt) in net.layers().iter().zip(&mut self.packed_w).zip(&mut self.packed_wt) {
+            if let Some(p) = w {
+                p.repack(layer.weights);
+            }
+            if let Some(p) = wt {
+                p.repack(layer.weights.t());
+            }
+        }
+    }
+
+    /// The layout of the network's parameters (and of its gradient).
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    /// Rows per block.
+    pub fn block_rows(&self) -> usize {
+        self.block_rows
+    }
+}
+
+/// Per-thread buffers of the blocked backward pass.
+pub struct Scratch {
+    /// Per layer, the block's `a_l` (the last: `z_L`), column-major.
+    acts: Vec<Vec<f64>>,
+    /// Two `delta` buffers (ping-pong), `rows x widest layer`.
+    delta: [Vec<f64>; 2],
+    /// Per-row workspace (softmax, losses).
+    rows: Vec<f64>,
+    gemm: GemmWork,
+}
+
+impl Scratch {
+    /// Buffers for blocks of up to `p.block_rows()` rows of `net`.
+    pub fn new(net: &Network, p: &Plan) -> Self {
+        let rb = p.block_rows;
+        let widths: Vec<usize> = net.layers().iter().map(|l| l.weights.ncols()).collect();
+        let widest = widths.iter().copied().max().unwrap_or(0);
+        Scratch {
+            acts: widths.iter().map(|&d| vec![0.0; rb * d]).collect(),
+            delta: [vec![0.0; rb * widest], vec![0.0; rb * widest]],
+            rows: vec![0.0; 3 * rb],
+            gemm: GemmWork::new(),
+        }
+    }
+}
+
+fn col_major(buf: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2<'_, f64> {
+    match ArrayViewMut2::from_shape((rows, cols).f(), &mut buf[..rows * cols]) {
+        Ok(v) => v,
+        Err(e) => unreachable!("scratch buffer too small: {e}"),
+    }
+}
+
+fn col_major_ref(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
+    match ArrayView2::from_shape((rows, cols).f(), &buf[..rows * cols]) {
+        Ok(v) => v,
+        Err(e) => unreachable!("scratch buffer too small: {e}"),
+    }
+}
+
+/// The forward pass of one block, keeping every layer's output in
+/// `acts` (the output layer's `z`, before its activation, in the last).
+fn block_forward(
+    x: ArrayView2<f64>,
+    net: &Network,
+    p: &Plan,
+    acts: &mut [Vec<f64>],
+    rows: &mut [f64],
+    gemm: &mut GemmWork,
+) {
+    let m = x.nrows();
+    let n_layers = net.layers().len();
+    for (l, layer) in net.layers().iter().enumerate() {
+        let d = layer.weights.ncols();
+        let (done, rest) = acts.split_at_mut(l);
+        let input = if l == 0 { x.view() } else { col_major_ref(&done[l - 1], m, layer.weights.nrows()) };
+        let mut out = col_major(&mut rest[0], m, d);
+        product_into(input, layer.weights, p.packed_w[l].as_ref(), p.small_fwd[l], out.view_mut(), gemm);
+        if let Some(b) = layer.bias {
+            add_bias(out.view_mut(), b);
+        }
+        if l + 1 < n_layers {
+            apply_activation(out, layer.activation, rows);
+        }
+    }
+}
+
+/// `out += t(a) %*% d` (`a`: m x k, `d`: m x n, `out`: k x n).
+fn add_crossprod(a: ArrayView2<f64>, d: ArrayView2<f64>, mut out: ArrayViewMut2<f64>, small: bool, gemm: &mut GemmWork) {
+    if d.ncols() == 1 || small {
+        // column by column: dot products of contiguous columns
+        for (mut oc, dc) in out.axis_iter_mut(Axis(1)).zip(d.axis_iter(Axis(1))) {
+            for (o, ac) in oc.iter_mut().zip(a.axis_iter(Axis(1))) {
+                let mut s = 0.0;
+                for (&x, &y) in ac.iter().zip(dc.iter()) {
+                    s += x * y;
+                }
+                *o += s;
+            }
+        }
+    } else {
+        gemm_packed_add_into(a.t(), d, out, gemm);
+    }
+}
+
+/// Adds the gradient of one block's loss to `grad` (the flat layout of
+/// `net`) and returns the block's loss, summed (not divided). `x` is the
+/// block's input (`m x d_0`, any strides, `m <= p.block_rows()`), `y`
+/// its target (`m x d_L`); `p` the plan made for `net`.
+pub fn block_gradient(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    net: &Network,
+    p: &Plan,
+    obj: Objective,
+    grad: &mut [f64],
+    scratch: &mut Scratch,
+) -> f64 {
+    let m = x.nrows();
+    let layers = net.layers();
+    let n_layers = layers.len();
+    let Scratch { acts, delta, rows, gemm } = scratch;
+    block_forward(x, net, p, acts, rows, gemm);
+    let out_layer = &layers[n_layers - 1];
+    let d_out = out_layer.weights.ncols();
+    let [da, db] = delta;
+    let (mut cur, mut next) = (da, db);
+    let loss = output_delta(
+        col_major(&mut acts[n_layers - 1], m, d_out),
+        out_layer.activation,
+        obj.loss,
+        y,
+        obj.mean_over,
+        col_major(cur, m, d_out),
+        rows,
+    );
+    for l in (0..n_layers).rev() {
+        let layer = &layers[l];
+        let (d_in, d) = layer.weights.dim();
+        let slots = &p.layout.layers[l];
+        let input = if l == 0 { x.view() } else { col_major_ref(&acts[l - 1], m, d_in) };
+        let dl = col_major_ref(cur, m, d);
+        add_crossprod(input, dl, p.layout.weights_mut(l, grad), p.small_dw[l], gemm);
+        if let Some(off) = slots.bias {
+            for (g, col) in grad[off..off + d].iter_mut().zip(dl.axis_iter(Axis(1))) {
+                *g += col.sum();
+            }
+        }
+        if l > 0 {
+            let mut g = col_major(next, m, d_in);
+            product_into(dl, layer.weights.t(), p.packed_wt[l].as_ref(), p.small_bwd[l], g.view_mut(), gemm);
+            activation_backward(layers[l - 1].activation, col_major_ref(&acts[l - 1], m, d_in), g, rows);
+            std::mem::swap(&mut cur, &mut next);
+        }
+    }
+    loss
+}
+
+/// The loss alone of one block, summed (validation data).
+pub fn block_loss_only(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    net: &Network,
+    p: &Plan,
+    loss: Loss,
+    scratch: &mut Scratch,
+) -> f64 {
+    let m = x.nrows();
+    let n_layers = net.layers().len();
+    let Scratch { acts, rows, gemm, .. } = scratch;
+    block_forward(x, net, p, acts, rows, gemm);
+    let out = &net.layers()[n_layers - 1];
+    block_loss(col_major(&mut acts[n_layers - 1], m, out.weights.ncols()), out.activation, loss, y, rows)
+}
+
+/// Largest number of shards of a full-batch gradient (each has a
+/// gradient buffer of its own).
+pub const MAX_SHARDS: usize = 16;
+
+/// Most memory (bytes) the shards' gradient buffers may take together
+/// beyond the first one.
+pub const SHARD_BUFFER_BYTES: usize = 64 << 20;
+
+/// The number of shards for `blocks` blocks of a network of `params`
+/// parameters: a function of these alone (never of the thread count), so
+/// that the order of the sums is fixed.
+pub fn shard_count(blocks: usize, params: usize) -> usize {
+    let by_memory = (SHARD_BUFFER_BYTES / (params.max(1) * std::mem::size_of::<f64>())).max(1);
+    MAX_SHARDS.min(blocks).min(by_memory).max(1)
+}
+
+/// Checks the shapes of a gradient call.
+fn check_shapes(x: &ArrayView2<f64>, y: &ArrayView2<f64>, net: &Network, loss: Loss) -> Result<(), ForwardError> {
+    if x.ncols() != net.n_inputs() {
+        return err(format!("the input has {} columns but the network expects {} inputs", x.ncols(), net.n_inputs()));
+    }
+    if y.dim() != (x.nrows(), net.n_outputs()) {
+        return err(format!(
+            "the target is {}x{} but should be {}x{}",
+            y.nrows(),
+            y.ncols(),
+            x.nrows(),
+            net.n_outputs()
+        ));
+    }
+    let out = net.layers()[net.layers().len() - 1].activation;
+    if !loss.fits(out) {
+        return err(format!("the {} loss does not fit a {} output layer", loss.name(), out.name()));
+    }
+    Ok(())
+}
+
+/// The full-batch gradient of the mean loss over the rows of `x` (target
+/// `y`), written into `grad` (the flat layout of `net`, see
+/// [`ParamLayout`]; every value is written). Returns the mean loss. Uses
+/// up to `threads` threads; the result does not depend on their number.
+/// Weight decay is not included (see [`add_weight_decay`]).
+pub fn gradient_into(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    net: &Network,
+    loss: Loss,
+    grad: &mut [f64],
+    threads: usize,
+) -> Result<f64, ForwardError> {
+    gradient_into_with_block(x, y, net, loss, grad, threads, 0)
+}
+
+/// [`gradient_into`] with a given number of rows per block (0: the
+/// default), for tests and benchmarks.
+pub fn gradient_into_with_block(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    net: &Network,
+    loss: Loss,
+    grad: &mut [f64],
+    threads: usize,
+    block_rows: usize,
+) -> Result<f64, ForwardError> {
+    check_shapes(&x, &y, net, loss)?;
+    let layout = ParamLayout::of(net);
+    if grad.len() != layout.len {
+        return err(format!("the gradient has {} values but the network {} parameters", grad.len(), layout.len));
+    }
+    grad.fill(0.0);
+    let n = x.nrows();
+    if n == 0 {
+        // the mean over no rows, as torch: NaN
+        return Ok(f64::NAN);
+    }
+    let obj = Objective { loss, mean_over: loss.mean_over(n, net.n_outputs()) };
+    let work = n.saturating_mul(net.work_per_row()).saturating_mul(3);
+    let threads = if work < PARALLEL_MIN_WORK { 1 } else { threads.max(1) };
+    let p = Plan::new(net, n, block_rows, threads, true);
+    let rb = p.block_rows;
+    let blocks = n.div_ceil(rb);
+    let shards = shard_count(blocks, layout.len);
+    // shard s: blocks [s * blocks / shards, (s + 1) * blocks / shards)
+    let rows_of = |s: usize| ((s * blocks / shards) * rb, ((s + 1) * blocks / shards * rb).min(n));
+    let run_shard = |s: usize, buf: &mut [f64], scratch: &mut Scratch| -> f64 {
+        let (r0, r1) = rows_of(s);
+        let mut total = 0.0;
+        let mut r = r0;
+        while r < r1 {
+            let e = (r + rb).min(r1);
+            total += block_gradient(x.slice(s![r..e, ..]), y.slice(s![r..e, ..]), net, &p, obj, buf, scratch);
+            r = e;
+        }
+        total
+    };
+    let mut others: Vec<Vec<f64>> = (1..shards).map(|_| vec![0.0; layout.len]).collect();
+    let mut losses = vec![0.0; shards];
+    {
+        let mut bufs: Vec<&mut [f64]> = Vec::with_capacity(shards);
+        bufs.push(&mut *grad);
+        bufs.extend(others.iter_mut().map(|b| b.as_mut_slice()));
+        let jobs = bufs.into_iter().zip(losses.iter_mut()).enumerate();
+        let workers = threads.min(shards);
+        if workers <= 1 {
+            let mut scratch = Scratch::new(net, &p);
+            for (s, (buf, l)) in jobs {
+                *l = run_shard(s, buf, &mut scratch);
+            }
+        } else {
+            let queue = Mutex::new(jobs);
+            let work_loop = || {
+                let mut scratch = Scratch::new(net, &p);
+                loop {
+                    let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    match job {
+                        Some((s, (buf, l))) => *l = run_shard(s, buf, &mut scratch),
+                        None => break,
+                    }
+                }
+            };
+            std::thread::scope(|scope| {
+                for _ in 1..workers {
+                    scope.spawn(work_loop);
+                }
+                work_loop();
+            });
+        }
+    }
+    // the shards in order
+    for other in &others {
+        grad.iter_mut().zip(other).for_each(|(g, &o)| *g += o);
+    }
+    let total = losses.iter().fold(0.0, |a, &b| a + b);
+    Ok(total / obj.mean_over)
+}
+
+/// The mean loss alone over the rows of `x` (no gradient), blocked as
+/// [`gradient_into`] and as independent of the thread count.
+pub fn loss_of(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss, threads: usize) -> Result<f64, ForwardError> {
+    check_shapes(&x, &y, net, loss)?;
+    let n = x.nrows();
+    if n == 0 {
+        return Ok(f64::NAN);
+    }
+    let mean_over = loss.mean_over(n, net.n_outputs());
+    let work = n.saturating_mul(net.work_per_row());
+    let threads = if work < PARALLEL_MIN_WORK { 1 } else { threads.max(1) };
+    let p = Plan::new(net, n, 0, threads, false);
+    let rb = p.block_rows;
+    let blocks = n.div_ceil(rb);
+    // one loss per block, added in order at the end
+    let mut losses = vec![0.0; blocks];
+    let jobs = losses.iter_mut().enumerate();
+    let run = |b: usize, l: &mut f64, scratch: &mut Scratch| {
+        let (r0, r1) = (b * rb, ((b + 1) * rb).min(n));
+        *l = block_loss_only(x.slice(s![r0..r1, ..]), y.slice(s![r0..r1, ..]), net, &p, loss, scratch);
+    };
+    if threads <= 1 {
+        let mut scratch = Scratch::new(net, &p);
+        jobs.for_each(|(b, l)| run(b, l, &mut scratch));
+    } else {
+        let queue = Mutex::new(jobs);
+        let work_loop = || {
+            let mut scratch = Scratch::new(net, &p);
+            loop {
+                let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                match job {
+                    Some((b, l)) => run(b, l, &mut scratch),
+                    None => break,
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads.min(blocks) {
+                scope.spawn(work_loop);
+            }
+            work_loop();
+        });
+    }
+    Ok(losses.iter().fold(0.0, |a, &b| a + b) / mean_over)
+}
+
+/// Everything the unfused backward pass computes.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// The mean loss.
+    pub loss: f64,
+    /// The gradient, in the flat layout of the network.
+    pub grad: Vec<f64>,
+    /// Per layer, `z` (before the activation).
+    pub z: Vec<Array2<f64>>,
+    /// Per layer, `a` (after it).
+    pub a: Vec<Array2<f64>>,
+    /// Per layer, `delta = dL/dz`.
+    pub delta: Vec<Array2<f64>>,
+}
+
+/// The unfused backward pass: every layer's `z`, `a` and `delta` as full
+/// matrices, products by [`matmul_into`] (base R's `%*%`). The same
+/// gradient as [`gradient_into`] up to rounding.
+pub fn gradient_trace(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss) -> Result<Trace, ForwardError> {
+    check_shapes(&x, &y, net, loss)?;
+    let layout = ParamLayout::of(net);
+    let layers = net.layers();
+    let n_layers = layers.len();
+    let n = x.nrows();
+    let mut rows = vec![0.0; 3 * n];
+    let mut z: Vec<Array2<f64>> = Vec::with_capacity(n_layers);
+    let mut a: Vec<Array2<f64>> = Vec::with_capacity(n_layers);
+    for (l, layer) in layers.iter().enumerate() {
+        let mut zl = Array2::zeros((n, layer.weights.ncols()).f());
+        {
+            let input = if l == 0 { x.view() } else { a[l - 1].view() };
+            matmul_into(input, layer.weights, zl.view_mut());
+        }
+        if let Some(b) = layer.bias {
+            add_bias(zl.view_mut(), b);
+        }
+        let mut al = zl.clone();
+        apply_activation(al.view_mut(), layer.activation, &mut rows);
+        z.push(zl);
+        a.push(al);
+    }
+    let out = &layers[n_layers - 1];
+    let mut delta: Vec<Array2<f64>> = layers.iter().map(|l| Array2::zeros((n, l.weights.ncols()).f())).collect();
+    let mean_over = loss.mean_over(n, net.n_outputs());
+    let mut zl = z[n_layers - 1].clone();
+    let total = output_delta(zl.view_mut(), out.activation, loss, y, mean_over, delta[n_layers - 1].view_mut(), &mut rows);
+    let mut grad = vec![0.0; layout.len];
+    for l in (0..n_layers).rev() {
+        let layer = &layers[l];
+        let input = if l == 0 { x.view() } else { a[l - 1].view() };
+        matmul_into(input.t(), delta[l].view(), layout.weights_mut(l, &mut grad));
+        if let Some(off) = layout.layers[l].bias {
+            for (g, col) in grad[off..].iter_mut().zip(delta[l].axis_iter(Axis(1))) {
+                *g = col.sum();
+            }
+        }
+        if l > 0 {
+            let (before, after) = delta.split_at_mut(l);
+            let mut g = before[l - 1].view_mut();
+            matmul_into(after[0].view(), layer.weights.t(), g.view_mut());
+            activation_backward(layers[l - 1].activation, a[l - 1].view(), g, &mut rows);
+        }
+    }
+    let loss_value = if n == 0 { f64::NAN } else { total / mean_over };
+    Ok(Trace { loss: loss_value, grad, z, a, delta })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{random_scaled, Spec};
+    use Activation::*;
+
+    /// A target that fits the loss: values in [0, 1] for bce, rows of
+    /// class probabilities (some one-hot, some soft) for cross-entropy.
+    fn target(n: usize, d: usize, loss: Loss, seed: u64) -> Array2<f64> {
+        let r = random_scaled(n, d, seed, 1.0);
+        match loss {
+            Loss::Mse => r,
+            Loss::Bce => r.mapv(|v| (v + 1.0) / 2.0),
+            Loss::CrossEntropy => {
+                let mut y = Array2::zeros((n, d).f());
+                for i in 0..n {
+                    if i % 2 == 0 {
+                        y[(i, (i * 7 + seed as usize) % d)] = 1.0;
+                    } else {
+                        let w: Vec<f64> = (0..d).map(|j| (r[(i, j)] + 1.0) / 2.0).collect();
+                        let t: f64 = w.iter().sum();
+                        (0..d).for_each(|j| y[(i, j)] = w[j] / t);
+                    }
+                }
+                y
+            }
+        }
+    }
+
+    fn grad_of(x: &Array2<f64>, y: &Array2<f64>, net: &Network, loss: Loss, threads: usize, block: usize) -> (f64, Vec<f64>) {
+        let mut g = vec![f64::NAN; ParamLayout::of(net).len];
+        let l = gradient_into_with_block(x.view(), y.view(), net, loss, &mut g, threads, block).expect("shapes fit");
+        (l, g)
+    }
+
+    /// Central differences of the loss in every parameter (the five-point
+    /// stencil: error O(h^4), so that rounding, not the stencil, limits
+    /// the comparison).
+    fn finite_differences(x: &Array2<f64>, y: &Array2<f64>, spec: &Spec, loss: Loss) -> Vec<f64> {
+        let net = spec.net();
+        let layout = ParamLayout::of(&net);
+        let mut flat = vec![0.0; layout.len];
+        layout.gather(&net, &mut flat);
+        (0..layout.len)
+            .map(|i| {
+                let h = 2e-4 * flat[i].abs().max(1.0);
+                let at = |v: f64| {
+                    let mut p = flat.clone();
+                    p[i] = v;
+                    let net = layout.network(&p, &spec.acts).expect("layout fits");
+                    loss_of(x.view(), y.view(), &net, loss, 1).expect("shapes fit")
+                };
+                let w = flat[i];
+                (at(w - 2.0 * h) - 8.0 * at(w - h) + 8.0 * at(w + h) - at(w + 2.0 * h)) / (12.0 * h)
+            })
+            .collect()
+    }
+
+    fn assert_gradient_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            let err = (g - w).abs() / w.abs().max(1e-3 * scale).max(1e-12);
+            assert!(err <= tol, "{what}: parameter {i}: got {g:e}, finite differences {w:e} (relative error {err:e})");
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_on_many_networks() {
+        let hidden = [Sigmoid, Tanh, Relu, Identity, Softmax];
+        let shapes: [&[usize]; 6] = [&[3, 2], &[2, 3, 1], &[5, 4, 3], &[3, 7, 2, 4], &[4, 3, 5, 2, 3], &[2, 5, 3, 4, 3, 2]];
+        let mut cases = 0;
+        for (si, sizes) in shapes.iter().enumerate() {
+            for (hi, &h) in hidden.iter().enumerate() {
+                for (loss, out) in [(Loss::Mse, Identity), (Loss::Mse, Sigmoid), (Loss::Mse, Softmax), (Loss::Mse, Tanh), (Loss::Bce, Sigmoid), (Loss::CrossEntropy, Softmax)] {
+                    let bias = (si + hi) % 2 == 0;
+                    let n_layers = sizes.len() - 1;
+                    if out == Softmax && sizes[n_layers] == 1 {
+                        continue; // always 1: no gradient (an error in R)
+                    }
+                    let mut acts = vec![h; n_layers];
+                    acts[n_layers - 1] = out;
+                    let seed = (si * 31 + hi * 7) as u64;
+                    let mut spec = Spec::new(sizes, &acts, bias, seed);
+                    spec.acts = acts;
+                    let n = 7 + si;
+                    let x = random_scaled(n, sizes[0], seed + 1000, 1.5);
+                    let y = target(n, sizes[n_layers], loss, seed + 2000);
+                    let net = spec.net();
+                    let (_, g) = grad_of(&x, &y, &net, loss, 1, 3);
+                    let fd = finite_differences(&x, &y, &spec, loss);
+                    assert_gradient_close(&g, &fd, 1e-6, &format!("sizes {sizes:?}, hidden {h:?}, {loss:?} on {out:?}, bias {bias}"));
+                    cases += 1;
+                }
+            }
+        }
+        assert_eq!(cases, 170);
+    }
+
+    #[test]
+    fn blocked_equals_unfused_trace_and_forward() {
+        for (sizes, acts, loss) in [
+            (&[6, 9, 4][..], &[Tanh, Softmax][..], Loss::CrossEntropy),
+            (&[5, 13, 11, 1][..], &[Sigmoid, Relu, Sigmoid][..], Loss::Bce),
+            (&[3, 8, 2][..], &[Relu, Identity][..], Loss::Mse),
+        ] {
+            let spec = Spec::new(sizes, acts, true, 5);
+            let net = spec.net();
+            let n = 301;
+            let x = random_scaled(n, sizes[0], 77, 2.0);
+            let y = target(n, *sizes.last().expect("sizes"), loss, 78);
+            let tr = gradient_trace(x.view(), y.view(), &net, loss).expect("shapes fit");
+            let (fwd_z, fwd_a) = crate::forward::forward_trace(x.view(), &net).expect("shapes fit");
+            assert_eq!(tr.z, fwd_z);
+            assert_eq!(tr.a, fwd_a);
+            for block in [1, 7, 64, 128, 301, 1000] {
+                let (l, g) = grad_of(&x, &y, &net, loss, 1, block);
+                assert!((l - tr.loss).abs() <= 1e-13 * tr.loss.abs().max(1.0), "loss {l} vs {}", tr.loss);
+                assert_gradient_close(&g, &tr.grad, 1e-11, &format!("block {block}"));
+            }
+            // the trace's delta of the output layer is dL/dz
+            assert_eq!(tr.delta.len(), sizes.len() - 1);
+        }
+    }
+
+    #[test]
+    fn threads_give_the_same_bits_as_one_thread() {
+        let spec = Spec::new(&[20, 64, 32, 3], &[Sigmoid, Tanh, Softmax], true, 9);
+        let net = spec.net();
+        let n = 20_011;
+        let x = random_scaled(n, 20, 3, 1.0);
+        let y = target(n, 3, Loss::CrossEntropy, 4);
+        let (l1, g1) = grad_of(&x, &y, &net, Loss::CrossEntropy, 1, 0);
+        for threads in [2, 3, 5] {
+            let (l, g) = grad_of(&x, &y, &net, Loss::CrossEntropy, threads, 0);
+            assert_eq!(l.to_bits(), l1.to_bits(), "loss with {threads} threads");
+            assert!(g.iter().zip(&g1).all(|(a, b)| a.to_bits() == b.to_bits()), "gradient with {threads} threads");
+        }
+        let l_only = loss_of(x.view(), y.view(), &net, Loss::CrossEntropy, 1).expect("fits");
+        let l_only2 = loss_of(x.view(), y.view(), &net, Loss::CrossEntropy, 2).expect("fits");
+        assert_eq!(l_only.to_bits(), l_only2.to_bits());
+        assert!((l_only - l1).abs() <= 1e-12 * l1);
+    }
+
+    #[test]
+    fn one_linear_layer_has_the_closed_form_gradient() {
+        // mse of x W against y: dL/dW = 2 / (n d) t(x) (x W - y)
+        let (n, k, d) = (9, 4, 3);
+        let spec = Spec::new(&[k, d], &[Identity], false, 1);
+        let net = spec.net();
+        let x = random_scaled(n, k, 2, 1.0);
+        let y = random_scaled(n, d, 3, 1.0);
+        let (_, g) = grad_of(&x, &y, &net, Loss::Mse, 1, 0);
+        let r = x.dot(&spec.weights[0]) - &y;
+        let want = x.t().dot(&r) * (2.0 / (n * d) as f64);
+        let want: Vec<f64> = want.t().iter().copied().collect(); // column-major
+        assert_gradient_close(&g, &want, 1e-13, "closed form");
+    }
+
+    #[test]
+    fn losses_stay_finite_at_extreme_logits() {
+        // z = +-800: sigmoid and softmax saturate to exactly 0 and 1
+        let w = Array2::from_shape_vec((1, 2).f(), vec![800.0, -800.0]).expect("shape");
+        let x = Array2::from_shape_vec((2, 1).f(), vec![1.0, -1.0]).expect("shape");
+        for (act, loss, y) in [
+            (Sigmoid, Loss::Bce, Array2::from_shape_vec((2, 2).f(), vec![0.0, 1.0, 1.0, 0.0]).expect("shape")),
+            (Softmax, Loss::CrossEntropy, Array2::from_shape_vec((2, 2).f(), vec![0.0, 1.0, 1.0, 0.0]).expect("shape")),
+        ] {
+            let net = Network::new(vec![Layer { weights: w.view(), bias: None, activation: act }]).expect("net");
+            let (l, g) = grad_of(&x, &y, &net, loss, 1, 0);
+            // every prediction is confidently wrong by 800 (bce: 2 of 4
+            // elements each 1600/... see below); finite, exact
+            assert!(l.is_finite() && g.iter().all(|v| v.is_finite()), "{loss:?}: {l} {g:?}");
+            match loss {
+                // all four elements wrong by |z| = 800: mean 800
+                Loss::Bce => assert_eq!(l, 800.0),
+                // both rows wrong by a margin of 1600
+                _ => assert_eq!(l, 1600.0),
+            }
+            // right answers: loss exactly 0 (bce: log1p(exp(-800)) = 0)
+            let y_right = y.mapv(|v| 1.0 - v);
+            let (l0, _) = grad_of(&x, &y_right, &net, loss, 1, 0);
+            assert_eq!(l0, 0.0, "{loss:?}");
+        }
+    }
+
+    #[test]
+    fn shapes_and_losses_that_do_not_fit_are_errors() {
+        let spec = Spec::new(&[3, 2], &[Sigmoid], false, 1);
+        let net = spec.net();
+        let x = random_scaled(4, 3, 1, 1.0);
+        let mut g = vec![0.0; 6];
+        let y_bad = random_scaled(4, 3, 1, 1.0);
+        assert!(gradient_into(x.view(), y_bad.view(), &net, Loss::Mse, &mut g, 1).is_err());
+        let y = random_scaled(4, 2, 1, 1.0);
+        assert!(gradient_into(x.view(), y.view(), &net, Loss::CrossEntropy, &mut g, 1).is_err());
+        let mut g_short = vec![0.0; 5];
+        assert!(gradient_into(x.view(), y.view(), &net, Loss::Mse, &mut g_short, 1).is_err());
+        let x_bad = random_scaled(4, 2, 1, 1.0);
+        assert!(gradient_into(x_bad.view(), y.view(), &net, Loss::Mse, &mut g, 1).is_err());
+        // no rows: NaN loss, zero gradient
+        let x0 = Array2::zeros((0, 3));
+        let y0 = Array2::zeros((0, 2));
+        let l = gradient_into(x0.view(), y0.view(), &net, Loss::Mse, &mut g, 1).expect("fits");
+        assert!(l.is_nan() && g.iter().all(|&v| v == 0.0));
+    }
+}
