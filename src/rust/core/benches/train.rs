@@ -1,0 +1,117 @@
+//! Timings of the training workloads (plain harness, medians):
+//!
+//!     cargo bench -p fwdprop-core --bench train            # all
+//!     cargo bench -p fwdprop-core --bench train -- G2 E2   # some
+//!
+//! * F2: W2's forward pass alone (100,000 x 100 -> 256 -> 128 -> 1), for
+//!   comparison;
+//! * G2: the full-batch gradient of the mean binary cross-entropy of W2's
+//!   network (sigmoid layers), 30 GFLOP;
+//! * E2: one epoch of minibatch SGD (batch 128, 782 steps) on the same
+//!   data and network.
+//!
+//! GFLOP/s count 2 flops per multiply-add of the products only.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use fwdprop_core::backward::{gradient_into, ParamLayout};
+use fwdprop_core::forward::{forward_into, Activation, Layer, Network};
+use fwdprop_core::init::{init_weights, InitMethod};
+use fwdprop_core::loss::Loss;
+use fwdprop_core::optim::{Optimizer, Settings, Trainer};
+use ndarray::{Array2, ShapeBuilder};
+
+fn times(reps: usize, mut f: impl FnMut()) -> Vec<Duration> {
+    f(); // warm-up
+    let mut t: Vec<Duration> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed()
+        })
+        .collect();
+    t.sort();
+    t
+}
+
+fn report(name: &str, label: &str, t: &[Duration], flops: f64) {
+    let med = t[t.len() / 2].as_secs_f64();
+    let max = t[t.len() - 1].as_secs_f64();
+    println!(
+        "{name:3} {label:24} median {:8.1} ms  max {:8.1} ms  {:6.1} GFLOP/s",
+        med * 1e3,
+        max * 1e3,
+        flops / med / 1e9
+    );
+}
+
+fn main() {
+    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    let n = 100_000;
+    let sizes = [100usize, 256, 128, 1];
+    let x = init_weights(n, sizes[0], InitMethod::Normal, 1);
+    let y = Array2::from_shape_fn((n, 1).f(), |(i, _)| if x[(i, 0)] + x[(i, 1)] > 0.0 { 1.0 } else { 0.0 });
+    let weights: Vec<Array2<f64>> = sizes
+        .windows(2)
+        .enumerate()
+        .map(|(l, s)| init_weights(s[0], s[1], InitMethod::Xavier, 10 + l as u64))
+        .collect();
+    let biases: Vec<Vec<f64>> = sizes[1..].iter().map(|&d| vec![0.0; d]).collect();
+    let net = Network::new(
+        weights
+            .iter()
+            .zip(&biases)
+            .map(|(w, b)| Layer { weights: w.view(), bias: Some(b), activation: Activation::Sigmoid })
+            .collect(),
+    )
+    .expect("shapes chain");
+    let mults: f64 = sizes.windows(2).map(|s| (s[0] * s[1]) as f64).sum();
+    let back_mults: f64 = mults + sizes[1..].windows(2).map(|s| (s[0] * s[1]) as f64).sum::<f64>();
+    let layout = ParamLayout::of(&net);
+    for threads in [1, 2] {
+        if run("F2") {
+            let t = times(5, || {
+                let mut out = Array2::<f64>::zeros((n, 1).f());
+                forward_into(x.view(), &net, out.view_mut(), threads).expect("fits");
+                black_box(&out);
+            });
+            report("F2", &format!("forward, {threads} thread(s)"), &t, 2.0 * n as f64 * mults);
+        }
+        if run("G2") {
+            let mut g = vec![0.0; layout.len];
+            let t = times(5, || {
+                black_box(gradient_into(x.view(), y.view(), &net, Loss::Bce, &mut g, threads).expect("fits"));
+            });
+            report("G2", &format!("gradient, {threads} thread(s)"), &t, 2.0 * n as f64 * (mults + back_mults));
+        }
+        if run("E2") {
+            let mut params = vec![0.0; layout.len];
+            layout.gather(&net, &mut params);
+            let settings = Settings {
+                loss: Loss::Bce,
+                optimizer: Optimizer::Sgd { momentum: 0.0 },
+                learn_rate: 0.01,
+                weight_decay: 0.0,
+                batch_size: 128,
+                threads,
+            };
+            let mut trainer = Trainer::new(
+                layout.clone(),
+                vec![Activation::Sigmoid; 3],
+                params,
+                x.view(),
+                y.view(),
+                0,
+                settings,
+                1,
+            )
+            .expect("fits");
+            let t = times(5, || {
+                black_box(trainer.epoch(&mut || false));
+            });
+            report("E2", &format!("epoch, {threads} thread(s)"), &t, 2.0 * n as f64 * (mults + back_mults));
+        }
+    }
+}

@@ -1,0 +1,733 @@
+//! Training: minibatch gradient descent (SGD with momentum, Adam) over
+//! epochs, entirely in Rust.
+//!
+//! A [`Trainer`] owns the network's parameters (in the flat layout of
+//! [`ParamLayout`]), the optimiser's state, a row-major copy of the
+//! training rows (so that a shuffled minibatch is gathered from whole
+//! rows, not from one cache line per value) and a ChaCha20 stream for the
+//! validation split and the shuffling. [`Trainer::epoch`] runs one epoch:
+//! the rows in a new random order, a step per minibatch; the caller (R)
+//! is visited between epochs only, and, through the `interrupt` callback,
+//! on the calling thread between steps.
+//!
+//! Every step is the same arithmetic whatever the number of threads: a
+//! minibatch is cut into blocks whose count and size depend on the batch
+//! size only ([`minibatch_block_rows`]); each block's gradient goes into
+//! a buffer of its own (threads take whole blocks), and the buffers are
+//! added in order during the update. Same seed, same data: the same
+//! fitted weights, bit for bit, on 1 or many threads.
+//!
+//! The optimisers follow torch's definitions (`optim_sgd`, `optim_adam`):
+//! * SGD: `v <- momentum v + g` (`v = g` at the first step), `w <- w - lr v`;
+//! * Adam: `m <- b1 m + (1 - b1) g`, `v <- b2 v + (1 - b2) g^2`,
+//!   `w <- w - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
+//!
+//! Weight decay `lambda` adds `lambda w` to the gradient of every weight
+//! (not the biases), i.e. `lambda / 2 sum(W^2)` to the loss.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::backward::{block_gradient, loss_of, shard_count, Objective, ParamLayout, Plan, Scratch};
+use crate::forward::{err, Activation, ForwardError};
+use crate::loss::Loss;
+
+/// An optimiser and its settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// Stochastic gradient descent with (heavy-ball) momentum, 0 for none.
+    Sgd {
+        /// The momentum factor, in [0, 1).
+        momentum: f64,
+    },
+    /// Adam with torch's defaults `(0.9, 0.999)` and `1e-8` unless given.
+    Adam {
+        /// Decay of the first moment.
+        beta1: f64,
+        /// Decay of the second moment.
+        beta2: f64,
+        /// Added to the denominator.
+        eps: f64,
+    },
+}
+
+/// What a training run does besides the data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// The loss.
+    pub loss: Loss,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+    /// The step size.
+    pub learn_rate: f64,
+    /// `lambda` of the weight decay (0 for none).
+    pub weight_decay: f64,
+    /// Rows per minibatch (the last one of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Threads to use (results do not depend on it).
+    pub threads: usize,
+}
+
+/// Rows per block of a minibatch of `batch` rows: a function of the batch
+/// size only. Small enough that a batch of 128 rows (a common size) gives
+/// two blocks, one per thread of a two-core machine.
+pub fn minibatch_block_rows(batch: usize) -> usize {
+    if batch <= 2048 {
+        64
+    } else {
+        128
+    }
+}
+
+/// The outcome of one epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochResult {
+    /// Mean training loss over the epoch's rows, each row's loss taken at
+    /// the weights of its step (as keras and most torch loops report it).
+    pub loss: f64,
+    /// Steps done (all of the epoch's unless interrupted or diverged).
+    pub steps: usize,
+    /// Whether the `interrupt` callback asked to stop.
+    pub interrupted: bool,
+    /// Whether a step's loss was NaN or infinite (the epoch stopped
+    /// there, before applying that step).
+    pub diverged: bool,
+}
+
+/// A uniform integer in `[0, n)` (`n >= 1`) without modulo bias.
+fn below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
+    let limit = u64::MAX - u64::MAX % n;
+    loop {
+        let v = rng.next_u64();
+        if v < limit {
+            return v % n;
+        }
+    }
+}
+
+/// Fisher–Yates shuffle of `v` with draws from `rng`.
+fn shuffle(v: &mut [usize], rng: &mut ChaCha20Rng) {
+    for i in (1..v.len()).rev() {
+        let j = below(rng, i as u64 + 1) as usize;
+        v.swap(i, j);
+    }
+}
+
+/// The stream of a training run: seeded as [`crate::init`]'s, on a
+/// stream of its own (so that a network's seed and a fit's seed may be the
+/// same number without their draws coinciding).
+pub fn training_rng(seed: u64) -> ChaCha20Rng {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(1);
+    rng
+}
+
+/// The validation split of `n` rows: `n_val` rows drawn at random (in
+/// the order drawn) and the rest (in their original order). The first
+/// use of the run's stream.
+pub fn validation_split(n: usize, n_val: usize, rng: &mut ChaCha20Rng) -> (Vec<usize>, Vec<usize>) {
+    let mut idx: Vec<usize> = (0..n).collect();
+    shuffle(&mut idx, rng);
+    let mut val: Vec<usize> = idx[..n_val.min(n)].to_vec();
+    let mut is_val = vec![false; n];
+    val.iter().for_each(|&i| is_val[i] = true);
+    let train = (0..n).filter(|&i| !is_val[i]).collect();
+    val.sort_unstable();
+    (train, val)
+}
+
+/// Pointers shared by the threads of an epoch; every access is ordered by
+/// the epoch's barriers (see [`Trainer::epoch`]).
+struct Shared<T>(*mut T);
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Shared<T> {}
+// SAFETY: the pointees outlive the scoped threads; the barriers separate
+// the phases in which a buffer is written by one thread from those in
+// which it is read by others.
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// A training run's state.
+pub struct Trainer {
+    layout: ParamLayout,
+    activations: Vec<Activation>,
+    settings: Settings,
+    params: Vec<f64>,
+    best: Vec<f64>,
+    /// First optimiser buffer (momentum, or Adam's first moment).
+    state1: Vec<f64>,
+    /// Adam's second moment.
+    state2: Vec<f64>,
+    /// Steps done (Adam's `t`).
+    step: u64,
+    /// Training rows, row-major (`n x d_in`), and their targets (`n x d_out`).
+    x: Vec<f64>,
+    y: Vec<f64>,
+    d_in: usize,
+    d_out: usize,
+    /// Validation rows (column-major).
+    x_val: Array2<f64>,
+    y_val: Array2<f64>,
+    order: Vec<usize>,
+    rng: ChaCha20Rng,
+}
+
+impl Trainer {
+    /// Sets up a run: `params` (the network's, in `layout`), the data
+    /// (`x`: `n x d_in`, `y`: `n x d_out`, any strides), `n_val` rows held
+    /// out for validation (drawn with the run's stream, seeded by `seed`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        layout: ParamLayout,
+        activations: Vec<Activation>,
+        params: Vec<f64>,
+        x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        n_val: usize,
+        settings: Settings,
+        seed: u64,
+    ) -> Result<Self, ForwardError> {
+        // a network view checks the layout against the activations
+        let (d_in, d_out) = {
+            let net = layout.network(&params, &activations)?;
+            (net.n_inputs(), net.n_outputs())
+        };
+        let n = x.nrows();
+        if x.ncols() != d_in || y.dim() != (n, d_out) {
+            return err(format!(
+                "the data ({}x{} and {}x{}) do not fit a network of {} inputs and {} outputs",
+                x.nrows(),
+                x.ncols(),
+                y.nrows(),
+                y.ncols(),
+                d_in,
+                d_out
+            ));
+        }
+        if n_val >= n {
+            return err(format!("{n_val} validation rows leave none of the {n} rows to train on"));
+        }
+        let out = activations[activations.len() - 1];
+        if !settings.loss.fits(out) {
+            return err(format!("the {} loss does not fit a {} output layer", settings.loss.name(), out.name()));
+        }
+        if settings.batch_size == 0 {
+            return err("the batch size must be at least 1".into());
+        }
+        let mut rng = training_rng(seed);
+        let (train, val) = validation_split(n, n_val, &mut rng);
+        let mut xr = Vec::with_capacity(train.len() * d_in);
+        let mut yr = Vec::with_capacity(train.len() * d_out);
+        for &i in &train {
+            xr.extend(x.row(i).iter());
+            yr.extend(y.row(i).iter());
+        }
+        let mut x_val = Array2::zeros((val.len(), d_in).f());
+        let mut y_val = Array2::zeros((val.len(), d_out).f());
+        for (r, &i) in val.iter().enumerate() {
+            x_val.row_mut(r).assign(&x.row(i));
+            y_val.row_mut(r).assign(&y.row(i));
+        }
+        let p = params.len();
+        let state2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) { vec![0.0; p] } else { Vec::new() };
+        Ok(Trainer {
+            layout,
+            activations,
+            settings,
+            best: params.clone(),
+            params,
+            state1: vec![0.0; p],
+            state2,
+            step: 0,
+            x: xr,
+            y: yr,
+            d_in,
+            d_out,
+            x_val,
+            y_val,
+            order: train.iter().enumerate().map(|(r, _)| r).collect(),
+            rng,
+        })
+    }
+
+    /// The current parameters.
+    pub fn params(&self) -> &[f64] {
+        &self.params
+    }
+
+    /// The parameters last saved by [`Trainer::save_best`].
+    pub fn best(&self) -> &[f64] {
+        &self.best
+    }
+
+    /// Saves the current parameters as the best so far.
+    pub fn save_best(&mut self) {
+        self.best.copy_from_slice(&self.params);
+    }
+
+    /// Rows trained on, and rows held out.
+    pub fn rows(&self) -> (usize, usize) {
+        (self.order.len(), self.x_val.nrows())
+    }
+
+    /// The parameters' layout.
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    /// The mean loss on the validation rows (NaN without any), at the
+    /// current parameters.
+    pub fn validation_loss(&self) -> Result<f64, ForwardError> {
+        let net = self.layout.network(&self.params, &self.activations)?;
+        loss_of(self.x_val.view(), self.y_val.view(), &net, self.settings.loss, self.settings.threads)
+    }
+
+    /// One epoch. `interrupt` is called on the calling thread between
+    /// steps (every few milliseconds at most); when it returns `true`, the
+    /// epoch stops after the current step.
+    pub fn epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> EpochResult {
+        let n = self.order.len();
+        shuffle(&mut self.order, &mut self.rng);
+        let bs = self.settings.batch_size.min(n.max(1));
+        let steps = n.div_ceil(bs);
+        let rb = minibatch_block_rows(bs);
+        let max_blocks = bs.div_ceil(rb);
+        let shards = shard_count(max_blocks, self.layout.len);
+        let threads = self.settings.threads.clamp(1, shards);
+        let p = self.layout.len;
+        // one gradient buffer per shard, a loss per shard
+        let mut bufs: Vec<Vec<f64>> = (0..shards).map(|_| vec![0.0; p]).collect();
+        let mut losses = vec![0.0; shards];
+        let plan = {
+            let net = match self.layout.network(&self.params, &self.activations) {
+                Ok(net) => net,
+                Err(e) => unreachable!("the trainer's own layout: {e}"),
+            };
+            Plan::new(&net, bs, rb, 1, true)
+        };
+        let obj_for = |m: usize, loss: Loss, d_out: usize| Objective { loss, mean_over: loss.mean_over(m, d_out) };
+
+        let stop = AtomicBool::new(false);
+        let diverged = AtomicBool::new(false);
+        let barrier = Barrier::new(threads);
+        let mut total_loss = 0.0;
+        let mut steps_done = 0usize;
+
+        let params = Shared(self.params.as_mut_ptr());
+        let state1 = Shared(self.state1.as_mut_ptr());
+        let state2 = Shared(self.state2.as_mut_ptr());
+        let bufs_ptr = Shared(bufs.as_mut_ptr());
+        let losses_ptr = Shared(losses.as_mut_ptr());
+        let plan_ptr = Shared(&plan as *const Plan as *mut Plan);
+        let settings = self.settings;
+        let layout = &self.layout;
+        let activations = &self.activations;
+        let (x, y, d_in, d_out) = (&self.x, &self.y, self.d_in, self.d_out);
+        let order = &self.order;
+        let step0 = self.step;
+        // weight decay applies to the weights, not the biases
+        let mut decayed = vec![false; p];
+        if self.settings.weight_decay != 0.0 {
+            layout.weight_ranges().for_each(|r| decayed[r].iter_mut().for_each(|d| *d = true));
+        }
+        let decayed = &decayed;
+
+        // Thread `t`'s part of every step. Phase A: the gradients of the
+        // blocks `t, t + threads, ...` into their buffers. Barrier. Phase
+        // B: thread `t` sums the buffers (in order) over its share of the
+        // parameters and updates them; thread 0 then packs the new weights
+        // and asks about an interrupt. Barrier.
+        let worker = |t: usize, interrupt: Option<&mut dyn FnMut() -> bool>| -> (f64, usize) {
+            let mut interrupt = interrupt;
+            let mut scratch = None;
+            let mut xb = vec![0.0; rb * d_in];
+            let mut yb = vec![0.0; rb * d_out];
+            let mut total = 0.0;
+            let mut done = 0;
+            let share = (t * p / threads, (t + 1) * p / threads);
+            for s in 0..steps {
+                let (r0, r1) = (s * bs, ((s + 1) * bs).min(n));
+                let m = r1 - r0;
+                let blocks = m.div_ceil(rb);
+                // phase A
+                {
+                    // SAFETY: the parameters and the plan are only read in
+                    // phase A (written in phase B, after the barrier).
+                    let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
+                    let plan = unsafe { &*plan_ptr.get() };
+                    let net = match layout.network(params, activations) {
+                        Ok(net) => net,
+                        Err(e) => unreachable!("the trainer's own layout: {e}"),
+                    };
+                    let scratch = scratch.get_or_insert_with(|| Scratch::new(&net, plan));
+                    let obj = obj_for(m, settings.loss, d_out);
+                    for b in (t..blocks).step_by(threads) {
+                        // SAFETY: block `b` (hence buffer and loss `b`) is
+                        // this thread's alone in phase A.
+                        let buf = unsafe { &mut *bufs_ptr.get().add(b) };
+                        let loss = unsafe { &mut *losses_ptr.get().add(b) };
+                        buf.fill(0.0);
+                        let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
+                        let mb = b1 - b0;
+                        for (i, &row) in order[b0..b1].iter().enumerate() {
+                            let xr = &x[row * d_in..(row + 1) * d_in];
+                            let yr = &y[row * d_out..(row + 1) * d_out];
+                            xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
+                            yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
+                        }
+                        let xv = view(&xb, mb, d_in);
+                        let yv = view(&yb, mb, d_out);
+                        *loss = block_gradient(xv, yv, &net, plan, obj, buf, scratch);
+                    }
+                }
+                if threads > 1 {
+                    barrier.wait();
+                }
+                // phase B
+                // SAFETY: phase A is over: the buffers and losses are only
+                // read now; each thread writes its own share of the
+                // parameters and of the optimiser's state.
+                let bufs = unsafe { std::slice::from_raw_parts(bufs_ptr.get() as *const Vec<f64>, blocks) };
+                let step_loss = unsafe { std::slice::from_raw_parts(losses_ptr.get() as *const f64, blocks) }
+                    .iter()
+                    .fold(0.0, |a, &b| a + b);
+                if !step_loss.is_finite() {
+                    diverged.store(true, Ordering::Relaxed);
+                    break;
+                }
+                total += step_loss;
+                done += 1;
+                {
+                    let w = unsafe { std::slice::from_raw_parts_mut(params.get().add(share.0), share.1 - share.0) };
+                    let s1 = unsafe { std::slice::from_raw_parts_mut(state1.get().add(share.0), share.1 - share.0) };
+                    let s2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
+                        unsafe { std::slice::from_raw_parts_mut(state2.get().add(share.0), share.1 - share.0) }
+                    } else {
+                        &mut []
+                    };
+                    let g = Share { start: share.0, bufs, decayed: &decayed[share.0..share.1] };
+                    update(w, s1, s2, g, &settings, step0 + done as u64);
+                }
+                if threads > 1 {
+                    barrier.wait();
+                }
+                if t == 0 {
+                    // SAFETY: between the barriers of phase B and the next
+                    // phase A only this thread runs (the others wait at
+                    // the barrier below).
+                    let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
+                    let net = match layout.network(params, activations) {
+                        Ok(net) => net,
+                        Err(e) => unreachable!("the trainer's own layout: {e}"),
+                    };
+                    unsafe { (*plan_ptr.get()).repack(&net) };
+                    if let Some(f) = interrupt.as_mut() {
+                        if f() {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                if threads > 1 {
+                    barrier.wait();
+                }
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            (total, done)
+        };
+        let interrupt: &mut dyn FnMut() -> bool = interrupt;
+        if threads <= 1 {
+            let (t, d) = worker(0, Some(interrupt));
+            total_loss = t;
+            steps_done = d;
+        } else {
+            std::thread::scope(|scope| {
+                for t in 1..threads {
+                    let worker = &worker;
+                    scope.spawn(move || worker(t, None));
+                }
+                let (t, d) = worker(0, Some(interrupt));
+                total_loss = t;
+                steps_done = d;
+            });
+        }
+        self.step += steps_done as u64;
+        let rows_done = (steps_done * bs).min(n);
+        EpochResult {
+            loss: total_loss / self.settings.loss.mean_over(rows_done, self.d_out),
+            steps: steps_done,
+            interrupted: stop.load(Ordering::Relaxed),
+            diverged: diverged.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Column-major `rows x cols` view of the start of `buf`.
+fn view(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
+    match ArrayView2::from_shape((rows, cols).f(), &buf[..rows * cols]) {
+        Ok(v) => v,
+        Err(e) => unreachable!("block buffer too small: {e}"),
+    }
+}
+
+/// A thread's share of a step's gradient: values `[start, start +
+/// decayed.len())` of the sum of `bufs` (in order), and which of them are
+/// weights (weight decay).
+struct Share<'a> {
+    start: usize,
+    bufs: &'a [Vec<f64>],
+    decayed: &'a [bool],
+}
+
+impl Share<'_> {
+    /// The gradient of value `i` of the share, whose parameter is `w`.
+    #[inline]
+    fn grad(&self, i: usize, w: f64, lambda: f64) -> f64 {
+        let j = self.start + i;
+        let mut g = self.bufs[0][j];
+        for b in &self.bufs[1..] {
+            g += b[j];
+        }
+        if self.decayed[i] {
+            g += lambda * w;
+        }
+        g
+    }
+}
+
+/// The optimiser's step `t` (counted from 1) on a share of the
+/// parameters `w` and of its state (`s1`, and `s2` for Adam).
+fn update(w: &mut [f64], s1: &mut [f64], s2: &mut [f64], g: Share, settings: &Settings, t: u64) {
+    let lr = settings.learn_rate;
+    let lambda = settings.weight_decay;
+    match settings.optimizer {
+        Optimizer::Sgd { momentum } => {
+            for i in 0..w.len() {
+                let gi = g.grad(i, w[i], lambda);
+                if momentum != 0.0 {
+                    s1[i] = if t == 1 { gi } else { momentum * s1[i] + gi };
+                    w[i] -= lr * s1[i];
+                } else {
+                    w[i] -= lr * gi;
+                }
+            }
+        }
+        Optimizer::Adam { beta1, beta2, eps } => {
+            let t = t.min(i32::MAX as u64) as i32;
+            let step_size = lr / (1.0 - beta1.powi(t));
+            let bc2_sqrt = (1.0 - beta2.powi(t)).sqrt();
+            for i in 0..w.len() {
+                let gi = g.grad(i, w[i], lambda);
+                s1[i] = beta1 * s1[i] + (1.0 - beta1) * gi;
+                s2[i] = beta2 * s2[i] + (1.0 - beta2) * gi * gi;
+                w[i] -= step_size * s1[i] / (s2[i].sqrt() / bc2_sqrt + eps);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backward::gradient_into;
+    use crate::test_util::{random_scaled, Spec};
+    use Activation::*;
+
+    fn setup(sizes: &[usize], acts: &[Activation], n: usize) -> (Spec, Array2<f64>, Array2<f64>) {
+        let spec = Spec::new(sizes, acts, true, 3);
+        let x = random_scaled(n, sizes[0], 11, 2.0);
+        let d = *sizes.last().expect("sizes");
+        // a target the network can learn: a smooth function of x
+        let mut y = Array2::zeros((n, d).f());
+        for i in 0..n {
+            for j in 0..d {
+                let s: f64 = x.row(i).iter().enumerate().map(|(k, v)| v * ((k + j) as f64).cos()).sum();
+                y[(i, j)] = 1.0 / (1.0 + (-s).exp());
+            }
+        }
+        (spec, x, y)
+    }
+
+    fn trainer(spec: &Spec, x: &Array2<f64>, y: &Array2<f64>, n_val: usize, settings: Settings, seed: u64) -> Trainer {
+        let net = spec.net();
+        let layout = ParamLayout::of(&net);
+        let mut params = vec![0.0; layout.len];
+        layout.gather(&net, &mut params);
+        Trainer::new(layout, spec.acts.clone(), params, x.view(), y.view(), n_val, settings, seed).expect("fits")
+    }
+
+    fn settings(optimizer: Optimizer, batch_size: usize, threads: usize) -> Settings {
+        Settings { loss: Loss::Bce, optimizer, learn_rate: 0.05, weight_decay: 0.01, batch_size, threads }
+    }
+
+    const ADAM: Optimizer = Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+    fn never() -> impl FnMut() -> bool {
+        || false
+    }
+
+    #[test]
+    fn threads_give_the_same_fitted_weights_bit_for_bit() {
+        let (spec, x, y) = setup(&[7, 33, 17, 2], &[Tanh, Relu, Sigmoid], 1001);
+        for (opt, bs) in [(ADAM, 128), (Optimizer::Sgd { momentum: 0.9 }, 300), (ADAM, 1001), (ADAM, 5000)] {
+            let run = |threads: usize| {
+                let mut t = trainer(&spec, &x, &y, 100, settings(opt, bs, threads), 42);
+                let losses: Vec<u64> = (0..3).map(|_| t.epoch(&mut never()).loss.to_bits()).collect();
+                (t.params().to_vec(), losses, t.validation_loss().expect("fits").to_bits())
+            };
+            let one = run(1);
+            for threads in [2, 3] {
+                let other = run(threads);
+                assert!(one.0.iter().zip(&other.0).all(|(a, b)| a.to_bits() == b.to_bits()), "{opt:?} batch {bs}, {threads} threads");
+                assert_eq!(one.1, other.1);
+                assert_eq!(one.2, other.2);
+            }
+        }
+    }
+
+    #[test]
+    fn same_seed_same_run_other_seed_other_run() {
+        let (spec, x, y) = setup(&[3, 5, 1], &[Sigmoid], 200);
+        let run = |seed: u64| {
+            let mut t = trainer(&spec, &x, &y, 20, settings(ADAM, 16, 1), seed);
+            t.epoch(&mut never());
+            t.params().to_vec()
+        };
+        assert_eq!(run(1), run(1));
+        assert_ne!(run(1), run(2));
+    }
+
+    #[test]
+    fn full_batch_sgd_is_one_gradient_step() {
+        let (spec, x, y) = setup(&[4, 6, 3], &[Tanh, Sigmoid], 50);
+        let mut s = settings(Optimizer::Sgd { momentum: 0.0 }, 50, 1);
+        s.weight_decay = 0.0;
+        let mut t = trainer(&spec, &x, &y, 0, s, 7);
+        let before = t.params().to_vec();
+        let r = t.epoch(&mut never());
+        assert_eq!(r.steps, 1);
+        let net = spec.net();
+        let mut g = vec![0.0; before.len()];
+        let loss = gradient_into(x.view(), y.view(), &net, Loss::Bce, &mut g, 1).expect("fits");
+        assert!((r.loss - loss).abs() <= 1e-14 * loss);
+        for ((&b, &a), &gi) in before.iter().zip(t.params()).zip(&g) {
+            // the rows' order differs (shuffled), so the sums round differently
+            assert!((a - (b - 0.05 * gi)).abs() <= 1e-14 * b.abs().max(1.0));
+        }
+    }
+
+    #[test]
+    fn adam_and_momentum_follow_torchs_formulas() {
+        let (spec, x, y) = setup(&[2, 3, 1], &[Sigmoid], 10);
+        for opt in [ADAM, Optimizer::Sgd { momentum: 0.5 }] {
+            let s = Settings { loss: Loss::Mse, optimizer: opt, learn_rate: 0.1, weight_decay: 0.2, batch_size: 10, threads: 1 };
+            let mut t = trainer(&spec, &x, &y, 0, s, 1);
+            let layout = t.layout().clone();
+            let mut w = t.params().to_vec();
+            let (mut m, mut v) = (vec![0.0; w.len()], vec![0.0; w.len()]);
+            for step in 1..=3 {
+                let net = layout.network(&w, &spec.acts).expect("fits");
+                let mut g = vec![0.0; w.len()];
+                gradient_into(x.view(), y.view(), &net, Loss::Mse, &mut g, 1).expect("fits");
+                for r in layout.weight_ranges() {
+                    for i in r {
+                        g[i] += 0.2 * w[i];
+                    }
+                }
+                for i in 0..w.len() {
+                    match opt {
+                        Optimizer::Adam { .. } => {
+                            m[i] = 0.9 * m[i] + 0.1 * g[i];
+                            v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+                            let mhat = m[i] / (1.0 - 0.9f64.powi(step));
+                            let vhat = v[i] / (1.0 - 0.999f64.powi(step));
+                            w[i] -= 0.1 * mhat / (vhat.sqrt() + 1e-8);
+                        }
+                        Optimizer::Sgd { .. } => {
+                            m[i] = if step == 1 { g[i] } else { 0.5 * m[i] + g[i] };
+                            w[i] -= 0.1 * m[i];
+                        }
+                    }
+                }
+                t.epoch(&mut never());
+                for (a, b) in t.params().iter().zip(&w) {
+                    assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{opt:?} step {step}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn training_learns_and_validation_is_held_out() {
+        let (spec, x, y) = setup(&[3, 16, 1], &[Tanh, Sigmoid], 600);
+        let mut t = trainer(&spec, &x, &y, 120, settings(ADAM, 32, 2), 5);
+        assert_eq!(t.rows(), (480, 120));
+        let first_val = t.validation_loss().expect("fits");
+        let first = t.epoch(&mut never()).loss;
+        let mut last = first;
+        for _ in 0..60 {
+            last = t.epoch(&mut never()).loss;
+        }
+        let val = t.validation_loss().expect("fits");
+        // the targets are probabilities: the loss cannot go below their
+        // entropy; most of the way there
+        let entropy = y.iter().map(|&p| -(p * p.ln() + (1.0 - p) * (1.0 - p).ln())).sum::<f64>() / y.len() as f64;
+        assert!(last - entropy < 0.2 * (first - entropy), "training loss {first} -> {last} (entropy {entropy})");
+        assert!(val - entropy < 0.3 * (first_val - entropy), "validation loss {first_val} -> {val} (entropy {entropy})");
+    }
+
+    #[test]
+    fn divergence_and_interrupts_stop_the_epoch() {
+        let (spec, x, y) = setup(&[3, 8, 1], &[Relu, Identity], 300);
+        let s = Settings { loss: Loss::Mse, optimizer: Optimizer::Sgd { momentum: 0.9 }, learn_rate: 1e6, weight_decay: 0.0, batch_size: 10, threads: 2 };
+        let mut t = trainer(&spec, &x, &y, 0, s, 1);
+        let r = t.epoch(&mut never());
+        assert!(r.diverged && r.steps < 30, "{r:?}");
+        let mut calls = 0;
+        let s = Settings { loss: Loss::Mse, learn_rate: 0.01, ..s };
+        let mut t = trainer(&spec, &x, &y, 0, s, 1);
+        let r = t.epoch(&mut || {
+            calls += 1;
+            calls == 3
+        });
+        assert!(r.interrupted && r.steps == 3 && !r.diverged, "{r:?}");
+        assert!(r.loss.is_finite());
+    }
+
+    #[test]
+    fn validation_split_is_a_seeded_partition() {
+        let (train, val) = validation_split(100, 20, &mut training_rng(3));
+        assert_eq!((train.len(), val.len()), (80, 20));
+        let mut all: Vec<usize> = train.iter().chain(&val).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        assert_eq!(validation_split(100, 20, &mut training_rng(3)).1, val);
+        assert_ne!(validation_split(100, 20, &mut training_rng(4)).1, val);
+        assert!(Trainer::new(
+            ParamLayout::new(&[1, 1], &[false]),
+            vec![Identity],
+            vec![1.0],
+            Array2::zeros((5, 1)).view(),
+            Array2::zeros((5, 1)).view(),
+            5,
+            settings(ADAM, 1, 1),
+            1
+        )
+        .is_err());
+    }
+}
