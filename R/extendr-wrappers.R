@@ -45,4 +45,66 @@ forward_impl <- function(x, weights, biases, activations, trace, threads) .Call(
 #' @noRd
 init_weights_impl <- function(n_in, n_out, method, seed) .Call(wrap__init_weights_impl, n_in, n_out, method, seed)
 
+#' Gradient of the mean loss of a network (`weights`, `biases`,
+#' `activations`, as `forward_impl()`) on `x` (n x d0) against `y` (n x
+#' dL), plus `weight_decay / 2 * sum(W^2)`. Returns `list(loss, weights,
+#' biases)` with the gradients in the network's shapes; with `trace =
+#' TRUE` also `z`, `a` and `delta` (lists of n x d_l matrices, from the
+#' unfused pass). `threads` >= 1; the result does not depend on it.
+#' @keywords internal
+#' @noRd
+backward_impl <- function(x, y, weights, biases, activations, loss, weight_decay, trace, threads) .Call(wrap__backward_impl, x, y, weights, biases, activations, loss, weight_decay, trace, threads)
+
+#' Mean loss and its gradient at the flat parameter vector `par` (layer
+#' by layer: the weights column by column, then the bias if the layer has
+#' one) of the network of `sizes`, `bias`, `activations`, plus weight
+#' decay: `list(loss, gradient)`. For the full-batch optimiser.
+#' @keywords internal
+#' @noRd
+flat_gradient_impl <- function(par, x, y, sizes, bias, activations, loss, weight_decay, threads) .Call(wrap__flat_gradient_impl, par, x, y, sizes, bias, activations, loss, weight_decay, threads)
+
+#' The validation split of `n` rows with `n_val` held out, from the
+#' training stream seeded by `seed` (the same split `fit()`'s trainer
+#' makes): `list(train, validation)`, 1-based row numbers.
+#' @keywords internal
+#' @noRd
+validation_split_impl <- function(n, n_val, seed) .Call(wrap__validation_split_impl, n, n_val, seed)
+
+#' A training run: the network (`weights`, `biases`, `activations`), the
+#' data (`x`, `y`), `n_val` rows held out (drawn from the stream seeded by
+#' `seed`) and `settings`, a list of `loss`, `optimizer` ("sgd" or
+#' "adam"), `learn_rate`, `momentum`, `beta1`, `beta2`, `eps`,
+#' `weight_decay`, `batch_size`, `threads`. Returns an external pointer.
+#' @keywords internal
+#' @noRd
+trainer_new_impl <- function(x, y, weights, biases, activations, settings, n_val, seed) .Call(wrap__trainer_new_impl, x, y, weights, biases, activations, settings, n_val, seed)
+
+#' Runs one epoch: `c(loss, steps, interrupted, diverged)` (mean training
+#' loss over the epoch's rows; 1/0 flags). R is asked about interrupts
+#' between steps, at most every 20 ms.
+#' @keywords internal
+#' @noRd
+trainer_epoch_impl <- function(ptr) .Call(wrap__trainer_epoch_impl, ptr)
+
+#' The mean loss on the held-out rows at the current parameters (NaN
+#' without any).
+#' @keywords internal
+#' @noRd
+trainer_validation_loss_impl <- function(ptr) .Call(wrap__trainer_validation_loss_impl, ptr)
+
+#' Saves the current parameters as the best so far.
+#' @keywords internal
+#' @noRd
+trainer_save_best_impl <- function(ptr) .Call(wrap__trainer_save_best_impl, ptr)
+
+#' The parameters, current or best: `list(weights, biases)`.
+#' @keywords internal
+#' @noRd
+trainer_params_impl <- function(ptr, best) .Call(wrap__trainer_params_impl, ptr, best)
+
+#' Rows trained on and rows held out: `c(train, validation)`.
+#' @keywords internal
+#' @noRd
+trainer_rows_impl <- function(ptr) .Call(wrap__trainer_rows_impl, ptr)
+
 

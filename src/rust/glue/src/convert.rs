@@ -4,6 +4,7 @@
 use extendr_api::prelude::*;
 use extendr_api::AsTypedSlice;
 use extendr_ffi::SEXPTYPE;
+use fwdprop_core::forward::{Activation, Layer, Network};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 /// Zero-copy view of an R double matrix (column-major).
@@ -92,4 +93,81 @@ pub fn list_elements(x: &Robj) -> Option<Vec<std::mem::ManuallyDrop<Robj>>> {
             })
             .collect(),
     )
+}
+
+/// The parts of a network passed from R (`weights`, `biases` and
+/// `activations` lists, validated by R's `check_network()`), borrowed for
+/// the length of a `.Call`; [`NetworkParts::network`] makes the core's
+/// view of them. Shapes are re-checked and reported as errors.
+pub struct NetworkParts {
+    weights: Vec<std::mem::ManuallyDrop<Robj>>,
+    biases: Vec<std::mem::ManuallyDrop<Robj>>,
+    names: Vec<String>,
+}
+
+impl NetworkParts {
+    /// Reads the three lists (the elements stay alive with the lists, which
+    /// are arguments of the current `.Call`).
+    pub fn new(weights: &Robj, biases: &Robj, activations: &Robj) -> extendr_api::Result<Self> {
+        let other = |m: String| Error::Other(m);
+        let weights = list_elements(weights)
+            .ok_or_else(|| other(format!("`weights` must be a list of matrices, not {:?}", weights.rtype())))?;
+        let biases =
+            list_elements(biases).ok_or_else(|| other(format!("`biases` must be a list, not {:?}", biases.rtype())))?;
+        let names: Vec<String> = activations
+            .as_str_vector()
+            .ok_or_else(|| other(format!("`activations` must be a character vector, not {:?}", activations.rtype())))?
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if weights.is_empty() {
+            return Err(other("`weights` must hold at least one matrix".to_string()));
+        }
+        if biases.len() != weights.len() || names.len() != weights.len() {
+            return Err(other(format!(
+                "`weights`, `biases` and `activations` must have the same length, not {}, {} and {}",
+                weights.len(),
+                biases.len(),
+                names.len()
+            )));
+        }
+        Ok(NetworkParts { weights, biases, names })
+    }
+
+    /// The activations.
+    pub fn activations(&self) -> extendr_api::Result<Vec<Activation>> {
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(l, name)| {
+                Activation::from_name(name).ok_or_else(|| {
+                    Error::Other(format!(
+                        "`activations[{}]` must be one of \"sigmoid\", \"relu\", \"tanh\", \"identity\", \"softmax\", not \"{}\"",
+                        l + 1,
+                        name
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The core's network, viewing R's memory.
+    pub fn network(&self) -> extendr_api::Result<Network<'_>> {
+        let activations = self.activations()?;
+        let mut layers = Vec::with_capacity(self.weights.len());
+        for (l, ((w, b), activation)) in self.weights.iter().zip(&self.biases).zip(activations).enumerate() {
+            let weights = matrix_view(w, "weights").map_err(|_| {
+                Error::Other(format!("`weights[[{}]]` must be a double matrix, not {:?}", l + 1, w.rtype()))
+            })?;
+            let bias = if b.is_null() {
+                None
+            } else {
+                Some(b.as_real_slice().ok_or_else(|| {
+                    Error::Other(format!("`biases[[{}]]` must be NULL or a double vector, not {:?}", l + 1, b.rtype()))
+                })?)
+            };
+            layers.push(Layer { weights, bias, activation });
+        }
+        Network::new(layers).map_err(|e| Error::Other(format!("inconsistent network: {e}")))
+    }
 }

@@ -6,13 +6,14 @@
 //! `fwdprop-core`.
 
 use extendr_api::prelude::*;
-use fwdprop_core::forward::{forward_into, forward_trace_into, Activation, Layer, Network};
+use fwdprop_core::forward::{forward_into, forward_trace_into};
 use fwdprop_core::init::{init_weights_into, InitMethod};
 
 mod convert;
 mod fast;
+mod learn;
 
-use convert::{alloc_real_matrix, alloc_real_vector, list_elements, matrix_view, real_slice_mut, scalar_count};
+use convert::{alloc_real_matrix, alloc_real_vector, matrix_view, real_slice_mut, scalar_count, NetworkParts};
 
 /// Matrix product of two double matrices (`x %*% y`), written into a new
 /// R matrix. Shapes are checked by the R wrapper `mm()`.
@@ -71,7 +72,7 @@ pub(crate) fn sigmoid_of_ints(src: impl Iterator<Item = i32>, dst: &mut [f64]) {
     fwdprop_core::sigmoid_in_place(dst);
 }
 
-fn other(msg: String) -> Error {
+pub(crate) fn other(msg: String) -> Error {
     Error::Other(msg)
 }
 
@@ -95,51 +96,13 @@ fn forward_impl(
     threads: Robj,
 ) -> extendr_api::Result<Robj> {
     let x_view = matrix_view(&x, "x")?;
-    let weights = list_elements(&weights)
-        .ok_or_else(|| other(format!("`weights` must be a list of matrices, not {:?}", weights.rtype())))?;
-    let biases = list_elements(&biases)
-        .ok_or_else(|| other(format!("`biases` must be a list, not {:?}", biases.rtype())))?;
-    let names = activations
-        .as_str_vector()
-        .ok_or_else(|| other(format!("`activations` must be a character vector, not {:?}", activations.rtype())))?;
-    let n_layers = weights.len();
-    if n_layers == 0 {
-        return Err(other("`weights` must hold at least one matrix".to_string()));
-    }
-    if biases.len() != n_layers || names.len() != n_layers {
-        return Err(other(format!(
-            "`weights`, `biases` and `activations` must have the same length, not {}, {} and {}",
-            n_layers,
-            biases.len(),
-            names.len()
-        )));
-    }
     let trace = trace
         .as_bool()
         .ok_or_else(|| other("`trace` must be TRUE or FALSE".to_string()))?;
     let threads = scalar_count(&threads, "threads")?;
-
-    let mut layers = Vec::with_capacity(n_layers);
-    for (l, ((w, b), name)) in weights.iter().zip(biases.iter()).zip(&names).enumerate() {
-        let weights = matrix_view(w, "weights")
-            .map_err(|_| other(format!("`weights[[{}]]` must be a double matrix, not {:?}", l + 1, w.rtype())))?;
-        let bias = if b.is_null() {
-            None
-        } else {
-            Some(b.as_real_slice().ok_or_else(|| {
-                other(format!("`biases[[{}]]` must be NULL or a double vector, not {:?}", l + 1, b.rtype()))
-            })?)
-        };
-        let activation = Activation::from_name(name).ok_or_else(|| {
-            other(format!(
-                "`activations[{}]` must be one of \"sigmoid\", \"relu\", \"tanh\", \"identity\", \"softmax\", not \"{}\"",
-                l + 1,
-                name
-            ))
-        })?;
-        layers.push(Layer { weights, bias, activation });
-    }
-    let net = Network::new(layers).map_err(|e| other(format!("inconsistent network: {e}")))?;
+    let parts = NetworkParts::new(&weights, &biases, &activations)?;
+    let net = parts.network()?;
+    let n_layers = net.layers().len();
     if x_view.ncols() != net.n_inputs() {
         return Err(other(format!(
             "`x` has {} columns but `weights[[1]]` has {} rows",
@@ -213,6 +176,7 @@ fn panic_impl() -> Robj {
 
 extendr_module! {
     mod fwdprop;
+    use learn;
     fn panic_impl;
     fn mm_impl;
     fn sigmoid_impl;
