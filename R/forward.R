@@ -82,19 +82,41 @@ forward_checked <- function(net, x, trace, threads, call = sys.call(-1L),
 
 #' Predictions from a network
 #'
-#' The same as [forward()], as a [predict()] method.
+#' For a network made by hand or by [network()], the same as [forward()].
+#' For networks fitted by [mlp()] or imported from other tools, `predict()`
+#' also does what their own `predict()` does: it picks the inputs by name
+#' (a data frame or a matrix with column names; for formula fits, a data
+#' frame with the formula's variables), applies the input scaling the
+#' network was fitted with, returns a numeric response on its original
+#' scale, and with `type = "class"` returns classes as a factor with the
+#' network's class levels.
 #'
-#' @param object A network from [network()].
+#' Classes: the most probable output of a softmax (or several sigmoid)
+#' outputs, or for a single sigmoid output the second class where the
+#' output is above 0.5. Without class levels, classes are column numbers
+#' (or 0 and 1 for a single output).
+#'
+#' @param object A network from [network()], [mlp()], [fit()] or
+#'   [as_network()].
 #' @param newdata A numeric matrix or data frame, one row per sample.
+#' @param type `"response"` (the network's output) or `"class"`.
 #' @inheritParams forward
 #' @param ... Not used; any argument here is an error (a misspelt `trace`
 #'   or `threads` would otherwise be silently ignored).
-#' @return As [forward()].
+#' @return With `type = "response"`, as [forward()]: a matrix with one row
+#'   per sample and one column per output. With `type = "class"`, a
+#'   factor (or integer vector) with one class per sample. With `trace =
+#'   TRUE`, the trace of the network's own (scaled) values.
 #' @export
 #' @examples
 #' net <- network(c(4, 5, 3), output = "softmax", seed = 1)
 #' predict(net, scale(iris[1:5, 1:4]))
-predict.fwdprop_network <- function(object, newdata, trace = FALSE, threads = NULL, ...) {
+#' predict(net, scale(iris[1:5, 1:4]), type = "class")
+#'
+#' m <- mlp(Species ~ ., data = iris, hidden = 3, epochs = 30, seed = 1)
+#' predict(m, iris[c(1, 51, 101), ], type = "class")
+predict.fwdprop_network <- function(object, newdata, type = c("response", "class"),
+                                    trace = FALSE, threads = NULL, ...) {
   call <- sys.call()
   if (missing(newdata)) {
     fwdprop_error("`newdata` is missing: give the inputs, a numeric matrix with one row per sample.",
@@ -104,15 +126,27 @@ predict.fwdprop_network <- function(object, newdata, trace = FALSE, threads = NU
     dots <- names(list(...))
     bad <- if (is.null(dots) || !nzchar(dots[[1L]])) "`..1` (unnamed)" else sprintf("`%s`", dots[[1L]])
     fwdprop_error(sprintf(
-      "predict() on a network takes `newdata`, `trace` and `threads`; %s is not one of them.", bad
+      "predict() on a network takes `newdata`, `type`, `trace` and `threads`; %s is not one of them.", bad
     ), call = call)
   }
-  res <- .Call(fwdprop_forward_fast, object, newdata, trace, threads)
-  if (is.null(res)) {
-    res <- forward_checked(object, newdata, trace, threads, call = call,
-                           net_arg = "object", x_arg = "newdata")
+  response <- identical(type, c("response", "class")) || identical(type, "response")
+  if (response && is.list(object) && is_plain_network(object)) {
+    res <- .Call(fwdprop_forward_fast, object, newdata, trace, threads)
+    if (is.null(res)) {
+      res <- forward_checked(object, newdata, trace, threads, call = call,
+                             net_arg = "object", x_arg = "newdata")
+    }
+    return(res)
   }
-  res
+  type <- if (response) "response" else check_choice(type, "type", c("response", "class"), call = call)
+  object <- check_network(object, "object", call = call)
+  x <- network_input(object, newdata, "newdata", call = call)
+  res <- forward_checked(object, x, trace, threads, call = call,
+                         net_arg = "object", x_arg = "newdata")
+  if (!identical(trace, FALSE)) {
+    return(res)
+  }
+  network_output(object, res, type, call = call)
 }
 
 # forward() trusts nothing in a network beyond its class: a network whose
@@ -153,6 +187,7 @@ check_network <- function(net, arg = "net", call = sys.call(-1L)) {
   net[["weights"]] <- w
   net[["biases"]] <- b
   net[["sizes"]] <- sizes
+  check_network_extras(net, arg, call)
   net
 }
 

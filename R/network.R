@@ -92,6 +92,12 @@ network <- function(sizes = NULL, activation = "sigmoid", output = NULL, bias = 
     init_info <- NULL
   }
   activations <- check_activations(activation, output, length(sizes) - 1L, call = call)
+  if (activations[[length(activations)]] == "softmax" && sizes[[length(sizes)]] == 1L) {
+    warning(fwdprop_warning(paste(
+      "a softmax output layer of width 1 is always 1, whatever the inputs: it cannot be trained.",
+      "For two classes use `output = \"sigmoid\"` (one output), or a softmax of width 2."
+    ), call = call))
+  }
   new_network(sizes, weights, biases, activations, init_info)
 }
 
@@ -237,6 +243,33 @@ format.fwdprop_network <- function(x, ...) {
   }
   lines <- c(lines, sprintf("  %d parameters%s", n_par, if (is.null(x$init)) "" else
     sprintf(", initialised \"%s\" with seed %s", x$init$method, format(x$init$seed, scientific = FALSE))))
+  c(lines, format_fitted(x))
+}
+
+# The lines format() adds for a fitted or imported network: classes,
+# scaling, the training record.
+format_fitted <- function(x) {
+  lines <- character(0)
+  if (!is.null(x[["levels"]])) {
+    lines <- c(lines, sprintf("  classes: %s", paste(x$levels, collapse = ", ")))
+  }
+  if (!is.null(x[["scaling"]])) {
+    lines <- c(lines, sprintf("  inputs centred and scaled%s",
+                              if (is.null(x[["target_scaling"]])) "" else "; response too"))
+  }
+  tr <- x[["training"]]
+  if (is.list(tr) && is.data.frame(tr$history)) {
+    h <- tr$history
+    last <- if (nrow(h) > 0L) h[nrow(h), ] else NULL
+    lines <- c(lines, sprintf(
+      "  trained: %s, %s loss, %d %s (%s)%s%s", tr$optimizer, tr$loss, nrow(h),
+      if (identical(tr$optimizer, "bfgs")) "iterations" else "epochs",
+      gsub("_", " ", tr$stopped),
+      if (is.null(last)) "" else sprintf(", loss %s", format(last$loss, digits = 4L)),
+      if (is.null(last) || is.na(last$val_loss)) "" else
+        sprintf(", best val_loss %s", format(min(h$val_loss, na.rm = TRUE), digits = 4L))
+    ))
+  }
   lines
 }
 

@@ -39,5 +39,14 @@ random_net <- function(sizes, activations = "sigmoid", bias = FALSE, sd = 1) {
   b <- if (bias) lapply(seq_len(L), function(l) rnorm(sizes[l + 1L])) else NULL
   acts <- rep_len(activations, L)
   hidden <- if (L > 1L) acts[-L] else "sigmoid" # no hidden layer: ignored
-  network(weights = w, biases = b, activation = hidden, output = acts[L])
+  network_quietly(weights = w, biases = b, activation = hidden, output = acts[L])
+}
+
+# network() without its warning about a softmax output of width 1 (legal,
+# and always 1), which the forward-pass tests on random networks make.
+network_quietly <- function(...) {
+  withCallingHandlers(
+    network(...),
+    fwdprop_warning = function(w) if (grepl("width 1", conditionMessage(w))) invokeRestart("muffleWarning")
+  )
 }

@@ -497,7 +497,7 @@ test_that("predict() names `newdata` and refuses unknown arguments with fwdprop_
     ),
     cases("foo|\\.\\.1|tracee",
       predict(bad_net, bad_X, foo = 1),
-      predict(bad_net, bad_X, FALSE, NULL, 3),
+      predict(bad_net, bad_X, "response", FALSE, NULL, 3),
       predict(bad_net, bad_X, tracee = TRUE)
     )
   )

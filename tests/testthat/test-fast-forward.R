@@ -41,9 +41,9 @@ test_that("the fast path equals the ordinary path bit for bit on tiny networks",
     )
     a <- sample(acts, L, replace = TRUE)
     net <- if (L == 1) {
-      network(weights = weights, biases = biases, activation = a)
+      network_quietly(weights = weights, biases = biases, activation = a)
     } else {
-      network(weights = weights, biases = biases, activation = a[-L], output = a[L])
+      network_quietly(weights = weights, biases = biases, activation = a[-L], output = a[L])
     }
     fast_vs_ordinary(net, x)
   }

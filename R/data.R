@@ -1,0 +1,167 @@
+# From a user's data to a network's inputs and targets, and from its
+# outputs to predictions: the one place that applies what a fitted or
+# imported network carries (input names, formula terms, input scaling,
+# target scaling, class levels). Used by predict(), backward(), fit() and
+# score().
+#
+# The optional fields of a network (see ?network):
+#   rownames(net$weights[[1]])  input names: inputs are picked by name
+#   net$terms     list(terms, xlevels, contrasts): data frames go through
+#                 model.matrix() as the formula of mlp() did
+#   net$scaling   list(center, scale): inputs are (x - center) / scale
+#   net$target_scaling  list(center, scale): outputs are y * scale + center
+#   net$levels    class levels: one per softmax output, or two for a single
+#                 sigmoid output (the second is the class of output 1)
+
+# Whether predict() can hand `newdata` straight to forward().
+is_plain_network <- function(net) {
+  w <- net[["weights"]]
+  is.null(net[["terms"]]) && is.null(net[["scaling"]]) && is.null(net[["target_scaling"]]) &&
+    !(is.list(w) && length(w) > 0L && !is.null(rownames(w[[1L]])))
+}
+
+# The input names of a network (NULL when it has none).
+input_names <- function(net) rownames(net[["weights"]][[1L]])
+
+# `x` as the network's input matrix: through the formula's terms for a data
+# frame (networks from mlp() with a formula), columns picked by the
+# network's input names where `x` has column names, checked and coerced by
+# as_input_matrix(), then scaled.
+network_input <- function(net, x, arg = "x", call = sys.call(-1L)) {
+  tt <- net[["terms"]]
+  if (!is.null(tt) && is.data.frame(x)) {
+    x <- model_matrix(tt, x, arg, call)
+  }
+  nm <- input_names(net)
+  cn <- if (is.data.frame(x)) names(x) else colnames(x)
+  if (!is.null(nm) && !is.null(cn) && (is.data.frame(x) || is.matrix(x))) {
+    missing <- setdiff(nm, cn)
+    if (length(missing) > 0L) {
+      fwdprop_error(sprintf(
+        "`%s` lacks %s the network takes by name: %s.", arg,
+        if (length(missing) == 1L) "an input" else "inputs",
+        paste0("`", utils::head(missing, 10L), "`", collapse = ", ")
+      ), call = call)
+    }
+    if (!identical(cn, nm)) {
+      x <- x[, nm, drop = FALSE]
+    }
+  }
+  x <- as_input_matrix(x, net$sizes[[1L]], arg = arg, call = call)
+  sc <- net[["scaling"]]
+  if (!is.null(sc)) {
+    x <- scale_columns(x, sc$center, sc$scale)
+  }
+  x
+}
+
+# (x - center) / scale by column, keeping dimnames.
+scale_columns <- function(x, center, scale) {
+  n <- nrow(x)
+  dn <- dimnames(x)
+  x <- (x - rep(center, each = n)) / rep(scale, each = n)
+  dimnames(x) <- dn
+  x
+}
+
+# model.matrix() of a data frame with the terms of a fitted formula (no
+# intercept column), as predict.lm() builds it.
+model_matrix <- function(tt, data, arg, call) {
+  mf <- tryCatch(
+    stats::model.frame(tt$terms, data, xlev = tt$xlevels, na.action = stats::na.pass),
+    error = function(e) {
+      fwdprop_error(sprintf("`%s` does not fit the network's formula: %s", arg, conditionMessage(e)),
+                    call = call)
+    }
+  )
+  x <- stats::model.matrix(tt$terms, mf, contrasts.arg = tt$contrasts)
+  x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
+  attr(x, "assign") <- NULL
+  attr(x, "contrasts") <- NULL
+  x
+}
+
+# The network's raw output as the user's scale: regression targets
+# un-scaled, or classes.
+network_output <- function(net, out, type, call = sys.call(-1L)) {
+  if (type == "class") {
+    return(output_classes(net, out, call))
+  }
+  ts <- net[["target_scaling"]]
+  if (!is.null(ts)) {
+    dn <- dimnames(out)
+    out <- out * rep(ts$scale, each = nrow(out)) + rep(ts$center, each = nrow(out))
+    dimnames(out) <- dn
+  }
+  out
+}
+
+# Classes from a classifier's output: the most probable of several softmax
+# (or sigmoid) outputs, or output > 0.5 for a single sigmoid output; a
+# factor with the network's levels, or integer class numbers without.
+output_classes <- function(net, out, call) {
+  act <- net$activations[[length(net$activations)]]
+  if (!(act %in% c("softmax", "sigmoid"))) {
+    fwdprop_error(sprintf(
+      "`type = \"class\"` needs a classifier (a softmax or sigmoid output layer), but the network's output is \"%s\".",
+      act
+    ), call = call)
+  }
+  k <- ncol(out)
+  idx <- if (k == 1L) {
+    ifelse(out[, 1L] > 0.5, 2L, 1L)
+  } else {
+    # NA rows give NA, as which.max() of NA would not
+    cls <- max.col(out, ties.method = "first")
+    cls[rowSums(is.na(out)) > 0L] <- NA_integer_
+    cls
+  }
+  lev <- net[["levels"]]
+  if (is.null(lev)) {
+    lev <- if (k == 1L) c("0", "1") else colnames(out)
+  }
+  if (is.null(lev)) {
+    res <- if (k == 1L) idx - 1L else idx
+    names(res) <- rownames(out)
+    return(res)
+  }
+  res <- factor(lev[idx], levels = lev)
+  names(res) <- rownames(out)
+  res
+}
+
+# The optional fields of a fitted or imported network, checked where the
+# network enters (check_network()): errors name `arg`.
+check_network_extras <- function(net, arg, call) {
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`%s` is not a valid network: %s.", arg, sprintf(fmt, ...)), call = call)
+  }
+  k <- net$sizes[[length(net$sizes)]]
+  n_in <- net$sizes[[1L]]
+  lev <- net[["levels"]]
+  if (!is.null(lev)) {
+    ok_len <- if (k == 1L) 2L else k
+    if (!is.character(lev) || anyNA(lev) || length(lev) != ok_len || anyDuplicated(lev)) {
+      bad("`%s$levels` must be %d distinct class names (%s), not %s", arg, ok_len,
+          if (k == 1L) "two for a single output" else "one per output", describe_value(lev))
+    }
+  }
+  for (field in c("scaling", "target_scaling")) {
+    sc <- net[[field]]
+    if (is.null(sc)) next
+    len <- if (field == "scaling") n_in else k
+    ok <- is.list(sc) && all(c("center", "scale") %in% names(sc)) &&
+      is.numeric(sc$center) && is.numeric(sc$scale) &&
+      length(sc$center) == len && length(sc$scale) == len &&
+      all(is.finite(sc$center)) && all(is.finite(sc$scale)) && all(sc$scale != 0)
+    if (!ok) {
+      bad("`%s$%s` must be a list of finite `center` and non-zero `scale`, %d value%s each (one per %s)",
+          arg, field, len, if (len == 1L) "" else "s", if (field == "scaling") "input" else "output")
+    }
+  }
+  tt <- net[["terms"]]
+  if (!is.null(tt) && !(is.list(tt) && inherits(tt$terms, "terms"))) {
+    bad("`%s$terms` must be a list with the `terms` of a formula", arg)
+  }
+  invisible(net)
+}

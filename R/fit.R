@@ -1,0 +1,618 @@
+#' @importFrom generics fit
+#' @export
+generics::fit
+
+#' Train a network
+#'
+#' `fit(net, x, y)` learns the weights and biases of a network from data:
+#' minibatch gradient descent (`"adam"`, `"sgd"`) whose epochs run
+#' entirely in fwdprop's Rust core, or a full-batch quasi-Newton method
+#' (`"bfgs"`, as nnet fits) through [stats::optim()] with fwdprop's exact
+#' loss and gradient ([backward()]). It returns the network with the
+#' learned weights and its training record; the network is an ordinary
+#' `fwdprop_network` ([predict()][predict.fwdprop_network()],
+#' [forward()], [plot()][plot.fwdprop_network()], [saveRDS()] work).
+#'
+#' @section Minibatch training:
+#' Each epoch shuffles the training rows and takes one optimiser step per
+#' `batch_size` rows (the last batch of an epoch may be smaller): the loss
+#' and gradient of the batch ([backward()]'s definitions), then
+#' * `"sgd"`: `v <- momentum * v + g`, `W <- W - learn_rate * v` (torch's
+#'   `optim_sgd()`);
+#' * `"adam"`: torch's `optim_adam()` with `betas = c(0.9, 0.999)` and
+#'   `eps = 1e-8`.
+#'
+#' R is visited between epochs only (progress, early stopping); Ctrl-C is
+#' noticed between steps and stops the training cleanly, returning the
+#' network trained so far with a warning. The reported training `loss` of
+#' an epoch is the mean over its rows of the loss at the step that used
+#' them (as keras reports it).
+#'
+#' @section Validation and early stopping:
+#' With `validation = p`, a fraction `p` of the rows is held out (drawn at
+#' random) and `val_loss` is computed after every epoch; training stops
+#' when it has not improved for `patience` epochs, and the weights of the
+#' best epoch are returned. If the loss becomes `NaN` or infinite (a too
+#' large `learn_rate`), training stops with a warning and the last good
+#' weights are returned.
+#'
+#' @section Reproducibility:
+#' The validation split and the shuffling come from a ChaCha20 stream
+#' seeded by `seed` (drawn from R's generator when `NULL`, so [set.seed()]
+#' governs `fit()`). The same seed gives the same fitted weights, bit for
+#' bit, whatever the number of threads.
+#'
+#' @param object A network from [network()] (or a fitted one, to train
+#'   further).
+#' @param x The inputs: a numeric matrix or data frame, one row per sample.
+#' @param y The targets; see [backward()].
+#' @param loss `NULL` (chosen from the output activation) or one of
+#'   `"mse"`, `"bce"`, `"cross_entropy"`; see [backward()].
+#' @param optimizer `"adam"` (default), `"sgd"` or `"bfgs"`.
+#' @param epochs Passes over the training rows (minibatch optimisers).
+#' @param batch_size Rows per step (minibatch optimisers).
+#' @param learn_rate Step size (minibatch optimisers). torch's default for
+#'   Adam is 0.001; 0.01 trains small networks faster.
+#' @param momentum Momentum of `"sgd"`, in `[0, 1)`.
+#' @param weight_decay `lambda >= 0`: adds `lambda / 2 * sum(W^2)` over
+#'   the weights to the loss (all optimisers).
+#' @param validation Fraction of the rows held out for `val_loss`, in
+#'   `[0, 1)`.
+#' @param patience Epochs without improvement of `val_loss` before
+#'   stopping (with `validation > 0`); `NULL` never stops early.
+#' @param maxit Iterations of `"bfgs"`.
+#' @param seed `NULL` or a whole number; see Reproducibility.
+#' @param threads Number of threads; by default [fwdprop_threads()].
+#' @param verbose Show a progress bar with the epoch and losses (by
+#'   default in interactive sessions, never while knitting).
+#' @param ... Not used; any argument here is an error (a misspelt
+#'   argument would otherwise be ignored).
+#' @return The network with the learned weights and `$training`, a list
+#'   with `history` (a data frame of class `fwdprop_history`: `epoch`,
+#'   `loss`, `val_loss`, `time` in seconds since the start; one row per
+#'   iteration for `"bfgs"`), `loss`, `optimizer`, `settings`, `best_epoch`,
+#'   `stopped` (why training ended: `"completed"` (every epoch ran),
+#'   `"early_stopping"`,
+#'   `"converged"`, `"maxit"`, `"diverged"` or `"interrupted"`), `rows`
+#'   (trained on and held out), `seed` and `time`.
+#' @seealso [mlp()] to build, scale and fit in one call with a formula;
+#'   [backward()]; [plot.fwdprop_history()].
+#' @name fit.fwdprop_network
+#' @export
+#' @examples
+#' # XOR: a problem a network without a hidden layer cannot learn
+#' x <- matrix(c(0, 0, 1, 1, 0, 1, 0, 1), ncol = 2)
+#' y <- c(0, 1, 1, 0)
+#' net <- network(c(2, 4, 1), activation = "tanh", output = "sigmoid",
+#'                bias = TRUE, init = "xavier", seed = 1)
+#' fitted <- fit(net, x, y, epochs = 500, batch_size = 4, learn_rate = 0.05, seed = 1)
+#' round(predict(fitted, x), 3)
+#' plot(fitted$training$history)
+#'
+#' # full-batch BFGS, as nnet fits
+#' fitted2 <- fit(net, x, y, optimizer = "bfgs", maxit = 200)
+#' fitted2$training$stopped
+fit.fwdprop_network <- function(object, x, y, loss = NULL,
+                                optimizer = c("adam", "sgd", "bfgs"), epochs = 100,
+                                batch_size = 32, learn_rate = 0.01, momentum = 0,
+                                weight_decay = 0, validation = 0, patience = 10,
+                                maxit = 100, seed = NULL, threads = NULL,
+                                verbose = interactive(), ...) {
+  call <- sys.call()
+  check_no_dots(..., fun = "fit()", call = call)
+  d <- learning_data(object, x, y, loss, call = call, net_arg = "object")
+  optimizer <- check_choice(optimizer, "optimizer", c("adam", "sgd", "bfgs"), call = call)
+  weight_decay <- check_weight_decay(weight_decay, call = call)
+  validation <- check_fraction(validation, "validation", call = call)
+  n <- nrow(d$x)
+  n_val <- round(validation * n)
+  if (n - n_val < 1L) {
+    fwdprop_error(sprintf("`validation = %s` of %d rows leaves none to train on.",
+                          format(validation), n), call = call)
+  }
+  if (validation > 0 && n_val < 1L) {
+    fwdprop_error(sprintf("`validation = %s` of %d rows holds out no row: use a larger fraction, or 0.",
+                          format(validation), n), call = call)
+  }
+  patience <- if (is.null(patience)) NULL else check_count(patience, "patience", call = call)
+  threads <- if (is.null(threads)) fwdprop_threads() else check_count(threads, "threads", call = call)
+  verbose <- check_flag(verbose, "verbose", call = call)
+  seed <- check_seed(seed, call = call)
+  net <- d$net
+  settings <- list(loss = d$loss, optimizer = optimizer, weight_decay = weight_decay,
+                   validation = validation, seed = seed)
+  if (optimizer == "bfgs") {
+    maxit <- check_count(maxit, "maxit", call = call)
+    settings$maxit <- maxit
+    run <- fit_bfgs(net, d, n_val, settings, threads, verbose)
+  } else {
+    epochs <- check_count(epochs, "epochs", call = call)
+    batch_size <- check_count(batch_size, "batch_size", call = call)
+    learn_rate <- check_positive(learn_rate, "learn_rate", call = call)
+    if (!is.numeric(momentum) || length(momentum) != 1L || is.na(momentum) ||
+        momentum < 0 || momentum >= 1) {
+      fwdprop_error(sprintf("`momentum` must be a single number in [0, 1), not %s.",
+                            describe_value(momentum)), call = call)
+    }
+    if (optimizer == "adam" && momentum != 0) {
+      fwdprop_error("`momentum` is a setting of `optimizer = \"sgd\"`; Adam keeps its own moments.",
+                    call = call)
+    }
+    settings <- c(settings, list(epochs = epochs, batch_size = batch_size, learn_rate = learn_rate,
+                                 momentum = as.double(momentum), patience = patience))
+    run <- fit_minibatch(net, d, n_val, settings, threads, verbose)
+  }
+  for (l in seq_along(net$weights)) {
+    w <- run$params$weights[[l]]
+    dimnames(w) <- dimnames(net$weights[[l]])
+    net$weights[[l]] <- w
+    b <- run$params$biases[[l]]
+    if (!is.null(b)) names(b) <- names(net$biases[[l]])
+    net$biases[l] <- list(b)
+  }
+  if (run$stopped == "diverged") {
+    warning(fwdprop_warning(sprintf(
+      "the loss became NaN or infinite at epoch %d; returning the weights of epoch %d. Try a smaller `learn_rate`.",
+      nrow(run$history), run$best_epoch
+    )))
+  }
+  if (run$stopped == "interrupted") {
+    warning(fwdprop_warning(sprintf(
+      "training interrupted after %d epoch%s; returning the network trained so far.",
+      nrow(run$history), if (nrow(run$history) == 1L) "" else "s"
+    )))
+  }
+  net$training <- list(
+    history = run$history, loss = d$loss, optimizer = optimizer,
+    settings = settings, best_epoch = run$best_epoch, stopped = run$stopped,
+    rows = c(train = n - n_val, validation = n_val), seed = seed,
+    time = run$time
+  )
+  net
+}
+
+# The minibatch optimisers: one call into Rust per epoch.
+fit_minibatch <- function(net, d, n_val, s, threads, verbose) {
+  cfg <- list(loss = s$loss, optimizer = s$optimizer, learn_rate = s$learn_rate,
+              momentum = s$momentum, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
+              weight_decay = s$weight_decay, batch_size = s$batch_size, threads = threads)
+  trainer <- trainer_new_impl(d$x, d$y, net$weights, net$biases, net$activations, cfg,
+                              n_val, s$seed)
+  epochs <- s$epochs
+  hist <- data.frame(epoch = integer(epochs), loss = NA_real_, val_loss = NA_real_,
+                     time = NA_real_)
+  start <- proc.time()[["elapsed"]]
+  best <- Inf
+  best_epoch <- 0L
+  since_best <- 0L
+  stopped <- "completed"
+  done <- 0L
+  bar <- progress_start(verbose, epochs)
+  on.exit(progress_done(bar), add = TRUE)
+  tryCatch({
+    for (e in seq_len(epochs)) {
+      r <- trainer_epoch_impl(trainer)
+      if (r[[4L]] == 1) {
+        stopped <- "diverged"
+        break
+      }
+      done <- e
+      val <- if (n_val > 0L) trainer_validation_loss_impl(trainer) else NA_real_
+      hist[e, ] <- list(e, r[[1L]], val, proc.time()[["elapsed"]] - start)
+      progress_update(bar, e, r[[1L]], val)
+      monitored <- if (n_val > 0L) val else r[[1L]]
+      if (n_val == 0L || monitored < best) {
+        # without validation the last good epoch is kept; with it, the best
+        best <- monitored
+        best_epoch <- e
+        since_best <- 0L
+        trainer_save_best_impl(trainer)
+      } else {
+        since_best <- since_best + 1L
+      }
+      if (r[[3L]] == 1) {
+        stopped <- "interrupted"
+        break
+      }
+      if (n_val > 0L && !is.null(s$patience) && since_best >= s$patience) {
+        stopped <- "early_stopping"
+        break
+      }
+    }
+  }, interrupt = function(cnd) {
+    stopped <<- "interrupted"
+  })
+  list(params = trainer_params_impl(trainer, TRUE), history = as_history(hist[seq_len(done), ]),
+       best_epoch = best_epoch, stopped = stopped,
+       time = proc.time()[["elapsed"]] - start)
+}
+
+# The full-batch optimiser: stats::optim()'s BFGS with fwdprop's loss and
+# gradient (one call into Rust for both; optim asks for the gradient at
+# the point whose loss it has just asked for, so it is kept).
+fit_bfgs <- function(net, d, n_val, s, threads, verbose) {
+  sizes <- net$sizes
+  has_bias <- !vapply(net$biases, is.null, logical(1L))
+  acts <- net$activations
+  x <- d$x
+  y <- d$y
+  xv <- yv <- NULL
+  if (n_val > 0L) {
+    split <- validation_split_impl(nrow(x), n_val, s$seed)
+    xv <- x[split$validation, , drop = FALSE]
+    yv <- y[split$validation, , drop = FALSE]
+    x <- x[split$train, , drop = FALSE]
+    y <- y[split$train, , drop = FALSE]
+  }
+  par <- unlist(lapply(seq_along(net$weights), function(l) c(net$weights[[l]], net$biases[[l]])),
+                use.names = FALSE)
+  # which values of `par` are weights (the history reports the data loss,
+  # without the weight decay, as for the minibatch optimisers)
+  is_weight <- unlist(lapply(seq_along(net$weights), function(l) {
+    c(rep(TRUE, length(net$weights[[l]])), rep(FALSE, length(net$biases[[l]])))
+  }))
+  cache <- new.env(parent = emptyenv())
+  evaluate <- function(p) {
+    if (!identical(p, cache$par)) {
+      r <- flat_gradient_impl(p, x, y, sizes, has_bias, acts, s$loss, s$weight_decay, threads)
+      cache$par <- p
+      cache$loss <- r$loss
+      cache$gradient <- r$gradient
+    }
+    cache
+  }
+  start <- proc.time()[["elapsed"]]
+  hist <- list()
+  bar <- progress_start(verbose, s$maxit)
+  on.exit(progress_done(bar), add = TRUE)
+  fn <- function(p) {
+    v <- evaluate(p)$loss
+    if (is.finite(v)) v else .Machine$double.xmax
+  }
+  gr <- function(p) {
+    e <- evaluate(p)
+    # BFGS asks for the gradient once per iteration, at the accepted point
+    val <- if (n_val > 0L) {
+      flat_gradient_impl(p, xv, yv, sizes, has_bias, acts, s$loss, 0, threads)$loss
+    } else {
+      NA_real_
+    }
+    i <- length(hist) + 1L
+    data_loss <- e$loss - 0.5 * s$weight_decay * sum(p[is_weight]^2)
+    hist[[i]] <<- c(i, data_loss, val, proc.time()[["elapsed"]] - start)
+    progress_update(bar, i, data_loss, val)
+    e$gradient
+  }
+  stopped <- NULL
+  res <- tryCatch(
+    stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit)),
+    interrupt = function(cnd) {
+      stopped <<- "interrupted"
+      NULL
+    }
+  )
+  if (is.null(res)) {
+    p <- cache$par
+    if (is.null(p)) p <- par
+  } else {
+    p <- res$par
+    stopped <- if (res$convergence == 0L) "converged" else "maxit"
+  }
+  h <- do.call(rbind, hist)
+  hist <- if (is.null(h)) {
+    data.frame(epoch = integer(0), loss = numeric(0), val_loss = numeric(0), time = numeric(0))
+  } else {
+    data.frame(epoch = as.integer(h[, 1L]), loss = h[, 2L], val_loss = h[, 3L], time = h[, 4L])
+  }
+  list(params = unflatten(p, net), history = as_history(hist),
+       best_epoch = nrow(hist), stopped = stopped,
+       time = proc.time()[["elapsed"]] - start)
+}
+
+# The flat parameter vector back into weights and biases of `net`'s
+# shapes (layer by layer: the weights column by column, then the bias).
+unflatten <- function(p, net) {
+  off <- 0L
+  weights <- biases <- vector("list", length(net$weights))
+  for (l in seq_along(net$weights)) {
+    d <- dim(net$weights[[l]])
+    k <- d[[1L]] * d[[2L]]
+    weights[[l]] <- matrix(p[off + seq_len(k)], d[[1L]], d[[2L]])
+    off <- off + k
+    if (!is.null(net$biases[[l]])) {
+      biases[[l]] <- p[off + seq_len(d[[2L]])]
+      off <- off + d[[2L]]
+    }
+  }
+  list(weights = weights, biases = biases)
+}
+
+as_history <- function(h) {
+  rownames(h) <- NULL
+  h$epoch <- as.integer(h$epoch)
+  class(h) <- c("fwdprop_history", "data.frame")
+  h
+}
+
+check_fraction <- function(x, arg, call) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 0 || x >= 1) {
+    fwdprop_error(sprintf("`%s` must be a single number in [0, 1), not %s.", arg, describe_value(x)),
+                  call = call)
+  }
+  as.double(x)
+}
+
+check_positive <- function(x, arg, call) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x <= 0) {
+    fwdprop_error(sprintf("`%s` must be a single number > 0, not %s.", arg, describe_value(x)),
+                  call = call)
+  }
+  as.double(x)
+}
+
+# `...` of a method that takes none: a misspelt argument is an error.
+check_no_dots <- function(..., fun, call) {
+  if (...length() > 0L) {
+    dots <- names(list(...))
+    bad <- if (is.null(dots) || !nzchar(dots[[1L]])) "`..1` (unnamed)" else sprintf("`%s`", dots[[1L]])
+    fwdprop_error(sprintf("%s has no argument %s.", fun, bad), call = call)
+  }
+}
+
+fwdprop_warning <- function(message, call = sys.call(-1L)) {
+  structure(class = c("fwdprop_warning", "warning", "condition"),
+            list(message = message, call = call))
+}
+
+# A progress bar on the console (cli) in interactive use; nothing while
+# knitting or when `verbose` is FALSE.
+progress_start <- function(verbose, total) {
+  if (!verbose || isTRUE(getOption("knitr.in.progress"))) {
+    return(NULL)
+  }
+  env <- new.env()
+  env$id <- cli::cli_progress_bar(
+    total = total, clear = FALSE, .envir = env,
+    format = "epoch {cli::pb_current}/{cli::pb_total} {cli::pb_bar} loss {loss} {val} {cli::pb_eta_str}"
+  )
+  env$loss <- ""
+  env$val <- ""
+  env
+}
+
+progress_update <- function(bar, i, loss, val) {
+  if (is.null(bar)) return(invisible())
+  bar$loss <- format(loss, digits = 4L)
+  bar$val <- if (is.na(val)) "" else paste("val_loss", format(val, digits = 4L))
+  cli::cli_progress_update(id = bar$id, set = i, .envir = bar)
+}
+
+progress_done <- function(bar) {
+  if (!is.null(bar)) cli::cli_progress_done(id = bar$id, .envir = bar)
+}
+
+#' Plot a training history
+#'
+#' Draws the training loss (and the validation loss, when there is one)
+#' against the epoch, with base graphics on the current device (so it
+#' renders in R Markdown). The best epoch by validation loss is marked.
+#'
+#' @param x A `fwdprop_history` (`fitted$training$history`).
+#' @param log `"y"` (default) for a log-scaled loss axis when all losses
+#'   are positive, or `""`.
+#' @param ... Passed to [plot()] (e.g. `main`).
+#' @return `x`, invisibly.
+#' @export
+#' @examples
+#' net <- network(c(4, 5, 3), output = "softmax", bias = TRUE, init = "xavier", seed = 1)
+#' fitted <- fit(net, scale(iris[, 1:4]), iris$Species, epochs = 30, validation = 0.2, seed = 1)
+#' plot(fitted$training$history)
+plot.fwdprop_history <- function(x, log = "y", ...) {
+  h <- x
+  ok <- is.finite(h$loss)
+  ys <- c(h$loss[ok], h$val_loss[is.finite(h$val_loss)])
+  if (length(ys) == 0L) {
+    fwdprop_error("`x` has no finite loss to plot.")
+  }
+  if (!identical(log, "y") || any(ys <= 0)) log <- ""
+  args <- list(...)
+  if (is.null(args$main)) args$main <- "Training history"
+  do.call(graphics::plot, c(list(x = h$epoch[ok], y = h$loss[ok], type = "l", col = "#1f77b4",
+                                 lwd = 2, xlab = "epoch", ylab = "loss", log = log,
+                                 ylim = range(ys), xlim = range(h$epoch)), args))
+  has_val <- any(is.finite(h$val_loss))
+  if (has_val) {
+    graphics::lines(h$epoch, h$val_loss, col = "#d62728", lwd = 2, lty = 2)
+    b <- which.min(h$val_loss)
+    graphics::points(h$epoch[b], h$val_loss[b], pch = 19, col = "#d62728")
+  }
+  graphics::legend("topright", legend = c("loss", if (has_val) "val_loss"),
+                   col = c("#1f77b4", if (has_val) "#d62728"), lty = c(1, if (has_val) 2),
+                   lwd = 2, bty = "n")
+  invisible(x)
+}
+
+#' @export
+print.fwdprop_history <- function(x, ...) {
+  n <- nrow(x)
+  cat(sprintf("<fwdprop history> %d epoch%s\n", n, if (n == 1L) "" else "s"))
+  df <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+  if (all(is.na(df$val_loss))) df$val_loss <- NULL
+  print(if (n > 12L) rbind(utils::head(df, 6L), utils::tail(df, 6L)) else df, row.names = FALSE)
+  invisible(x)
+}
+
+#' Build, scale and fit a multilayer perceptron in one call
+#'
+#' `mlp()` does for a dense network what [nnet::nnet()] does with a formula:
+#' it builds the design matrix (factor predictors expanded as
+#' [model.matrix()] does), centres and scales the inputs, encodes the
+#' response, builds a network of the right shape with [network()] and
+#' trains it with [fit()]. The fitted network remembers all of it, so
+#' [predict()][predict.fwdprop_network()] takes new data as it comes
+#' (a data frame with the same columns) and returns predictions on the
+#' response's scale, or classes as a factor with the response's levels.
+#'
+#' The response decides the output layer and the loss:
+#' * a factor (or character or logical vector) with more than two classes:
+#'   one softmax output per class, `"cross_entropy"`;
+#' * a factor with two classes: one sigmoid output (the probability of the
+#'   second level), `"bce"`;
+#' * numbers (a vector, or a matrix for several outputs): identity outputs,
+#'   `"mse"`; with `scale = TRUE` the response is centred and scaled for
+#'   training, and predictions are returned on its original scale.
+#'
+#' @param x A formula (`y ~ x1 + x2`, `Species ~ .`) or, for the default
+#'   method, a numeric matrix or a data frame of predictors.
+#' @param data A data frame holding the formula's variables.
+#' @param y The response, for the default method.
+#' @param hidden Widths of the hidden layers (`c(10, 5)` for two); 0 for
+#'   none.
+#' @param activation Activation of the hidden layers.
+#' @param output Activation of the output layer; by default from the
+#'   response (see above).
+#' @param scale Centre and scale the inputs (and a numeric response).
+#' @param init Weight initialisation (see [init_weights()]); by default
+#'   `"he"` for relu layers and `"xavier"` otherwise.
+#' @param seed `NULL` or a whole number: the seed of the initial weights and
+#'   of the training (see [fit()]); drawn from R's generator when `NULL`.
+#' @param subset,na.action As in [lm()]: rows to use, and what to do with
+#'   missing values (by default [na.omit()]).
+#' @param ... Passed to [fit()]: `optimizer`, `epochs`, `batch_size`,
+#'   `learn_rate`, `weight_decay`, `validation`, `patience`, `maxit`,
+#'   `threads`, `verbose`, ...
+#' @return A fitted `fwdprop_network`, with `$levels` (classifiers),
+#'   `$scaling`, `$target_scaling` (a scaled numeric response), `$terms`
+#'   (formula fits) and `$training` (see [fit()]).
+#' @seealso [fit()], [predict.fwdprop_network()]
+#' @export
+#' @examples
+#' set.seed(1)
+#' train <- sample(nrow(iris), 100)
+#' m <- mlp(Species ~ ., data = iris[train, ], hidden = 5, epochs = 60)
+#' m
+#' pred <- predict(m, iris[-train, ], type = "class")
+#' table(pred, iris$Species[-train])
+#'
+#' # regression, fitted the way nnet fits (full-batch BFGS)
+#' r <- mlp(mpg ~ wt + hp, data = mtcars, hidden = 3, optimizer = "bfgs", seed = 1)
+#' head(cbind(predicted = predict(r, mtcars)[, 1], mpg = mtcars$mpg))
+mlp <- function(x, ...) {
+  UseMethod("mlp")
+}
+
+#' @rdname mlp
+#' @export
+mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.omit) {
+  call <- sys.call()
+  formula <- x
+  if (missing(data) || !is.data.frame(data)) {
+    fwdprop_error("`data` must be a data frame holding the formula's variables.", call = call)
+  }
+  mf <- match.call(expand.dots = FALSE)
+  mf <- mf[c(1L, match(c("x", "data", "subset", "na.action"), names(mf), 0L))]
+  names(mf)[names(mf) == "x"] <- "formula"
+  mf[[1L]] <- quote(stats::model.frame)
+  mf$drop.unused.levels <- TRUE
+  mf <- tryCatch(eval(mf, parent.frame()), error = function(e) {
+    fwdprop_error(sprintf("the formula does not fit `data`: %s", conditionMessage(e)), call = call)
+  })
+  tt <- attr(mf, "terms")
+  y <- stats::model.response(mf)
+  if (is.null(y)) {
+    fwdprop_error("the formula has no response: write it as `y ~ x1 + x2`.", call = call)
+  }
+  xm <- stats::model.matrix(tt, mf)
+  contr <- attr(xm, "contrasts")
+  xm <- xm[, colnames(xm) != "(Intercept)", drop = FALSE]
+  attr(xm, "assign") <- NULL
+  attr(xm, "contrasts") <- NULL
+  terms_info <- list(terms = stats::delete.response(tt),
+                     xlevels = stats::.getXlevels(tt, mf), contrasts = contr)
+  mlp_fit(xm, y, hidden, terms_info, call, ...)
+}
+
+#' @rdname mlp
+#' @export
+mlp.default <- function(x, y, hidden = 5, ...) {
+  call <- sys.call()
+  terms_info <- NULL
+  if (is.data.frame(x) && !all(vapply(x, is_numeric_storage, logical(1L)))) {
+    # factor predictors: expanded as model.matrix() does, and remembered
+    tt <- stats::terms(~., data = x)
+    mf <- stats::model.frame(tt, x, na.action = stats::na.pass, drop.unused.levels = TRUE)
+    xm <- stats::model.matrix(tt, mf)
+    terms_info <- list(terms = tt, xlevels = stats::.getXlevels(tt, mf),
+                       contrasts = attr(xm, "contrasts"))
+    x <- xm[, colnames(xm) != "(Intercept)", drop = FALSE]
+    attr(x, "assign") <- NULL
+    attr(x, "contrasts") <- NULL
+  }
+  mlp_fit(x, y, hidden, terms_info, call, ...)
+}
+
+mlp_fit <- function(x, y, hidden, terms_info, call, activation = "sigmoid", output = NULL,
+                    loss = NULL, scale = TRUE, init = NULL, seed = NULL, ...) {
+  if (is.data.frame(x)) {
+    x <- as_input_matrix(x, ncol(x), "x", call = call)
+  } else {
+    x <- as_double_matrix(x, "x", call = call)
+  }
+  if (is.null(colnames(x))) colnames(x) <- paste0("x", seq_len(ncol(x)))
+  if (!is.numeric(hidden) || anyNA(hidden) || any(hidden < 0) || any(hidden != floor(hidden)) ||
+      (length(hidden) > 1L && any(hidden == 0))) {
+    fwdprop_error(sprintf("`hidden` must be widths of hidden layers (whole numbers >= 1), or 0 for none; not %s.",
+                          describe_value(hidden)), call = call)
+  }
+  hidden <- as.integer(hidden[hidden > 0])
+  scale <- check_flag(scale, "scale", call = call)
+  n <- nrow(x)
+  levels <- NULL
+  if (is.character(y) || is.logical(y)) y <- factor(y)
+  if (is.factor(y)) {
+    y <- droplevels(y)
+    levels <- levels(y)
+    if (length(levels) < 2L) {
+      fwdprop_error(sprintf("`y` has %d class%s: a classifier needs at least two.", length(levels),
+                            if (length(levels) == 1L) "" else "es"), call = call)
+    }
+    k <- if (length(levels) == 2L) 1L else length(levels)
+    if (is.null(output)) output <- if (k == 1L) "sigmoid" else "softmax"
+  } else {
+    check_numeric(y, "y", call = call)
+    k <- if (is.null(dim(y))) 1L else ncol(y)
+    if (is.null(output)) output <- "identity"
+  }
+  seed <- check_seed(seed, call = call)
+  if (is.null(init)) init <- if (all(activation == "relu")) "he" else "xavier"
+  net <- network(c(ncol(x), hidden, k), activation = activation, output = output, bias = TRUE,
+                 init = init, seed = seed)
+  rownames(net$weights[[1L]]) <- colnames(x)
+  if (!is.null(levels) && k > 1L) colnames(net$weights[[length(net$weights)]]) <- levels
+  if (!is.null(levels)) net$levels <- levels
+  if (scale) {
+    center <- colMeans(x, na.rm = TRUE)
+    sds <- apply(x, 2L, stats::sd, na.rm = TRUE)
+    sds[!is.finite(sds) | sds == 0] <- 1
+    center[!is.finite(center)] <- 0
+    net$scaling <- list(center = center, scale = sds)
+    if (is.null(levels) && output == "identity") {
+      ym <- if (is.null(dim(y))) matrix(y, ncol = 1L) else y
+      yc <- colMeans(ym, na.rm = TRUE)
+      ys <- apply(ym, 2L, stats::sd, na.rm = TRUE)
+      ys[!is.finite(ys) | ys == 0] <- 1
+      yc[!is.finite(yc)] <- 0
+      net$target_scaling <- list(center = unname(yc), scale = unname(ys))
+    }
+  }
+  if (!is.null(terms_info)) net$terms <- terms_info
+  fitted <- withCallingHandlers(
+    fit(net, x, y, loss = loss, seed = seed, ...),
+    fwdprop_error = function(e) {
+      # report fit()'s argument errors as mlp()'s
+      e$call <- call
+      stop(e)
+    }
+  )
+  fitted
+}
