@@ -99,7 +99,8 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
                                 maxit = 100, seed = NULL, threads = NULL,
                                 verbose = interactive(), ...) {
   call <- sys.call()
-  check_no_dots(..., fun = "fit()", call = call)
+  check_no_dots(..., fun = "fit()", call = call,
+                choices = setdiff(names(formals(fit.fwdprop_network)), c("object", "...")))
   d <- learning_data(object, x, y, loss, call = call, net_arg = "object")
   optimizer <- check_choice(optimizer, "optimizer", c("adam", "sgd", "bfgs"), call = call)
   weight_decay <- check_weight_decay(weight_decay, call = call)
@@ -350,12 +351,23 @@ check_positive <- function(x, arg, call) {
   as.double(x)
 }
 
-# `...` of a method that takes none: a misspelt argument is an error.
-check_no_dots <- function(..., fun, call) {
+# `...` of a method that takes none: a misspelt argument is an error,
+# with the nearest argument of `choices` suggested.
+check_no_dots <- function(..., fun, call, choices = NULL) {
   if (...length() > 0L) {
     dots <- names(list(...))
-    bad <- if (is.null(dots) || !nzchar(dots[[1L]])) "`..1` (unnamed)" else sprintf("`%s`", dots[[1L]])
-    fwdprop_error(sprintf("%s has no argument %s.", fun, bad), call = call)
+    if (is.null(dots) || !nzchar(dots[[1L]])) {
+      fwdprop_error(sprintf("%s has no argument `..1` (unnamed).", fun), call = call)
+    }
+    bad <- dots[[1L]]
+    hint <- ""
+    if (length(choices)) {
+      d <- utils::adist(bad, choices, ignore.case = TRUE)[1L, ]
+      if (min(d) <= max(3L, nchar(bad) %/% 3L)) {
+        hint <- sprintf(" Did you mean `%s`?", choices[[which.min(d)]])
+      }
+    }
+    fwdprop_error(sprintf("%s has no argument `%s`.%s", fun, bad, hint), call = call)
   }
 }
 

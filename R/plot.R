@@ -26,6 +26,8 @@
 #'   vector with one value per input node (`x$sizes[1]`), or a one-row
 #'   matrix or data frame. Nodes are then labelled with the input values and
 #'   each layer's activation `a`, from [forward()] with `trace = TRUE`.
+#'   For a fitted network, `"history"` plots its training history instead
+#'   (see [plot.fwdprop_history()]).
 #' @param highlight `NULL`, or a path to draw in colour over the faded rest
 #'   of the network: an integer vector with one node index per layer (input
 #'   first), so `c(1, 2, 1)` runs from input 1 through hidden node 2 to
@@ -68,6 +70,14 @@
 #' # a larger network: edge labels are left off
 #' plot(network(c(4, 16, 16, 3), init = "normal", seed = 1))
 plot.fwdprop_network <- function(x, input = NULL, highlight = NULL, digits = 2, ...) {
+  if (identical(input, "history")) {
+    # plot(fitted, "history"): the loss curves of a fitted network
+    h <- x[["training"]][["history"]]
+    if (!inherits(h, "fwdprop_history")) {
+      fwdprop_error("`x` has no training history: only networks from `fit()` or `mlp()` have one.")
+    }
+    return(plot(h, ...))
+  }
   net <- x
   sizes <- as.integer(net$sizes)
   L <- length(sizes) - 1L
