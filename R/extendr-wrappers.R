@@ -107,4 +107,44 @@ trainer_params_impl <- function(ptr, best) .Call(wrap__trainer_params_impl, ptr,
 #' @noRd
 trainer_rows_impl <- function(ptr) .Call(wrap__trainer_rows_impl, ptr)
 
+#' The header of a safetensors file: `list(names, dtypes, shapes,
+#' metadata)` (its tensors sorted by name, their dtypes, their shapes as
+#' double vectors, and its `__metadata__` as a named character vector), or
+#' `list(error = "...")` when the file is not one (see the module docs).
+#' @keywords internal
+#' @noRd
+safetensors_header_impl <- function(path) .Call(wrap__safetensors_header_impl, path)
+
+#' The tensors `names` of the safetensors file `path` as R doubles, after
+#' the crate's validation of the whole file: a tensor of shape `[a, b]`
+#' becomes a `b x a` matrix (the same bytes: C order of `a x b` is column
+#' order of `b x a`, so PyTorch's `out x in` weight is fwdprop's `in x
+#' out`), one of shape `[a]` a vector. Returns the list, or
+#' `list(error = "...")`.
+#' @keywords internal
+#' @noRd
+safetensors_read_impl <- function(path, names) .Call(wrap__safetensors_read_impl, path, names)
+
+#' Writes the safetensors file `path`: F64 tensors `names` holding the
+#' double vectors `tensors` in the shapes `shapes` (integer vectors, C
+#' order), and the `__metadata__` `metadata` (a named character vector).
+#' The file is written next to `path` under a temporary name and renamed
+#' into place, so a failed write leaves no partial file. Returns NULL, or
+#' `list(error = "...")`.
+#' @keywords internal
+#' @noRd
+safetensors_write_impl <- function(path, names, tensors, shapes, metadata) .Call(wrap__safetensors_write_impl, path, names, tensors, shapes, metadata)
+
+#' `x` (atomic vectors, lists, NULL) as a JSON string, doubles in their
+#' shortest form that reads back exactly.
+#' @keywords internal
+#' @noRd
+json_encode_impl <- function(x) .Call(wrap__json_encode_impl, x)
+
+#' The JSON string `x` as an R object (see [`json_to_robj`]):
+#' `list(value = ...)`, or `list(error = "...")` when it is not JSON.
+#' @keywords internal
+#' @noRd
+json_decode_impl <- function(x) .Call(wrap__json_decode_impl, x)
+
 

@@ -12,6 +12,7 @@ use fwdprop_core::init::{init_weights_into, InitMethod};
 mod convert;
 mod fast;
 mod learn;
+mod safetensors;
 
 use convert::{alloc_real_matrix, alloc_real_vector, matrix_view, real_slice_mut, scalar_count, NetworkParts};
 
@@ -177,6 +178,7 @@ fn panic_impl() -> Robj {
 extendr_module! {
     mod fwdprop;
     use learn;
+    use safetensors;
     fn panic_impl;
     fn mm_impl;
     fn sigmoid_impl;
