@@ -137,26 +137,28 @@ learning_data <- function(net, x, y, loss, call, net_arg = "net") {
 # softmax output of width 1 (always 1, so every gradient is 0).
 check_trainable <- function(net, arg, call) {
   L <- length(net$weights)
-  for (l in seq_len(L)) {
-    if (!all(is.finite(net$weights[[l]]))) {
-      fwdprop_error(sprintf(
-        "`%s$weights[[%d]]` holds NA, NaN or infinite values: a network with them cannot be trained.",
-        arg, l
-      ), call = call)
-    }
-    if (!is.null(net$biases[[l]]) && !all(is.finite(net$biases[[l]]))) {
-      fwdprop_error(sprintf(
-        "`%s$biases[[%d]]` holds NA, NaN or infinite values: a network with them cannot be trained.",
-        arg, l
-      ), call = call)
-    }
-  }
+  check_finite_parameters(net, arg, "a network with them cannot be trained", call = call)
   if (net$activations[[L]] == "softmax" && net$sizes[[L + 1L]] == 1L) {
     fwdprop_error(sprintf(paste(
       "`%s` ends in a softmax of width 1, which is always 1: nothing can be learned.",
       "For two classes use one sigmoid output with `loss = \"bce\"`",
       "(e.g. `network(c(%s), output = \"sigmoid\")`), or a softmax of width 2."
     ), arg, paste(net$sizes, collapse = ", ")), call = call)
+  }
+  invisible(net)
+}
+
+# Refuses NA, NaN and infinite weights and biases (of a network checked by
+# check_network()), naming the first such layer; `why` ends the message.
+check_finite_parameters <- function(net, arg, why, call) {
+  for (l in seq_along(net$weights)) {
+    for (part in c("weights", "biases")) {
+      v <- net[[part]][[l]]
+      if (!is.null(v) && !all(is.finite(v))) {
+        fwdprop_error(sprintf("`%s$%s[[%d]]` holds NA, NaN or infinite values: %s.", arg, part, l, why),
+                      call = call)
+      }
+    }
   }
   invisible(net)
 }

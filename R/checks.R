@@ -204,3 +204,12 @@ check_flag <- function(x, arg, call = sys.call(-1L)) {
   }
   x
 }
+
+# A file path: one string, neither NA nor empty; returned with `~` expanded.
+check_path <- function(x, arg, call = sys.call(-1L)) {
+  if (!is.character(x) || length(x) != 1L || is.na(x) || !nzchar(x) || !is.null(dim(x))) {
+    fwdprop_error(sprintf("`%s` must be a file path (a single string), not %s.", arg, describe_value(x)),
+                  call = call)
+  }
+  path.expand(x)
+}

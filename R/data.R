@@ -131,10 +131,14 @@ output_classes <- function(net, out, call) {
 }
 
 # The optional fields of a fitted or imported network, checked where the
-# network enters (check_network()): errors name `arg`.
-check_network_extras <- function(net, arg, call) {
+# network enters (check_network()): errors name `arg`. read_safetensors()
+# checks the fields it reads from a file's metadata here too, with its own
+# `prefix` and names of the fields (`field`).
+check_network_extras <- function(net, arg, call,
+                                 prefix = sprintf("`%s` is not a valid network", arg),
+                                 field = function(f) sprintf("`%s$%s`", arg, f)) {
   bad <- function(fmt, ...) {
-    fwdprop_error(sprintf("`%s` is not a valid network: %s.", arg, sprintf(fmt, ...)), call = call)
+    fwdprop_error(sprintf("%s: %s.", prefix, sprintf(fmt, ...)), call = call)
   }
   k <- net$sizes[[length(net$sizes)]]
   n_in <- net$sizes[[1L]]
@@ -142,26 +146,26 @@ check_network_extras <- function(net, arg, call) {
   if (!is.null(lev)) {
     ok_len <- if (k == 1L) 2L else k
     if (!is.character(lev) || anyNA(lev) || length(lev) != ok_len || anyDuplicated(lev)) {
-      bad("`%s$levels` must be %d distinct class names (%s), not %s", arg, ok_len,
+      bad("%s must be %d distinct class names (%s), not %s", field("levels"), ok_len,
           if (k == 1L) "two for a single output" else "one per output", describe_value(lev))
     }
   }
-  for (field in c("scaling", "target_scaling")) {
-    sc <- net[[field]]
+  for (f in c("scaling", "target_scaling")) {
+    sc <- net[[f]]
     if (is.null(sc)) next
-    len <- if (field == "scaling") n_in else k
+    len <- if (f == "scaling") n_in else k
     ok <- is.list(sc) && all(c("center", "scale") %in% names(sc)) &&
       is.numeric(sc$center) && is.numeric(sc$scale) &&
       length(sc$center) == len && length(sc$scale) == len &&
       all(is.finite(sc$center)) && all(is.finite(sc$scale)) && all(sc$scale != 0)
     if (!ok) {
-      bad("`%s$%s` must be a list of finite `center` and non-zero `scale`, %d value%s each (one per %s)",
-          arg, field, len, if (len == 1L) "" else "s", if (field == "scaling") "input" else "output")
+      bad("%s must be a list of finite `center` and non-zero `scale`, %d value%s each (one per %s)",
+          field(f), len, if (len == 1L) "" else "s", if (f == "scaling") "input" else "output")
     }
   }
   tt <- net[["terms"]]
   if (!is.null(tt) && !(is.list(tt) && inherits(tt$terms, "terms"))) {
-    bad("`%s$terms` must be a list with the `terms` of a formula", arg)
+    bad("%s must be a list with the `terms` of a formula", field("terms"))
   }
   invisible(net)
 }
