@@ -161,6 +161,29 @@ bad(plot(net, digits = NA))
 bad(plot(net, foo = 1))
 invisible(dev.off())
 
+# as_network(), read_safetensors(), write_safetensors() -------------------
+set.seed(3)
+fit <- nnet::nnet(Species ~ ., data = iris, size = 2, decay = 0.1, trace = FALSE)
+inet <- as_network(fit)
+check(identical(as.character(predict(inet, iris, type = "class")), predict(fit, iris, type = "class")))
+inet$terms <- NULL
+path <- tempfile(fileext = ".safetensors")
+write_safetensors(inet, path)
+check(identical(read_safetensors(path), inet))
+bytes <- readBin(path, "raw", file.size(path))
+writeBin(bytes[seq_len(length(bytes) - 8L)], path) # truncated
+bad(read_safetensors(path))
+writeBin(c(bytes, as.raw(1)), path) # a byte too many
+bad(read_safetensors(path))
+writeBin(c(bytes[1:8], as.raw(rep(0xff, 40))), path) # header not UTF-8
+bad(read_safetensors(path))
+writeBin(as.raw(c(0, 0, 0, 0, 0, 0, 0, 64, 123, 125)), path) # header length 2^62
+bad(read_safetensors(path))
+unlink(path)
+bad(read_safetensors(path))
+bad(as_network(stats::lm(mpg ~ wt, mtcars)))
+bad(write_safetensors(net, tempdir()))
+
 # (the deliberate Rust panic runs separately: tools/valgrind-panic.R)
 check(isTRUE(all.equal(forward(net, X), ref)))
 
