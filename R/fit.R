@@ -286,7 +286,7 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose) {
   }
   stopped <- NULL
   res <- tryCatch(
-    stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit)),
+    stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit, fnscale = 1 / nrow(x))),
     interrupt = function(cnd) {
       stopped <<- "interrupted"
       NULL
