@@ -249,6 +249,14 @@ impl Plan {
         }
     }
 
+    /// Every packed matrix with what it packs (layer, transposed), for a
+    /// training loop that shares the repacking out among its threads.
+    pub(crate) fn packed_mut(&mut self) -> Vec<(&mut PackedB, usize, bool)> {
+        let w = self.packed_w.iter_mut().enumerate().filter_map(|(l, p)| p.as_mut().map(|p| (p, l, false)));
+        let wt = self.packed_wt.iter_mut().enumerate().filter_map(|(l, p)| p.as_mut().map(|p| (p, l, true)));
+        w.chain(wt).collect()
+    }
+
     /// The layout of the network's parameters (and of its gradient).
     pub fn layout(&self) -> &ParamLayout {
         &self.layout

@@ -34,6 +34,7 @@ use rand_core::{RngCore, SeedableRng};
 
 use crate::backward::{block_gradient, loss_of, shard_count, Objective, ParamLayout, Plan, Scratch};
 use crate::forward::{err, Activation, ForwardError};
+use crate::gemm::PackedB;
 use crate::loss::Loss;
 
 /// An optimiser and its settings.
@@ -312,13 +313,18 @@ impl Trainer {
         // one gradient buffer per shard, a loss per shard
         let mut bufs: Vec<Vec<f64>> = (0..shards).map(|_| vec![0.0; p]).collect();
         let mut losses = vec![0.0; shards];
-        let plan = {
+        let mut plan = {
             let net = match self.layout.network(&self.params, &self.activations) {
                 Ok(net) => net,
                 Err(e) => unreachable!("the trainer's own layout: {e}"),
             };
             Plan::new(&net, bs, rb, 1, true)
         };
+        // the packed weights, repacked after every update: matrix `i` by
+        // thread `i % threads`
+        let packs: Vec<(Shared<PackedB>, usize, bool)> =
+            plan.packed_mut().into_iter().map(|(p, l, tr)| (Shared(p as *mut PackedB), l, tr)).collect();
+        let packs = &packs;
         let obj_for = |m: usize, loss: Loss, d_out: usize| Objective { loss, mean_over: loss.mean_over(m, d_out) };
 
         let stop = AtomicBool::new(false);
@@ -332,7 +338,7 @@ impl Trainer {
         let state2 = Shared(self.state2.as_mut_ptr());
         let bufs_ptr = Shared(bufs.as_mut_ptr());
         let losses_ptr = Shared(losses.as_mut_ptr());
-        let plan_ptr = Shared(&plan as *const Plan as *mut Plan);
+        let plan_ptr = Shared(&mut plan as *mut Plan);
         let settings = self.settings;
         let layout = &self.layout;
         let activations = &self.activations;
@@ -425,16 +431,24 @@ impl Trainer {
                 if threads > 1 {
                     barrier.wait();
                 }
-                if t == 0 {
-                    // SAFETY: between the barriers of phase B and the next
-                    // phase A only this thread runs (the others wait at
-                    // the barrier below).
+                // phase C: the new weights packed for the next step's
+                // products, each packed matrix by one thread
+                {
+                    // SAFETY: the parameters are only read from here to the
+                    // next update; the plan is not read until the barrier
+                    // below, and each packed matrix is written by one thread.
                     let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
                     let net = match layout.network(params, activations) {
                         Ok(net) => net,
                         Err(e) => unreachable!("the trainer's own layout: {e}"),
                     };
-                    unsafe { (*plan_ptr.get()).repack(&net) };
+                    for (packed, l, transposed) in packs.iter().skip(t).step_by(threads) {
+                        let w = net.layers()[*l].weights.view();
+                        let w = if *transposed { w.reversed_axes() } else { w };
+                        unsafe { (*packed.get()).repack(w) };
+                    }
+                }
+                if t == 0 {
                     if let Some(f) = interrupt.as_mut() {
                         if f() {
                             stop.store(true, Ordering::Relaxed);
