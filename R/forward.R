@@ -119,9 +119,9 @@ predict.fwdprop_network <- function(object, newdata, trace = FALSE, threads = NU
 # parts were edited by hand is checked against what network() builds (and
 # its numeric parts coerced to double), with errors naming `arg`. Every
 # function that takes a network calls this first (forward(), predict(),
-# print(), format(), summary(), plot()) and then works on the checked
-# network it returns; fields it does not know (a training record, class
-# levels, ...) are returned unchanged.
+# print(), format(), summary(), plot(), knit_print(), tidy(), glance()) and
+# then works on the checked network it returns; fields it does not know
+# (a training record, class levels, ...) are returned unchanged.
 check_network <- function(net, arg = "net", call = sys.call(-1L)) {
   if (!inherits(net, "fwdprop_network")) {
     fwdprop_error(sprintf(

@@ -274,6 +274,9 @@ init_record <- function(net) {
 #' refused with an error of class `fwdprop_error` naming the broken part.
 #' Extra fields (such as a training record) are kept and ignored.
 #'
+#' In R Markdown documents a network shows as tables instead, see
+#' [knit_print.fwdprop_network()].
+#'
 #' @param x,object A `fwdprop_network`.
 #' @param digits Digits for the weight matrices: a whole number from 0 to 15.
 #' @param weights `NULL`, `TRUE` or `FALSE`: whether `print()` shows the
@@ -324,7 +327,7 @@ summary.fwdprop_network <- function(object, ...) {
   out
 }
 
-# One row per layer of a checked network.
+# One row per layer of a checked network (summary() and knit_print()).
 layer_table <- function(net) {
   L <- length(net$weights)
   data.frame(

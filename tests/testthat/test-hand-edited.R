@@ -26,6 +26,11 @@ he_methods <- list(
     on.exit(grDevices::dev.off())
     plot(n, input = c(1, 2, 3), highlight = c(1, 1, 1))
   }),
+  knit_print = list(arg = "x", run = function(n) {
+    if (requireNamespace("knitr", quietly = TRUE)) unclass(knitr::knit_print(n)) else format(n)
+  }),
+  tidy = list(arg = "x", run = function(n) tidy(n)),
+  glance = list(arg = "x", run = function(n) glance(n)),
   forward = list(arg = "net", run = function(n) forward(n, he_X)),
   forward_big = list(arg = "net", run = function(n) forward(n, he_X_big)),
   forward_trace = list(arg = "net", run = function(n) forward(n, he_X, trace = TRUE)),
@@ -217,7 +222,9 @@ test_that("valid hand edits show the edited values everywhere", {
                        biases = list(he_net$biases[[1]], c(-1, 1)))
   reference$init <- he_net$init
   he_expect_same(edited, reference, "edited weight, integer biases, double sizes")
-  expect_identical(summary(edited)$biases, c(4L, 2L))
+  w <- tidy(edited)
+  expect_identical(w$weight[w$layer == 1 & w$type == "weight" & w$from == 2 & w$to == 3], 10)
+  expect_identical(w$weight[w$layer == 2 & w$type == "bias"], c(-1, 1))
   expect_true(any(grepl("10.0000", utils::capture.output(print(edited)), fixed = TRUE)))
 
   # no biases at all (the field removed) is a network without biases
@@ -226,7 +233,7 @@ test_that("valid hand edits show the edited values everywhere", {
   ref_nobias <- network(weights = he_net$weights)
   ref_nobias$init <- he_net$init
   he_expect_same(nobias, ref_nobias, "biases removed")
-  expect_identical(summary(nobias)$biases, c(0L, 0L))
+  expect_identical(glance(nobias)$biases, 0L)
 })
 
 test_that("an init record edited into another shape counts as none", {
@@ -235,17 +242,24 @@ test_that("an init record edited into another shape counts as none", {
     net <- he_net
     net["init"] <- list(init)
     expect_identical(format(net)[[4L]], "  26 parameters")
+    g <- glance(net)
+    expect_identical(g$init, NA_character_)
+    expect_identical(g$seed, NA_real_)
     expect_identical(forward(net, he_X), forward(he_net, he_X))
   }
   # a record without a seed
   net <- he_net
   net$init <- list(method = "he")
   expect_identical(format(net)[[4L]], "  26 parameters, initialised \"he\"")
+  expect_identical(glance(net)$init, "he")
 })
 
-test_that("print() checks digits and weights", {
+test_that("print() and knit_print() check digits and weights", {
   expect_error(print(he_net, digits = "a"), class = "fwdprop_error", regexp = "`digits`")
   expect_error(print(he_net, digits = -1), class = "fwdprop_error", regexp = "`digits`")
   expect_error(print(he_net, weights = NA), class = "fwdprop_error", regexp = "`weights`")
   expect_error(print(he_net, weights = "yes"), class = "fwdprop_error", regexp = "`weights`")
+  skip_if_not_installed("knitr")
+  expect_error(knitr::knit_print(he_net, digits = 1.5), class = "fwdprop_error", regexp = "`digits`")
+  expect_error(knitr::knit_print(he_net, weights = c(TRUE, FALSE)), class = "fwdprop_error", regexp = "`weights`")
 })
