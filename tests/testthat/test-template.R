@@ -14,6 +14,13 @@ test_that("the forward-pass report template renders to HTML with its diagram and
   # the diagram and the weights' plot are embedded as PNGs
   expect_identical(lengths(regmatches(page, gregexpr("<img src=\"data:image/png;base64,", page, fixed = TRUE))), 2L)
   expect_false(grepl("## Error", page, fixed = TRUE)) # no chunk failed
+  # the formulas are MathML, shown by the browser with no MathJax (which
+  # would be loaded from the network)
+  expect_gte(lengths(regmatches(page, gregexpr("<math display=", page, fixed = TRUE))), 6L)
+  expect_false(grepl("mathjax", page, ignore.case = TRUE))
+  shown <- gsub("(?s)<annotation.*?</annotation>|<pre.*?</pre>|<script.*?</script>|<style.*?</style>",
+                "", page, perl = TRUE)
+  expect_false(grepl("\\\\frac|\\\\sum|\\\\left|\\\\\\(|\\\\\\[|\\$\\$", shown))
 
   # the tables hold the numbers of the template's network (its defaults:
   # seed 1234, 5 hidden nodes) and of its trace
