@@ -75,3 +75,17 @@ test_that("the backward-propagation preview computes by hand what backward() and
   expect_lt(tail(f$training$history$loss, 1), 0.01)
   expect_equal(as.vector(round(predict(f, X))), as.vector(y))
 })
+
+test_that("the built lecture vignette shows its formulas as MathML, with no MathJax", {
+  html <- system.file("doc", "lecture-05.html", package = "fwdprop")
+  if (!nzchar(html)) skip("the vignettes were not built into this installation")
+  page <- paste(readLines(html, warn = FALSE, encoding = "UTF-8"), collapse = "\n")
+  # the source's formulas: 4 displayed, the rest inline
+  expect_identical(lengths(regmatches(page, gregexpr("<math display=\"block\"", page, fixed = TRUE))), 4L)
+  expect_gte(lengths(regmatches(page, gregexpr("<math display=\"inline\"", page, fixed = TRUE))), 10L)
+  expect_false(grepl("mathjax", page, ignore.case = TRUE))
+  # no TeX left where the reader sees it (MathML keeps it in <annotation>)
+  shown <- gsub("(?s)<annotation.*?</annotation>|<pre.*?</pre>|<script.*?</script>|<style.*?</style>",
+                "", page, perl = TRUE)
+  expect_false(grepl("\\\\begin|\\\\frac|\\\\sigma|\\$\\$", shown))
+})
