@@ -69,7 +69,8 @@ generics::fit
 #'   argument would otherwise be ignored).
 #' @return The network with the learned weights (and, when `y` is a factor,
 #'   its levels as `$levels`, the classes of
-#'   [predict(type = "class")][predict.fwdprop_network()]) and `$training`, a list
+#'   [predict(type = "class")][predict.fwdprop_network()] and the names of a
+#'   softmax output's columns) and `$training`, a list
 #'   with `history` (a data frame of class `fwdprop_history`: `epoch`,
 #'   `loss`, `val_loss`, `time` in seconds since the start; one row per
 #'   iteration for `"bfgs"`), `loss`, `optimizer`, `settings`, `best_epoch`,
@@ -166,8 +167,13 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
     )))
   }
   if (is.factor(y) && is.null(net[["levels"]])) {
-    # the classes the network learned: predict(type = "class") returns them
+    # the classes the network learned: predict(type = "class") returns
+    # them, and a softmax output's columns are named by them
     net$levels <- levels(y)
+    L <- length(net$weights)
+    if (ncol(net$weights[[L]]) == length(net$levels) && is.null(colnames(net$weights[[L]]))) {
+      colnames(net$weights[[L]]) <- net$levels
+    }
   }
   net$training <- list(
     history = run$history, loss = d$loss, optimizer = optimizer,

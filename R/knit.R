@@ -75,23 +75,11 @@ knit_print.fwdprop_network <- function(x, options = NULL, ..., digits = 4L, weig
   )
   parts <- list(head, kable_frame(layer_table(net), caption = "Layers"))
   if (weights) {
-    for (l in seq_len(L)) {
-      w <- net$weights[[l]]
-      b <- net$biases[[l]]
-      rn <- rownames(w) %||% sprintf("from %d", seq_len(nrow(w)))
-      cn <- colnames(w) %||% sprintf("to %d", seq_len(ncol(w)))
-      if (!is.null(b)) {
-        w <- rbind(w, b)
-        rn <- c(rn, "bias")
-      }
-      dimnames(w) <- list(rn, cn)
-      parts <- c(parts, list(kable_matrix(
-        w, digits = digits, max_rows = Inf, max_cols = Inf,
-        caption = sprintf("Layer %d (%d%s%d, %s): `weights[[%d]]`%s", l, net$sizes[l], arrow(),
-                          net$sizes[l + 1L], net$activations[l], l,
-                          if (is.null(b)) "" else sprintf(" and `biases[[%d]]`", l))
-      )))
-    }
+    parts <- c(parts, weight_tables(net$weights, net$biases, digits, function(l, b) {
+      sprintf("Layer %d (%d%s%d, %s): `weights[[%d]]`%s", l, net$sizes[l], arrow(),
+              net$sizes[l + 1L], net$activations[l], l,
+              if (is.null(b)) "" else sprintf(" and `biases[[%d]]`", l))
+    }))
   } else {
     parts <- c(parts, list(sprintf(
       "The weights (%d parameters) are not shown; `tidy()` returns them as a data frame.", n_par
@@ -127,6 +115,101 @@ knit_print.fwdprop_trace <- function(x, options = NULL, ..., digits = 4L, rows =
       if (l == 1L) "`x`" else sprintf("`a` of layer %d", l - 1L), tr$activations[l]
     ))))
   }
+  knit_parts(parts)
+}
+
+# One table per layer of weight-shaped matrices (a network's weights, or
+# their gradients): a row per input node, a column per output node, and a
+# `bias` row for layers with biases. `caption(l, bias)` gives each caption.
+weight_tables <- function(weights, biases, digits, caption) {
+  lapply(seq_along(weights), function(l) {
+    w <- weights[[l]]
+    b <- biases[[l]]
+    rn <- rownames(w) %||% sprintf("from %d", seq_len(nrow(w)))
+    cn <- colnames(w) %||% sprintf("to %d", seq_len(ncol(w)))
+    if (!is.null(b)) {
+      w <- rbind(w, b)
+      rn <- c(rn, "bias")
+    }
+    dimnames(w) <- list(rn, cn)
+    kable_matrix(w, digits = digits, max_rows = Inf, max_cols = Inf, caption = caption(l, b))
+  })
+}
+
+#' Gradients and training histories as tables in R Markdown
+#'
+#' As for networks and traces ([knit_print.fwdprop_network()]): in a knitted
+#' document, the gradient from [backward()] shows as its loss and one table
+#' per layer of `dL/dW` (with a `bias` row for `dL/db`), and a training
+#' history from [fit()] as a table of its epochs (the first and last ones
+#' for long histories, and the best validation epoch). Plot a history with
+#' [plot()][plot.fwdprop_history()].
+#'
+#' @param x A gradient from [backward()], or `fitted$training$history`.
+#' @inheritParams knit_print.fwdprop_network
+#' @param rows The number of epochs shown: the first and last `rows / 2`,
+#'   and the best.
+#' @return An object of class `knit_asis`.
+#' @name knit_print.fwdprop_gradient
+#' @usage
+#' \method{knit_print}{fwdprop_gradient}(x, options = NULL, ..., digits = 4L)
+#'
+#' \method{knit_print}{fwdprop_history}(x, options = NULL, ..., digits = 4L, rows = 10L)
+#' @examples
+#' net <- network(c(2, 3, 1), bias = TRUE, seed = 1)
+#' x <- matrix(1:6, ncol = 2, byrow = TRUE)
+#' g <- backward(net, x, c(0, 1, 1))
+#' fitted <- fit(net, x, c(0, 1, 1), epochs = 30, batch_size = 3, seed = 1)
+#' if (requireNamespace("knitr", quietly = TRUE)) {
+#'   cat(knitr::knit_print(g))
+#'   cat(knitr::knit_print(fitted$training$history, rows = 4))
+#' }
+NULL
+
+#' @rdname knit_print.fwdprop_gradient
+#' @usage NULL
+#' @exportS3Method knitr::knit_print
+knit_print.fwdprop_gradient <- function(x, options = NULL, ..., digits = 4L) {
+  call <- sys.call()
+  digits <- check_digits(digits, call = call)
+  ok <- is.list(x) && is.numeric(x$loss) && length(x$loss) == 1L && is.list(x$weights) &&
+    is.list(x$biases) && length(x$biases) == length(x$weights) &&
+    all(vapply(x$weights, function(w) is.matrix(w) && is.numeric(w), logical(1L)))
+  if (!ok) {
+    fwdprop_error("`x` is not a valid gradient: make gradients with `backward()`.", call = call)
+  }
+  parts <- list(sprintf("**fwdprop gradient** of the %s loss, %s.",
+                        attr(x, "loss_name") %||% "", format(x$loss, digits = 7L)))
+  parts <- c(parts, weight_tables(x$weights, x$biases, digits, function(l, b) {
+    sprintf("Layer %d: `dL/dW[[%d]]`%s", l, l, if (is.null(b)) "" else sprintf(" and `dL/db[[%d]]`", l))
+  }))
+  knit_parts(parts)
+}
+
+#' @rdname knit_print.fwdprop_gradient
+#' @usage NULL
+#' @exportS3Method knitr::knit_print
+knit_print.fwdprop_history <- function(x, options = NULL, ..., digits = 4L, rows = 10L) {
+  call <- sys.call()
+  digits <- check_digits(digits, call = call)
+  rows <- check_count(rows, "rows", call = call)
+  h <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+  if (!all(c("epoch", "loss") %in% names(h))) {
+    fwdprop_error("`x` is not a valid training history: it needs columns `epoch` and `loss`.", call = call)
+  }
+  n <- nrow(h)
+  has_val <- "val_loss" %in% names(h) && any(is.finite(h$val_loss))
+  best <- if (has_val) which.min(h$val_loss) else NA_integer_
+  keep <- if (n <= rows) seq_len(n) else sort(unique(c(seq_len(ceiling(rows / 2)),
+                                                      n - seq_len(floor(rows / 2)) + 1L,
+                                                      if (has_val) best)))
+  if (!has_val) h$val_loss <- NULL
+  shown <- h[keep, , drop = FALSE]
+  if (has_val) shown$best <- ifelse(keep == best, "best", "")
+  parts <- list(sprintf("**Training history**: %d epoch%s%s.", n, if (n == 1L) "" else "s",
+                        if (has_val) sprintf(", the best validation loss at epoch %d", h$epoch[best]) else ""),
+                kable_frame(shown, digits = digits, max_rows = Inf,
+                            caption = if (length(keep) < n) sprintf("%d of %d epochs", length(keep), n)))
   knit_parts(parts)
 }
 

@@ -151,3 +151,42 @@ test_that("a knitted R Markdown document shows networks, traces, tidy() and glan
   # no console dump of the network was printed
   expect_false(any(grepl("&lt;fwdprop network&gt;", page, fixed = TRUE)))
 })
+
+test_that("knit_print() shows a gradient as its loss and one dL/dW table per layer", {
+  skip_if_not_installed("knitr")
+  y <- c(0, 1, 1)
+  g <- backward(kn_net, kn_X, y, loss = "mse")
+  # the chain rule in base R
+  d2 <- 2 / 3 * (kn_ref_a2 - y) * kn_ref_a2 * (1 - kn_ref_a2)
+  d1 <- (d2 %*% t(kn_gamma)) * kn_ref_a1 * (1 - kn_ref_a1)
+  md <- unclass(knitr::knit_print(g, digits = 6))
+  expect_match(md, "**fwdprop gradient** of the mse loss", fixed = TRUE)
+  tables <- md_tables(md)
+  expect_length(tables, 2L)
+  g1 <- table_with_caption(tables, "Layer 1")
+  expect_identical(g1[, 1L], c("", "from 1", "from 2", "bias"))
+  expect_identical(table_numbers(g1), round(rbind(t(kn_X) %*% d1, colSums(d1)), 6))
+  g2 <- table_with_caption(tables, "Layer 2")
+  expect_identical(table_numbers(g2), round(rbind(t(kn_ref_a1) %*% d2, sum(d2)), 6))
+  expect_error(knitr::knit_print(structure(list(loss = "a"), class = "fwdprop_gradient")),
+               class = "fwdprop_error", regexp = "`x`")
+})
+
+test_that("knit_print() shows a training history as a table of its first, last and best epochs", {
+  skip_if_not_installed("knitr")
+  h <- fwdprop:::as_history(data.frame(epoch = 1:30, loss = 1 / (1:30), val_loss = c(30:11, 12:21) / 10,
+                                       time = (1:30) / 100))
+  md <- unclass(knitr::knit_print(h, rows = 6))
+  expect_match(md, "30 epochs, the best validation loss at epoch 20", fixed = TRUE)
+  tab <- md_tables(md)[[1L]]
+  expect_identical(tab$caption, "7 of 30 epochs")
+  expect_identical(tab$cells[1L, ], c("epoch", "loss", "val_loss", "time", "best"))
+  expect_identical(as.integer(tab$cells[-1L, 1L]), c(1:3, 20L, 28:30))
+  expect_identical(as.numeric(tab$cells[-1L, 2L]), round(1 / c(1:3, 20, 28:30), 4))
+  expect_identical(tab$cells[-1L, 5L], c("", "", "", "best", "", "", ""))
+  # a short history without validation: every epoch, no val_loss column
+  short <- fwdprop:::as_history(data.frame(epoch = 1:3, loss = c(3, 2, 1), val_loss = NA_real_, time = 1:3))
+  tab <- md_tables(unclass(knitr::knit_print(short)))[[1L]]
+  expect_identical(tab$cells[1L, ], c("epoch", "loss", "time"))
+  expect_identical(nrow(tab$cells), 4L)
+})
