@@ -25,15 +25,15 @@
 //! Weight decay `lambda` adds `lambda w` to the gradient of every weight
 //! (not the biases), i.e. `lambda / 2 sum(W^2)` to the loss.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::backward::{block_gradient, loss_of, shard_count, Objective, ParamLayout, Plan, Scratch};
-use crate::forward::{err, Activation, ForwardError};
+use crate::forward::{col_major_ref, err, Activation, ForwardError};
 use crate::gemm::PackedB;
 use crate::loss::Loss;
 
@@ -139,6 +139,65 @@ pub fn validation_split(n: usize, n_val: usize, rng: &mut ChaCha20Rng) -> (Vec<u
     let train = (0..n).filter(|&i| !is_val[i]).collect();
     val.sort_unstable();
     (train, val)
+}
+
+/// A barrier for the few threads of a training epoch, which meet three
+/// times per step (every few hundred microseconds): a waiting thread spins
+/// for a few tens of microseconds first, and only then sleeps (on a
+/// condition variable), because a wake-up from sleep takes tens of
+/// microseconds on this project's machines (`std::sync::Barrier` always
+/// sleeps) while spinning for long wastes the core when the machine is busy
+/// and the other thread is not running.
+struct SpinBarrier {
+    n: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+/// Spins (pause instructions) before a waiting thread sleeps: about 20-50
+/// microseconds.
+const BARRIER_SPINS: u32 = 2000;
+
+impl SpinBarrier {
+    fn new(n: usize) -> Self {
+        SpinBarrier {
+            n,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// Returns once all `n` threads have called `wait` (for this meeting).
+    /// Everything a thread wrote before `wait` is visible to every thread
+    /// after it.
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+            // the last to arrive opens the next meeting, then releases all
+            // (under the lock, so that no sleeper misses the change)
+            self.arrived.store(0, Ordering::Relaxed);
+            {
+                let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+                self.generation.fetch_add(1, Ordering::Release);
+            }
+            self.wake.notify_all();
+            return;
+        }
+        for _ in 0..BARRIER_SPINS {
+            if self.generation.load(Ordering::Acquire) != generation {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while self.generation.load(Ordering::Acquire) == generation {
+            guard = self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
 }
 
 /// Pointers shared by the threads of an epoch; every access is ordered by
@@ -329,7 +388,7 @@ impl Trainer {
 
         let stop = AtomicBool::new(false);
         let diverged = AtomicBool::new(false);
-        let barrier = Barrier::new(threads);
+        let barrier = SpinBarrier::new(threads);
         let mut total_loss = 0.0;
         let mut steps_done = 0usize;
 
@@ -396,8 +455,8 @@ impl Trainer {
                             xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
                             yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
                         }
-                        let xv = view(&xb, mb, d_in);
-                        let yv = view(&yb, mb, d_out);
+                        let xv = col_major_ref(&xb, mb, d_in);
+                        let yv = col_major_ref(&yb, mb, d_out);
                         *loss = block_gradient(xv, yv, &net, plan, obj, buf, scratch);
                     }
                 }
@@ -430,8 +489,8 @@ impl Trainer {
                     // the gradient of the share: the blocks' buffers added
                     // in order into the first, plus weight decay
                     let g = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[0].get().add(share.0), len) };
-                    for b in 1..blocks {
-                        let other = unsafe { std::slice::from_raw_parts(bufs_ptr[b].get().add(share.0) as *const f64, len) };
+                    for buf in &bufs_ptr[1..blocks] {
+                        let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
                         g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
                     }
                     for r in decay_ranges {
@@ -507,13 +566,6 @@ impl Trainer {
     }
 }
 
-/// Column-major `rows x cols` view of the start of `buf`.
-fn view(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
-    match ArrayView2::from_shape((rows, cols).f(), &buf[..rows * cols]) {
-        Ok(v) => v,
-        Err(e) => unreachable!("block buffer too small: {e}"),
-    }
-}
 
 /// The optimiser's step `t` (counted from 1) on a share of the
 /// parameters `w`, of its gradient `g` and of the optimiser's state (`s1`,
@@ -522,7 +574,7 @@ fn view(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
 fn update(w: &mut [f64], s1: &mut [f64], s2: &mut [f64], g: &[f64], settings: &Settings, t: u64) {
     let lr = settings.learn_rate;
     match settings.optimizer {
-        Optimizer::Sgd { momentum } if momentum == 0.0 => {
+        Optimizer::Sgd { momentum: 0.0 } => {
             w.iter_mut().zip(g).for_each(|(w, &g)| *w -= lr * g);
         }
         Optimizer::Sgd { momentum } => {
