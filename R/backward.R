@@ -196,6 +196,9 @@ check_weight_decay <- function(x, call) {
 
 # Refuses NA, NaN and infinite values in a matrix, naming the first.
 check_finite <- function(x, arg, call) {
+  if (!any_non_finite_impl(x)) {
+    return(invisible(x))
+  }
   bad <- which(!is.finite(x))
   if (length(bad) > 0L) {
     i <- bad[[1L]]

@@ -67,7 +67,10 @@ generics::fit
 #'   default in interactive sessions, never while knitting).
 #' @param ... Not used; any argument here is an error (a misspelt
 #'   argument would otherwise be ignored).
-#' @return The network with the learned weights and `$training`, a list
+#' @return The network with the learned weights (and, when `y` is a factor,
+#'   its levels as `$levels`, the classes of
+#'   [predict(type = "class")][predict.fwdprop_network()] and the names of a
+#'   softmax output's columns) and `$training`, a list
 #'   with `history` (a data frame of class `fwdprop_history`: `epoch`,
 #'   `loss`, `val_loss`, `time` in seconds since the start; one row per
 #'   iteration for `"bfgs"`), `loss`, `optimizer`, `settings`, `best_epoch`,
@@ -162,6 +165,15 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
       "training interrupted after %d epoch%s; returning the network trained so far.",
       nrow(run$history), if (nrow(run$history) == 1L) "" else "s"
     )))
+  }
+  if (is.factor(y) && is.null(net[["levels"]])) {
+    # the classes the network learned: predict(type = "class") returns
+    # them, and a softmax output's columns are named by them
+    net$levels <- levels(y)
+    L <- length(net$weights)
+    if (ncol(net$weights[[L]]) == length(net$levels) && is.null(colnames(net$weights[[L]]))) {
+      colnames(net$weights[[L]]) <- net$levels
+    }
   }
   net$training <- list(
     history = run$history, loss = d$loss, optimizer = optimizer,
@@ -286,7 +298,7 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose) {
   }
   stopped <- NULL
   res <- tryCatch(
-    stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit)),
+    stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit, fnscale = 1 / nrow(x))),
     interrupt = function(cnd) {
       stopped <<- "interrupted"
       NULL

@@ -173,3 +173,19 @@ test_that("history printing and plotting", {
   h$val_loss <- NA_real_
   expect_snapshot(print(h))
 })
+
+test_that("fit() with a factor target keeps its levels as the network's classes", {
+  set.seed(12)
+  x <- matrix(rnorm(300), 100)
+  y <- factor(ifelse(x[, 1] > 0, "up", "down"), levels = c("down", "up"))
+  f <- fit(network(c(3, 4, 1), output = "sigmoid", bias = TRUE, init = "xavier", seed = 1), x, y,
+           optimizer = "bfgs", maxit = 100)
+  expect_identical(f$levels, c("down", "up"))
+  cls <- predict(f, x, type = "class")
+  expect_identical(levels(cls), c("down", "up"))
+  expect_gte(mean(cls == y), 0.95)
+  # a network that has classes already keeps them, and a target with other
+  # levels is refused
+  expect_error(fit(f, x, factor(ifelse(x[, 1] > 0, "yes", "no")), epochs = 1), class = "fwdprop_error",
+               regexp = "`y` has levels")
+})
