@@ -39,9 +39,10 @@
 #' to about 1e-15 relative, except where nnet's own logistic function is
 #' clamped: nnet returns exactly 0 or 1 for inputs beyond +-15, where the
 #' logistic function is within 3.1e-7 of them, and fwdprop computes it
-#' exactly. Rows whose hidden or output units reach that range differ by up
-#' to about 3e-7 (relative to the unit's value); classes are the same
-#' except at a tie within that margin.
+#' exactly. On rows where a hidden or output unit reaches that range, the
+#' unit differs by at most 3.1e-7 and the outputs by that much passed on
+#' through the weights after it; classes are the same except at a tie
+#' within that margin.
 #'
 #' @section neuralnet:
 #' Fits of `neuralnet::neuralnet()`: `weights[[rep]]` holds one matrix per
