@@ -205,11 +205,31 @@ check_flag <- function(x, arg, call = sys.call(-1L)) {
   x
 }
 
-# A file path: one string, neither NA nor empty; returned with `~` expanded.
+# A file path: one string, neither NA nor empty; returned with `~` expanded,
+# in UTF-8 (as the Rust side reads strings).
 check_path <- function(x, arg, call = sys.call(-1L)) {
   if (!is.character(x) || length(x) != 1L || is.na(x) || !nzchar(x) || !is.null(dim(x))) {
     fwdprop_error(sprintf("`%s` must be a file path (a single string), not %s.", arg, describe_value(x)),
                   call = call)
   }
-  path.expand(x)
+  as_utf8(path.expand(x), sprintf("`%s`", arg), call = call)
+}
+
+# Character vectors (and the names and elements of lists) in UTF-8, for the
+# Rust side, which takes R's strings as UTF-8; strings that are not valid
+# text in any encoding are an error naming `what`.
+as_utf8 <- function(x, what, call = sys.call(-1L)) {
+  if (!is.null(names(x))) names(x) <- as_utf8(names(x), what, call)
+  if (is.character(x)) {
+    a <- attributes(x)
+    x <- enc2utf8(x)
+    if (!all(validUTF8(x))) {
+      fwdprop_error(sprintf("%s holds a string that is not valid text (%s).", what,
+                            encodeString(x[!validUTF8(x)][[1L]], quote = "\"")), call = call)
+    }
+    attributes(x) <- a
+  } else if (is.list(x)) {
+    for (i in seq_along(x)) if (!is.null(x[[i]])) x[[i]] <- as_utf8(x[[i]], what, call)
+  }
+  x
 }

@@ -591,7 +591,7 @@ write_safetensors <- function(net, path) {
     }
   }
   res <- safetensors_write_impl(path, names, tensors, lapply(shapes, as.integer),
-                                network_metadata(net))
+                                network_metadata(net, call))
   if (!is.null(res$error)) file_error(path, res$error, call)
   invisible(path)
 }
@@ -802,9 +802,9 @@ apply_metadata <- function(net, meta, path, call) {
 
 # The metadata write_safetensors() stores: JSON strings that
 # read_safetensors() turns back into the identical network.
-network_metadata <- function(net) {
+network_metadata <- function(net, call) {
   L <- length(net$weights)
-  json <- function(x) json_encode_impl(x)
+  json <- function(x) json_encode_impl(as_utf8(x, "`net`", call = call))
   meta <- c(
     format = "pt",
     fwdprop.version = as.character(utils::packageVersion("fwdprop")),

@@ -457,6 +457,17 @@ test_that("fwdprop's own round trip gives the identical network", {
             matrix(c(0.1, 0.2), 2, dimnames = list(c("h1", "h2"), "out")))
   net <- network(weights = w, biases = list(NULL, 0.3), activation = "tanh", output = "identity")
   expect_identical(rt(net), net)
+  # names in any encoding come back as the same text, in UTF-8
+  latin1 <- c("caf\xe9", "na\xefve")
+  Encoding(latin1) <- "latin1"
+  rownames(net$weights[[1]]) <- latin1
+  back <- rt(net)
+  expect_identical(rownames(back$weights[[1]]), c("caf\u00e9", "na\u00efve"))
+  expect_identical(Encoding(rownames(back$weights[[1]])), c("UTF-8", "UTF-8"))
+  # bytes that are no text in the session's encoding: as enc2utf8() gives them
+  odd <- c("a\xff", "b")
+  rownames(net$weights[[1]]) <- odd
+  expect_identical(rownames(rt(net)$weights[[1]]), enc2utf8(odd))
   # a fitted classifier: input names, scaling, classes (not its training record or formula)
   m <- mlp(Species ~ ., data = iris, hidden = 3, epochs = 5, seed = 1, verbose = FALSE)
   back <- rt(m)
@@ -576,6 +587,7 @@ test_that("bad input to as_network(), read_safetensors() and write_safetensors()
   net <- network(c(3, 2, 2), bias = TRUE, seed = 1)
   nan_net <- net
   nan_net$weights[[2]][1, 1] <- NaN
+  not_text_path <- "model\xff.safetensors"
   set.seed(1)
   f <- nnet::nnet(Species ~ ., data = iris, size = 2, maxit = 5, trace = FALSE)
   broken <- f
@@ -609,6 +621,7 @@ test_that("bad input to as_network(), read_safetensors() and write_safetensors()
       list(call = quote(write_safetensors(list(1), tempfile())), arg = "net"),
       list(call = quote(write_safetensors(nan_net, tempfile())), arg = "net"),
       list(call = quote(write_safetensors(net, "")), arg = "path"),
+      list(call = quote(read_safetensors(not_text_path)), arg = "path"),
       list(call = quote(write_safetensors(net, NULL)), arg = "path"),
       list(call = quote(write_safetensors(net, bad$dir)), arg = "path"),
       list(call = quote(write_safetensors(net, file.path(bad$dir, "no", "such", "dir.safetensors"))), arg = "path")
@@ -622,7 +635,7 @@ test_that("bad input to as_network(), read_safetensors() and write_safetensors()
       expect_false(grepl("panicked|unwrap\\(|RUST_BACKTRACE", conditionMessage(err)), info = label)
     }
   }
-  expect_gte(length(cases), 50)
+  expect_gte(length(cases), 55)
   # R is still fine, and a good file still reads
   path <- tempfile(fileext = ".safetensors")
   write_safetensors(net, path)
