@@ -199,6 +199,14 @@ test_that("multinom() fits (nnet without a hidden layer, the intercept as an inp
   expect_identical(unname(predict(net2, d2, type = "class")), unname(predict(m2, d2)))
 })
 
+test_that("as_network() of a fwdprop network returns it, checked", {
+  net <- network(c(3, 4, 2), bias = TRUE, seed = 1)
+  expect_identical(as_network(net), net)
+  broken <- net
+  broken$activations <- "relu"
+  expect_error(as_network(broken), "`x` is not a valid network", class = "fwdprop_error")
+})
+
 # ---- neuralnet -------------------------------------------------------------
 
 # An object with the documented structure of a neuralnet() fit (class
