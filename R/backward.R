@@ -86,10 +86,10 @@ backward <- function(net, x, y, loss = NULL, weight_decay = 0, trace = FALSE, th
   if (trace) {
     rn <- rownames(d$x)
     for (l in seq_along(res$z)) {
-      dn <- list(rn, colnames(net$weights[[l]]))
-      dimnames(res$z[[l]]) <- dn
-      dimnames(res$a[[l]]) <- dn
-      dimnames(res$delta[[l]]) <- dn
+      cn <- colnames(net$weights[[l]])
+      if (!is.null(rn) || !is.null(cn)) {
+        dimnames(res$z[[l]]) <- dimnames(res$a[[l]]) <- dimnames(res$delta[[l]]) <- list(rn, cn)
+      }
     }
     out <- c(out, list(delta = res$delta, z = res$z, a = res$a, x = d$x, y = d$y))
   }
@@ -194,6 +194,9 @@ check_weight_decay <- function(x, call) {
 
 # Refuses NA, NaN and infinite values in a matrix, naming the first.
 check_finite <- function(x, arg, call) {
+  if (!any_non_finite_impl(x)) {
+    return(invisible(x))
+  }
   bad <- which(!is.finite(x))
   if (length(bad) > 0L) {
     i <- bad[[1L]]

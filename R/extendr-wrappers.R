@@ -47,6 +47,13 @@ forward_impl <- function(x, weights, biases, activations, trace, threads) .Call(
 #' @noRd
 init_weights_impl <- function(n_in, n_out, method, seed) .Call(wrap__init_weights_impl, n_in, n_out, method, seed)
 
+#' Whether a double matrix or vector holds NA, NaN or an infinity (one
+#' vectorised pass, no allocation: `backward()` and `fit()` refuse such
+#' data, and R's `is.finite()` would allocate a logical copy first).
+#' @keywords internal
+#' @noRd
+any_non_finite_impl <- function(x) .Call(wrap__any_non_finite_impl, x)
+
 #' Gradient of the mean loss of a network (`weights`, `biases`,
 #' `activations`, as `forward_impl()`) on `x` (n x d0) against `y` (n x
 #' dL), plus `weight_decay / 2 * sum(W^2)`. Returns `list(loss, weights,

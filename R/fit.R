@@ -67,7 +67,10 @@ generics::fit
 #'   default in interactive sessions, never while knitting).
 #' @param ... Not used; any argument here is an error (a misspelt
 #'   argument would otherwise be ignored).
-#' @return The network with the learned weights and `$training`, a list
+#' @return The network with the learned weights (and, when `y` is a factor,
+#'   its levels as `$levels`, the classes of
+#'   [predict(type = "class")][predict.fwdprop_network()] and the names of a
+#'   softmax output's columns) and `$training`, a list
 #'   with `history` (a data frame of class `fwdprop_history`: `epoch`,
 #'   `loss`, `val_loss`, `time` in seconds since the start; one row per
 #'   iteration for `"bfgs"`), `loss`, `optimizer`, `settings`, `best_epoch`,
@@ -99,7 +102,8 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
                                 maxit = 100, seed = NULL, threads = NULL,
                                 verbose = interactive(), ...) {
   call <- sys.call()
-  check_no_dots(..., fun = "fit()", call = call)
+  check_no_dots(..., fun = "fit()", call = call,
+                choices = setdiff(names(formals(fit.fwdprop_network)), c("object", "...")))
   d <- learning_data(object, x, y, loss, call = call, net_arg = "object")
   optimizer <- check_choice(optimizer, "optimizer", c("adam", "sgd", "bfgs"), call = call)
   weight_decay <- check_weight_decay(weight_decay, call = call)
@@ -161,6 +165,15 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
       "training interrupted after %d epoch%s; returning the network trained so far.",
       nrow(run$history), if (nrow(run$history) == 1L) "" else "s"
     )))
+  }
+  if (is.factor(y) && is.null(net[["levels"]])) {
+    # the classes the network learned: predict(type = "class") returns
+    # them, and a softmax output's columns are named by them
+    net$levels <- levels(y)
+    L <- length(net$weights)
+    if (ncol(net$weights[[L]]) == length(net$levels) && is.null(colnames(net$weights[[L]]))) {
+      colnames(net$weights[[L]]) <- net$levels
+    }
   }
   net$training <- list(
     history = run$history, loss = d$loss, optimizer = optimizer,
@@ -285,7 +298,7 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose) {
   }
   stopped <- NULL
   res <- tryCatch(
-    stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit)),
+    stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit, fnscale = 1 / nrow(x))),
     interrupt = function(cnd) {
       stopped <<- "interrupted"
       NULL
@@ -350,12 +363,23 @@ check_positive <- function(x, arg, call) {
   as.double(x)
 }
 
-# `...` of a method that takes none: a misspelt argument is an error.
-check_no_dots <- function(..., fun, call) {
+# `...` of a method that takes none: a misspelt argument is an error,
+# with the nearest argument of `choices` suggested.
+check_no_dots <- function(..., fun, call, choices = NULL) {
   if (...length() > 0L) {
     dots <- names(list(...))
-    bad <- if (is.null(dots) || !nzchar(dots[[1L]])) "`..1` (unnamed)" else sprintf("`%s`", dots[[1L]])
-    fwdprop_error(sprintf("%s has no argument %s.", fun, bad), call = call)
+    if (is.null(dots) || !nzchar(dots[[1L]])) {
+      fwdprop_error(sprintf("%s has no argument `..1` (unnamed).", fun), call = call)
+    }
+    bad <- dots[[1L]]
+    hint <- ""
+    if (length(choices)) {
+      d <- utils::adist(bad, choices, ignore.case = TRUE)[1L, ]
+      if (min(d) <= max(3L, nchar(bad) %/% 3L)) {
+        hint <- sprintf(" Did you mean `%s`?", choices[[which.min(d)]])
+      }
+    }
+    fwdprop_error(sprintf("%s has no argument `%s`.%s", fun, bad, hint), call = call)
   }
 }
 

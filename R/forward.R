@@ -151,7 +151,11 @@ predict.fwdprop_network <- function(object, newdata, type = c("response", "class
 
 # forward() trusts nothing in a network beyond its class: a network whose
 # parts were edited by hand is checked against what network() builds (and
-# its numeric parts coerced to double), with errors naming `arg`.
+# its numeric parts coerced to double), with errors naming `arg`. Every
+# function that takes a network calls this first (forward(), predict(),
+# print(), format(), summary(), plot(), knit_print(), tidy(), glance()) and
+# then works on the checked network it returns; fields it does not know
+# (a training record, class levels, ...) are returned unchanged.
 check_network <- function(net, arg = "net", call = sys.call(-1L)) {
   if (!inherits(net, "fwdprop_network")) {
     fwdprop_error(sprintf(
@@ -187,6 +191,7 @@ check_network <- function(net, arg = "net", call = sys.call(-1L)) {
   net[["weights"]] <- w
   net[["biases"]] <- b
   net[["sizes"]] <- sizes
+  net[["activations"]] <- unname(a)
   check_network_extras(net, arg, call)
   net
 }

@@ -228,22 +228,30 @@ check_activations <- function(activation, output, L, call) {
 
 arrow <- function() if (isTRUE(l10n_info()[["UTF-8"]])) " \u2192 " else " -> "
 
+#' @rdname print.fwdprop_network
 #' @export
 format.fwdprop_network <- function(x, ...) {
-  L <- length(x$weights)
-  n_par <- sum(vapply(x$weights, length, integer(1L))) +
-    sum(vapply(x$biases, length, integer(1L)))
-  lines <- sprintf("<fwdprop network> %s", paste(x$sizes, collapse = arrow()))
+  format_network(check_network(x, "x", call = sys.call()))
+}
+
+# The lines of format() for a network already through check_network().
+format_network <- function(net) {
+  L <- length(net$weights)
+  n_par <- sum(lengths(net$weights)) + sum(lengths(net$biases))
+  lines <- sprintf("<fwdprop network> %s", paste(net$sizes, collapse = arrow()))
   for (l in seq_len(L)) {
     lines <- c(lines, sprintf(
       "  layer %d: %d%s%d, %s, %d weights%s",
-      l, x$sizes[l], arrow(), x$sizes[l + 1L], x$activations[l], length(x$weights[[l]]),
-      if (is.null(x$biases[[l]])) "" else sprintf(" + %d biases", length(x$biases[[l]]))
+      l, net$sizes[l], arrow(), net$sizes[l + 1L], net$activations[l], length(net$weights[[l]]),
+      if (is.null(net$biases[[l]])) "" else sprintf(" + %d biases", length(net$biases[[l]]))
     ))
   }
-  lines <- c(lines, sprintf("  %d parameters%s", n_par, if (is.null(x$init)) "" else
-    sprintf(", initialised \"%s\" with seed %s", x$init$method, format(x$init$seed, scientific = FALSE))))
-  c(lines, format_fitted(x))
+  init <- init_record(net)
+  lines <- c(lines, sprintf("  %d parameters%s", n_par, if (is.null(init)) "" else
+    sprintf(", initialised \"%s\"%s", init$method,
+            if (is.null(init$seed)) "" else sprintf(" with seed %s", format(init$seed, scientific = FALSE)))))
+  lines <- c(lines, format_fitted(net))
+  lines
 }
 
 # The lines format() adds for a fitted or imported network: classes,
@@ -258,52 +266,93 @@ format_fitted <- function(x) {
                               if (is.null(x[["target_scaling"]])) "" else "; response too"))
   }
   tr <- x[["training"]]
-  if (is.list(tr) && is.data.frame(tr$history)) {
-    h <- tr$history
-    last <- if (nrow(h) > 0L) h[nrow(h), ] else NULL
-    lines <- c(lines, sprintf(
-      "  trained: %s, %s loss, %d %s (%s)%s%s", tr$optimizer, tr$loss, nrow(h),
-      if (identical(tr$optimizer, "bfgs")) "iterations" else "epochs",
-      gsub("_", " ", tr$stopped),
-      if (is.null(last)) "" else sprintf(", loss %s", format(last$loss, digits = 4L)),
-      if (is.null(last) || is.na(last$val_loss)) "" else
-        sprintf(", best val_loss %s", format(min(h$val_loss, na.rm = TRUE), digits = 4L))
-    ))
+  if (is.list(tr) && is.data.frame(tr[["history"]])) {
+    # the record fit() attaches; parts of a hand-made one may be missing
+    h <- tr[["history"]]
+    one <- function(v) if (is.character(v) && length(v) == 1L && !is.na(v)) v else NULL
+    loss <- h[["loss"]]
+    val <- h[["val_loss"]]
+    unit <- if (identical(one(tr[["optimizer"]]), "bfgs")) "iterations" else "epochs"
+    parts <- c(
+      one(tr[["optimizer"]]),
+      if (!is.null(one(tr[["loss"]]))) paste(tr[["loss"]], "loss"),
+      paste(nrow(h), unit, if (!is.null(one(tr[["stopped"]]))) sprintf("(%s)", gsub("_", " ", tr[["stopped"]]))),
+      if (is.numeric(loss) && length(loss) && is.finite(loss[[length(loss)]]))
+        sprintf("loss %s", format(loss[[length(loss)]], digits = 4L)),
+      if (is.numeric(val) && any(is.finite(val)))
+        sprintf("best val_loss %s", format(min(val[is.finite(val)]), digits = 4L))
+    )
+    lines <- c(lines, paste0("  trained: ", paste(trimws(parts), collapse = ", ")))
   }
   lines
+}
+
+# A network's record of how its weights were drawn, list(method, seed), or
+# NULL when it has none. The record is not used by any computation, so one
+# edited into another shape is treated as no record rather than an error
+# (forward() does not read it either, on any path).
+init_record <- function(net) {
+  init <- net[["init"]]
+  ok <- is.list(init) && !is.object(init) &&
+    is.character(init[["method"]]) && length(init[["method"]]) == 1L && !is.na(init[["method"]]) &&
+    (is.null(init[["seed"]]) || (is.numeric(init[["seed"]]) && length(init[["seed"]]) == 1L &&
+                                   !is.na(init[["seed"]])))
+  if (ok) list(method = init[["method"]], seed = init[["seed"]]) else NULL
 }
 
 #' Print, format and summarise a network
 #'
 #' `print()` shows the architecture, the activations, the number of
-#' weights and the weight matrices; `summary()` returns a table with one row
-#' per layer.
+#' weights and the weight matrices; `format()` returns the architecture
+#' lines that `print()` starts with; `summary()` returns a table with one
+#' row per layer.
+#'
+#' These methods, like [forward()] and [plot()][plot.fwdprop_network()],
+#' first check the network: one whose parts were edited by hand into an
+#' inconsistent state (`net$weights[[1]] <- "a"`, weights whose shapes do
+#' not chain, `sizes` or `activations` that do not match the weights) is
+#' refused with an error of class `fwdprop_error` naming the broken part.
+#' Extra fields (such as a training record) are kept and ignored.
+#'
+#' In R Markdown documents a network shows as tables instead, see
+#' [knit_print.fwdprop_network()].
 #'
 #' @param x,object A `fwdprop_network`.
-#' @param digits Digits for the weight matrices.
-#' @param weights Whether `print()` shows the weight matrices (by default
-#'   when the network has at most 200 parameters).
+#' @param digits Digits for the weight matrices: a whole number from 0 to 15.
+#' @param weights `NULL`, `TRUE` or `FALSE`: whether `print()` shows the
+#'   weight matrices (`NULL`, the default: when the network has at most 200
+#'   parameters).
 #' @param ... Unused.
-#' @return `print()` returns `x` invisibly; `summary()` a data frame of
-#'   class `summary.fwdprop_network` with columns `layer`, `inputs`,
-#'   `outputs`, `activation`, `weights`, `biases`.
+#' @return `print()` returns `x` invisibly; `format()` a character vector,
+#'   one element per line; `summary()` a data frame of class
+#'   `summary.fwdprop_network` with columns `layer`, `inputs`, `outputs`,
+#'   `activation`, `weights`, `biases`.
 #' @name print.fwdprop_network
 #' @export
 #' @examples
 #' net <- network(c(2, 3, 1), seed = 1)
 #' print(net)
+#' format(net)
 #' summary(net)
+#'
+#' # a network edited by hand into an inconsistent state is refused
+#' net$weights[[2]] <- matrix(1, 4, 1)
+#' try(print(net))
 print.fwdprop_network <- function(x, digits = 4L, weights = NULL, ...) {
-  cat(format(x), sep = "\n")
-  n_par <- sum(lengths(x$weights)) + sum(lengths(x$biases))
+  call <- sys.call()
+  net <- check_network(x, "x", call = call)
+  digits <- check_digits(digits, call = call)
+  if (!is.null(weights)) weights <- check_flag(weights, "weights", call = call)
+  cat(format_network(net), sep = "\n")
+  n_par <- sum(lengths(net$weights)) + sum(lengths(net$biases))
   if (is.null(weights)) weights <- n_par <= 200L
-  if (isTRUE(weights)) {
-    for (l in seq_along(x$weights)) {
-      cat(sprintf("weights[[%d]] (%s):\n", l, shape_string(x$weights[[l]])))
-      print(round(x$weights[[l]], digits))
-      if (!is.null(x$biases[[l]])) {
+  if (weights) {
+    for (l in seq_along(net$weights)) {
+      cat(sprintf("weights[[%d]] (%s):\n", l, shape_string(net$weights[[l]])))
+      print(round(net$weights[[l]], digits))
+      if (!is.null(net$biases[[l]])) {
         cat(sprintf("biases[[%d]]:\n", l))
-        print(round(x$biases[[l]], digits))
+        print(round(net$biases[[l]], digits))
       }
     }
   }
@@ -313,17 +362,23 @@ print.fwdprop_network <- function(x, digits = 4L, weights = NULL, ...) {
 #' @rdname print.fwdprop_network
 #' @export
 summary.fwdprop_network <- function(object, ...) {
-  L <- length(object$weights)
-  out <- data.frame(
-    layer = seq_len(L),
-    inputs = object$sizes[-(L + 1L)],
-    outputs = object$sizes[-1L],
-    activation = object$activations,
-    weights = lengths(object$weights),
-    biases = lengths(object$biases)
-  )
+  out <- layer_table(check_network(object, "object", call = sys.call()))
   class(out) <- c("summary.fwdprop_network", class(out))
   out
+}
+
+# One row per layer of a checked network (summary() and knit_print()).
+layer_table <- function(net) {
+  L <- length(net$weights)
+  data.frame(
+    layer = seq_len(L),
+    inputs = net$sizes[-(L + 1L)],
+    outputs = net$sizes[-1L],
+    activation = net$activations,
+    weights = lengths(net$weights),
+    biases = lengths(net$biases),
+    stringsAsFactors = FALSE
+  )
 }
 
 #' @export

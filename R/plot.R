@@ -21,11 +21,15 @@
 #' also shows `z` (the value before the activation) beneath it, and each
 #' node with a bias shows it as `b`, when there is room.
 #'
-#' @param x A network from [network()].
+#' @param x A network from [network()]. Like [forward()], `plot()` first
+#'   checks it, and refuses a network whose parts were edited by hand into
+#'   an inconsistent state with an error naming the broken part.
 #' @param input `NULL`, or one sample to send through the network: a numeric
 #'   vector with one value per input node (`x$sizes[1]`), or a one-row
 #'   matrix or data frame. Nodes are then labelled with the input values and
 #'   each layer's activation `a`, from [forward()] with `trace = TRUE`.
+#'   For a fitted network, `"history"` plots its training history instead
+#'   (see [plot.fwdprop_history()]).
 #' @param highlight `NULL`, or a path to draw in colour over the faded rest
 #'   of the network: an integer vector with one node index per layer (input
 #'   first), so `c(1, 2, 1)` runs from input 1 through hidden node 2 to
@@ -68,16 +72,26 @@
 #' # a larger network: edge labels are left off
 #' plot(network(c(4, 16, 16, 3), init = "normal", seed = 1))
 plot.fwdprop_network <- function(x, input = NULL, highlight = NULL, digits = 2, ...) {
-  net <- x
-  sizes <- as.integer(net$sizes)
+  call <- sys.call()
+  if (identical(input, "history")) {
+    # plot(fitted, "history"): the loss curves of a fitted network
+    h <- x[["training"]][["history"]]
+    if (!inherits(h, "fwdprop_history")) {
+      fwdprop_error("`x` has no training history: only networks from `fit()` or `mlp()` have one.",
+                    call = call)
+    }
+    return(plot(h, ...))
+  }
+  net <- check_network(x, "x", call = call)
+  sizes <- net$sizes
   L <- length(sizes) - 1L
   dots <- list(...)
-  main <- plot_dots_main(dots)
-  digits <- check_digits(digits)
-  paths <- check_highlight(highlight, sizes)
+  main <- plot_dots_main(dots, call = call)
+  digits <- check_digits(digits, call = call)
+  paths <- check_highlight(highlight, sizes, call = call)
   trace <- NULL
   if (!is.null(input)) {
-    input <- check_plot_input(input, sizes[[1L]])
+    input <- check_plot_input(input, sizes[[1L]], call = call)
     trace <- forward(net, input, trace = TRUE)
   }
 

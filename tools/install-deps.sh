@@ -36,6 +36,7 @@ pkgs_norec=(
   devscripts # checkbashisms, which R CMD check --as-cran runs on configure
   chromium # the documentation site's check in a real browser
   fonts-noto-cjk # Hangul in the browser's rendering of the Korean articles
+  fonts-dejavu-extra # a math font (DejaVu Math TeX Gyre): browsers stretch MathML brackets with it
 )
 
 not_installed() {

@@ -112,4 +112,34 @@ cat(sprintf("RSS %+g kB (%.1f bytes per failing call)\n", d_err_rss, d_err_rss *
 err_flat <- abs(after$Ncells - before$Ncells) < 1000 && abs(after$Vcells - before$Vcells) < 1000 &&
   (is.na(d_err_rss) || d_err_rss < 1024)
 cat(if (err_flat) "error path memory: FLAT" else "error path memory: GROWING", "\n")
-invisible(if (!flat || !same || !err_flat) quit(status = 1L))
+
+# Learning ----------------------------------------------------------------
+# backward() on the moderate network, and fit() for one epoch (each fit
+# makes and frees a training state behind an external pointer).
+n_learn <- max(2L, min(4000L, n_iter %/% 25L))
+yb <- factor(letters[1L + (B[, 1] > 0) + 2L * (B[, 2] > 0)]) # 4 classes, one per output
+net_learn <- network(c(20, 16, 4), activation = "tanh", output = "softmax", bias = TRUE, seed = 2)
+learn_once <- function() {
+  backward(net_learn, B, yb)
+  fit(net_learn, B, yb, epochs = 1, batch_size = 50, seed = 1)
+  invisible(NULL)
+}
+ref_learn <- list(backward(net_learn, B, yb), fit(net_learn, B, yb, epochs = 1, batch_size = 50, seed = 1)$weights)
+for (i in 1:50) learn_once()
+l_before <- snapshot("learning: before")
+for (i in seq_len(n_learn)) {
+  learn_once()
+  if (i == n_learn %/% 2L) l_half <- snapshot(sprintf("learning: after %d", i))
+}
+l_after <- snapshot(sprintf("learning: after %d", n_learn))
+cat(sprintf("\n%d iterations of backward() and fit(epochs = 1) on 200x20 through 20-16-4:\n", n_learn))
+print(rbind(l_before, l_half, l_after), row.names = FALSE)
+d_l_rss <- l_after$RSS_kB - l_half$RSS_kB
+learn_flat <- abs(l_after$Ncells - l_half$Ncells) < 1000 && abs(l_after$Vcells - l_half$Vcells) < 1000 &&
+  (is.na(d_l_rss) || d_l_rss < 2048)
+learn_same <- identical(ref_learn, list(backward(net_learn, B, yb),
+                                        fit(net_learn, B, yb, epochs = 1, batch_size = 50, seed = 1)$weights))
+cat(sprintf("second half: RSS %+g kB\n", d_l_rss))
+cat(if (learn_flat) "learning memory: FLAT" else "learning memory: GROWING", "\n")
+cat("learning results unchanged after the loop:", learn_same, "\n")
+invisible(if (!flat || !same || !err_flat || !learn_flat || !learn_same) quit(status = 1L))

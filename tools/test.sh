@@ -3,10 +3,12 @@
 # installs what is missing, runs the Rust tests, checks the generated R
 # wrappers, vendors the crates and builds the source tarball, installs it
 # with the network cut off (proving the offline build), runs the testthat
-# suite against that installation, checks memory (valgrind, and a loop of
-# 100,000 calls) and runs R CMD check --as-cran on the tarball. Ends with
-# one line "N passed, N failed" counting cargo and testthat tests (a
-# failing step outside them counts as one failure).
+# suite against that installation, builds the documentation site from it
+# offline and checks the site in a browser (tools/site.sh,
+# tools/check-site.sh), checks memory (valgrind, and a loop of 100,000
+# calls) and runs R CMD check --as-cran on the tarball. Ends with one line
+# "N passed, N failed" counting cargo and testthat tests and the two site
+# steps (a failing step outside them counts as one failure).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -60,6 +62,30 @@ Rscript tools/run-testthat.R "$work/lib" "$work/testthat-counts" || status=1
 read -r tt_passed tt_failed tt_skipped < "$work/testthat-counts" || { tt_passed=0; tt_failed=1; tt_skipped=0; }
 [ "${tt_failed:-1}" -eq 0 ] || status=1
 
+section "documentation site: built offline from this installation, checked in a browser"
+# tools/site.sh builds docs/ with pkgdown (network cut off), then
+# tools/check-site.sh opens every page in headless Chromium (or checks the
+# HTML files only, with a message, when Chromium is not installed); each
+# counts as one test
+site_passed=0
+site_failed=0
+if bash tools/site.sh "$work/lib" >"$work/site.log" 2>&1; then
+  grep -E "^(site built|built in)" "$work/site.log"
+  site_passed=$((site_passed + 1))
+  if bash tools/check-site.sh docs check/site; then
+    site_passed=$((site_passed + 1))
+  else
+    echo "the site check failed"
+    site_failed=$((site_failed + 1))
+    status=1
+  fi
+else
+  tail -n 40 "$work/site.log"
+  echo "the site build failed (full log above); the browser check did not run"
+  site_failed=$((site_failed + 2))
+  status=1
+fi
+
 section "memory: valgrind on every function (normal and error paths)"
 bash tools/valgrind.sh --installed "$work/lib" 2>"$work/valgrind-records.log" ||
   { cat "$work/valgrind-records.log"; status=1; }
@@ -90,13 +116,14 @@ fi
 section "summary"
 echo "cargo: $cargo_passed passed, $cargo_failed failed"
 echo "testthat: $tt_passed passed, $tt_failed failed, $tt_skipped skipped"
+echo "site (build, browser check): $site_passed passed, $site_failed failed"
 echo "R CMD check: $(grep '^Status: ' "$work/check.log" || echo 'did not finish')"
 grep -B1 -A4 -E '\.\.\. (NOTE|WARNING|ERROR)$' "$work/check.log" | sed 's/^/  /'
-failed=$((cargo_failed + tt_failed))
+failed=$((cargo_failed + tt_failed + site_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # a step outside the counted tests (wrappers, build, check) failed: count it
   echo "a step other than the counted tests failed (see above)"
   failed=1
 fi
-echo "$((cargo_passed + tt_passed)) passed, $failed failed"
+echo "$((cargo_passed + tt_passed + site_passed)) passed, $failed failed"
 exit "$status"

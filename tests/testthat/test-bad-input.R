@@ -7,17 +7,8 @@
 # The cases are tables of unevaluated calls; values are spliced into the
 # calls with bquote(), so the failing call is shown when a case fails.
 
-# The lecture's section 3 network: set.seed(1234), then the 12 runif()
-# draws of sections 1 and 2, then beta (2x3) and gamma (3x1). R's own random
-# stream is left as it was.
-bad_lecture <- local({
-  old_seed <- if (exists(".Random.seed", globalenv())) get(".Random.seed", globalenv())
-  on.exit(if (is.null(old_seed)) rm(".Random.seed", envir = globalenv()) else
-    assign(".Random.seed", old_seed, envir = globalenv()))
-  set.seed(1234)
-  stats::runif(12)
-  list(beta = matrix(stats::runif(6), ncol = 3), gamma = matrix(stats::runif(3), ncol = 1))
-})
+# The lecture's section 3 network (helper-lecture.R).
+bad_lecture <- lecture_weights()
 bad_beta <- bad_lecture$beta
 bad_gamma <- bad_lecture$gamma
 bad_X <- matrix(1:6, ncol = 2, byrow = TRUE)
@@ -696,6 +687,118 @@ test_that("tensor $mm(), $size() and $ refuse bad input with fwdprop_error", {
   # zero-extent results are base R's
   expect_identical(as.matrix(T1$mm(matrix(0, 2, 0))), unclass(T1) %*% matrix(0, 2, 0))
   expect_identical(as.matrix(tensor(matrix(0, 0, 2))$mm(T1)), matrix(0, 0, 2) %*% unclass(T1))
+})
+
+test_that("backward() refuses bad networks, data, targets and settings with fwdprop_error", {
+  net <- bad_net
+  X <- bad_X
+  y <- c(0, 1, 1)
+  soft <- network(c(2, 3, 3), output = "softmax", seed = 1)
+  ident <- network(c(2, 3, 1), output = "identity", seed = 1)
+  nan_net <- net
+  nan_net$weights[[2]][2] <- NaN
+  all_cases <- c(
+    cases_from(wrong_types[c("character", "list", "NULL", "function")],
+               function(v) bquote(backward(.(v), X, y)), "net", "net"),
+    cases_from(wrong_types[c("character", "character_matrix", "complex", "list", "NULL")],
+               function(v) bquote(backward(net, .(v), y)), "x", "x"),
+    cases("net",
+      backward(nan_net, X, y),
+      backward(suppressWarnings(network(c(2, 3, 1), output = "softmax", seed = 1)), X, y)
+    ),
+    cases("x",
+      backward(net, matrix(c(1, NA, 3, 4, 5, 6), 3), y),
+      backward(net, matrix(c(1, Inf, 3, 4, 5, 6), 3), y),
+      backward(net, matrix(1:9, 3), y)
+    ),
+    cases("y",
+      backward(net, X),
+      backward(net, X, NULL),
+      backward(net, X, c(0, 1)),
+      backward(net, X, c(0, NA, 1)),
+      backward(net, X, c(0, 2, 1)),
+      backward(net, X, c(0, -1, 1)),
+      backward(net, X, "a"),
+      backward(net, X, list(1, 2, 3)),
+      backward(net, X, data.frame(y = y)),
+      backward(net, X, matrix(0, 3, 2)),
+      backward(net, X, factor(c("a", "b", "c"))),
+      backward(soft, X, y),
+      backward(soft, X, factor(c("a", "b", "a"))),
+      backward(ident, X, c(0, Inf, 1))
+    ),
+    cases("loss",
+      backward(net, X, y, loss = "hinge"),
+      backward(net, X, y, loss = NA),
+      backward(net, X, y, loss = c("mse", "bce")),
+      backward(net, X, y, loss = "cross_entropy"),
+      backward(soft, X, diag(3), loss = "bce"),
+      backward(ident, X, y, loss = "bce")
+    ),
+    cases("weight_decay",
+      backward(net, X, y, weight_decay = -1),
+      backward(net, X, y, weight_decay = NA),
+      backward(net, X, y, weight_decay = "0"),
+      backward(net, X, y, weight_decay = c(1, 2))
+    ),
+    cases("trace", backward(net, X, y, trace = NA), backward(net, X, y, trace = "yes")),
+    cases("threads", backward(net, X, y, threads = 0), backward(net, X, y, threads = 1.5))
+  )
+  n <- expect_bad_inputs(all_cases)
+  expect_gte(n, 30)
+  expect_snapshot(error = TRUE, {
+    backward(net, X, c(0, 2, 1))
+    backward(net, matrix(c(1, NA, 3, 4, 5, 6), 3), y)
+    backward(suppressWarnings(network(c(2, 3, 1), output = "softmax", seed = 1)), X, y)
+    backward(soft, X, diag(3), loss = "bce")
+    backward(net, X, y, loss = "cross_entropy")
+    backward(soft, X, factor(c("a", "b", "a")))
+  })
+})
+
+test_that("fit() and mlp() refuse bad settings with fwdprop_error naming the argument", {
+  net <- network(c(2, 3, 1), output = "sigmoid", bias = TRUE, seed = 1)
+  X <- bad_X
+  y <- c(0, 1, 1)
+  all_cases <- c(
+    cases("object",
+      fit(structure(list(weights = "a"), class = "fwdprop_network"), X, y),
+      fit(structure(within(unclass(bad_net), sizes <- 1), class = "fwdprop_network"), X, y)
+    ),
+    cases("optimizer", fit(net, X, y, optimizer = "lbfgs"), fit(net, X, y, optimizer = 1)),
+    cases("epochs", fit(net, X, y, epochs = 0), fit(net, X, y, epochs = 1.5), fit(net, X, y, epochs = NA)),
+    cases("batch_size", fit(net, X, y, batch_size = 0), fit(net, X, y, batch_size = "32")),
+    cases("learn_rate", fit(net, X, y, learn_rate = 0), fit(net, X, y, learn_rate = -1),
+          fit(net, X, y, learn_rate = Inf), fit(net, X, y, learn_rate = c(0.1, 0.2))),
+    cases("momentum", fit(net, X, y, optimizer = "sgd", momentum = 1), fit(net, X, y, optimizer = "sgd", momentum = -0.1),
+          fit(net, X, y, momentum = 0.9)),
+    cases("validation", fit(net, X, y, validation = 1), fit(net, X, y, validation = -0.1),
+          fit(net, X, y, validation = 0.01), fit(net, X, y, validation = "0.2")),
+    cases("patience", fit(net, X, y, patience = 0)),
+    cases("maxit", fit(net, X, y, optimizer = "bfgs", maxit = 0)),
+    cases("seed", fit(net, X, y, seed = -1), fit(net, X, y, seed = 1.5)),
+    cases("verbose", fit(net, X, y, verbose = NA)),
+    cases("weight_decay", fit(net, X, y, weight_decay = -1)),
+    cases("learning_rate", fit(net, X, y, learning_rate = 0.1)),
+    cases("y", fit(net, X), fit(net, X, c(0, 5, 1))),
+    cases("hidden", mlp(Species ~ ., data = iris, hidden = -1), mlp(Species ~ ., data = iris, hidden = "5"),
+          mlp(Species ~ ., data = iris, hidden = c(3, 0))),
+    cases("data", mlp(Species ~ ., data = as.matrix(iris[, 1:4])), mlp(Species ~ .)),
+    cases("y", mlp(iris[, 1:4], factor(rep("a", 150)))),
+    cases("scale", mlp(Species ~ ., data = iris, scale = NA)),
+    cases("type", predict(bad_net, X, type = "link"), predict(bad_net, X, type = NA))
+  )
+  n <- expect_bad_inputs(all_cases)
+  expect_gte(n, 30)
+  expect_snapshot(error = TRUE, {
+    fit(net, X, y, optimizer = "lbfgs")
+    fit(net, X, y, momentum = 0.9)
+    fit(net, X, y, validation = 0.01)
+    fit(net, X, y, learning_rate = 0.1)
+    mlp(Species ~ ., data = iris, hidden = -1)
+  })
+  # formula errors name the formula's problem
+  expect_error(mlp(nope ~ ., data = iris), class = "fwdprop_error", regexp = "formula")
 })
 
 test_that("after all the bad calls R still runs and normal calls are unchanged", {

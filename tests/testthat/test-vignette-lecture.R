@@ -3,43 +3,11 @@
 # The numbers below come from the lecture's printout (torch for R), not
 # from fwdprop.
 
-lecture_vignette <- function() {
-  candidates <- c(
-    system.file("doc", "lecture-05.Rmd", package = "fwdprop"),
-    test_path("..", "..", "vignettes", "lecture-05.Rmd")
-  )
-  candidates <- candidates[nzchar(candidates) & file.exists(candidates)]
-  if (!length(candidates)) skip("the lecture vignette's source is not available")
-  candidates[[1]]
-}
-
-# list(label = code) for every R chunk of an R Markdown file
-rmd_chunks <- function(path) {
-  lines <- readLines(path, encoding = "UTF-8", warn = FALSE)
-  starts <- grep("^```\\{r", lines)
-  ends <- grep("^```\\s*$", lines)
-  out <- list()
-  for (s in starts) {
-    e <- min(ends[ends > s])
-    label <- sub("^```\\{r[ ,]*([A-Za-z0-9_-]*).*$", "\\1", lines[s])
-    out[[label]] <- lines[seq.int(s + 1L, e - 1L)]
-  }
-  out
-}
-
 test_that("the lecture vignette reproduces the lecture's numbers", {
   skip_if_not_installed("knitr")
-  chunks <- rmd_chunks(lecture_vignette())
+  chunks <- rmd_chunks(vignette_source("lecture-05"))
   expect_true(all(c("s1-yhat", "s2-yhat", "s3-z", "trace") %in% names(chunks)))
-  env <- new.env(parent = globalenv())
-  grDevices::pdf(NULL)
-  on.exit(grDevices::dev.off(), add = TRUE)
-  seen <- list()
-  for (label in names(chunks)) {
-    if (label == "setup") next
-    utils::capture.output(eval(parse(text = chunks[[label]], encoding = "UTF-8"), envir = env))
-    seen[[label]] <- mget(ls(env), envir = env)
-  }
+  seen <- run_chunks(chunks)
   v <- function(x) round(as.numeric(as.matrix(x)), 4)
 
   # 1. one sample, one path
@@ -70,4 +38,54 @@ test_that("the lecture vignette reproduces the lecture's numbers", {
   s <- seen[["trace"]]
   expect_identical(v(s$tr$a[[2]]), c(0.6435, 0.6660, 0.6727))
   expect_identical(v(s$tr$z[[2]]), c(0.5904, 0.6900, 0.7205))
+})
+
+test_that("the backward-propagation preview computes by hand what backward() and finite differences give", {
+  skip_if_not_installed("knitr")
+  chunks <- rmd_chunks(vignette_source("lecture-06-preview"))
+  expect_true(all(c("forward", "delta3", "delta2", "grad-beta", "backward", "finite-differences",
+                    "step", "steps", "fit") %in% names(chunks)))
+  seen <- run_chunks(chunks)
+  v <- function(x) round(as.numeric(as.matrix(x)), 4)
+  # it starts from the lecture's network and numbers
+  expect_identical(v(seen[["forward"]]$y_hat), c(0.6435, 0.6660, 0.6727))
+  s <- seen[["backward"]]
+  # the hand computations, in base R from the vignette's own objects
+  X <- s$X
+  y <- s$y
+  a2 <- plogis(X %*% s$beta)
+  yhat <- plogis(a2 %*% s$gamma)
+  d3 <- 2 / 3 * (yhat - y) * yhat * (1 - yhat)
+  d2 <- (d3 %*% t(s$gamma)) * a2 * (1 - a2)
+  expect_equal(s$delta_3, d3, tolerance = 1e-14)
+  expect_equal(s$delta_2, d2, tolerance = 1e-14)
+  expect_equal(s$grad_gamma, t(a2) %*% d3, tolerance = 1e-14)
+  expect_equal(s$grad_beta, t(X) %*% d2, tolerance = 1e-14)
+  # backward() agrees with the hand computation
+  expect_equal(s$g$weights, list(s$grad_beta, s$grad_gamma), tolerance = 1e-14)
+  expect_equal(s$g$loss, mean((yhat - y)^2), tolerance = 1e-14)
+  # finite differences agree to 1e-9
+  expect_lt(max(abs(seen[["finite-differences"]]$numeric_beta - s$grad_beta)), 1e-9)
+  # one step of gradient descent lowers the loss, and fifty lower it further
+  st <- seen[["step"]]
+  expect_lt(st$loss_at(st$beta_new, st$gamma_new), st$L)
+  expect_true(all(diff(seen[["steps"]]$losses) < 0))
+  # fit() brings the predictions to the targets
+  f <- seen[["fit"]]$fitted
+  expect_lt(tail(f$training$history$loss, 1), 0.01)
+  expect_equal(as.vector(round(predict(f, X))), as.vector(y))
+})
+
+test_that("the built lecture vignette shows its formulas as MathML, with no MathJax", {
+  html <- system.file("doc", "lecture-05.html", package = "fwdprop")
+  if (!nzchar(html)) skip("the vignettes were not built into this installation")
+  page <- paste(readLines(html, warn = FALSE, encoding = "UTF-8"), collapse = "\n")
+  # the source's formulas: 4 displayed, the rest inline
+  expect_identical(lengths(regmatches(page, gregexpr("<math display=\"block\"", page, fixed = TRUE))), 4L)
+  expect_gte(lengths(regmatches(page, gregexpr("<math display=\"inline\"", page, fixed = TRUE))), 10L)
+  expect_false(grepl("mathjax", page, ignore.case = TRUE))
+  # no TeX left where the reader sees it (MathML keeps it in <annotation>)
+  shown <- gsub("(?s)<annotation.*?</annotation>|<pre.*?</pre>|<script.*?</script>|<style.*?</style>",
+                "", page, perl = TRUE)
+  expect_false(grepl("\\\\begin|\\\\frac|\\\\sigma|\\$\\$", shown))
 })

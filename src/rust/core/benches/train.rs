@@ -39,7 +39,7 @@ fn report(name: &str, label: &str, t: &[Duration], flops: f64) {
     let med = t[t.len() / 2].as_secs_f64();
     let max = t[t.len() - 1].as_secs_f64();
     println!(
-        "{name:3} {label:24} median {:8.1} ms  max {:8.1} ms  {:6.1} GFLOP/s",
+        "{name:3} {label:24} median {:9.3} ms  max {:9.3} ms  {:6.1} GFLOP/s",
         med * 1e3,
         max * 1e3,
         flops / med / 1e9
@@ -70,6 +70,29 @@ fn main() {
     let mults: f64 = sizes.windows(2).map(|s| (s[0] * s[1]) as f64).sum();
     let back_mults: f64 = mults + sizes[1..].windows(2).map(|s| (s[0] * s[1]) as f64).sum::<f64>();
     let layout = ParamLayout::of(&net);
+    if run("P2") {
+        // the parts of one E2 step, on one thread: repacking the weights,
+        // one 64-row block's gradient, adding two gradient buffers
+        use fwdprop_core::backward::{block_gradient, Objective, Plan, Scratch};
+        let mut plan = Plan::new(&net, 128, 64, 1, true);
+        let t = times(200, || plan.repack(&net));
+        report("P2", "repack W1 W2 W2t W3t", &t, 0.0);
+        let xb = x.slice(ndarray::s![0..64, ..]).to_owned();
+        let yb = y.slice(ndarray::s![0..64, ..]).to_owned();
+        let mut scratch = Scratch::new(&net, &plan);
+        let mut g = vec![0.0; layout.len];
+        let obj = Objective { loss: Loss::Bce, mean_over: 128.0 };
+        let t = times(200, || {
+            black_box(block_gradient(xb.view(), yb.view(), &net, &plan, obj, &mut g, &mut scratch));
+        });
+        report("P2", "block gradient, 64 rows", &t, 2.0 * 64.0 * (mults + back_mults));
+        let g2 = vec![1.0; layout.len];
+        let t = times(200, || {
+            g.iter_mut().zip(&g2).for_each(|(a, b)| *a += b);
+            black_box(&g);
+        });
+        report("P2", "add two gradients", &t, 0.0);
+    }
     for threads in [1, 2] {
         if run("F2") {
             let t = times(5, || {

@@ -27,13 +27,11 @@
 //! layer has one. The gradient has the same layout, so optimisers update
 //! the network with one loop.
 
-use std::sync::{Mutex, PoisonError};
-
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
 use crate::forward::{
-    add_bias, apply_activation, err, product_into, Activation, ForwardError, Layer, Network, BLOCK_ROWS,
-    PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES, SMALL_PRODUCT,
+    add_bias, apply_activation, col_major, col_major_ref, err, product_into, run_jobs, Activation, ForwardError, Layer,
+    Network, BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES, SMALL_PRODUCT,
 };
 use crate::gemm::{gemm_packed_add_into, GemmWork, PackedB};
 use crate::loss::{activation_backward, block_loss, output_delta, Loss};
@@ -249,6 +247,14 @@ impl Plan {
         }
     }
 
+    /// Every packed matrix with what it packs (layer, transposed), for a
+    /// training loop that shares the repacking out among its threads.
+    pub(crate) fn packed_mut(&mut self) -> Vec<(&mut PackedB, usize, bool)> {
+        let w = self.packed_w.iter_mut().enumerate().filter_map(|(l, p)| p.as_mut().map(|p| (p, l, false)));
+        let wt = self.packed_wt.iter_mut().enumerate().filter_map(|(l, p)| p.as_mut().map(|p| (p, l, true)));
+        w.chain(wt).collect()
+    }
+
     /// The layout of the network's parameters (and of its gradient).
     pub fn layout(&self) -> &ParamLayout {
         &self.layout
@@ -283,20 +289,6 @@ impl Scratch {
             rows: vec![0.0; 3 * rb],
             gemm: GemmWork::new(),
         }
-    }
-}
-
-fn col_major(buf: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2<'_, f64> {
-    match ArrayViewMut2::from_shape((rows, cols).f(), &mut buf[..rows * cols]) {
-        Ok(v) => v,
-        Err(e) => unreachable!("scratch buffer too small: {e}"),
-    }
-}
-
-fn col_major_ref(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
-    match ArrayView2::from_shape((rows, cols).f(), &buf[..rows * cols]) {
-        Ok(v) => v,
-        Err(e) => unreachable!("scratch buffer too small: {e}"),
     }
 }
 
@@ -517,31 +509,9 @@ pub fn gradient_into_with_block(
         bufs.push(&mut *grad);
         bufs.extend(others.iter_mut().map(|b| b.as_mut_slice()));
         let jobs = bufs.into_iter().zip(losses.iter_mut()).enumerate();
-        let workers = threads.min(shards);
-        if workers <= 1 {
-            let mut scratch = Scratch::new(net, &p);
-            for (s, (buf, l)) in jobs {
-                *l = run_shard(s, buf, &mut scratch);
-            }
-        } else {
-            let queue = Mutex::new(jobs);
-            let work_loop = || {
-                let mut scratch = Scratch::new(net, &p);
-                loop {
-                    let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    match job {
-                        Some((s, (buf, l))) => *l = run_shard(s, buf, &mut scratch),
-                        None => break,
-                    }
-                }
-            };
-            std::thread::scope(|scope| {
-                for _ in 1..workers {
-                    scope.spawn(work_loop);
-                }
-                work_loop();
-            });
-        }
+        run_jobs(jobs, threads.min(shards), || Scratch::new(net, &p), |(s, (buf, l)), scratch| {
+            *l = run_shard(s, buf, scratch)
+        });
     }
     // the shards in order
     for other in &others {
@@ -572,28 +542,7 @@ pub fn loss_of(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss
         let (r0, r1) = (b * rb, ((b + 1) * rb).min(n));
         *l = block_loss_only(x.slice(s![r0..r1, ..]), y.slice(s![r0..r1, ..]), net, &p, loss, scratch);
     };
-    if threads <= 1 {
-        let mut scratch = Scratch::new(net, &p);
-        jobs.for_each(|(b, l)| run(b, l, &mut scratch));
-    } else {
-        let queue = Mutex::new(jobs);
-        let work_loop = || {
-            let mut scratch = Scratch::new(net, &p);
-            loop {
-                let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                match job {
-                    Some((b, l)) => run(b, l, &mut scratch),
-                    None => break,
-                }
-            }
-        };
-        std::thread::scope(|scope| {
-            for _ in 1..threads.min(blocks) {
-                scope.spawn(work_loop);
-            }
-            work_loop();
-        });
-    }
+    run_jobs(jobs, threads.min(blocks), || Scratch::new(net, &p), |(b, l), scratch| run(b, l, scratch));
     Ok(losses.iter().fold(0.0, |a, &b| a + b) / mean_over)
 }
 

@@ -319,20 +319,34 @@ pub fn forward_into_with_block(
     };
     let packed = &packed[..];
     let jobs = x.axis_chunks_iter(Axis(0), rb).zip(out.axis_chunks_iter_mut(Axis(0), rb));
+    run_jobs(jobs, workers, || Scratch::new(net, rb), |(xb, ob), scratch| {
+        forward_block(xb, net, packed, small, ob, scratch)
+    });
+    Ok(())
+}
+
+/// Runs `work` on every job of `jobs` with up to `workers` threads (the
+/// calling thread included), each with its own state made by `init`. Jobs
+/// are handed out in order as threads become free; a job's result must not
+/// depend on which thread runs it (the callers' results are the same
+/// whatever the number of threads).
+pub(crate) fn run_jobs<J, I, S>(jobs: I, workers: usize, init: impl Fn() -> S + Sync, work: impl Fn(J, &mut S) + Sync)
+where
+    I: Iterator<Item = J> + Send,
+    J: Send,
+{
     if workers <= 1 {
-        let mut scratch = Scratch::new(net, rb);
-        for (xb, ob) in jobs {
-            forward_block(xb, net, packed, small, ob, &mut scratch);
-        }
-        return Ok(());
+        let mut state = init();
+        jobs.for_each(|job| work(job, &mut state));
+        return;
     }
     let queue = Mutex::new(jobs);
     let work_loop = || {
-        let mut scratch = Scratch::new(net, rb);
+        let mut state = init();
         loop {
             let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
             match job {
-                Some((xb, ob)) => forward_block(xb, net, packed, small, ob, &mut scratch),
+                Some(job) => work(job, &mut state),
                 None => break,
             }
         }
@@ -343,7 +357,6 @@ pub fn forward_into_with_block(
         }
         work_loop();
     });
-    Ok(())
 }
 
 /// Per-thread buffers of the fused path, allocated once per call.
@@ -374,7 +387,7 @@ impl Scratch {
 }
 
 /// Column-major `rows x cols` view of the start of `buf`.
-fn col_major(buf: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2<'_, f64> {
+pub(crate) fn col_major(buf: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2<'_, f64> {
     match ArrayViewMut2::from_shape((rows, cols).f(), &mut buf[..rows * cols]) {
         Ok(v) => v,
         Err(e) => unreachable!("scratch buffer too small: {e}"),
@@ -382,7 +395,7 @@ fn col_major(buf: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2<'_, f64
 }
 
 /// Column-major `rows x cols` read-only view of the start of `buf`.
-fn col_major_ref(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
+pub(crate) fn col_major_ref(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
     match ArrayView2::from_shape((rows, cols).f(), &buf[..rows * cols]) {
         Ok(v) => v,
         Err(e) => unreachable!("scratch buffer too small: {e}"),

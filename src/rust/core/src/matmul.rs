@@ -97,29 +97,37 @@ pub fn gemm_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<
     if empty_product("matmul", a.dim(), b.dim(), &mut out) {
         return;
     }
+    // SAFETY: the shapes were checked above; with beta = 0 matrixmultiply
+    // does not read `out` before writing it.
+    unsafe { dgemm(a, b, out, 0.0) };
+}
+
+/// matrixmultiply's `out = a %*% b + beta * out` on views whose shapes
+/// chain and are not empty.
+///
+/// # Safety
+/// The shapes must have been checked (the strides come from valid views,
+/// so every index matrixmultiply forms is then in bounds); with `beta != 0`
+/// `out` must be initialised.
+unsafe fn dgemm(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>, beta: f64) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    // SAFETY: the shapes were checked above; the strides come from valid
-    // ndarray views, so every index matrixmultiply forms is in bounds. With
-    // beta = 0 matrixmultiply does not read `out` before writing it.
-    unsafe {
-        matrixmultiply::dgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            a.strides()[0],
-            a.strides()[1],
-            b.as_ptr(),
-            b.strides()[0],
-            b.strides()[1],
-            0.0,
-            out.as_mut_ptr(),
-            out.strides()[0],
-            out.strides()[1],
-        );
-    }
+    matrixmultiply::dgemm(
+        m,
+        k,
+        n,
+        1.0,
+        a.as_ptr(),
+        a.strides()[0],
+        a.strides()[1],
+        b.as_ptr(),
+        b.strides()[0],
+        b.strides()[1],
+        beta,
+        out.as_mut_ptr(),
+        out.strides()[0],
+        out.strides()[1],
+    );
 }
 
 /// The naive product in base R's order (`simple_matprod` in R's
@@ -179,32 +187,13 @@ pub(crate) fn empty_product_add(who: &str, (m, k): (usize, usize), (k2, n): (usi
 ///
 /// # Panics
 /// When the shapes do not chain or `out` has the wrong shape.
-pub fn gemm_add_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
+pub fn gemm_add_into(a: ArrayView2<f64>, b: ArrayView2<f64>, out: ArrayViewMut2<f64>) {
     if empty_product_add("matmul", a.dim(), b.dim(), &out) {
         return;
     }
-    let (m, k) = a.dim();
-    let n = b.ncols();
-    // SAFETY: as in gemm_into; with beta = 1 `out` is read, and it is
-    // initialised (a view of initialised memory).
-    unsafe {
-        matrixmultiply::dgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            a.strides()[0],
-            a.strides()[1],
-            b.as_ptr(),
-            b.strides()[0],
-            b.strides()[1],
-            1.0,
-            out.as_mut_ptr(),
-            out.strides()[0],
-            out.strides()[1],
-        );
-    }
+    // SAFETY: the shapes were checked above; `out` is a view of
+    // initialised memory.
+    unsafe { dgemm(a, b, out, 1.0) };
 }
 
 #[cfg(test)]

@@ -25,15 +25,16 @@
 //! Weight decay `lambda` adds `lambda w` to the gradient of every weight
 //! (not the biases), i.e. `lambda / 2 sum(W^2)` to the loss.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::backward::{block_gradient, loss_of, shard_count, Objective, ParamLayout, Plan, Scratch};
-use crate::forward::{err, Activation, ForwardError};
+use crate::forward::{col_major_ref, err, Activation, ForwardError};
+use crate::gemm::PackedB;
 use crate::loss::Loss;
 
 /// An optimiser and its settings.
@@ -138,6 +139,65 @@ pub fn validation_split(n: usize, n_val: usize, rng: &mut ChaCha20Rng) -> (Vec<u
     let train = (0..n).filter(|&i| !is_val[i]).collect();
     val.sort_unstable();
     (train, val)
+}
+
+/// A barrier for the few threads of a training epoch, which meet three
+/// times per step (every few hundred microseconds): a waiting thread spins
+/// for a few tens of microseconds first, and only then sleeps (on a
+/// condition variable), because a wake-up from sleep takes tens of
+/// microseconds on this project's machines (`std::sync::Barrier` always
+/// sleeps) while spinning for long wastes the core when the machine is busy
+/// and the other thread is not running.
+struct SpinBarrier {
+    n: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+/// Spins (pause instructions) before a waiting thread sleeps: about 20-50
+/// microseconds.
+const BARRIER_SPINS: u32 = 2000;
+
+impl SpinBarrier {
+    fn new(n: usize) -> Self {
+        SpinBarrier {
+            n,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// Returns once all `n` threads have called `wait` (for this meeting).
+    /// Everything a thread wrote before `wait` is visible to every thread
+    /// after it.
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+            // the last to arrive opens the next meeting, then releases all
+            // (under the lock, so that no sleeper misses the change)
+            self.arrived.store(0, Ordering::Relaxed);
+            {
+                let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+                self.generation.fetch_add(1, Ordering::Release);
+            }
+            self.wake.notify_all();
+            return;
+        }
+        for _ in 0..BARRIER_SPINS {
+            if self.generation.load(Ordering::Acquire) != generation {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while self.generation.load(Ordering::Acquire) == generation {
+            guard = self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
 }
 
 /// Pointers shared by the threads of an epoch; every access is ordered by
@@ -312,27 +372,35 @@ impl Trainer {
         // one gradient buffer per shard, a loss per shard
         let mut bufs: Vec<Vec<f64>> = (0..shards).map(|_| vec![0.0; p]).collect();
         let mut losses = vec![0.0; shards];
-        let plan = {
+        let mut plan = {
             let net = match self.layout.network(&self.params, &self.activations) {
                 Ok(net) => net,
                 Err(e) => unreachable!("the trainer's own layout: {e}"),
             };
             Plan::new(&net, bs, rb, 1, true)
         };
+        // the packed weights, repacked after every update: matrix `i` by
+        // thread `i % threads`
+        let packs: Vec<(Shared<PackedB>, usize, bool)> =
+            plan.packed_mut().into_iter().map(|(p, l, tr)| (Shared(p as *mut PackedB), l, tr)).collect();
+        let packs = &packs;
         let obj_for = |m: usize, loss: Loss, d_out: usize| Objective { loss, mean_over: loss.mean_over(m, d_out) };
 
         let stop = AtomicBool::new(false);
         let diverged = AtomicBool::new(false);
-        let barrier = Barrier::new(threads);
+        let barrier = SpinBarrier::new(threads);
         let mut total_loss = 0.0;
         let mut steps_done = 0usize;
 
         let params = Shared(self.params.as_mut_ptr());
         let state1 = Shared(self.state1.as_mut_ptr());
         let state2 = Shared(self.state2.as_mut_ptr());
-        let bufs_ptr = Shared(bufs.as_mut_ptr());
+        // the buffers' memory, each written by one thread at a time (see
+        // the phases below)
+        let bufs_ptr: Vec<Shared<f64>> = bufs.iter_mut().map(|b| Shared(b.as_mut_ptr())).collect();
+        let bufs_ptr = &bufs_ptr;
         let losses_ptr = Shared(losses.as_mut_ptr());
-        let plan_ptr = Shared(&plan as *const Plan as *mut Plan);
+        let plan_ptr = Shared(&mut plan as *mut Plan);
         let settings = self.settings;
         let layout = &self.layout;
         let activations = &self.activations;
@@ -340,11 +408,9 @@ impl Trainer {
         let order = &self.order;
         let step0 = self.step;
         // weight decay applies to the weights, not the biases
-        let mut decayed = vec![false; p];
-        if self.settings.weight_decay != 0.0 {
-            layout.weight_ranges().for_each(|r| decayed[r].iter_mut().for_each(|d| *d = true));
-        }
-        let decayed = &decayed;
+        let decay_ranges: Vec<std::ops::Range<usize>> =
+            if self.settings.weight_decay != 0.0 { layout.weight_ranges().collect() } else { Vec::new() };
+        let decay_ranges = &decay_ranges;
 
         // Thread `t`'s part of every step. Phase A: the gradients of the
         // blocks `t, t + threads, ...` into their buffers. Barrier. Phase
@@ -378,7 +444,7 @@ impl Trainer {
                     for b in (t..blocks).step_by(threads) {
                         // SAFETY: block `b` (hence buffer and loss `b`) is
                         // this thread's alone in phase A.
-                        let buf = unsafe { &mut *bufs_ptr.get().add(b) };
+                        let buf = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[b].get(), p) };
                         let loss = unsafe { &mut *losses_ptr.get().add(b) };
                         buf.fill(0.0);
                         let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
@@ -389,8 +455,8 @@ impl Trainer {
                             xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
                             yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
                         }
-                        let xv = view(&xb, mb, d_in);
-                        let yv = view(&yb, mb, d_out);
+                        let xv = col_major_ref(&xb, mb, d_in);
+                        let yv = col_major_ref(&yb, mb, d_out);
                         *loss = block_gradient(xv, yv, &net, plan, obj, buf, scratch);
                     }
                 }
@@ -398,10 +464,10 @@ impl Trainer {
                     barrier.wait();
                 }
                 // phase B
-                // SAFETY: phase A is over: the buffers and losses are only
-                // read now; each thread writes its own share of the
-                // parameters and of the optimiser's state.
-                let bufs = unsafe { std::slice::from_raw_parts(bufs_ptr.get() as *const Vec<f64>, blocks) };
+                // SAFETY: phase A is over: the losses are only read now;
+                // each thread adds up its own share of the buffers (into
+                // the first) and updates its own share of the parameters
+                // and of the optimiser's state.
                 let step_loss = unsafe { std::slice::from_raw_parts(losses_ptr.get() as *const f64, blocks) }
                     .iter()
                     .fold(0.0, |a, &b| a + b);
@@ -412,29 +478,52 @@ impl Trainer {
                 total += step_loss;
                 done += 1;
                 {
-                    let w = unsafe { std::slice::from_raw_parts_mut(params.get().add(share.0), share.1 - share.0) };
-                    let s1 = unsafe { std::slice::from_raw_parts_mut(state1.get().add(share.0), share.1 - share.0) };
+                    let len = share.1 - share.0;
+                    let w = unsafe { std::slice::from_raw_parts_mut(params.get().add(share.0), len) };
+                    let s1 = unsafe { std::slice::from_raw_parts_mut(state1.get().add(share.0), len) };
                     let s2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
-                        unsafe { std::slice::from_raw_parts_mut(state2.get().add(share.0), share.1 - share.0) }
+                        unsafe { std::slice::from_raw_parts_mut(state2.get().add(share.0), len) }
                     } else {
                         &mut []
                     };
-                    let g = Share { start: share.0, bufs, decayed: &decayed[share.0..share.1] };
+                    // the gradient of the share: the blocks' buffers added
+                    // in order into the first, plus weight decay
+                    let g = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[0].get().add(share.0), len) };
+                    for buf in &bufs_ptr[1..blocks] {
+                        let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
+                        g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
+                    }
+                    for r in decay_ranges {
+                        let (a, e) = (r.start.max(share.0), r.end.min(share.1));
+                        if a < e {
+                            let lambda = settings.weight_decay;
+                            let (ga, wa) = (&mut g[a - share.0..e - share.0], &w[a - share.0..e - share.0]);
+                            ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
+                        }
+                    }
                     update(w, s1, s2, g, &settings, step0 + done as u64);
                 }
                 if threads > 1 {
                     barrier.wait();
                 }
-                if t == 0 {
-                    // SAFETY: between the barriers of phase B and the next
-                    // phase A only this thread runs (the others wait at
-                    // the barrier below).
+                // phase C: the new weights packed for the next step's
+                // products, each packed matrix by one thread
+                {
+                    // SAFETY: the parameters are only read from here to the
+                    // next update; the plan is not read until the barrier
+                    // below, and each packed matrix is written by one thread.
                     let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
                     let net = match layout.network(params, activations) {
                         Ok(net) => net,
                         Err(e) => unreachable!("the trainer's own layout: {e}"),
                     };
-                    unsafe { (*plan_ptr.get()).repack(&net) };
+                    for (packed, l, transposed) in packs.iter().skip(t).step_by(threads) {
+                        let w = net.layers()[*l].weights.view();
+                        let w = if *transposed { w.reversed_axes() } else { w };
+                        unsafe { (*packed.get()).repack(w) };
+                    }
+                }
+                if t == 0 {
                     if let Some(f) = interrupt.as_mut() {
                         if f() {
                             stop.store(true, Ordering::Relaxed);
@@ -477,65 +566,33 @@ impl Trainer {
     }
 }
 
-/// Column-major `rows x cols` view of the start of `buf`.
-fn view(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
-    match ArrayView2::from_shape((rows, cols).f(), &buf[..rows * cols]) {
-        Ok(v) => v,
-        Err(e) => unreachable!("block buffer too small: {e}"),
-    }
-}
-
-/// A thread's share of a step's gradient: values `[start, start +
-/// decayed.len())` of the sum of `bufs` (in order), and which of them are
-/// weights (weight decay).
-struct Share<'a> {
-    start: usize,
-    bufs: &'a [Vec<f64>],
-    decayed: &'a [bool],
-}
-
-impl Share<'_> {
-    /// The gradient of value `i` of the share, whose parameter is `w`.
-    #[inline]
-    fn grad(&self, i: usize, w: f64, lambda: f64) -> f64 {
-        let j = self.start + i;
-        let mut g = self.bufs[0][j];
-        for b in &self.bufs[1..] {
-            g += b[j];
-        }
-        if self.decayed[i] {
-            g += lambda * w;
-        }
-        g
-    }
-}
 
 /// The optimiser's step `t` (counted from 1) on a share of the
-/// parameters `w` and of its state (`s1`, and `s2` for Adam).
-fn update(w: &mut [f64], s1: &mut [f64], s2: &mut [f64], g: Share, settings: &Settings, t: u64) {
+/// parameters `w`, of its gradient `g` and of the optimiser's state (`s1`,
+/// and `s2` for Adam). Element by element, in loops the compiler
+/// vectorises.
+fn update(w: &mut [f64], s1: &mut [f64], s2: &mut [f64], g: &[f64], settings: &Settings, t: u64) {
     let lr = settings.learn_rate;
-    let lambda = settings.weight_decay;
     match settings.optimizer {
+        Optimizer::Sgd { momentum: 0.0 } => {
+            w.iter_mut().zip(g).for_each(|(w, &g)| *w -= lr * g);
+        }
         Optimizer::Sgd { momentum } => {
-            for i in 0..w.len() {
-                let gi = g.grad(i, w[i], lambda);
-                if momentum != 0.0 {
-                    s1[i] = if t == 1 { gi } else { momentum * s1[i] + gi };
-                    w[i] -= lr * s1[i];
-                } else {
-                    w[i] -= lr * gi;
-                }
+            if t == 1 {
+                s1.copy_from_slice(g);
+            } else {
+                s1.iter_mut().zip(g).for_each(|(v, &g)| *v = momentum * *v + g);
             }
+            w.iter_mut().zip(s1.iter()).for_each(|(w, &v)| *w -= lr * v);
         }
         Optimizer::Adam { beta1, beta2, eps } => {
             let t = t.min(i32::MAX as u64) as i32;
             let step_size = lr / (1.0 - beta1.powi(t));
             let bc2_sqrt = (1.0 - beta2.powi(t)).sqrt();
-            for i in 0..w.len() {
-                let gi = g.grad(i, w[i], lambda);
-                s1[i] = beta1 * s1[i] + (1.0 - beta1) * gi;
-                s2[i] = beta2 * s2[i] + (1.0 - beta2) * gi * gi;
-                w[i] -= step_size * s1[i] / (s2[i].sqrt() / bc2_sqrt + eps);
+            for (((w, m), v), &g) in w.iter_mut().zip(s1.iter_mut()).zip(s2.iter_mut()).zip(g) {
+                *m = beta1 * *m + (1.0 - beta1) * g;
+                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                *w -= step_size * *m / (v.sqrt() / bc2_sqrt + eps);
             }
         }
     }

@@ -111,6 +111,17 @@ fn backward_impl(
     .into())
 }
 
+/// Whether a double matrix or vector holds NA, NaN or an infinity (one
+/// vectorised pass, no allocation: `backward()` and `fit()` refuse such
+/// data, and R's `is.finite()` would allocate a logical copy first).
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn any_non_finite_impl(x: Robj) -> extendr_api::Result<Robj> {
+    let v = x.as_real_slice().ok_or_else(|| other("`x` must be a double vector or matrix".to_string()))?;
+    Ok(Robj::from(v.iter().fold(false, |acc, v| acc | !v.is_finite())))
+}
+
 /// The layout of a network given by `sizes` (widths, input first) and
 /// `bias` (one logical per layer).
 fn layout_of(sizes: &Robj, bias: &Robj) -> extendr_api::Result<ParamLayout> {
@@ -332,6 +343,7 @@ fn trainer_rows_impl(mut ptr: Robj) -> extendr_api::Result<Robj> {
 
 extendr_module! {
     mod learn;
+    fn any_non_finite_impl;
     fn backward_impl;
     fn flat_gradient_impl;
     fn validation_split_impl;
