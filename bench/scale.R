@@ -13,7 +13,8 @@
 # "large" 20-256-256-1 (scoring a chunk costs about as much as reading it), both
 # with input names x01..x20, so columns are picked by name.
 # Cases:
-#   plain        dbGetQuery() of the whole table, then predict()
+#   plain        dbGetQuery() of the whole table, predict(), dbWriteTable() of
+#                the scores (id and pred) to another SQLite file
 #   seq          score() into a table on another SQLite file, sequential
 #   same         score() into a table on the same connection (paging)
 #   par2         as seq, future::plan(multisession, workers = 2)
@@ -52,6 +53,8 @@ if (length(args) >= 2 && args[[1]] == "--case") {
     df <- dbGetQuery(con, "SELECT * FROM customers")
     p <- predict(net, df)
     res <- data.frame(id = df$id, pred = p[, 1])
+    out <- dbConnect(RSQLite::SQLite(), out_db)
+    dbWriteTable(out, "scores", res)
     rows <- nrow(res)
   } else {
     if (grepl("par2", case)) {
