@@ -50,6 +50,21 @@ bad(sigmoid("a"))
 bad(sigmoid(NULL))
 bad(sigmoid(list(1)))
 bad(sigmoid(factor("a")))
+# a large input: chunks over two threads, each prefaulted; and with huge
+# pages asked for (a result of more than 8 MB)
+big <- rnorm(300000)
+old <- fwdprop_threads(2)
+check(identical(sigmoid(big), {
+  fwdprop_threads(1)
+  sigmoid(big)
+}))
+fwdprop_threads(2)
+big <- rnorm(1100000)
+plain <- sigmoid(big)
+options(fwdprop.huge_pages = TRUE)
+check(identical(sigmoid(big), plain))
+options(fwdprop.huge_pages = NULL)
+fwdprop_threads(old)
 
 # init_weights() -----------------------------------------------------------
 for (m in c("uniform", "normal", "xavier", "he")) {
@@ -186,6 +201,19 @@ bad(backward(lnet, lx[, 1:2], ly))
 bad(fit(lnet, lx, ly, epochs = 0))
 bad(fit(lnet, lx, ly, validation = 1))
 bad(mlp(Species ~ ., data = iris, hidden = -1))
+
+# score() ------------------------------------------------------------------
+iris_id <- cbind(id = seq_len(150), iris)
+sc <- score(m, iris_id, chunk_rows = 40, keep = "id")
+check(isTRUE(all.equal(unname(as.matrix(sc[2:4])), unname(predict(m, iris)))))
+csv_in <- tempfile(fileext = ".csv")
+csv_out <- tempfile(fileext = ".csv")
+utils::write.csv(iris_id, csv_in, row.names = FALSE)
+invisible(capture.output(print(score(m, csv_in, to = csv_out, chunk_rows = 60, keep = "id"))))
+check(identical(nrow(utils::read.csv(csv_out)), 150L))
+unlink(c(csv_in, csv_out))
+bad(score(m, iris_id, chunk_rows = 0))
+bad(score(m, iris_id[1:3]))
 
 # (the deliberate Rust panic runs separately: tools/valgrind-panic.R)
 check(isTRUE(all.equal(forward(net, X), ref)))
