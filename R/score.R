@@ -219,7 +219,7 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
       ), call = call)
     }
   }
-  progress <- score_progress(reader$steps, environment())
+  progress <- score_progress(reader$steps(), environment())
 
   # Chunks in flight, oldest first; each is written (in source order) when
   # its scores are ready. A chunk that failed to be read, scored or sent
@@ -608,7 +608,7 @@ same_database <- function(a, b) {
 # A reader hands out chunks: read() (NULL at the end), skip(n) (returns the
 # rows skipped), template() (the source's columns, no rows; after read()
 # returned NULL), advanced() (progress since the last call), close(), and
-# `steps` (the progress total, NA when not known).
+# steps() (the progress total from here, NA when not known).
 score_reader <- function(src, chunk_rows, paging) {
   switch(src$kind,
     memory = reader_memory(src$data, chunk_rows),
@@ -637,7 +637,7 @@ reader_memory <- function(data, chunk_rows) {
     template = function() data[0L, , drop = FALSE],
     advanced = function() 1,
     close = function() invisible(NULL),
-    steps = ceiling(n / chunk_rows)
+    steps = function() ceiling((n - pos) / chunk_rows)
   )
 }
 
@@ -680,7 +680,7 @@ reader_db_stream <- function(con, query, res, chunk_rows) {
       if (own && !is.null(res)) try(DBI::dbClearResult(res), silent = TRUE)
       invisible(NULL)
     },
-    steps = NA_real_
+    steps = function() NA_real_
   )
 }
 
@@ -716,7 +716,7 @@ reader_db_pages <- function(con, query, chunk_rows) {
     template = function() tmpl,
     advanced = function() 1,
     close = function() invisible(NULL),
-    steps = NA_real_
+    steps = function() NA_real_
   )
 }
 
@@ -735,6 +735,7 @@ reader_csv <- function(path, chunk_rows) {
                                        check.names = FALSE)[1L, ])
   classes <- NULL # set by set_columns()
   as_text <- character(0) # numeric columns read as text (quoted numbers)
+  keep_cols <- character(0)
   size <- file.size(path)
   gz <- identical(readBin(path, "raw", 2L), as.raw(c(0x1f, 0x8b)))
   position <- function() if (gz) NA_real_ else tryCatch(as.numeric(seek(con)), error = function(e) NA_real_)
@@ -757,7 +758,8 @@ reader_csv <- function(path, chunk_rows) {
     # (quoted numbers, as some tools write every field, are read as text
     # and converted: about ten times slower, so only when the first row
     # shows them)
-    set_columns = function(wanted, numeric) {
+    set_columns = function(wanted, numeric, keep) {
+      keep_cols <<- keep
       cc <- rep(NA_character_, length(cols))
       if (!is.null(wanted)) cc[!(cols %in% wanted)] <- "NULL"
       cc[cols %in% numeric] <- "numeric"
@@ -781,11 +783,11 @@ reader_csv <- function(path, chunk_rows) {
       d <- read_rows(chunk_rows, classes)
       if (is.null(d) || nrow(d) == 0L) {
         if (is.null(tmpl)) {
-          keep_cols <- cols[is.na(classes) | classes != "NULL"]
+          read_cols <- cols[is.na(classes) | classes != "NULL"]
           tmpl <<- as.data.frame(
-            stats::setNames(lapply(keep_cols, function(cl) {
+            stats::setNames(lapply(read_cols, function(cl) {
               if (cl %in% as_text || identical(classes[match(cl, cols)], "numeric")) numeric(0) else character(0)
-            }), keep_cols),
+            }), read_cols),
             check.names = FALSE, stringsAsFactors = FALSE
           )
         }
@@ -796,6 +798,8 @@ reader_csv <- function(path, chunk_rows) {
         seen <- vapply(d, function(v) class(v)[[1L]], character(1L))
         idx <- which(is.na(classes))
         fixed <- seen[cols[idx]]
+        # a predictor whole in the first chunk may have decimals later
+        fixed[fixed == "integer" & !(cols[idx] %in% keep_cols)] <- "numeric"
         classes[idx] <<- ifelse(fixed == "logical", NA_character_, fixed)
       }
       d
@@ -824,7 +828,7 @@ reader_csv <- function(path, chunk_rows) {
       opened <<- FALSE
       invisible(NULL)
     },
-    steps = if (gz) NA_real_ else size
+    steps = function() if (gz) NA_real_ else max(0, size - last_pos)
   )
   self
 }
@@ -846,11 +850,11 @@ csv_select <- function(reader, net, keep, call) {
   tt <- net[["terms"]]
   nm <- input_names(net)
   if (!is.null(tt)) {
-    reader$set_columns(c(all.vars(stats::delete.response(tt$terms)), keep), character(0))
+    reader$set_columns(c(all.vars(stats::delete.response(tt$terms)), keep), character(0), keep)
   } else if (!is.null(nm)) {
-    reader$set_columns(c(nm, keep), nm)
+    reader$set_columns(c(nm, keep), nm, keep)
   } else {
-    reader$set_columns(NULL, setdiff(cols, keep))
+    reader$set_columns(NULL, setdiff(cols, keep), keep)
   }
 }
 
@@ -1004,8 +1008,8 @@ writer_csv <- function(path) {
         cols <<- csv_header(path)
         return(list(rows = n, complete = TRUE))
       }
+      if (resume && file.exists(partial)) drop_partial_line(partial)
       if (resume && file.exists(partial) && file.size(partial) > 0) {
-        drop_partial_line(partial)
         header <<- TRUE
         cols <<- csv_header(partial)
         return(list(rows = csv_rows(partial)))

@@ -177,6 +177,13 @@ test_that("CSV files: in chunks to a data frame, a table and a CSV file; only th
   on.exit(DBI::dbDisconnect(con), add = TRUE)
   score(fits$cls, src, to = list(con, "scores"), chunk_rows = 150, keep = "row")
   expect_equal(DBI::dbReadTable(con, "scores"), want, tolerance = 1e-13)
+  # a formula's predictor with whole numbers in the first chunk and
+  # decimals later
+  cars <- mtcars
+  cars$hp[20] <- 110.5
+  utils::write.csv(cars, src, row.names = FALSE)
+  expect_equal(score(fits$reg, src, chunk_rows = 7)$pred, unname(predict(fits$reg, cars)[, 1]),
+               tolerance = 1e-13)
   # quoted fields with commas, quotes and line breaks, no final line end
   net <- score_named_net()
   df <- score_data(25)
@@ -302,11 +309,10 @@ test_that("a dropped destination connection stops the run at its chunk; a new co
 test_that("a worker that dies stops the run with a fwdprop_error naming the chunk", {
   skip_on_cran()
   skip_if_not_installed("future")
-  skip_if_not_installed("parallelly")
   skip_if_not_installed("RSQLite")
   net <- score_named_net()
   df <- score_data(200)
-  cl <- parallelly::makeClusterPSOCK(2, autoStop = TRUE, verbose = FALSE)
+  cl <- parallel::makePSOCKcluster(2)
   old <- future::plan(future::cluster, workers = cl)
   on.exit({
     future::plan(old)
@@ -323,8 +329,9 @@ test_that("a worker that dies stops the run with a fwdprop_error naming the chun
   expect_match(conditionMessage(err), "scoring chunk [1-4] \\(rows [0-9]+-[0-9]+ of `source`\\) failed")
   # what was written is whole chunks from the start; a rerun on a working
   # plan completes it
-  done <- nrow(DBI::dbReadTable(con, "scores"))
+  done <- if (DBI::dbExistsTable(con, "scores")) nrow(DBI::dbReadTable(con, "scores")) else 0L
   expect_identical(done %% 50L, 0L)
+  expect_lt(done, 200L)
   future::plan(future::sequential)
   score(net, df, to = list(con, "scores"), chunk_rows = 50, keep = "id", resume = TRUE)
   expect_equal(DBI::dbReadTable(con, "scores"), score_reference(net, df, keep = "id"), tolerance = 1e-13)
