@@ -492,17 +492,19 @@ print.fwdprop_history <- function(x, ...) {
 #' @param y The response, for the default method.
 #' @param hidden Widths of the hidden layers (`c(10, 5)` for two); 0 for
 #'   none.
-#' @param activation Activation of the hidden layers.
-#' @param output Activation of the output layer; by default from the
-#'   response (see above).
-#' @param scale Centre and scale the inputs (and a numeric response).
-#' @param init Weight initialisation (see [init_weights()]); by default
-#'   `"he"` for relu layers and `"xavier"` otherwise.
-#' @param seed `NULL` or a whole number: the seed of the initial weights and
-#'   of the training (see [fit()]); drawn from R's generator when `NULL`.
 #' @param subset,na.action As in [lm()]: rows to use, and what to do with
 #'   missing values (by default [na.omit()]).
-#' @param ... Passed to [fit()]: `optimizer`, `epochs`, `batch_size`,
+#' @param ... The network's settings, by name:
+#'   * `activation`: activation of the hidden layers;
+#'   * `output`: activation of the output layer; by default from the
+#'     response (see above);
+#'   * `scale`: centre and scale the inputs (and a numeric response);
+#'   * `init`: weight initialisation (see [init_weights()]); by default
+#'     `"he"` for relu layers and `"xavier"` otherwise;
+#'   * `seed`: `NULL` or a whole number: the seed of the initial weights and
+#'     of the training (see [fit()]); drawn from R's generator when `NULL`;
+#'
+#'   and the rest passed to [fit()]: `optimizer`, `epochs`, `batch_size`,
 #'   `learn_rate`, `weight_decay`, `validation`, `patience`, `maxit`,
 #'   `threads`, `verbose`, ...
 #' @return A fitted `fwdprop_network`, with `$levels` (classifiers),
