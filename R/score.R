@@ -79,7 +79,7 @@
 #' @section Parallel scoring and threads:
 #' `score()` uses the [future](https://future.futureverse.org) framework:
 #' with `future::plan(future::multisession, workers = 2)` (or `cluster`,
-#' `future.batchtools`, ...) chunks are scored on the workers while this
+#' future.batchtools, ...) chunks are scored on the workers while this
 #' session reads the next ones and writes the finished ones in order; with
 #' the default sequential plan, or without the future package, everything
 #' runs here. Each worker runs fwdprop on `threads` threads, by default
