@@ -7,6 +7,9 @@
 #' `Inf` gives 1, large negative `x` gives 0 rather than `NaN`, `NA` stays
 #' `NA` and `NaN` stays `NaN`.
 #'
+#' Large inputs (from 262,144 values) are split over [fwdprop_threads()]
+#' threads, with the same result whatever their number.
+#'
 #' @param x A numeric, integer or logical vector, matrix or array.
 #' @return A double vector with the attributes of `x` (dimensions,
 #'   dimnames, names), as `plogis(x)` returns. One deliberate difference:
@@ -30,7 +33,9 @@ sigmoid <- function(x) {
 #' @export
 sigmoid.default <- function(x) {
   check_numeric(x, "x", call = sys.call(-1L))
-  out <- sigmoid_impl(x)
+  # large inputs are split over fwdprop's threads (the same values whatever
+  # their number)
+  out <- sigmoid_impl(x, if (length(x) >= 262144L) fwdprop_threads() else 1L)
   attributes(out) <- attributes(x)
   out
 }

@@ -6,11 +6,13 @@
 #' @param message The message (already formatted).
 #' @param call The call to report, by default the caller of the function
 #'   that detected the problem.
+#' @param ... Further named fields of the condition (e.g. `score()`'s
+#'   `chunk`, `rows` and `parent`).
 #' @noRd
-fwdprop_error <- function(message, call = sys.call(-1)) {
+fwdprop_error <- function(message, call = sys.call(-1), ...) {
   cnd <- structure(
     class = c("fwdprop_error", "error", "condition"),
-    list(message = message, call = call)
+    c(list(message = message, call = call), list(...))
   )
   stop(cnd)
 }

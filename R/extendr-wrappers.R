@@ -20,9 +20,11 @@ mm_impl <- function(x, y) .Call(wrap__mm_impl, x, y)
 #' Elementwise logistic function of a double, integer or logical vector;
 #' returns a plain double vector (the R wrapper copies attributes).
 #' Vectorised on CPUs with AVX2 and FMA: within 2 ulp of `plogis()`.
+#' Large double input is split over up to `threads` threads (>= 1), with
+#' the same result whatever their number.
 #' @keywords internal
 #' @noRd
-sigmoid_impl <- function(x) .Call(wrap__sigmoid_impl, x)
+sigmoid_impl <- function(x, threads) .Call(wrap__sigmoid_impl, x, threads)
 
 #' Forward pass of a dense network in one call: `x` (n x d0 double
 #' matrix), `weights` (list of L double matrices, `weights[[l]]` is

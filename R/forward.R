@@ -97,7 +97,7 @@ forward_checked <- function(net, x, trace, threads, call = sys.call(-1L),
 #' (or 0 and 1 for a single output).
 #'
 #' @param object A network from [network()], [mlp()], [fit()] or
-#'   [as_network()].
+#'   `as_network()`.
 #' @param newdata A numeric matrix or data frame, one row per sample.
 #' @param type `"response"` (the network's output) or `"class"`.
 #' @inheritParams forward

@@ -10,6 +10,20 @@
 #' `OMP_THREAD_LIMIT` when that is set, and never more than 2 while
 #' `R CMD check` limits cores (`_R_CHECK_LIMIT_CORES_`), as CRAN asks.
 #'
+#' [score()] under a parallel future plan gives each of its workers
+#' `fwdprop_threads() %/% workers` threads (at least 1), so that workers and
+#' threads together do not ask for more cores than this.
+#'
+#' @section Huge pages:
+#' Large results (8 MB and more) are written into memory with the
+#' system's ordinary pages. `options(fwdprop.huge_pages = TRUE)` asks Linux
+#' for transparent huge pages for them instead: far fewer page faults, so
+#' faster when the kernel has free huge pages at hand, but on virtual
+#' machines whose free memory is handed back to the host it can be much
+#' slower (the same `sigmoid()` of 1e7 values took 20 ms or 185 ms by that
+#' chance, against a steady 21-26 ms with ordinary pages). Time your own
+#' large calls several times before setting it.
+#'
 #' @param n `NULL` to query, or a whole number >= 1 to set (stored in
 #'   `options(fwdprop.threads = n)`).
 #' @return The number of threads (an integer). When setting, the previous

@@ -22,3 +22,26 @@ test_that("fwdprop_threads() gets and sets the thread count", {
   expect_error(fwdprop_threads(0), class = "fwdprop_error")
   expect_error(fwdprop_threads("a"), class = "fwdprop_error")
 })
+
+test_that("sigmoid() of a large input gives the same bits on any number of threads, with or without huge pages", {
+  old <- options(fwdprop.threads = NULL, fwdprop.huge_pages = NULL)
+  on.exit(options(old))
+  set.seed(3)
+  # chunks of 262,144 values over the threads; more than 8 MB of result
+  x <- c(rnorm(1100000, sd = 20), NA, NaN, Inf, -Inf, -800)
+  ref <- sigmoid(x[1:1000]) # the fast path, one call per value's arithmetic
+  fwdprop_threads(1)
+  one <- sigmoid(x)
+  fwdprop_threads(3)
+  three <- sigmoid(x)
+  options(fwdprop.huge_pages = TRUE)
+  huge <- sigmoid(x)
+  m <- matrix(x[1:1050000], 1050)
+  expect_identical(three, one)
+  expect_identical(huge, one)
+  expect_identical(one[1:1000], ref)
+  expect_identical(tail(one, 5), plogis(tail(x, 5)))
+  expect_lte(max(abs(one - plogis(x)), na.rm = TRUE), 4 * .Machine$double.eps)
+  expect_identical(sigmoid(m), matrix(one[1:1050000], 1050))
+  expect_identical(mm(m, diag(1000)), m) # an 8.4 MB result, with huge pages asked for
+})

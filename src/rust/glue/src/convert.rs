@@ -31,7 +31,7 @@ pub fn alloc_real_matrix(
     }
     let mut out = Robj::alloc_matrix(SEXPTYPE::REALSXP, nrow as i32, ncol as i32);
     let slice = real_slice_mut(&mut out)?;
-    fwdprop_core::memory::advise_huge_pages(slice);
+    advise_if_asked(slice);
     // SAFETY of the 'static lifetime: the slice points into `out`, which the
     // caller keeps alive (and protected) for as long as it uses the view.
     let slice: &'static mut [f64] = unsafe { std::slice::from_raw_parts_mut(slice.as_mut_ptr(), slice.len()) };
@@ -40,14 +40,41 @@ pub fn alloc_real_matrix(
     Ok((out, view))
 }
 
-/// Allocates an uninitialised R double vector of length `len` (a large one
-/// is advised to use huge pages before it is first written).
+/// Allocates an uninitialised R double vector of length `len`.
 pub fn alloc_real_vector(len: usize) -> Robj {
     let mut out = Robj::alloc_vector(SEXPTYPE::REALSXP, len);
     if let Ok(slice) = real_slice_mut(&mut out) {
-        fwdprop_core::memory::advise_huge_pages(slice);
+        advise_if_asked(slice);
     }
     out
+}
+
+/// Advises a large fresh result to use huge pages when the user asked for
+/// them with `options(fwdprop.huge_pages = TRUE)` (off by default: on the
+/// benchmark VM they made large results 20 ms or 200 ms by chance; see
+/// `fwdprop_core::memory`). The option is read only for results of at
+/// least 8 MiB, on the main thread (this runs inside `.Call`, before any
+/// worker thread starts).
+fn advise_if_asked(slice: &mut [f64]) {
+    if std::mem::size_of_val(slice) >= fwdprop_core::memory::HUGE_PAGE_MIN_BYTES && huge_pages_option() {
+        fwdprop_core::memory::advise_huge_pages(slice);
+    }
+}
+
+/// `isTRUE(getOption("fwdprop.huge_pages"))`.
+fn huge_pages_option() -> bool {
+    extern "C" {
+        fn Rf_GetOption1(tag: extendr_ffi::SEXP) -> extendr_ffi::SEXP;
+    }
+    // SAFETY: called on R's main thread during a `.Call`; the symbol is
+    // never collected and the option's value is only read here, while
+    // the options list keeps it alive.
+    unsafe {
+        let value = Rf_GetOption1(extendr_ffi::Rf_install(c"fwdprop.huge_pages".as_ptr()));
+        extendr_ffi::TYPEOF(value) == SEXPTYPE::LGLSXP
+            && extendr_ffi::Rf_xlength(value) == 1
+            && *extendr_ffi::LOGICAL(value) == 1
+    }
 }
 
 /// Mutable slice over an R double vector's memory.

@@ -41,14 +41,18 @@ fn mm_impl(x: Robj, y: Robj) -> extendr_api::Result<Robj> {
 /// Elementwise logistic function of a double, integer or logical vector;
 /// returns a plain double vector (the R wrapper copies attributes).
 /// Vectorised on CPUs with AVX2 and FMA: within 2 ulp of `plogis()`.
+/// Large double input is split over up to `threads` threads (>= 1), with
+/// the same result whatever their number.
 /// @keywords internal
 /// @noRd
 #[extendr]
-fn sigmoid_impl(x: Robj) -> extendr_api::Result<Robj> {
+fn sigmoid_impl(x: Robj, threads: Robj) -> extendr_api::Result<Robj> {
+    let threads = scalar_count(&threads, "threads")?;
     let mut out = alloc_real_vector(x.len());
     let dst = real_slice_mut(&mut out)?;
     if let Some(src) = x.as_real_slice() {
-        fwdprop_core::activation::sigmoid_into(src, dst);
+        // only plain memory crosses into the threads
+        fwdprop_core::activation::sigmoid_into_threads(src, dst, threads);
     } else if let Some(src) = x.as_integer_slice() {
         sigmoid_of_ints(src.iter().copied(), dst);
     } else if let Some(src) = x.as_logical_slice() {
