@@ -83,7 +83,7 @@ fn main() {
         let mut g = vec![0.0; layout.len];
         let obj = Objective { loss: Loss::Bce, mean_over: 128.0 };
         let t = times(200, || {
-            black_box(block_gradient(xb.view(), yb.view(), &net, &plan, obj, &mut g, &mut scratch));
+            black_box(block_gradient(xb.view(), yb.view(), &net, &plan, obj, &mut g, false, &mut scratch));
         });
         report("P2", "block gradient, 64 rows", &t, 2.0 * 64.0 * (mults + back_mults));
         let g2 = vec![1.0; layout.len];

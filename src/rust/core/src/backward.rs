@@ -33,7 +33,7 @@ use crate::forward::{
     add_bias, apply_activation, col_major, col_major_ref, err, product_into, run_jobs, Activation, ForwardError, Layer,
     Network, BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES, SMALL_PRODUCT,
 };
-use crate::gemm::{gemm_packed_add_into, GemmWork, PackedB};
+use crate::gemm::{gemm_packed_add_into, gemm_packed_into, GemmWork, PackedB};
 use crate::loss::{activation_backward, block_loss, output_delta, Loss};
 use crate::matmul::matmul_into;
 
@@ -319,8 +319,10 @@ fn block_forward(
     }
 }
 
-/// `out += t(a) %*% d` (`a`: m x k, `d`: m x n, `out`: k x n).
-fn add_crossprod(a: ArrayView2<f64>, d: ArrayView2<f64>, mut out: ArrayViewMut2<f64>, small: bool, gemm: &mut GemmWork) {
+/// (`a`: m x k, `d`: m x n, `out`: k x n)
+/// `out += t(a) %*% d`, or `out = t(a) %*% d` when `!add` (`out` may then
+/// hold anything).
+fn crossprod_into(a: ArrayView2<f64>, d: ArrayView2<f64>, mut out: ArrayViewMut2<f64>, small: bool, add: bool, gemm: &mut GemmWork) {
     if d.ncols() == 1 || small {
         // column by column: dot products of contiguous columns
         for (mut oc, dc) in out.axis_iter_mut(Axis(1)).zip(d.axis_iter(Axis(1))) {
@@ -329,16 +331,20 @@ fn add_crossprod(a: ArrayView2<f64>, d: ArrayView2<f64>, mut out: ArrayViewMut2<
                 for (&x, &y) in ac.iter().zip(dc.iter()) {
                     s += x * y;
                 }
-                *o += s;
+                *o = if add { *o + s } else { s };
             }
         }
-    } else {
+    } else if add {
         gemm_packed_add_into(a.t(), d, out, gemm);
+    } else {
+        gemm_packed_into(a.t(), d, out, gemm);
     }
 }
 
 /// Adds the gradient of one block's loss to `grad` (the flat layout of
-/// `net`) and returns the block's loss, summed (not divided). `x` is the
+/// `net`), or with `accumulate` false writes it there (whatever `grad`
+/// held: the first block of a sum needs no zeroed buffer), and returns the
+/// block's loss, summed (not divided). `x` is the
 /// block's input (`m x d_0`, any strides, `m <= p.block_rows()`), `y`
 /// its target (`m x d_L`); `p` the plan made for `net`.
 pub fn block_gradient(
@@ -348,6 +354,7 @@ pub fn block_gradient(
     p: &Plan,
     obj: Objective,
     grad: &mut [f64],
+    accumulate: bool,
     scratch: &mut Scratch,
 ) -> f64 {
     let m = x.nrows();
@@ -374,10 +381,10 @@ pub fn block_gradient(
         let slots = &p.layout.layers[l];
         let input = if l == 0 { x.view() } else { col_major_ref(&acts[l - 1], m, d_in) };
         let dl = col_major_ref(cur, m, d);
-        add_crossprod(input, dl, p.layout.weights_mut(l, grad), p.small_dw[l], gemm);
+        crossprod_into(input, dl, p.layout.weights_mut(l, grad), p.small_dw[l], accumulate, gemm);
         if let Some(off) = slots.bias {
             for (g, col) in grad[off..off + d].iter_mut().zip(dl.axis_iter(Axis(1))) {
-                *g += col.sum();
+                *g = if accumulate { *g + col.sum() } else { col.sum() };
             }
         }
         if l > 0 {
@@ -476,9 +483,9 @@ pub fn gradient_into_with_block(
     if grad.len() != layout.len {
         return err(format!("the gradient has {} values but the network {} parameters", grad.len(), layout.len));
     }
-    grad.fill(0.0);
     let n = x.nrows();
     if n == 0 {
+        grad.fill(0.0);
         // the mean over no rows, as torch: NaN
         return Ok(f64::NAN);
     }
@@ -497,7 +504,7 @@ pub fn gradient_into_with_block(
         let mut r = r0;
         while r < r1 {
             let e = (r + rb).min(r1);
-            total += block_gradient(x.slice(s![r..e, ..]), y.slice(s![r..e, ..]), net, &p, obj, buf, scratch);
+            total += block_gradient(x.slice(s![r..e, ..]), y.slice(s![r..e, ..]), net, &p, obj, buf, r > r0, scratch);
             r = e;
         }
         total

@@ -446,7 +446,6 @@ impl Trainer {
                         // this thread's alone in phase A.
                         let buf = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[b].get(), p) };
                         let loss = unsafe { &mut *losses_ptr.get().add(b) };
-                        buf.fill(0.0);
                         let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
                         let mb = b1 - b0;
                         for (i, &row) in order[b0..b1].iter().enumerate() {
@@ -457,7 +456,7 @@ impl Trainer {
                         }
                         let xv = col_major_ref(&xb, mb, d_in);
                         let yv = col_major_ref(&yb, mb, d_out);
-                        *loss = block_gradient(xv, yv, &net, plan, obj, buf, scratch);
+                        *loss = block_gradient(xv, yv, &net, plan, obj, buf, false, scratch);
                     }
                 }
                 if threads > 1 {
