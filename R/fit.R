@@ -70,10 +70,10 @@ generics::fit
 #' @return The network with the learned weights (and, when `y` is a factor,
 #'   its levels as `$levels`, the classes of
 #'   [predict(type = "class")][predict.fwdprop_network()] and the names of a
-#'   softmax output's columns) and `$training`, a list
-#'   with `history` (a data frame of class `fwdprop_history`: `epoch`,
-#'   `loss`, `val_loss`, `time` in seconds since the start; one row per
-#'   iteration for `"bfgs"`), `loss`, `optimizer`, `settings`, `best_epoch`,
+#'   softmax output's columns), `$history`, the training history (a data
+#'   frame of class `fwdprop_history`: `epoch`, `loss`, `val_loss`, `time`
+#'   in seconds since the start; one row per iteration for `"bfgs"`), and
+#'   `$training`, a list with `loss`, `optimizer`, `settings`, `best_epoch`,
 #'   `stopped` (why training ended: `"completed"` (every epoch ran),
 #'   `"early_stopping"`,
 #'   `"converged"`, `"maxit"`, `"diverged"` or `"interrupted"`), `rows`
@@ -90,7 +90,7 @@ generics::fit
 #'                bias = TRUE, init = "xavier", seed = 1)
 #' fitted <- fit(net, x, y, epochs = 500, batch_size = 4, learn_rate = 0.05, seed = 1)
 #' round(predict(fitted, x), 3)
-#' plot(fitted$training$history)
+#' plot(fitted$history)
 #'
 #' # full-batch BFGS, as nnet fits
 #' fitted2 <- fit(net, x, y, optimizer = "bfgs", maxit = 200)
@@ -175,8 +175,9 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
       colnames(net$weights[[L]]) <- net$levels
     }
   }
+  net$history <- run$history
   net$training <- list(
-    history = run$history, loss = d$loss, optimizer = optimizer,
+    loss = d$loss, optimizer = optimizer,
     settings = settings, best_epoch = run$best_epoch, stopped = run$stopped,
     rows = c(train = n - n_val, validation = n_val), seed = seed,
     time = run$time
@@ -421,7 +422,7 @@ progress_done <- function(bar) {
 #' against the epoch, with base graphics on the current device (so it
 #' renders in R Markdown). The best epoch by validation loss is marked.
 #'
-#' @param x A `fwdprop_history` (`fitted$training$history`).
+#' @param x A `fwdprop_history` (`fitted$history`).
 #' @param log `"y"` (default) for a log-scaled loss axis when all losses
 #'   are positive, or `""`.
 #' @param ... Passed to [plot()] (e.g. `main`).
@@ -430,7 +431,7 @@ progress_done <- function(bar) {
 #' @examples
 #' net <- network(c(4, 5, 3), output = "softmax", bias = TRUE, init = "xavier", seed = 1)
 #' fitted <- fit(net, scale(iris[, 1:4]), iris$Species, epochs = 30, validation = 0.2, seed = 1)
-#' plot(fitted$training$history)
+#' plot(fitted$history)
 plot.fwdprop_history <- function(x, log = "y", ...) {
   h <- x
   ok <- is.finite(h$loss)
@@ -510,7 +511,7 @@ print.fwdprop_history <- function(x, ...) {
 #'   `threads`, `verbose`, ...
 #' @return A fitted `fwdprop_network`, with `$levels` (classifiers),
 #'   `$scaling`, `$target_scaling` (a scaled numeric response), `$terms`
-#'   (formula fits) and `$training` (see [fit()]).
+#'   (formula fits), `$history` and `$training` (see [fit()]).
 #' @seealso [fit()], [predict.fwdprop_network()]
 #' @export
 #' @examples

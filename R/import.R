@@ -487,7 +487,7 @@ torch_values <- function(t, what, call) {
 #' network, and PyTorch users can rebuild the `nn.Sequential` from it (see
 #' the article "Bring your own weights" on the package website). Not stored:
 #' the formula of a network fitted with one (`$terms`: a file holds numbers
-#' and names, never R code) and its training record; a network read back
+#' and names, never R code) and its training record and history; a network read back
 #' takes its inputs by name, as the columns of the model matrix.
 #'
 #' `read_safetensors()` reads F64 tensors, and F32 tensors converted to

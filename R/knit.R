@@ -145,7 +145,7 @@ weight_tables <- function(weights, biases, digits, caption) {
 #' for long histories, and the best validation epoch). Plot a history with
 #' [plot()][plot.fwdprop_history()].
 #'
-#' @param x A gradient from [backward()], or `fitted$training$history`.
+#' @param x A gradient from [backward()], or `fitted$history`.
 #' @inheritParams knit_print.fwdprop_network
 #' @param rows The number of epochs shown: the first and last `rows / 2`,
 #'   and the best.
@@ -162,7 +162,7 @@ weight_tables <- function(weights, biases, digits, caption) {
 #' fitted <- fit(net, x, c(0, 1, 1), epochs = 30, batch_size = 3, seed = 1)
 #' if (requireNamespace("knitr", quietly = TRUE)) {
 #'   cat(knitr::knit_print(g))
-#'   cat(knitr::knit_print(fitted$training$history, rows = 4))
+#'   cat(knitr::knit_print(fitted$history, rows = 4))
 #' }
 NULL
 

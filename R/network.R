@@ -266,9 +266,11 @@ format_fitted <- function(x) {
                               if (is.null(x[["target_scaling"]])) "" else "; response too"))
   }
   tr <- x[["training"]]
-  if (is.list(tr) && is.data.frame(tr[["history"]])) {
-    # the record fit() attaches; parts of a hand-made one may be missing
-    h <- tr[["history"]]
+  h <- x[["history"]]
+  if (is.data.frame(h)) {
+    # the history and record fit() attaches; parts of a hand-made record
+    # may be missing
+    if (!is.list(tr)) tr <- list()
     one <- function(v) if (is.character(v) && length(v) == 1L && !is.na(v)) v else NULL
     loss <- h[["loss"]]
     val <- h[["val_loss"]]

@@ -75,7 +75,7 @@ plot.fwdprop_network <- function(x, input = NULL, highlight = NULL, digits = 2, 
   call <- sys.call()
   if (identical(input, "history")) {
     # plot(fitted, "history"): the loss curves of a fitted network
-    h <- x[["training"]][["history"]]
+    h <- x[["history"]]
     if (!inherits(h, "fwdprop_history")) {
       fwdprop_error("`x` has no training history: only networks from `fit()` or `mlp()` have one.",
                     call = call)

@@ -81,7 +81,7 @@ fw_g2 <- function() {
 fw_e2 <- function() {
   f <- fit(net, x, y, optimizer = "sgd", learn_rate = 0.01, batch_size = 128, epochs = reps + 1L,
            seed = 1, verbose = FALSE)
-  t <- diff(c(0, f$training$history$time))
+  t <- diff(c(0, f$history$time))
   list(epochs = t[-1], first = t[1]) # the first epoch includes no setup but warms up
 }
 rows <- list()

@@ -14,7 +14,7 @@ test_that("fit() learns XOR with adam, sgd and bfgs", {
   expect_equal(as.vector(round(predict(fb, xor_x))), xor_y)
   for (f in list(fa, fs, fb)) {
     expect_s3_class(f, "fwdprop_network")
-    h <- f$training$history
+    h <- f$history
     expect_s3_class(h, "fwdprop_history")
     expect_named(h, c("epoch", "loss", "val_loss", "time"))
     expect_lt(h$loss[nrow(h)], h$loss[1] / 10)
@@ -23,11 +23,11 @@ test_that("fit() learns XOR with adam, sgd and bfgs", {
     expect_identical(f$training$loss, "bce")
   }
   # (a loss near 1e-10: the last digits depend on the order of the sums)
-  expect_equal(backward(fb, xor_x, xor_y)$loss, fb$training$history$loss[nrow(fb$training$history)],
+  expect_equal(backward(fb, xor_x, xor_y)$loss, fb$history$loss[nrow(fb$history)],
                tolerance = 1e-6)
   expect_true(fb$training$stopped %in% c("converged", "maxit"))
   expect_identical(fa$training$stopped, "completed")
-  expect_identical(nrow(fa$training$history), 400L)
+  expect_identical(nrow(fa$history), 400L)
 })
 
 test_that("one epoch of full-batch sgd is one gradient step of backward()", {
@@ -43,7 +43,7 @@ test_that("one epoch of full-batch sgd is one gradient step of backward()", {
     expect_equal(f$biases[[l]], net$biases[[l]] - 0.2 * g$biases[[l]], tolerance = 1e-13)
   }
   # the epoch's loss is the data loss at the step (without weight decay)
-  expect_equal(f$training$history$loss, backward(net, x, y)$loss, tolerance = 1e-13)
+  expect_equal(f$history$loss, backward(net, x, y)$loss, tolerance = 1e-13)
 })
 
 test_that("the same seed gives the same bits on 1 and 2 threads; set.seed() governs seed = NULL", {
@@ -57,7 +57,7 @@ test_that("the same seed gives the same bits on 1 and 2 threads; set.seed() gove
   }
   one <- run(1)
   expect_identical(run(2)[c("weights", "biases")], one[c("weights", "biases")])
-  expect_identical(run(2)$training$history$loss, one$training$history$loss)
+  expect_identical(run(2)$history$loss, one$history$loss)
   expect_identical(run(3, batch_size = 128)[c("weights", "biases")],
                    run(1, batch_size = 128)[c("weights", "biases")])
   expect_false(identical(run(1, seed = 8)$weights, one$weights))
@@ -80,7 +80,7 @@ test_that("early stopping returns the weights of the best validation epoch", {
                  init = "xavier", seed = 1)
   f <- fit(net, x, y, epochs = 300, batch_size = 16, learn_rate = 0.01, validation = 0.25,
            patience = 5, seed = 2)
-  h <- f$training$history
+  h <- f$history
   expect_identical(f$training$stopped, "early_stopping")
   expect_lt(nrow(h), 300L)
   best <- which.min(h$val_loss)
@@ -105,7 +105,7 @@ test_that("a diverging fit stops with a warning and returns the last good weight
   )
   expect_identical(f$training$stopped, "diverged")
   expect_true(all(is.finite(unlist(f$weights))))
-  expect_lt(nrow(f$training$history), 50L)
+  expect_lt(nrow(f$history), 50L)
 })
 
 test_that("Ctrl-C (SIGINT) stops training cleanly and returns the network so far", {
@@ -157,9 +157,9 @@ test_that("a fitted network is an ordinary network: print, summary, plot, saveRD
   pdf(NULL)
   on.exit(dev.off(), add = TRUE)
   expect_invisible(plot(f))
-  expect_invisible(plot(f$training$history))
+  expect_invisible(plot(f$history))
   again <- fit(f, xor_x, xor_y, epochs = 5, batch_size = 2, seed = 2)
-  expect_identical(nrow(again$training$history), 5L)
+  expect_identical(nrow(again$history), 5L)
   expect_false(identical(again$weights, f$weights))
 })
 

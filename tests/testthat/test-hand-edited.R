@@ -211,12 +211,13 @@ test_that("the fields of fitted networks keep every function working, and show w
   # a training record (even a partial, hand-made one), class levels and
   # input scaling, as fit(), mlp() and as_network() attach them
   known <- list(
-    training = list(history = data.frame(epoch = 1:3, loss = c(0.9, 0.5, 0.3)), optimizer = "adam"),
+    history = data.frame(epoch = 1:3, loss = c(0.9, 0.5, 0.3)),
+    training = list(optimizer = "adam"),
     levels = c("setosa", "versicolor"),
     scaling = list(center = c(1, 2, 3), scale = c(2, 2, 2))
   )
   unchanged <- c("forward", "forward_big", "forward_trace", "tidy", "plot", "plot_input")
-  for (picked in list("training", "levels", "scaling", names(known))) {
+  for (picked in list(c("history", "training"), "history", "levels", "scaling", names(known))) {
     net <- he_net
     for (e in picked) net[[e]] <- known[[e]]
     label <- paste("fields:", paste(picked, collapse = ", "))
@@ -229,7 +230,9 @@ test_that("the fields of fitted networks keep every function working, and show w
       }
     }
     out <- paste(utils::capture.output(print(net)), collapse = "\n")
-    if ("training" %in% picked) expect_match(out, "trained: adam", fixed = TRUE)
+    if ("history" %in% picked) {
+      expect_match(out, if ("training" %in% picked) "trained: adam, 3 epochs" else "trained: 3 epochs", fixed = TRUE)
+    }
     if ("levels" %in% picked) expect_match(out, "classes: setosa, versicolor", fixed = TRUE)
     if ("scaling" %in% picked) {
       expect_match(out, "inputs centred and scaled", fixed = TRUE)

@@ -47,7 +47,7 @@ test_that("the forward-pass report template renders to HTML with its diagram and
   g <- table_with_caption(tables, "at a glance")
   expect_identical(g[2L, ], c("4-5-3", "sigmoid, softmax", "35", "8", "xavier", "1234"))
   # the history: its first epochs' losses
-  h <- fitted$training$history
+  h <- fitted$history
   ht <- Filter(function(t) !is.na(t$caption) && grepl("epochs", t$caption, fixed = TRUE), tables)[[1L]]$cells
   expect_identical(ht[1L, 1:3], c("epoch", "loss", "val_loss"))
   expect_identical(as.numeric(ht[2:4, 2L]), round(h$loss[1:3], 4))

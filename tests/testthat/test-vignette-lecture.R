@@ -72,7 +72,7 @@ test_that("the backward-propagation preview computes by hand what backward() and
   expect_true(all(diff(seen[["steps"]]$losses) < 0))
   # fit() brings the predictions to the targets
   f <- seen[["fit"]]$fitted
-  expect_lt(tail(f$training$history$loss, 1), 0.01)
+  expect_lt(tail(f$history$loss, 1), 0.01)
   expect_equal(as.vector(round(predict(f, X))), as.vector(y))
 })
 
