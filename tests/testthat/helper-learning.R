@@ -67,3 +67,18 @@ random_target <- function(n, k, loss) {
     }
   )
 }
+
+# The python named by FWDPROP_PYTHON (default python3) when it can import
+# `modules` (PyTorch is a reference in some tests, never a dependency);
+# skips the test otherwise.
+python_with <- function(modules) {
+  py <- Sys.getenv("FWDPROP_PYTHON", "python3")
+  ok <- tryCatch(
+    system2(py, c("-c", shQuote(paste("import", paste(modules, collapse = ", ")))),
+            stdout = FALSE, stderr = FALSE) == 0,
+    error = function(e) FALSE, warning = function(w) FALSE
+  )
+  skip_if_not(ok, sprintf("PyTorch is not available (set FWDPROP_PYTHON to a python with %s)",
+                          paste(modules, collapse = " and ")))
+  py
+}

@@ -163,12 +163,7 @@ test_that("zero rows give a NaN loss and zero gradients, as torch's mean over no
 })
 
 test_that("backward() agrees with PyTorch's autograd in float64 (when PyTorch is available)", {
-  py <- Sys.getenv("FWDPROP_PYTHON", "python3")
-  ok <- tryCatch(
-    system2(py, c("-c", shQuote("import torch")), stdout = FALSE, stderr = FALSE) == 0,
-    error = function(e) FALSE, warning = function(w) FALSE
-  )
-  skip_if_not(ok, "PyTorch is not available (set FWDPROP_PYTHON to a python with torch)")
+  py <- python_with("torch")
   script <- test_path("torch-gradient.py")
   set.seed(21)
   for (case in list(list(c(4, 7, 3), c("tanh", "softmax"), "cross_entropy"),

@@ -693,12 +693,7 @@ read_rowmajor <- function(path, rows, cols) {
 write_rowmajor <- function(x, path) writeBin(as.vector(t(x)), path, size = 8, endian = "little")
 
 test_that("PyTorch and fwdprop read each other's safetensors files and agree to 1e-12 (when PyTorch is available)", {
-  py <- Sys.getenv("FWDPROP_PYTHON", "python3")
-  ok <- tryCatch(
-    system2(py, c("-c", shQuote("import torch, safetensors")), stdout = FALSE, stderr = FALSE) == 0,
-    error = function(e) FALSE, warning = function(w) FALSE
-  )
-  skip_if_not(ok, "PyTorch is not available (set FWDPROP_PYTHON to a python with torch and safetensors)")
+  py <- python_with(c("torch", "safetensors"))
   script <- test_path("torch-roundtrip.py")
   dir <- tempfile("torch")
   dir.create(dir)
