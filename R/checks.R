@@ -235,3 +235,50 @@ as_utf8 <- function(x, what, call = sys.call(-1L)) {
   }
   x
 }
+
+# Runs `expr`, a call into Rust, and reports its errors (a buffer that could
+# not be allocated, an internal error) as fwdprop_errors of `call`.
+in_rust <- function(expr, call) {
+  tryCatch(expr, error = function(e) {
+    if (inherits(e, "fwdprop_error")) stop(e)
+    msg <- conditionMessage(e)
+    if (grepl("cannot allocate vector", msg, fixed = TRUE)) {
+      msg <- sprintf("not enough memory (%s).", sub("^\\s+|\\s+$", "", msg))
+    }
+    fwdprop_error(msg, call = call)
+  })
+}
+
+# The memory this machine has free for new allocations, in bytes (Linux's
+# MemAvailable); NA where that cannot be read.
+available_memory <- function() {
+  lines <- tryCatch(suppressWarnings(readLines("/proc/meminfo", n = 10L)), error = function(e) character(0))
+  line <- grep("^MemAvailable:", lines, value = TRUE)
+  if (length(line) != 1L) return(NA_real_)
+  kb <- suppressWarnings(as.numeric(gsub("[^0-9]", "", line)))
+  if (is.na(kb)) NA_real_ else kb * 1024
+}
+
+# "400.4 MB", as the Rust side writes sizes.
+format_bytes <- function(bytes) {
+  if (bytes < 1e3) return(sprintf("%d bytes", as.integer(bytes)))
+  units <- c(kB = 1e3, MB = 1e6, GB = 1e9, TB = 1e12)
+  u <- max(which(bytes >= units))
+  sprintf("%.1f %s", bytes / units[[u]], names(units)[[u]])
+}
+
+# Refuses, before anything is allocated, work that needs more memory than
+# the machine has free: `bytes` for `what`. (An allocation beyond it would
+# either fail part-way or, with the system's overcommit, make the kernel
+# kill R once the memory is written.)
+# `copies`: how many times over the memory must be there (R copies a value
+# it modifies, so a network needs room for its weights twice).
+check_memory <- function(bytes, what, copies = 1, call = sys.call(-1L)) {
+  avail <- available_memory()
+  if (!is.na(avail) && bytes * copies > avail) {
+    fwdprop_error(sprintf("%s needs %s of memory%s, more than the %s this machine has free.",
+                          what, format_bytes(bytes), if (copies > 1) sprintf(" %d times over (R copies what it modifies)", copies) else "",
+                          format_bytes(avail)), call = call)
+  }
+  invisible(bytes)
+}

@@ -128,7 +128,7 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   if (optimizer == "bfgs") {
     maxit <- check_count(maxit, "maxit", call = call)
     settings$maxit <- maxit
-    run <- fit_bfgs(net, d, n_val, settings, threads, verbose)
+    run <- fit_bfgs(net, d, n_val, settings, threads, verbose, call)
   } else {
     epochs <- check_count(epochs, "epochs", call = call)
     batch_size <- check_count(batch_size, "batch_size", call = call)
@@ -144,7 +144,7 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
     }
     settings <- c(settings, list(epochs = epochs, batch_size = batch_size, learn_rate = learn_rate,
                                  momentum = as.double(momentum), patience = patience))
-    run <- fit_minibatch(net, d, n_val, settings, threads, verbose)
+    run <- fit_minibatch(net, d, n_val, settings, threads, verbose, call)
   }
   for (l in seq_along(net$weights)) {
     w <- run$params$weights[[l]]
@@ -155,10 +155,16 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
     net$biases[l] <- list(b)
   }
   if (run$stopped == "diverged") {
-    warning(fwdprop_warning(sprintf(
-      "the loss became NaN or infinite at epoch %d; returning the weights of epoch %d. Try a smaller `learn_rate`.",
-      nrow(run$history), run$best_epoch
-    )))
+    at <- nrow(run$history) + 1L
+    warning(fwdprop_warning(if (at == 1L) {
+      paste("the loss was NaN or infinite from the first step of epoch 1; returning the starting weights.",
+            "Check the scale of `x` and `y` (large values overflow), or try a smaller `learn_rate`.")
+    } else {
+      sprintf(
+        "the loss became NaN or infinite in epoch %d; returning the weights of epoch %d. Try a smaller `learn_rate`.",
+        at, run$best_epoch
+      )
+    }))
   }
   if (run$stopped == "interrupted") {
     warning(fwdprop_warning(sprintf(
@@ -186,15 +192,21 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
 }
 
 # The minibatch optimisers: one call into Rust per epoch.
-fit_minibatch <- function(net, d, n_val, s, threads, verbose) {
+fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   cfg <- list(loss = s$loss, optimizer = s$optimizer, learn_rate = s$learn_rate,
               momentum = s$momentum, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
               weight_decay = s$weight_decay, batch_size = s$batch_size, threads = threads)
-  trainer <- trainer_new_impl(d$x, d$y, net$weights, net$biases, net$activations, cfg,
-                              n_val, s$seed)
+  # the trainer holds a copy of the data, the parameters three or four
+  # times (current, best, the optimiser's state) and a gradient buffer
+  params <- sum(lengths(net$weights)) + sum(lengths(net$biases))
+  check_memory(8 * (length(d$x) + length(d$y) + 5 * params), "training this network on this data",
+               call = call)
+  trainer <- in_rust(trainer_new_impl(d$x, d$y, net$weights, net$biases, net$activations, cfg,
+                                      n_val, s$seed), call = call)
   epochs <- s$epochs
-  hist <- data.frame(epoch = integer(epochs), loss = NA_real_, val_loss = NA_real_,
-                     time = NA_real_)
+  # the history grows as epochs are done (a run may stop long before
+  # `epochs`): vectors of doubling length, filled in place
+  hist <- history_buffer()
   start <- proc.time()[["elapsed"]]
   best <- Inf
   best_epoch <- 0L
@@ -205,14 +217,16 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose) {
   on.exit(progress_done(bar), add = TRUE)
   tryCatch({
     for (e in seq_len(epochs)) {
-      r <- trainer_epoch_impl(trainer)
+      r <- in_rust(trainer_epoch_impl(trainer), call = call)
       if (r[[4L]] == 1) {
         stopped <- "diverged"
         break
       }
+      val <- if (n_val > 0L) in_rust(trainer_validation_loss_impl(trainer), call = call) else NA_real_
+      history_add(hist, e, r[[1L]], val, proc.time()[["elapsed"]] - start)
+      # an epoch counts once its row of the history is complete (an
+      # interrupt may arrive between any two lines)
       done <- e
-      val <- if (n_val > 0L) trainer_validation_loss_impl(trainer) else NA_real_
-      hist[e, ] <- list(e, r[[1L]], val, proc.time()[["elapsed"]] - start)
       progress_update(bar, e, r[[1L]], val)
       monitored <- if (n_val > 0L) val else r[[1L]]
       if (n_val == 0L || monitored < best) {
@@ -236,15 +250,47 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose) {
   }, interrupt = function(cnd) {
     stopped <<- "interrupted"
   })
-  list(params = trainer_params_impl(trainer, TRUE), history = as_history(hist[seq_len(done), ]),
+  list(params = trainer_params_impl(trainer, TRUE), history = history_frame(hist, done),
        best_epoch = best_epoch, stopped = stopped,
        time = proc.time()[["elapsed"]] - start)
+}
+
+# A training history under construction: columns of doubling length in an
+# environment, written in place, so that recording an epoch costs the same
+# after 10 epochs as after 1e6 (a data frame row assignment copies every
+# column each time).
+history_buffer <- function(size = 64L) {
+  h <- new.env(parent = emptyenv())
+  h$epoch <- integer(size)
+  h$loss <- h$val_loss <- h$time <- rep(NA_real_, size)
+  h
+}
+
+history_add <- function(h, i, loss, val, time) {
+  values <- list(epoch = i, loss = loss, val_loss = val, time = time)
+  for (name in names(values)) {
+    # taken out of the environment while it is changed, so that it is
+    # changed in place (a vector still bound there would be copied whole)
+    v <- h[[name]]
+    h[[name]] <- NULL
+    if (i > length(v)) v <- c(v, v[NA_integer_][seq_along(v)])
+    v[i] <- values[[name]]
+    h[[name]] <- v
+  }
+  invisible(h)
+}
+
+# The first `n` rows of a history buffer as the history's data frame.
+history_frame <- function(h, n) {
+  keep <- seq_len(n)
+  as_history(data.frame(epoch = h$epoch[keep], loss = h$loss[keep], val_loss = h$val_loss[keep],
+                        time = h$time[keep]))
 }
 
 # The full-batch optimiser: stats::optim()'s BFGS with fwdprop's loss and
 # gradient (one call into Rust for both; optim asks for the gradient at
 # the point whose loss it has just asked for, so it is kept).
-fit_bfgs <- function(net, d, n_val, s, threads, verbose) {
+fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   sizes <- net$sizes
   has_bias <- !vapply(net$biases, is.null, logical(1L))
   acts <- net$activations
@@ -276,7 +322,15 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose) {
     cache
   }
   start <- proc.time()[["elapsed"]]
-  hist <- list()
+  hist <- history_buffer()
+  iterations <- 0L
+  # the best point BFGS has accepted (it asks for the gradient once per
+  # iteration, at the accepted point; the loss alone is asked at line-search
+  # probes too, which may be far worse): what an interrupted run returns
+  accepted <- new.env(parent = emptyenv())
+  accepted$par <- par
+  accepted$loss <- Inf
+  accepted$iteration <- 0L
   bar <- progress_start(verbose, s$maxit)
   on.exit(progress_done(bar), add = TRUE)
   fn <- function(p) {
@@ -285,41 +339,42 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose) {
   }
   gr <- function(p) {
     e <- evaluate(p)
-    # BFGS asks for the gradient once per iteration, at the accepted point
+    i <- iterations + 1L
+    if (is.finite(e$loss) && e$loss <= accepted$loss) {
+      accepted$par <- p
+      accepted$loss <- e$loss
+      accepted$iteration <- i
+    }
     val <- if (n_val > 0L) {
       flat_gradient_impl(p, xv, yv, sizes, has_bias, acts, s$loss, 0, threads)$loss
     } else {
       NA_real_
     }
-    i <- length(hist) + 1L
     data_loss <- e$loss - 0.5 * s$weight_decay * sum(p[is_weight]^2)
-    hist[[i]] <<- c(i, data_loss, val, proc.time()[["elapsed"]] - start)
+    history_add(hist, i, data_loss, val, proc.time()[["elapsed"]] - start)
+    iterations <<- i
     progress_update(bar, i, data_loss, val)
     e$gradient
   }
   stopped <- NULL
   res <- tryCatch(
-    stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit, fnscale = 1 / nrow(x))),
+    in_rust(stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit, fnscale = 1 / nrow(x))),
+            call = call),
     interrupt = function(cnd) {
       stopped <<- "interrupted"
       NULL
     }
   )
+  best <- iterations
   if (is.null(res)) {
-    p <- cache$par
-    if (is.null(p)) p <- par
+    p <- accepted$par
+    best <- accepted$iteration
   } else {
     p <- res$par
     stopped <- if (res$convergence == 0L) "converged" else "maxit"
   }
-  h <- do.call(rbind, hist)
-  hist <- if (is.null(h)) {
-    data.frame(epoch = integer(0), loss = numeric(0), val_loss = numeric(0), time = numeric(0))
-  } else {
-    data.frame(epoch = as.integer(h[, 1L]), loss = h[, 2L], val_loss = h[, 3L], time = h[, 4L])
-  }
-  list(params = unflatten(p, net), history = as_history(hist),
-       best_epoch = nrow(hist), stopped = stopped,
+  list(params = unflatten(p, net), history = history_frame(hist, iterations),
+       best_epoch = best, stopped = stopped,
        time = proc.time()[["elapsed"]] - start)
 }
 
@@ -550,6 +605,19 @@ mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.
   if (is.null(y)) {
     fwdprop_error("the formula has no response: write it as `y ~ x1 + x2`.", call = call)
   }
+  if (length(attr(tt, "term.labels")) == 0L) {
+    fwdprop_error("the formula has no predictors: write it as `y ~ x1 + x2` (or `y ~ .` for all columns).",
+                  call = call)
+  }
+  if (nrow(mf) == 0L) {
+    fwdprop_error(sprintf(paste(
+      "no rows are left to train on: each of the %d rows of `data` has a missing value in one of",
+      "the formula's variables (or lies outside `subset`)."), nrow(data)), call = call)
+  }
+  if (!is.null(attr(tt, "offset"))) {
+    fwdprop_error("the formula has an `offset()` term, which a network cannot use: remove it.", call = call)
+  }
+  check_predictors(mf[-attr(tt, "response")], call = call)
   xm <- stats::model.matrix(tt, mf)
   contr <- attr(xm, "contrasts")
   xm <- xm[, colnames(xm) != "(Intercept)", drop = FALSE]
@@ -567,6 +635,7 @@ mlp.default <- function(x, y, hidden = 5, ...) {
   terms_info <- NULL
   if (is.data.frame(x) && !all(vapply(x, is_numeric_storage, logical(1L)))) {
     # factor predictors: expanded as model.matrix() does, and remembered
+    check_predictors(x, call = call)
     tt <- stats::terms(~., data = x)
     mf <- stats::model.frame(tt, x, na.action = stats::na.pass, drop.unused.levels = TRUE)
     xm <- stats::model.matrix(tt, mf)
@@ -577,6 +646,28 @@ mlp.default <- function(x, y, hidden = 5, ...) {
     attr(x, "contrasts") <- NULL
   }
   mlp_fit(x, y, hidden, terms_info, call, ...)
+}
+
+# Refuses predictors that model.matrix() would turn into an R error: complex
+# columns, and factors (or strings) with a single level in the rows used.
+check_predictors <- function(df, call) {
+  for (name in names(df)) {
+    v <- df[[name]]
+    if (is.complex(v)) {
+      fwdprop_error(sprintf("predictor `%s` is complex; a network takes numbers, factors or logicals.", name),
+                    call = call)
+    }
+    if (is.character(v) || is.factor(v)) {
+      lv <- if (is.factor(v)) levels(droplevels(v)) else unique(v[!is.na(v)])
+      if (length(lv) < 2L) {
+        fwdprop_error(sprintf(paste(
+          "predictor `%s` has %s in the rows used: a constant tells the network nothing.",
+          "Drop it from the formula (or the data)."
+        ), name, if (length(lv) == 1L) sprintf("a single level (\"%s\")", lv) else "no level"), call = call)
+      }
+    }
+  }
+  invisible(df)
 }
 
 mlp_fit <- function(x, y, hidden, terms_info, call, activation = "sigmoid", output = NULL,
@@ -612,7 +703,9 @@ mlp_fit <- function(x, y, hidden, terms_info, call, activation = "sigmoid", outp
     if (is.null(output)) output <- "identity"
   }
   seed <- check_seed(seed, call = call)
-  if (is.null(init)) init <- if (all(activation == "relu")) "he" else "xavier"
+  if (is.null(init)) {
+    init <- if (is.character(activation) && !anyNA(activation) && all(activation == "relu")) "he" else "xavier"
+  }
   net <- network(c(ncol(x), hidden, k), activation = activation, output = output, bias = TRUE,
                  init = init, seed = seed)
   rownames(net$weights[[1L]]) <- colnames(x)

@@ -167,7 +167,9 @@ check_network <- function(net, arg = "net", call = sys.call(-1L)) {
       "`%s` is not a valid network: %s. Make networks with `network()`.", arg, sprintf(fmt, ...)
     ), call = call)
   }
-  if (!is.list(net)) bad("it is %s, not a list", describe_object(unclass(net)))
+  if (!is.list(net)) {
+    bad("it is %s, not a list", describe_object(if (is.environment(net)) net else unclass(net)))
+  }
   w <- check_weights(net[["weights"]], call = call, arg = sprintf("%s$weights", arg))
   L <- length(w)
   sizes <- c(nrow(w[[1L]]), vapply(w, ncol, integer(1L)))

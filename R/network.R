@@ -66,9 +66,12 @@ network <- function(sizes = NULL, activation = "sigmoid", output = NULL, bias = 
     init <- check_choice(init, "init", init_methods, call = call)
     L <- length(sizes) - 1L
     seed <- check_seed(seed, call = call)
-    weights <- lapply(seq_len(L), function(l) {
+    params <- sum(as.double(sizes[-1L]) * (as.double(sizes[-length(sizes)]) + bias))
+    check_memory(8 * params, sprintf("a network of %s parameters", format(params, big.mark = ",", scientific = FALSE)),
+                 copies = 2, call = call)
+    weights <- in_rust(lapply(seq_len(L), function(l) {
       init_weights_impl(sizes[l], sizes[l + 1L], init, (seed + l - 1) %% 2^53)
-    })
+    }), call = call)
     biases <- lapply(seq_len(L), function(l) if (bias) numeric(sizes[l + 1L]) else NULL)
     init_info <- list(method = init, seed = seed)
   } else {

@@ -106,3 +106,31 @@ test_that("a fitted network prints its classes, scaling and training", {
   expect_true(any(grepl("inputs centred and scaled", out)))
   expect_true(any(grepl("trained: adam, cross_entropy loss, 3 epochs (completed)", out, fixed = TRUE)))
 })
+
+test_that("formulas and data that model.matrix() cannot use are fwdprop_errors naming the fix", {
+  d <- data.frame(y = c(1.5, 2, 3.5, 4, 5, 7), a = c(1, 3, 2, 5, 4, 6), f = factor(rep("a", 6)),
+                  z = complex(real = 1:6, imaginary = 1))
+  d_na <- d
+  d_na$y <- NA_real_
+  expect_snapshot(error = TRUE, {
+    mlp(y ~ 1, d)
+    mlp(y ~ a + f, d)
+    mlp(d[c("a", "f")], d$y)
+    mlp(y ~ a + z, d)
+    mlp(y ~ a, d_na)
+    mlp(y ~ a + offset(a), d)
+    mlp(y ~ a, d, activation = NA)
+  })
+  for (bad in list(quote(mlp(y ~ 1, d)), quote(mlp(y ~ a + f, d)), quote(mlp(y ~ a, d_na)))) {
+    expect_error(eval(bad), class = "fwdprop_error")
+  }
+})
+
+test_that("a network kept in an environment is refused by every method with a fwdprop_error", {
+  net <- network(c(2, 3, 1), seed = 1)
+  e <- list2env(unclass(net))
+  class(e) <- "fwdprop_network"
+  expect_error(forward(e, matrix(1, 1, 2)), class = "fwdprop_error", regexp = "an environment, not a list")
+  expect_error(print(e), class = "fwdprop_error", regexp = "an environment, not a list")
+  expect_error(fit(e, matrix(1, 2, 2), c(0, 1)), class = "fwdprop_error", regexp = "an environment")
+})

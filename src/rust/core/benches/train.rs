@@ -132,7 +132,7 @@ fn main() {
             )
             .expect("fits");
             let t = times(5, || {
-                black_box(trainer.epoch(&mut || false));
+                black_box(trainer.epoch(&mut || false).expect("epoch"));
             });
             report("E2", &format!("epoch, {threads} thread(s)"), &t, 2.0 * n as f64 * (mults + back_mults));
         }

@@ -36,6 +36,7 @@ use crate::forward::{
 use crate::gemm::{gemm_packed_add_into, gemm_packed_into, GemmWork, PackedB};
 use crate::loss::{activation_backward, block_loss, output_delta, Loss};
 use crate::matmul::matmul_into;
+use crate::memory::try_filled;
 
 /// Where one layer's parameters sit in the flat vector.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -509,7 +510,10 @@ pub fn gradient_into_with_block(
         }
         total
     };
-    let mut others: Vec<Vec<f64>> = (1..shards).map(|_| vec![0.0; layout.len]).collect();
+    let mut others: Vec<Vec<f64>> = Vec::with_capacity(shards - 1);
+    for _ in 1..shards {
+        others.push(try_filled(layout.len, 0.0, "the gradient buffers")?);
+    }
     let mut losses = vec![0.0; shards];
     {
         let mut bufs: Vec<&mut [f64]> = Vec::with_capacity(shards);

@@ -103,6 +103,12 @@ impl fmt::Display for ForwardError {
 
 impl std::error::Error for ForwardError {}
 
+impl From<crate::memory::AllocError> for ForwardError {
+    fn from(e: crate::memory::AllocError) -> Self {
+        ForwardError(e.to_string())
+    }
+}
+
 pub(crate) fn err<T>(msg: String) -> Result<T, ForwardError> {
     Err(ForwardError(msg))
 }

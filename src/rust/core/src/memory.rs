@@ -83,6 +83,58 @@ pub fn prefault(buf: &mut [f64]) -> bool {
     false
 }
 
+/// A buffer that could not be allocated: how many bytes were asked for,
+/// and for what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllocError {
+    /// Bytes asked for.
+    pub bytes: usize,
+    /// What the buffer was for (for the message).
+    pub what: &'static str,
+}
+
+impl std::fmt::Display for AllocError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not allocate {} for {}: not enough memory", format_bytes(self.bytes), self.what)
+    }
+}
+
+impl std::error::Error for AllocError {}
+
+/// `bytes` as people read them: "512 bytes", "3.2 MB", "1.6 GB".
+pub fn format_bytes(bytes: usize) -> String {
+    let b = bytes as f64;
+    if b < 1e3 {
+        format!("{bytes} bytes")
+    } else if b < 1e6 {
+        format!("{:.1} kB", b / 1e3)
+    } else if b < 1e9 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.1} GB", b / 1e9)
+    }
+}
+
+/// A vector of `len` copies of `value`, or an [`AllocError`] when the
+/// memory cannot be had. Rust aborts the whole process (and so R) when an
+/// ordinary allocation fails; every buffer whose size a user controls
+/// (data, parameters, optimiser state) is allocated through this instead,
+/// so that the failure becomes an R error and R lives.
+pub fn try_filled<T: Clone>(len: usize, value: T, what: &'static str) -> Result<Vec<T>, AllocError> {
+    let bytes = len.saturating_mul(std::mem::size_of::<T>());
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| AllocError { bytes, what })?;
+    v.resize(len, value);
+    Ok(v)
+}
+
+/// An empty vector with room for `len` values (see [`try_filled`]).
+pub fn try_with_capacity<T>(len: usize, what: &'static str) -> Result<Vec<T>, AllocError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| AllocError { bytes: len.saturating_mul(std::mem::size_of::<T>()), what })?;
+    Ok(v)
+}
+
 #[cfg(target_os = "linux")]
 mod sys {
     use std::os::raw::{c_int, c_void};
@@ -96,6 +148,20 @@ mod sys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impossible_allocations_are_errors_not_aborts() {
+        // more than any address space holds: the allocator refuses at once
+        let e = try_filled(usize::MAX / 16, 0.0f64, "a test buffer").unwrap_err();
+        assert_eq!(e.what, "a test buffer");
+        assert!(e.to_string().starts_with("could not allocate"), "{e}");
+        assert!(e.to_string().contains("GB"), "{e}");
+        assert!(try_with_capacity::<f64>(usize::MAX / 16, "x").is_err());
+        let v = try_filled(5, 1.5f64, "x").expect("small");
+        assert_eq!(v, vec![1.5; 5]);
+        assert_eq!(format_bytes(400_400_008), "400.4 MB");
+        assert_eq!(format_bytes(999), "999 bytes");
+    }
 
     #[test]
     fn advising_keeps_contents_and_small_buffers_are_left_alone() {

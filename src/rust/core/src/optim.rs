@@ -33,9 +33,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::backward::{block_gradient, loss_of, shard_count, Objective, ParamLayout, Plan, Scratch};
-use crate::forward::{col_major_ref, err, Activation, ForwardError};
+use crate::forward::{col_major_ref, err, Activation, ForwardError, Network};
 use crate::gemm::PackedB;
 use crate::loss::Loss;
+use crate::memory::{try_filled, try_with_capacity};
 
 /// An optimiser and its settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -152,6 +153,9 @@ struct SpinBarrier {
     n: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    /// Set when a thread panicked: it will never arrive, so every wait
+    /// returns at once (with `false`) instead of waiting for ever.
+    broken: AtomicBool,
     lock: Mutex<()>,
     wake: Condvar,
 }
@@ -166,15 +170,17 @@ impl SpinBarrier {
             n,
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            broken: AtomicBool::new(false),
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }
     }
 
-    /// Returns once all `n` threads have called `wait` (for this meeting).
-    /// Everything a thread wrote before `wait` is visible to every thread
-    /// after it.
-    fn wait(&self) {
+    /// Returns `true` once all `n` threads have called `wait` (for this
+    /// meeting), or `false` as soon as the barrier is broken (a thread
+    /// panicked: the meeting will never be complete). Everything a thread
+    /// wrote before `wait` is visible to every thread after it.
+    fn wait(&self) -> bool {
         let generation = self.generation.load(Ordering::Acquire);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
             // the last to arrive opens the next meeting, then releases all
@@ -185,17 +191,45 @@ impl SpinBarrier {
                 self.generation.fetch_add(1, Ordering::Release);
             }
             self.wake.notify_all();
-            return;
+            return !self.broken.load(Ordering::Acquire);
         }
         for _ in 0..BARRIER_SPINS {
             if self.generation.load(Ordering::Acquire) != generation {
-                return;
+                return !self.broken.load(Ordering::Acquire);
+            }
+            if self.broken.load(Ordering::Acquire) {
+                return false;
             }
             std::hint::spin_loop();
         }
         let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         while self.generation.load(Ordering::Acquire) == generation {
+            if self.broken.load(Ordering::Acquire) {
+                return false;
+            }
             guard = self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner);
+        }
+        !self.broken.load(Ordering::Acquire)
+    }
+
+    /// Breaks the barrier: every present and future `wait` returns `false`.
+    fn break_all(&self) {
+        {
+            let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            self.broken.store(true, Ordering::Release);
+        }
+        self.wake.notify_all();
+    }
+}
+
+/// Breaks its barrier when dropped while its thread unwinds from a panic,
+/// so that the other threads of the epoch stop waiting for it.
+struct BreakOnPanic<'a>(&'a SpinBarrier);
+
+impl Drop for BreakOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.break_all();
         }
     }
 }
@@ -290,27 +324,38 @@ impl Trainer {
         }
         let mut rng = training_rng(seed);
         let (train, val) = validation_split(n, n_val, &mut rng);
-        let mut xr = Vec::with_capacity(train.len() * d_in);
-        let mut yr = Vec::with_capacity(train.len() * d_out);
+        // the copies of the data and the optimiser's state are as large as
+        // the user makes them: allocated fallibly (an error, not an abort)
+        let mut xr = try_with_capacity(train.len().saturating_mul(d_in), "a row-major copy of the training rows")?;
+        let mut yr = try_with_capacity(train.len().saturating_mul(d_out), "a row-major copy of the targets")?;
         for &i in &train {
             xr.extend(x.row(i).iter());
             yr.extend(y.row(i).iter());
         }
-        let mut x_val = Array2::zeros((val.len(), d_in).f());
-        let mut y_val = Array2::zeros((val.len(), d_out).f());
+        let mut x_val = Array2::from_shape_vec((val.len(), d_in).f(), try_filled(val.len() * d_in, 0.0, "the validation rows")?)
+            .map_err(|e| ForwardError(format!("{e}")))?;
+        let mut y_val = Array2::from_shape_vec((val.len(), d_out).f(), try_filled(val.len() * d_out, 0.0, "the validation targets")?)
+            .map_err(|e| ForwardError(format!("{e}")))?;
         for (r, &i) in val.iter().enumerate() {
             x_val.row_mut(r).assign(&x.row(i));
             y_val.row_mut(r).assign(&y.row(i));
         }
         let p = params.len();
-        let state2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) { vec![0.0; p] } else { Vec::new() };
+        let state2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
+            try_filled(p, 0.0, "the optimiser's state")?
+        } else {
+            Vec::new()
+        };
+        let state1 = try_filled(p, 0.0, "the optimiser's state")?;
+        let mut best = try_with_capacity(p, "a copy of the best weights")?;
+        best.extend_from_slice(&params);
         Ok(Trainer {
             layout,
             activations,
             settings,
-            best: params.clone(),
+            best,
             params,
-            state1: vec![0.0; p],
+            state1,
             state2,
             step: 0,
             x: xr,
@@ -358,27 +403,48 @@ impl Trainer {
 
     /// One epoch. `interrupt` is called on the calling thread between
     /// steps (every few milliseconds at most); when it returns `true`, the
-    /// epoch stops after the current step.
-    pub fn epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> EpochResult {
+    /// epoch stops after the current step. An error when the epoch's
+    /// buffers cannot be allocated; a panic in any thread (a bug) is an
+    /// error too, never a hang: the other threads stop waiting for it.
+    pub fn epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, ForwardError> {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_epoch(interrupt)));
+        match outcome {
+            Ok(result) => result,
+            Err(payload) => {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_string());
+                err(format!("internal error in a training epoch ({what}); please report it"))
+            }
+        }
+    }
+
+    fn run_epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, ForwardError> {
         let n = self.order.len();
         shuffle(&mut self.order, &mut self.rng);
         let bs = self.settings.batch_size.min(n.max(1));
         let steps = n.div_ceil(bs);
-        let rb = minibatch_block_rows(bs);
-        let max_blocks = bs.div_ceil(rb);
-        let shards = shard_count(max_blocks, self.layout.len);
-        let threads = self.settings.threads.clamp(1, shards);
-        let p = self.layout.len;
-        // one gradient buffer per shard, a loss per shard
-        let mut bufs: Vec<Vec<f64>> = (0..shards).map(|_| vec![0.0; p]).collect();
-        let mut losses = vec![0.0; shards];
         let mut plan = {
-            let net = match self.layout.network(&self.params, &self.activations) {
-                Ok(net) => net,
-                Err(e) => unreachable!("the trainer's own layout: {e}"),
-            };
-            Plan::new(&net, bs, rb, 1, true)
+            let net = self.layout.network(&self.params, &self.activations)?;
+            Plan::new(&net, bs, minibatch_block_rows(bs), 1, true)
         };
+        // rows per block: the plan takes fewer than asked where a layer is
+        // wide (its scratch memory is capped)
+        let rb = plan.block_rows();
+        let p = self.layout.len;
+        // A step's blocks are grouped into shards, as in the full-batch
+        // gradient: shard `s` of `k` holds the blocks `[s b / k, (s + 1) b
+        // / k)`, its gradient in a buffer of its own. `k` depends on the
+        // step's rows and the network only, never on the threads.
+        let shards = shard_count(bs.div_ceil(rb), p);
+        let threads = self.settings.threads.clamp(1, shards);
+        let mut bufs = Vec::with_capacity(shards);
+        for _ in 0..shards {
+            bufs.push(try_filled(p, 0.0, "the gradient buffers of a training step")?);
+        }
+        let mut losses = vec![0.0; shards];
         // the packed weights, repacked after every update: matrix `i` by
         // thread `i % threads`
         let packs: Vec<(Shared<PackedB>, usize, bool)> =
@@ -389,8 +455,7 @@ impl Trainer {
         let stop = AtomicBool::new(false);
         let diverged = AtomicBool::new(false);
         let barrier = SpinBarrier::new(threads);
-        let mut total_loss = 0.0;
-        let mut steps_done = 0usize;
+        let barrier = &barrier;
 
         let params = Shared(self.params.as_mut_ptr());
         let state1 = Shared(self.state1.as_mut_ptr());
@@ -411,13 +476,15 @@ impl Trainer {
         let decay_ranges: Vec<std::ops::Range<usize>> =
             if self.settings.weight_decay != 0.0 { layout.weight_ranges().collect() } else { Vec::new() };
         let decay_ranges = &decay_ranges;
+        let network_of = |params| own_network(layout, params, activations);
 
         // Thread `t`'s part of every step. Phase A: the gradients of the
-        // blocks `t, t + threads, ...` into their buffers. Barrier. Phase
+        // shards `t, t + threads, ...` into their buffers. Barrier. Phase
         // B: thread `t` sums the buffers (in order) over its share of the
-        // parameters and updates them; thread 0 then packs the new weights
-        // and asks about an interrupt. Barrier.
+        // parameters and updates them. Barrier. Phase C: the threads pack
+        // the new weights, and thread 0 asks about an interrupt. Barrier.
         let worker = |t: usize, interrupt: Option<&mut dyn FnMut() -> bool>| -> (f64, usize) {
+            let _guard = BreakOnPanic(barrier);
             let mut interrupt = interrupt;
             let mut scratch = None;
             let mut xb = vec![0.0; rb * d_in];
@@ -429,45 +496,53 @@ impl Trainer {
                 let (r0, r1) = (s * bs, ((s + 1) * bs).min(n));
                 let m = r1 - r0;
                 let blocks = m.div_ceil(rb);
+                let step_shards = shard_count(blocks, p);
                 // phase A
                 {
                     // SAFETY: the parameters and the plan are only read in
-                    // phase A (written in phase B, after the barrier).
+                    // phase A (written in phases B and C, after a barrier).
                     let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
                     let plan = unsafe { &*plan_ptr.get() };
-                    let net = match layout.network(params, activations) {
-                        Ok(net) => net,
-                        Err(e) => unreachable!("the trainer's own layout: {e}"),
-                    };
+                    let net = network_of(params);
                     let scratch = scratch.get_or_insert_with(|| Scratch::new(&net, plan));
                     let obj = obj_for(m, settings.loss, d_out);
-                    for b in (t..blocks).step_by(threads) {
-                        // SAFETY: block `b` (hence buffer and loss `b`) is
-                        // this thread's alone in phase A.
-                        let buf = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[b].get(), p) };
-                        let loss = unsafe { &mut *losses_ptr.get().add(b) };
-                        let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
-                        let mb = b1 - b0;
-                        for (i, &row) in order[b0..b1].iter().enumerate() {
-                            let xr = &x[row * d_in..(row + 1) * d_in];
-                            let yr = &y[row * d_out..(row + 1) * d_out];
-                            xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
-                            yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
+                    for sh in (t..step_shards).step_by(threads) {
+                        // SAFETY: shard `sh` (hence buffer and loss `sh`) is
+                        // this thread's alone in phase A; `sh < step_shards
+                        // <= shards`, the number of buffers (shard_count
+                        // grows with the blocks, and a step has at most the
+                        // blocks of a full batch).
+                        let buf = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[sh].get(), p) };
+                        let loss = unsafe { &mut *losses_ptr.get().add(sh) };
+                        let (k0, k1) = (sh * blocks / step_shards, (sh + 1) * blocks / step_shards);
+                        let mut shard_loss = 0.0;
+                        for b in k0..k1 {
+                            let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
+                            let mb = b1 - b0;
+                            for (i, &row) in order[b0..b1].iter().enumerate() {
+                                let xr = &x[row * d_in..(row + 1) * d_in];
+                                let yr = &y[row * d_out..(row + 1) * d_out];
+                                xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
+                                yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
+                            }
+                            let xv = col_major_ref(&xb, mb, d_in);
+                            let yv = col_major_ref(&yb, mb, d_out);
+                            // the shard's first block writes its buffer, the
+                            // others add to it
+                            shard_loss += block_gradient(xv, yv, &net, plan, obj, buf, b > k0, scratch);
                         }
-                        let xv = col_major_ref(&xb, mb, d_in);
-                        let yv = col_major_ref(&yb, mb, d_out);
-                        *loss = block_gradient(xv, yv, &net, plan, obj, buf, false, scratch);
+                        *loss = shard_loss;
                     }
                 }
-                if threads > 1 {
-                    barrier.wait();
+                if threads > 1 && !barrier.wait() {
+                    break;
                 }
                 // phase B
                 // SAFETY: phase A is over: the losses are only read now;
                 // each thread adds up its own share of the buffers (into
                 // the first) and updates its own share of the parameters
                 // and of the optimiser's state.
-                let step_loss = unsafe { std::slice::from_raw_parts(losses_ptr.get() as *const f64, blocks) }
+                let step_loss = unsafe { std::slice::from_raw_parts(losses_ptr.get() as *const f64, step_shards) }
                     .iter()
                     .fold(0.0, |a, &b| a + b);
                 if !step_loss.is_finite() {
@@ -485,10 +560,10 @@ impl Trainer {
                     } else {
                         &mut []
                     };
-                    // the gradient of the share: the blocks' buffers added
+                    // the gradient of the share: the shards' buffers added
                     // in order into the first, plus weight decay
                     let g = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[0].get().add(share.0), len) };
-                    for buf in &bufs_ptr[1..blocks] {
+                    for buf in &bufs_ptr[1..step_shards] {
                         let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
                         g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
                     }
@@ -502,8 +577,8 @@ impl Trainer {
                     }
                     update(w, s1, s2, g, &settings, step0 + done as u64);
                 }
-                if threads > 1 {
-                    barrier.wait();
+                if threads > 1 && !barrier.wait() {
+                    break;
                 }
                 // phase C: the new weights packed for the next step's
                 // products, each packed matrix by one thread
@@ -512,10 +587,7 @@ impl Trainer {
                     // next update; the plan is not read until the barrier
                     // below, and each packed matrix is written by one thread.
                     let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
-                    let net = match layout.network(params, activations) {
-                        Ok(net) => net,
-                        Err(e) => unreachable!("the trainer's own layout: {e}"),
-                    };
+                    let net = network_of(params);
                     for (packed, l, transposed) in packs.iter().skip(t).step_by(threads) {
                         let w = net.layers()[*l].weights.view();
                         let w = if *transposed { w.reversed_axes() } else { w };
@@ -529,8 +601,8 @@ impl Trainer {
                         }
                     }
                 }
-                if threads > 1 {
-                    barrier.wait();
+                if threads > 1 && !barrier.wait() {
+                    break;
                 }
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -539,32 +611,37 @@ impl Trainer {
             (total, done)
         };
         let interrupt: &mut dyn FnMut() -> bool = interrupt;
-        if threads <= 1 {
-            let (t, d) = worker(0, Some(interrupt));
-            total_loss = t;
-            steps_done = d;
+        let (total_loss, steps_done) = if threads <= 1 {
+            worker(0, Some(interrupt))
         } else {
             std::thread::scope(|scope| {
                 for t in 1..threads {
                     let worker = &worker;
                     scope.spawn(move || worker(t, None));
                 }
-                let (t, d) = worker(0, Some(interrupt));
-                total_loss = t;
-                steps_done = d;
-            });
-        }
+                worker(0, Some(interrupt))
+            })
+        };
         self.step += steps_done as u64;
         let rows_done = (steps_done * bs).min(n);
-        EpochResult {
+        Ok(EpochResult {
             loss: total_loss / self.settings.loss.mean_over(rows_done, self.d_out),
             steps: steps_done,
             interrupted: stop.load(Ordering::Relaxed),
             diverged: diverged.load(Ordering::Relaxed),
-        }
+        })
     }
 }
 
+
+/// The network of the trainer's own parameters in its own layout (checked
+/// when the trainer was made, so this cannot fail).
+fn own_network<'f>(layout: &ParamLayout, params: &'f [f64], activations: &[Activation]) -> Network<'f> {
+    match layout.network(params, activations) {
+        Ok(net) => net,
+        Err(e) => unreachable!("the trainer's own layout: {e}"),
+    }
+}
 
 /// The optimiser's step `t` (counted from 1) on a share of the
 /// parameters `w`, of its gradient `g` and of the optimiser's state (`s1`,
@@ -643,7 +720,7 @@ mod tests {
         for (opt, bs) in [(ADAM, 128), (Optimizer::Sgd { momentum: 0.9 }, 300), (ADAM, 1001), (ADAM, 5000)] {
             let run = |threads: usize| {
                 let mut t = trainer(&spec, &x, &y, 100, settings(opt, bs, threads), 42);
-                let losses: Vec<u64> = (0..3).map(|_| t.epoch(&mut never()).loss.to_bits()).collect();
+                let losses: Vec<u64> = (0..3).map(|_| t.epoch(&mut never()).expect("epoch").loss.to_bits()).collect();
                 (t.params().to_vec(), losses, t.validation_loss().expect("fits").to_bits())
             };
             let one = run(1);
@@ -657,11 +734,104 @@ mod tests {
     }
 
     #[test]
+    fn batches_past_the_buffer_limit_train_and_agree_across_threads() {
+        // more blocks per step than gradient buffers (16 at most): batch
+        // sizes of 1,025 rows and up, and the last, shorter, step
+        let (spec, x, y) = setup(&[5, 32, 16, 1], &[Tanh, Relu, Identity], 3001);
+        for bs in [1025, 1088, 2000, 2049, 2100, 5000] {
+            let run = |threads: usize| {
+                let mut s = settings(Optimizer::Sgd { momentum: 0.9 }, bs, threads);
+                s.loss = Loss::Mse;
+                let mut t = trainer(&spec, &x, &y, 1, s, 9);
+                let losses: Vec<u64> = (0..2).map(|_| t.epoch(&mut never()).expect("epoch").loss.to_bits()).collect();
+                (t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), losses)
+            };
+            let one = run(1);
+            assert!(f64::from_bits(one.1[1]).is_finite(), "batch {bs}");
+            for threads in [2, 3, 7] {
+                assert_eq!(one, run(threads), "batch {bs}, {threads} threads");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wide_layer_takes_shorter_blocks_and_trains() {
+        // a layer so wide that the plan caps a block below the 64 rows a
+        // minibatch asks for (its scratch memory is capped)
+        let (spec, x, y) = setup(&[1, 66_000, 1], &[Tanh, Identity], 130);
+        let run = |threads: usize| {
+            let mut s = settings(ADAM, 129, threads);
+            s.loss = Loss::Mse;
+            let mut t = trainer(&spec, &x, &y, 0, s, 2);
+            let r = t.epoch(&mut never()).expect("epoch");
+            assert_eq!(r.steps, 2);
+            (t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), r.loss.to_bits())
+        };
+        let one = run(1);
+        assert!(f64::from_bits(one.1).is_finite());
+        assert_eq!(one, run(2));
+    }
+
+    #[test]
+    fn a_full_batch_step_is_the_full_batch_gradient_to_the_bit() {
+        // one SGD step over all rows equals the full-batch gradient of the
+        // same rows in the same (shuffled) order, blocked alike: bit for bit,
+        // for batches of fewer and of more blocks than gradient buffers
+        for n in [700, 1025, 2049, 4100] {
+            let (spec, x, y) = setup(&[4, 9, 2], &[Tanh, Sigmoid], n);
+            let mut s = settings(Optimizer::Sgd { momentum: 0.0 }, n, 3);
+            s.weight_decay = 0.0;
+            let mut t = trainer(&spec, &x, &y, 0, s, 5);
+            let before = t.params().to_vec();
+            // the trainer's order: its stream, the split, then the shuffle
+            let mut rng = training_rng(5);
+            let (train, _) = validation_split(n, 0, &mut rng);
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            shuffle(&mut order, &mut rng);
+            let xs = Array2::from_shape_fn((n, 4).f(), |(i, j)| x[(train[order[i]], j)]);
+            let ys = Array2::from_shape_fn((n, 2).f(), |(i, j)| y[(train[order[i]], j)]);
+            let r = t.epoch(&mut never()).expect("epoch");
+            let net = spec.net();
+            let mut g = vec![0.0; before.len()];
+            let rb = minibatch_block_rows(n);
+            let loss = crate::backward::gradient_into_with_block(xs.view(), ys.view(), &net, Loss::Bce, &mut g, 1, rb)
+                .expect("fits");
+            assert_eq!(r.loss.to_bits(), loss.to_bits(), "n {n}");
+            for ((&b, &a), &gi) in before.iter().zip(t.params()).zip(&g) {
+                assert_eq!(a.to_bits(), (b - 0.05 * gi).to_bits(), "n {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_thread_breaks_the_barrier_instead_of_hanging() {
+        let barrier = SpinBarrier::new(3);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::thread::scope(|scope| {
+                for _ in 0..2 {
+                    scope.spawn(|| {
+                        // both wait for a third that never comes
+                        let mut met = 0;
+                        while barrier.wait() {
+                            met += 1;
+                        }
+                        met
+                    });
+                }
+                let _guard = BreakOnPanic(&barrier);
+                panic!("a bug");
+            })
+        }));
+        assert!(result.is_err());
+        assert!(!barrier.wait());
+    }
+
+    #[test]
     fn same_seed_same_run_other_seed_other_run() {
         let (spec, x, y) = setup(&[3, 5, 1], &[Sigmoid], 200);
         let run = |seed: u64| {
             let mut t = trainer(&spec, &x, &y, 20, settings(ADAM, 16, 1), seed);
-            t.epoch(&mut never());
+            t.epoch(&mut never()).expect("epoch");
             t.params().to_vec()
         };
         assert_eq!(run(1), run(1));
@@ -675,7 +845,7 @@ mod tests {
         s.weight_decay = 0.0;
         let mut t = trainer(&spec, &x, &y, 0, s, 7);
         let before = t.params().to_vec();
-        let r = t.epoch(&mut never());
+        let r = t.epoch(&mut never()).expect("epoch");
         assert_eq!(r.steps, 1);
         let net = spec.net();
         let mut g = vec![0.0; before.len()];
@@ -720,7 +890,7 @@ mod tests {
                         }
                     }
                 }
-                t.epoch(&mut never());
+                t.epoch(&mut never()).expect("epoch");
                 for (a, b) in t.params().iter().zip(&w) {
                     assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{opt:?} step {step}: {a} vs {b}");
                 }
@@ -734,10 +904,10 @@ mod tests {
         let mut t = trainer(&spec, &x, &y, 120, settings(ADAM, 32, 2), 5);
         assert_eq!(t.rows(), (480, 120));
         let first_val = t.validation_loss().expect("fits");
-        let first = t.epoch(&mut never()).loss;
+        let first = t.epoch(&mut never()).expect("epoch").loss;
         let mut last = first;
         for _ in 0..60 {
-            last = t.epoch(&mut never()).loss;
+            last = t.epoch(&mut never()).expect("epoch").loss;
         }
         let val = t.validation_loss().expect("fits");
         // the targets are probabilities: the loss cannot go below their
@@ -752,7 +922,7 @@ mod tests {
         let (spec, x, y) = setup(&[3, 8, 1], &[Relu, Identity], 300);
         let s = Settings { loss: Loss::Mse, optimizer: Optimizer::Sgd { momentum: 0.9 }, learn_rate: 1e6, weight_decay: 0.0, batch_size: 10, threads: 2 };
         let mut t = trainer(&spec, &x, &y, 0, s, 1);
-        let r = t.epoch(&mut never());
+        let r = t.epoch(&mut never()).expect("epoch");
         assert!(r.diverged && r.steps < 30, "{r:?}");
         let mut calls = 0;
         let s = Settings { loss: Loss::Mse, learn_rate: 0.01, ..s };
@@ -760,7 +930,7 @@ mod tests {
         let r = t.epoch(&mut || {
             calls += 1;
             calls == 3
-        });
+        }).expect("epoch");
         assert!(r.interrupted && r.steps == 3 && !r.diverged, "{r:?}");
         assert!(r.loss.is_finite());
     }

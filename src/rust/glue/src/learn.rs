@@ -10,6 +10,7 @@ use extendr_api::prelude::*;
 use fwdprop_core::backward::{add_weight_decay, gradient_into, gradient_trace, ParamLayout};
 use fwdprop_core::forward::Activation;
 use fwdprop_core::loss::Loss;
+use fwdprop_core::memory::try_filled;
 use fwdprop_core::optim::{validation_split, Optimizer, Settings, Trainer};
 
 use crate::convert::{alloc_real_matrix, matrix_view, scalar_count, NetworkParts};
@@ -81,11 +82,11 @@ fn backward_impl(
     let parts = NetworkParts::new(&weights, &biases, &activations)?;
     let net = parts.network()?;
     let layout = ParamLayout::of(&net);
-    let mut params = vec![0.0; layout.len];
+    let mut params = try_filled(layout.len, 0.0, "the network's parameters").map_err(|e| other(e.to_string()))?;
     layout.gather(&net, &mut params);
     let fail = |e: fwdprop_core::forward::ForwardError| other(format!("backward pass: {e}"));
     if !trace {
-        let mut grad = vec![0.0; layout.len];
+        let mut grad = try_filled(layout.len, 0.0, "the gradient").map_err(|e| other(e.to_string()))?;
         let mut value = gradient_into(xv, yv, &net, loss, &mut grad, threads).map_err(fail)?;
         value += add_weight_decay(&layout, &params, &mut grad, lambda);
         let (w, b) = parameter_lists(&layout, &grad)?;
@@ -178,7 +179,7 @@ fn flat_gradient_impl(
     let loss = loss_of(&loss)?;
     let lambda = real_of(&weight_decay, "weight_decay")?;
     let threads = scalar_count(&threads, "threads")?;
-    let mut grad = vec![0.0; layout.len];
+    let mut grad = try_filled(layout.len, 0.0, "the gradient").map_err(|e| other(e.to_string()))?;
     let mut value = gradient_into(xv, yv, &net, loss, &mut grad, threads).map_err(|e| other(format!("{e}")))?;
     value += add_weight_decay(&layout, par, &mut grad, lambda);
     Ok(List::from_names_and_values(["loss", "gradient"], [Robj::from(value), doubles(&grad)])?.into())
@@ -224,7 +225,7 @@ fn trainer_new_impl(
     let parts = NetworkParts::new(&weights, &biases, &activations)?;
     let net = parts.network()?;
     let layout = ParamLayout::of(&net);
-    let mut params = vec![0.0; layout.len];
+    let mut params = try_filled(layout.len, 0.0, "the network's parameters").map_err(|e| other(e.to_string()))?;
     layout.gather(&net, &mut params);
     let acts = parts.activations()?;
     let s = List::try_from(&settings)?;
@@ -296,7 +297,7 @@ fn trainer_epoch_impl(mut ptr: Robj) -> extendr_api::Result<Robj> {
         last = std::time::Instant::now();
         interrupt_pending()
     };
-    let r = trainer.epoch(&mut ask);
+    let r = trainer.epoch(&mut ask).map_err(|e| other(e.to_string()))?;
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     Ok(doubles(&[r.loss, r.steps as f64, flag(r.interrupted), flag(r.diverged)]))
 }
