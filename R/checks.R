@@ -282,3 +282,54 @@ check_memory <- function(bytes, what, copies = 1, call = sys.call(-1L)) {
   }
   invisible(bytes)
 }
+
+# `...` of a method that takes none: a misspelt argument is an error,
+# with the nearest argument of `choices` suggested.
+check_no_dots <- function(..., fun, call, choices = NULL) {
+  if (...length() > 0L) {
+    dots <- names(list(...))
+    if (is.null(dots) || !nzchar(dots[[1L]])) {
+      fwdprop_error(sprintf("%s has no argument `..1` (unnamed).", fun), call = call)
+    }
+    bad <- dots[[1L]]
+    hint <- ""
+    if (length(choices)) {
+      d <- utils::adist(bad, choices, ignore.case = TRUE)[1L, ]
+      if (min(d) <= max(3L, nchar(bad) %/% 3L)) {
+        hint <- sprintf(" Did you mean `%s`?", choices[[which.min(d)]])
+      }
+    }
+    fwdprop_error(sprintf("%s has no argument `%s`.%s", fun, bad, hint), call = call)
+  }
+}
+
+fwdprop_warning <- function(message, call = sys.call(-1L)) {
+  structure(class = c("fwdprop_warning", "warning", "condition"),
+            list(message = message, call = call))
+}
+
+check_digits <- function(digits, call = sys.call(-1L)) {
+  ok <- is.numeric(digits) && length(digits) == 1L && !is.na(digits) &&
+    digits >= 0 && digits <= 15 && digits == floor(digits)
+  if (!ok) {
+    fwdprop_error(sprintf("`digits` must be a whole number from 0 to 15, not %s.",
+                          describe_value(digits)), call = call)
+  }
+  as.integer(digits)
+}
+
+check_fraction <- function(x, arg, call) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 0 || x >= 1) {
+    fwdprop_error(sprintf("`%s` must be a single number in [0, 1), not %s.", arg, describe_value(x)),
+                  call = call)
+  }
+  as.double(x)
+}
+
+check_positive <- function(x, arg, call) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x <= 0) {
+    fwdprop_error(sprintf("`%s` must be a single number > 0, not %s.", arg, describe_value(x)),
+                  call = call)
+  }
+  as.double(x)
+}

@@ -122,13 +122,7 @@ predict.fwdprop_network <- function(object, newdata, type = c("response", "class
     fwdprop_error("`newdata` is missing: give the inputs, a numeric matrix with one row per sample.",
                   call = call)
   }
-  if (...length() > 0L) {
-    dots <- names(list(...))
-    bad <- if (is.null(dots) || !nzchar(dots[[1L]])) "`..1` (unnamed)" else sprintf("`%s`", dots[[1L]])
-    fwdprop_error(sprintf(
-      "predict() on a network takes `newdata`, `type`, `trace` and `threads`; %s is not one of them.", bad
-    ), call = call)
-  }
+  check_no_dots(..., fun = "predict()", call = call, choices = c("newdata", "type", "trace", "threads"))
   response <- identical(type, c("response", "class")) || identical(type, "response")
   if (response && is.list(object) && is_plain_network(object)) {
     res <- .Call(fwdprop_forward_fast, object, newdata, trace, threads)
@@ -147,85 +141,6 @@ predict.fwdprop_network <- function(object, newdata, type = c("response", "class
     return(res)
   }
   network_output(object, res, type, call = call)
-}
-
-# forward() trusts nothing in a network beyond its class: a network whose
-# parts were edited by hand is checked against what network() builds (and
-# its numeric parts coerced to double), with errors naming `arg`. Every
-# function that takes a network calls this first (forward(), predict(),
-# print(), format(), summary(), plot(), knit_print(), tidy(), glance()) and
-# then works on the checked network it returns; fields it does not know
-# (a training record, class levels, ...) are returned unchanged.
-check_network <- function(net, arg = "net", call = sys.call(-1L)) {
-  if (!inherits(net, "fwdprop_network")) {
-    fwdprop_error(sprintf(
-      "`%s` must be a network made by `network()`, not %s.", arg, describe_object(net)
-    ), call = call)
-  }
-  bad <- function(fmt, ...) {
-    fwdprop_error(sprintf(
-      "`%s` is not a valid network: %s. Make networks with `network()`.", arg, sprintf(fmt, ...)
-    ), call = call)
-  }
-  if (!is.list(net)) {
-    bad("it is %s, not a list", describe_object(if (is.environment(net)) net else unclass(net)))
-  }
-  w <- check_weights(net[["weights"]], call = call, arg = sprintf("%s$weights", arg))
-  L <- length(w)
-  sizes <- c(nrow(w[[1L]]), vapply(w, ncol, integer(1L)))
-  s <- net[["sizes"]]
-  if (!is.numeric(s) || length(s) != L + 1L || anyNA(s) || any(s != sizes)) {
-    bad("`%s$sizes` (%s) does not match the shapes of `%s$weights` (%s)",
-        arg, if (is.numeric(s) && length(s)) paste(s, collapse = ", ") else describe_value(s),
-        arg, paste(sizes, collapse = ", "))
-  }
-  b <- check_biases(net[["biases"]], sizes, FALSE, call = call, arg = sprintf("%s$biases", arg))
-  a <- net[["activations"]]
-  if (!is.character(a) || length(a) != L || anyNA(a) || !all(a %in% activation_names)) {
-    bad("`%s$activations` must name one activation per layer (%d) out of %s, not %s",
-        arg, L, paste0("\"", activation_names, "\"", collapse = ", "),
-        if (is.character(a) && length(a) > 1L) {
-          sprintf("c(%s)", paste0("\"", a, "\"", collapse = ", "))
-        } else {
-          describe_value(a)
-        })
-  }
-  net[["weights"]] <- w
-  net[["biases"]] <- b
-  net[["sizes"]] <- sizes
-  net[["activations"]] <- unname(a)
-  check_network_extras(net, arg, call)
-  net
-}
-
-# The input of a forward pass as a double matrix with n_in columns.
-as_input_matrix <- function(x, n_in, arg = "x", call = sys.call(-1L)) {
-  if (is.data.frame(x)) {
-    ok <- vapply(x, function(col) is_numeric_storage(col) && is.null(dim(col)), logical(1L))
-    if (!all(ok)) {
-      bad <- names(x)[!ok]
-      fwdprop_error(sprintf(
-        "`%s` must have only numeric columns, but column%s %s %s not (%s).", arg,
-        if (length(bad) > 1L) "s" else "",
-        paste0("`", bad, "`", collapse = ", "),
-        if (length(bad) > 1L) "are" else "is",
-        paste(vapply(x[!ok], describe_object, character(1L)), collapse = ", ")
-      ), call = call)
-    }
-    rn <- attr(x, "row.names")
-    x <- matrix(as.double(unlist(x, use.names = FALSE)), nrow = nrow(x), ncol = ncol(x),
-                dimnames = list(if (is.character(rn)) rn else NULL, names(x)))
-  } else {
-    x <- as_double_matrix(x, arg, call = call)
-  }
-  if (ncol(x) != n_in) {
-    fwdprop_error(sprintf(
-      "`%s` has %d column%s but the network expects %d input%s (`%s` is %s).",
-      arg, ncol(x), if (ncol(x) == 1L) "" else "s", n_in, if (n_in == 1L) "" else "s",
-      arg, shape_string(x)
-    ), call = call)
-  }
-  x
 }
 
 #' @export

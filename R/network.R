@@ -394,3 +394,52 @@ print.summary.fwdprop_network <- function(x, ...) {
   print(as.data.frame(unclass(x), stringsAsFactors = FALSE), row.names = FALSE)
   invisible(x)
 }
+
+# forward() trusts nothing in a network beyond its class: a network whose
+# parts were edited by hand is checked against what network() builds (and
+# its numeric parts coerced to double), with errors naming `arg`. Every
+# function that takes a network calls this first (forward(), predict(),
+# print(), format(), summary(), plot(), knit_print(), tidy(), glance()) and
+# then works on the checked network it returns; fields it does not know
+# (a training record, class levels, ...) are returned unchanged.
+check_network <- function(net, arg = "net", call = sys.call(-1L)) {
+  if (!inherits(net, "fwdprop_network")) {
+    fwdprop_error(sprintf(
+      "`%s` must be a network made by `network()`, not %s.", arg, describe_object(net)
+    ), call = call)
+  }
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf(
+      "`%s` is not a valid network: %s. Make networks with `network()`.", arg, sprintf(fmt, ...)
+    ), call = call)
+  }
+  if (!is.list(net)) {
+    bad("it is %s, not a list", describe_object(if (is.environment(net)) net else unclass(net)))
+  }
+  w <- check_weights(net[["weights"]], call = call, arg = sprintf("%s$weights", arg))
+  L <- length(w)
+  sizes <- c(nrow(w[[1L]]), vapply(w, ncol, integer(1L)))
+  s <- net[["sizes"]]
+  if (!is.numeric(s) || length(s) != L + 1L || anyNA(s) || any(s != sizes)) {
+    bad("`%s$sizes` (%s) does not match the shapes of `%s$weights` (%s)",
+        arg, if (is.numeric(s) && length(s)) paste(s, collapse = ", ") else describe_value(s),
+        arg, paste(sizes, collapse = ", "))
+  }
+  b <- check_biases(net[["biases"]], sizes, FALSE, call = call, arg = sprintf("%s$biases", arg))
+  a <- net[["activations"]]
+  if (!is.character(a) || length(a) != L || anyNA(a) || !all(a %in% activation_names)) {
+    bad("`%s$activations` must name one activation per layer (%d) out of %s, not %s",
+        arg, L, paste0("\"", activation_names, "\"", collapse = ", "),
+        if (is.character(a) && length(a) > 1L) {
+          sprintf("c(%s)", paste0("\"", a, "\"", collapse = ", "))
+        } else {
+          describe_value(a)
+        })
+  }
+  net[["weights"]] <- w
+  net[["biases"]] <- b
+  net[["sizes"]] <- sizes
+  net[["activations"]] <- unname(a)
+  check_network_extras(net, arg, call)
+  net
+}

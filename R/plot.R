@@ -192,7 +192,17 @@ plot.fwdprop_network <- function(x, input = NULL, highlight = NULL, digits = 2, 
                 font = ifelse(edges$highlighted[lab], 2L, 1L))
   }
 
-  # --- nodes ------------------------------------------------------------
+  nodes <- draw_nodes(nodes, L, rx, ry, diam, gap, digits, any_hl)
+  draw_titles(net, L, main)
+
+  nodes <- nodes[c("layer", "index", "x", "y", "colour", "label", "value", "z", "bias", "highlighted")]
+  invisible(list(nodes = nodes, edges = edges))
+}
+
+# The nodes of the diagram: circles, their labels (values or indices) and,
+# where there is room, the z and bias notes beneath. Returns `nodes` with
+# the labels actually drawn.
+draw_nodes <- function(nodes, L, rx, ry, diam, gap, digits, any_hl) {
   fill <- nodes$colour
   border <- rep("#333333", nrow(nodes))
   if (any_hl) {
@@ -226,7 +236,12 @@ plot.fwdprop_network <- function(x, input = NULL, highlight = NULL, digits = 2, 
                    cex = note_cex, col = if (any_hl) "#666666" else "#444444")
   }
 
-  # --- titles -------------------------------------------------------------
+  nodes
+}
+
+# The layers' titles above the diagram, and the user's `main`.
+draw_titles <- function(net, L, main) {
+  sizes <- net$sizes
   titles <- layer_titles(L)
   graphics::mtext(titles, side = 3, line = 1.35, at = seq_len(L + 1L), cex = 0.95, font = 2)
   sub <- c(sprintf("%d node%s", sizes[[1L]], if (sizes[[1L]] == 1L) "" else "s"),
@@ -235,9 +250,6 @@ plot.fwdprop_network <- function(x, input = NULL, highlight = NULL, digits = 2, 
   if (!is.null(main)) {
     graphics::title(main = main, line = 3)
   }
-
-  nodes <- nodes[c("layer", "index", "x", "y", "colour", "label", "value", "z", "bias", "highlighted")]
-  invisible(list(nodes = nodes, edges = edges))
 }
 
 # The `main` title out of `...`; anything else is an error.
@@ -257,16 +269,6 @@ plot_dots_main <- function(dots, call = sys.call(-1L)) {
     main <- as.character(main)
   }
   main
-}
-
-check_digits <- function(digits, call = sys.call(-1L)) {
-  ok <- is.numeric(digits) && length(digits) == 1L && !is.na(digits) &&
-    digits >= 0 && digits <= 15 && digits == floor(digits)
-  if (!ok) {
-    fwdprop_error(sprintf("`digits` must be a whole number from 0 to 15, not %s.",
-                          describe_value(digits)), call = call)
-  }
-  as.integer(digits)
 }
 
 # `highlight` as a list of integer paths (one node index per layer).

@@ -169,3 +169,33 @@ check_network_extras <- function(net, arg, call,
   }
   invisible(net)
 }
+
+# The input of a forward pass as a double matrix with n_in columns.
+as_input_matrix <- function(x, n_in, arg = "x", call = sys.call(-1L)) {
+  if (is.data.frame(x)) {
+    ok <- vapply(x, function(col) is_numeric_storage(col) && is.null(dim(col)), logical(1L))
+    if (!all(ok)) {
+      bad <- names(x)[!ok]
+      fwdprop_error(sprintf(
+        "`%s` must have only numeric columns, but column%s %s %s not (%s).", arg,
+        if (length(bad) > 1L) "s" else "",
+        paste0("`", bad, "`", collapse = ", "),
+        if (length(bad) > 1L) "are" else "is",
+        paste(vapply(x[!ok], describe_object, character(1L)), collapse = ", ")
+      ), call = call)
+    }
+    rn <- attr(x, "row.names")
+    x <- matrix(as.double(unlist(x, use.names = FALSE)), nrow = nrow(x), ncol = ncol(x),
+                dimnames = list(if (is.character(rn)) rn else NULL, names(x)))
+  } else {
+    x <- as_double_matrix(x, arg, call = call)
+  }
+  if (ncol(x) != n_in) {
+    fwdprop_error(sprintf(
+      "`%s` has %d column%s but the network expects %d input%s (`%s` is %s).",
+      arg, ncol(x), if (ncol(x) == 1L) "" else "s", n_in, if (n_in == 1L) "" else "s",
+      arg, shape_string(x)
+    ), call = call)
+  }
+  x
+}
