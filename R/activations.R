@@ -1,3 +1,15 @@
+# The activations a network can use, listed once: every check of an
+# activation name reads them from here.
+activation_names <- c("sigmoid", "relu", "tanh", "identity", "softmax")
+
+# Whether `x` names one or more activations (a character vector, no NA).
+is_activation_names <- function(x) {
+  is.character(x) && length(x) >= 1L && !anyNA(x) && all(x %in% activation_names)
+}
+
+# The activations as a message lists them: "sigmoid", "relu", ...
+activation_choices <- function() paste0("\"", activation_names, "\"", collapse = ", ")
+
 #' Sigmoid (logistic) activation
 #'
 #' `sigmoid(x)` computes \eqn{\sigma(x) = 1 / (1 + e^{-x})} elementwise.

@@ -112,8 +112,6 @@ new_network <- function(sizes, weights, biases, activations, init = NULL) {
   )
 }
 
-activation_names <- c("sigmoid", "relu", "tanh", "identity", "softmax")
-
 check_sizes <- function(sizes, call) {
   if (!is.numeric(sizes) || length(sizes) < 2L || !is.null(dim(sizes))) {
     fwdprop_error(sprintf(
@@ -200,11 +198,11 @@ check_biases <- function(biases, sizes, bias, call, arg = "biases") {
 
 check_activations <- function(activation, output, L, call) {
   check_names <- function(x, arg) {
-    if (!is.character(x) || length(x) < 1L || anyNA(x) || !all(x %in% activation_names)) {
+    if (!is_activation_names(x)) {
       bad <- if (is.character(x)) x[is.na(x) | !(x %in% activation_names)] else x
       fwdprop_error(sprintf(
         "`%s` must name activations out of %s; unknown: %s.",
-        arg, paste0("\"", activation_names, "\"", collapse = ", "),
+        arg, activation_choices(),
         if (is.character(bad) && length(bad)) paste0("\"", bad, "\"", collapse = ", ") else describe_value(x)
       ), call = call)
     }
@@ -427,9 +425,9 @@ check_network <- function(net, arg = "net", call = sys.call(-1L)) {
   }
   b <- check_biases(net[["biases"]], sizes, FALSE, call = call, arg = sprintf("%s$biases", arg))
   a <- net[["activations"]]
-  if (!is.character(a) || length(a) != L || anyNA(a) || !all(a %in% activation_names)) {
+  if (!is_activation_names(a) || length(a) != L) {
     bad("`%s$activations` must name one activation per layer (%d) out of %s, not %s",
-        arg, L, paste0("\"", activation_names, "\"", collapse = ", "),
+        arg, L, activation_choices(),
         if (is.character(a) && length(a) > 1L) {
           sprintf("c(%s)", paste0("\"", a, "\"", collapse = ", "))
         } else {
