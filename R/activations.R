@@ -47,7 +47,7 @@ sigmoid.default <- function(x) {
   check_numeric(x, "x", call = sys.call(-1L))
   # large inputs are split over fwdprop's threads (the same values whatever
   # their number)
-  out <- sigmoid_impl(x, if (length(x) >= 262144L) fwdprop_threads() else 1L)
+  out <- sigmoid_impl(x, if (length(x) >= core_limit("sigmoid_chunk")) fwdprop_threads() else 1L)
   attributes(out) <- attributes(x)
   out
 }

@@ -5,6 +5,14 @@
 #' @useDynLib fwdprop, .registration = TRUE
 NULL
 
+#' The core's thresholds that the R side decides by, defined once here:
+#' `list(sigmoid_chunk, fast_max_rows)`: `sigmoid()` splits inputs of at
+#' least `sigmoid_chunk` values over threads; `forward()` runs inputs of
+#' fewer than `fast_max_rows` rows on the calling thread.
+#' @keywords internal
+#' @noRd
+core_limits_impl <- function() .Call(wrap__core_limits_impl)
+
 #' Panics on purpose: lets the test suite check that a Rust panic (a bug
 #' that slipped through) surfaces as an ordinary R error and R survives.
 #' @keywords internal
@@ -71,6 +79,21 @@ backward_impl <- function(x, y, weights, biases, activations, loss, weight_decay
 #' @keywords internal
 #' @noRd
 flat_gradient_impl <- function(par, x, y, sizes, bias, activations, loss, weight_decay, threads) .Call(wrap__flat_gradient_impl, par, x, y, sizes, bias, activations, loss, weight_decay, threads)
+
+#' The flat parameter vector of a network (`weights`, `biases`,
+#' `activations`, as `forward_impl()`), in the core's layout (the one
+#' `flat_gradient_impl()` takes), and which of its values are weights
+#' rather than biases: `list(par, is_weight)`. The layout is defined once,
+#' in the core's `ParamLayout`; R reads it from here.
+#' @keywords internal
+#' @noRd
+flat_params_impl <- function(weights, biases, activations) .Call(wrap__flat_params_impl, weights, biases, activations)
+
+#' A flat parameter vector `par` (as `flat_params_impl()` makes) back into
+#' `list(weights, biases)` of the network of `sizes` and `bias`.
+#' @keywords internal
+#' @noRd
+unflatten_params_impl <- function(par, sizes, bias) .Call(wrap__unflatten_params_impl, par, sizes, bias)
 
 #' The validation split of `n` rows with `n_val` held out, from the
 #' training stream seeded by `seed` (the same split `fit()`'s trainer

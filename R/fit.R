@@ -304,13 +304,12 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
     x <- x[split$train, , drop = FALSE]
     y <- y[split$train, , drop = FALSE]
   }
-  par <- unlist(lapply(seq_along(net$weights), function(l) c(net$weights[[l]], net$biases[[l]])),
-                use.names = FALSE)
-  # which values of `par` are weights (the history reports the data loss,
-  # without the weight decay, as for the minibatch optimisers)
-  is_weight <- unlist(lapply(seq_along(net$weights), function(l) {
-    c(rep(TRUE, length(net$weights[[l]])), rep(FALSE, length(net$biases[[l]])))
-  }))
+  # the flat parameters in the core's layout (defined once, in Rust), and
+  # which of them are weights (the history reports the data loss, without
+  # the weight decay, as for the minibatch optimisers)
+  flat <- flat_params_impl(net$weights, net$biases, net$activations)
+  par <- flat$par
+  is_weight <- flat$is_weight
   cache <- new.env(parent = emptyenv())
   evaluate <- function(p) {
     if (!identical(p, cache$par)) {
@@ -373,27 +372,9 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
     p <- res$par
     stopped <- if (res$convergence == 0L) "converged" else "maxit"
   }
-  list(params = unflatten(p, net), history = history_frame(hist, iterations),
+  list(params = unflatten_params_impl(p, sizes, has_bias), history = history_frame(hist, iterations),
        best_epoch = best, stopped = stopped,
        time = proc.time()[["elapsed"]] - start)
-}
-
-# The flat parameter vector back into weights and biases of `net`'s
-# shapes (layer by layer: the weights column by column, then the bias).
-unflatten <- function(p, net) {
-  off <- 0L
-  weights <- biases <- vector("list", length(net$weights))
-  for (l in seq_along(net$weights)) {
-    d <- dim(net$weights[[l]])
-    k <- d[[1L]] * d[[2L]]
-    weights[[l]] <- matrix(p[off + seq_len(k)], d[[1L]], d[[2L]])
-    off <- off + k
-    if (!is.null(net$biases[[l]])) {
-      biases[[l]] <- p[off + seq_len(d[[2L]])]
-      off <- off + d[[2L]]
-    }
-  }
-  list(weights = weights, biases = biases)
 }
 
 as_history <- function(h) {

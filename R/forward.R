@@ -57,7 +57,7 @@ forward_checked <- function(net, x, trace, threads, call = sys.call(-1L),
   if (!identical(trace, FALSE)) trace <- check_flag(trace, "trace", call = call)
   threads <- if (!is.null(threads)) {
     check_count(threads, "threads", call = call)
-  } else if (nrow(x) < 256L) {
+  } else if (nrow(x) < core_limit("fast_max_rows")) {
     1L # small inputs run on the calling thread anyway
   } else {
     fwdprop_threads()

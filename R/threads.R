@@ -57,3 +57,11 @@ fwdprop_threads <- function(n = NULL) {
   if (nzchar(limit) && limit != "false") n <- min(n, 2L)
   n
 }
+
+# A threshold of the Rust core that the R side decides by (see
+# core_limits_impl(): the sigmoid's chunk, the rows of a small forward
+# pass), read from Rust once per session, never copied here by value.
+core_limit <- function(name) {
+  if (is.null(the$limits)) the$limits <- core_limits_impl()
+  the$limits[[name]]
+}

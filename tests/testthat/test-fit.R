@@ -389,3 +389,20 @@ test_that("divergence in the first step says so, and its epoch is counted right"
   expect_identical(f$weights, net$weights)
   expect_identical(nrow(f$history), 0L)
 })
+
+test_that("BFGS's flat parameters follow the core's one layout, and come back in the network's shapes", {
+  net <- network(c(3, 4, 2, 1), bias = TRUE, seed = 1)
+  net$biases[[1]] <- c(0.1, 0.2, 0.3, 0.4)
+  net$biases[2] <- list(NULL)
+  flat <- flat_params_impl(net$weights, net$biases, net$activations)
+  # layer by layer: the weights column by column, then the bias
+  want <- unlist(lapply(1:3, function(l) c(net$weights[[l]], net$biases[[l]])))
+  expect_identical(flat$par, want)
+  expect_identical(flat$is_weight, unlist(lapply(1:3, function(l) {
+    c(rep(TRUE, length(net$weights[[l]])), rep(FALSE, length(net$biases[[l]])))
+  })))
+  back <- unflatten_params_impl(flat$par, net$sizes, !vapply(net$biases, is.null, logical(1)))
+  expect_identical(back$weights, lapply(net$weights, unname))
+  expect_identical(back$biases, net$biases)
+  expect_error(unflatten_params_impl(flat$par[-1], net$sizes, c(TRUE, FALSE, TRUE)), "parameters")
+})

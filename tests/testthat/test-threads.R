@@ -45,3 +45,9 @@ test_that("sigmoid() of a large input gives the same bits on any number of threa
   expect_identical(sigmoid(m), matrix(one[1:1050000], 1050))
   expect_identical(mm(m, diag(1000)), m) # an 8.4 MB result, with huge pages asked for
 })
+
+test_that("the core's thresholds come from Rust and are the ones the help pages state", {
+  # ?sigmoid: "Large inputs (from 262,144 values) are split over threads"
+  expect_identical(core_limit("sigmoid_chunk"), 262144)
+  expect_identical(core_limit("fast_max_rows"), 256)
+})

@@ -151,6 +151,43 @@ fn activations_of(x: &Robj) -> extendr_api::Result<Vec<Activation>> {
         .collect()
 }
 
+/// The flat parameter vector of a network (`weights`, `biases`,
+/// `activations`, as `forward_impl()`), in the core's layout (the one
+/// `flat_gradient_impl()` takes), and which of its values are weights
+/// rather than biases: `list(par, is_weight)`. The layout is defined once,
+/// in the core's `ParamLayout`; R reads it from here.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn flat_params_impl(weights: Robj, biases: Robj, activations: Robj) -> extendr_api::Result<Robj> {
+    let parts = NetworkParts::new(&weights, &biases, &activations)?;
+    let net = parts.network()?;
+    let layout = ParamLayout::of(&net);
+    let mut par = try_filled(layout.len, 0.0, "the network's parameters").map_err(|e| other(e.to_string()))?;
+    layout.gather(&net, &mut par);
+    let mut is_weight = vec![false; layout.len];
+    for r in layout.weight_ranges() {
+        is_weight[r].iter_mut().for_each(|w| *w = true);
+    }
+    let is_weight: Robj = is_weight.iter().map(|&b| Rbool::from(b)).collect::<Logicals>().into();
+    Ok(List::from_names_and_values(["par", "is_weight"], [doubles(&par), is_weight])?.into())
+}
+
+/// A flat parameter vector `par` (as `flat_params_impl()` makes) back into
+/// `list(weights, biases)` of the network of `sizes` and `bias`.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn unflatten_params_impl(par: Robj, sizes: Robj, bias: Robj) -> extendr_api::Result<Robj> {
+    let layout = layout_of(&sizes, &bias)?;
+    let par = par.as_real_slice().ok_or_else(|| other("`par` must be a double vector".to_string()))?;
+    if par.len() != layout.len {
+        return Err(other(format!("`par` has {} values but the network {} parameters", par.len(), layout.len)));
+    }
+    let (w, b) = parameter_lists(&layout, par)?;
+    Ok(List::from_names_and_values(["weights", "biases"], [w, b])?.into())
+}
+
 /// Mean loss and its gradient at the flat parameter vector `par` (layer
 /// by layer: the weights column by column, then the bias if the layer has
 /// one) of the network of `sizes`, `bias`, `activations`, plus weight
@@ -347,6 +384,8 @@ extendr_module! {
     fn any_non_finite_impl;
     fn backward_impl;
     fn flat_gradient_impl;
+    fn flat_params_impl;
+    fn unflatten_params_impl;
     fn validation_split_impl;
     fn trainer_new_impl;
     fn trainer_epoch_impl;

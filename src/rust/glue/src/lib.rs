@@ -179,8 +179,21 @@ fn panic_impl() -> Robj {
     panic!("fwdprop: deliberate panic for testing")
 }
 
+/// The core's thresholds that the R side decides by, defined once here:
+/// `list(sigmoid_chunk, fast_max_rows)`: `sigmoid()` splits inputs of at
+/// least `sigmoid_chunk` values over threads; `forward()` runs inputs of
+/// fewer than `fast_max_rows` rows on the calling thread.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn core_limits_impl() -> extendr_api::Result<Robj> {
+    let limits = [fwdprop_core::activation::SIGMOID_CHUNK as f64, fast::FAST_MAX_ROWS as f64];
+    Ok(List::from_names_and_values(["sigmoid_chunk", "fast_max_rows"], limits.map(Robj::from))?.into())
+}
+
 extendr_module! {
     mod fwdprop;
+    fn core_limits_impl;
     use learn;
     use safetensors;
     fn panic_impl;
