@@ -543,17 +543,20 @@ read_safetensors <- function(path, activation = NULL, output = NULL) {
   wanted <- c(layout$weights, layout$biases[!is.na(layout$biases)])
   tensors <- safetensors_read_impl(path, wanted)
   if (!identical(names(tensors), wanted)) file_error(path, tensors$error, call)
-  for (nm in wanted) {
-    bad <- sum(!is.finite(tensors[[nm]]))
-    if (bad > 0L) {
-      file_error(path, sprintf(
-        "holds %d NA, NaN or infinite value%s in tensor \"%s\": that is not a usable network",
-        bad, if (bad == 1L) "" else "s", nm
-      ), call)
-    }
+  # by position, never by name: looking a name up in a list is linear
+  finite <- vapply(tensors, function(t) all(is.finite(t)), logical(1L), USE.NAMES = FALSE)
+  if (!all(finite)) {
+    i <- which(!finite)[[1L]]
+    bad <- sum(!is.finite(tensors[[i]]))
+    file_error(path, sprintf(
+      "holds %d NA, NaN or infinite value%s in tensor \"%s\": that is not a usable network",
+      bad, if (bad == 1L) "" else "s", wanted[[i]]
+    ), call)
   }
-  weights <- unname(tensors[layout$weights])
-  biases <- lapply(layout$biases, function(b) if (is.na(b)) NULL else tensors[[b]])
+  has_bias <- !is.na(layout$biases)
+  weights <- unname(tensors[seq_len(L)])
+  biases <- vector("list", L)
+  biases[has_bias] <- unname(tensors[L + seq_len(sum(has_bias))])
   net <- network(weights = weights, biases = biases,
                  activation = if (L > 1L) acts[-L] else acts[[L]], output = acts[[L]])
   apply_metadata(net, meta, path, call)
@@ -575,23 +578,17 @@ write_safetensors <- function(net, path) {
   L <- length(net$weights)
   # positions in the nn.Sequential: each nn.Linear is followed by its
   # activation module, except for "identity" layers, which have none
-  pos <- cumsum(c(0L, 1L + (net$activations[-L] != "identity")))
-  names <- character(0)
-  tensors <- shapes <- list()
-  for (l in seq_len(L)) {
-    w <- net$weights[[l]]
-    names <- c(names, sprintf("%d.weight", pos[[l]]))
-    tensors <- c(tensors, list(as.vector(w)))
-    shapes <- c(shapes, list(c(ncol(w), nrow(w))))
-    b <- net$biases[[l]]
-    if (!is.null(b)) {
-      names <- c(names, sprintf("%d.bias", pos[[l]]))
-      tensors <- c(tensors, list(as.vector(b)))
-      shapes <- c(shapes, list(length(b)))
-    }
-  }
-  res <- safetensors_write_impl(path, names, tensors, lapply(shapes, as.integer),
-                                network_metadata(net, call))
+  pos <- cumsum(c(0L, 1L + (net$activations[-L] != "identity")))[seq_len(L)]
+  # the weights, then the biases (the file orders its tensors itself),
+  # built whole: growing the lists layer by layer would be quadratic
+  # (the Rust side reads the matrices' values in place: no copies)
+  has_bias <- lengths(net$biases) > 0L
+  names <- c(sprintf("%d.weight", pos), sprintf("%d.bias", pos[has_bias]))
+  tensors <- c(net$weights, net$biases[has_bias])
+  dims <- matrix(unlist(lapply(net$weights, dim), use.names = FALSE), 2L)
+  shapes <- c(.mapply(c, list(dims[2L, ], dims[1L, ]), NULL), # [out, in]
+              as.list(lengths(net$biases[has_bias])))
+  res <- safetensors_write_impl(path, names, tensors, shapes, network_metadata(net, call))
   if (!is.null(res$error)) file_error(path, res$error, call)
   invisible(path)
 }
@@ -616,13 +613,14 @@ file_error <- function(path, what, call) {
 # named "<position>.weight" ([out, in]) and "<position>.bias" ([out]),
 # F64 or F32, in the order of the positions, whose shapes chain. Returns
 # the weight and bias names (NA for a layer without bias) and the sizes.
+# Every check is vectorised over the tensors (a file may hold 100,000 of
+# them); the first problem, in the order of the positions, is reported.
 sequential_layout <- function(header, path, call) {
   nm <- header$names
   if (length(nm) == 0L) {
     file_error(path, "holds no tensors", call)
   }
-  parts <- regmatches(nm, regexec("^(0|[1-9][0-9]*)\\.(weight|bias)$", nm))
-  odd <- nm[lengths(parts) == 0L]
+  odd <- nm[!grepl("^(0|[1-9][0-9]*)\\.(weight|bias)$", nm)]
   if (length(odd) > 0L) {
     file_error(path, sprintf(paste(
       "holds %s not the weights and biases of an nn.Sequential of nn.Linear layers",
@@ -636,49 +634,80 @@ sequential_layout <- function(header, path, call) {
     file_error(path, sprintf("holds tensor \"%s\" of dtype %s; fwdprop reads F64 and F32 tensors",
                              nm[[i]], header$dtypes[[i]]), call)
   }
-  position <- as.numeric(vapply(parts, `[[`, character(1L), 2L))
-  kind <- vapply(parts, `[[`, character(1L), 3L)
-  shape_text <- function(s) sprintf("[%s]", paste(format(s, scientific = FALSE, trim = TRUE), collapse = ", "))
-  layers <- sort(unique(position))
-  weights <- character(0)
-  biases <- character(0)
-  sizes <- numeric(0)
-  for (p in layers) {
-    w <- which(position == p & kind == "weight")
-    b <- which(position == p & kind == "bias")
-    if (length(w) == 0L) {
-      file_error(path, sprintf("has a bias \"%s\" without the weight \"%s.weight\" of its layer",
-                               nm[[b]], format(p, scientific = FALSE)), call)
-    }
-    ws <- header$shapes[[w]]
-    if (length(ws) != 2L || any(ws < 1)) {
-      file_error(path, sprintf(
-        "has a weight \"%s\" of shape %s; a layer's weight is a matrix [out_features, in_features] of at least one of each",
-        nm[[w]], shape_text(ws)
-      ), call)
-    }
-    check_matrix_size(ws[[2L]], ws[[1L]], sprintf("`path`'s tensor \"%s\"", nm[[w]]), call = call)
-    if (length(sizes) == 0L) {
-      sizes <- ws[[2L]]
-    } else if (ws[[2L]] != sizes[[length(sizes)]]) {
-      n_in <- ws[[2L]]
-      n_prev <- sizes[[length(sizes)]]
-      file_error(path, sprintf(
-        "has layers that do not chain: \"%s\" takes %s input%s but \"%s\" gives %s output%s",
-        nm[[w]], format(n_in, scientific = FALSE), if (n_in == 1) "" else "s", weights[[length(weights)]],
-        format(n_prev, scientific = FALSE), if (n_prev == 1) "" else "s"
-      ), call)
-    }
-    if (length(b) > 0L && !identical(header$shapes[[b]], ws[[1L]])) {
-      file_error(path, sprintf("has a bias \"%s\" of shape %s for a layer of %s output%s (\"%s\" is %s)",
-                               nm[[b]], shape_text(header$shapes[[b]]), format(ws[[1L]], scientific = FALSE),
-                               if (ws[[1L]] == 1) "" else "s", nm[[w]], shape_text(ws)), call)
-    }
-    weights <- c(weights, nm[[w]])
-    biases <- c(biases, if (length(b) > 0L) nm[[b]] else NA_character_)
-    sizes <- c(sizes, ws[[1L]])
+  # positions as the digits of the names: numerals without leading zeros
+  # are in numeric order by length, then digit by digit (exact at any
+  # size, where doubles are not beyond 2^53)
+  dot <- regexpr(".", nm, fixed = TRUE)
+  position <- substr(nm, 1L, dot - 1L)
+  is_weight <- substr(nm, dot + 1L, nchar(nm)) == "weight"
+  in_order <- function(i) i[order(nchar(position[i]), position[i], method = "radix")]
+  w <- in_order(which(is_weight)) # the layers, one weight each (the names are distinct)
+  b <- which(!is_weight)
+  layer_of_b <- match(position[b], position[w])
+  orphan <- in_order(b[is.na(layer_of_b)])
+  L <- length(w)
+  bias <- rep(NA_integer_, L)
+  bias[layer_of_b[!is.na(layer_of_b)]] <- b[!is.na(layer_of_b)]
+  has_bias <- !is.na(bias)
+  # shapes [out, in] of the weights (NA for those that are not matrices)
+  ws <- header$shapes[w]
+  matrix_shape <- lengths(ws) == 2L
+  n_out <- n_in <- rep(NA_real_, L)
+  if (any(matrix_shape)) {
+    dims <- matrix(unlist(ws[matrix_shape], use.names = FALSE), 2L)
+    n_out[matrix_shape] <- dims[1L, ]
+    n_in[matrix_shape] <- dims[2L, ]
   }
-  list(weights = weights, biases = biases, sizes = as.integer(sizes))
+  bad_shape <- !matrix_shape | n_out < 1 | n_in < 1
+  too_large <- n_in * n_out > .Machine$integer.max
+  no_chain <- c(FALSE, n_in[-1L] != n_out[-L])
+  bs <- header$shapes[bias[has_bias]]
+  bad_bias <- rep(FALSE, L)
+  bad_bias[has_bias] <- lengths(bs) != 1L |
+    vapply(bs, function(s) s[1L], numeric(1L)) != n_out[has_bias]
+  bad <- bad_shape | too_large | no_chain | bad_bias
+  first <- match(TRUE, bad | is.na(bad)) # NA only after a weight that is not a matrix
+  if (length(orphan) > 0L) {
+    o <- orphan[[1L]]
+    if (is.na(first) || in_order(c(o, w[[first]]))[[1L]] == o) {
+      file_error(path, sprintf("has a bias \"%s\" without the weight \"%s.weight\" of its layer",
+                               nm[[o]], position[[o]]), call)
+    }
+  }
+  if (!is.na(first)) {
+    layer_error(first, nm[w], ws, nm[bias], bs = header$shapes[bias], path, call)
+  }
+  list(weights = nm[w], biases = nm[bias], sizes = as.integer(c(n_in[[1L]], n_out)))
+}
+
+# The error for the first layer that sequential_layout() finds wrong:
+# layer `l` of the weights `wn` of shapes `ws` and biases `bn` (NA for
+# none) of shapes `bs`.
+layer_error <- function(l, wn, ws, bn, bs, path, call) {
+  shape_text <- function(s) sprintf("[%s]", paste(format(s, scientific = FALSE, trim = TRUE), collapse = ", "))
+  s <- ws[[l]]
+  if (length(s) != 2L || any(s < 1)) {
+    file_error(path, sprintf(
+      "has a weight \"%s\" of shape %s; a layer's weight is a matrix [out_features, in_features] of at least one of each",
+      wn[[l]], shape_text(s)
+    ), call)
+  }
+  check_matrix_size(s[[2L]], s[[1L]], sprintf("`path`'s tensor \"%s\"", wn[[l]]), call = call)
+  if (l > 1L && s[[2L]] != ws[[l - 1L]][[1L]]) {
+    n_in <- s[[2L]]
+    n_prev <- ws[[l - 1L]][[1L]]
+    file_error(path, sprintf(
+      "has layers that do not chain: \"%s\" takes %s input%s but \"%s\" gives %s output%s",
+      wn[[l]], format(n_in, scientific = FALSE), if (n_in == 1) "" else "s", wn[[l - 1L]],
+      format(n_prev, scientific = FALSE), if (n_prev == 1) "" else "s"
+    ), call)
+  }
+  if (!is.na(bn[[l]]) && !identical(bs[[l]], s[[1L]])) {
+    file_error(path, sprintf("has a bias \"%s\" of shape %s for a layer of %s output%s (\"%s\" is %s)",
+                             bn[[l]], shape_text(bs[[l]]), format(s[[1L]], scientific = FALSE),
+                             if (s[[1L]] == 1) "" else "s", wn[[l]], shape_text(s)), call)
+  }
+  file_error(path, sprintf("has a layer \"%s\" that fwdprop cannot read", wn[[l]]), call) # nocov
 }
 
 # The "fwdprop.*" entries of a file's metadata, decoded from JSON and
@@ -816,10 +845,10 @@ network_metadata <- function(net, call) {
   if (!is.null(inputs)) meta[["fwdprop.inputs"]] <- json(inputs)
   if (!is.null(outputs)) meta[["fwdprop.outputs"]] <- json(outputs)
   # names anywhere else (hidden units): every layer's row and column names
-  inner <- unlist(lapply(seq_len(L), function(l) {
-    list(if (l > 1L) rownames(net$weights[[l]]), if (l < L) colnames(net$weights[[l]]))
-  }))
-  if (length(inner) > 0L) {
+  dn <- lapply(net$weights, dimnames)
+  has_rows <- lengths(lapply(dn, `[[`, 1L)) > 0L
+  has_cols <- lengths(lapply(dn, `[[`, 2L)) > 0L
+  if (any(has_rows[-1L]) || any(has_cols[-L])) {
     meta[["fwdprop.dimnames"]] <- json(lapply(net$weights, function(w) {
       d <- list(rows = rownames(w), cols = colnames(w))
       d[!vapply(d, is.null, logical(1L))]

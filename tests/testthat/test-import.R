@@ -525,6 +525,61 @@ test_that("hostile files never allocate what they declare: huge shapes and heade
   unlink(c(huge, long))
 })
 
+test_that("layers are ordered by their exact positions, and the first problem in that order is reported", {
+  # positions 2^53 and 2^53 + 1 are the same double: they are read as numerals
+  w <- list(matrix(1, 2, 3), matrix(2, 3, 4), matrix(3, 4, 5))
+  last <- torch_layer(1, w[[3]], 1:5)
+  names(last) <- c("9007199254740993.weight", "9007199254740993.bias")
+  middle <- torch_layer(1, w[[2]])
+  names(middle) <- "9007199254740992.weight"
+  big <- st_file(st_bytes(c(torch_layer(0, w[[1]]), last, middle)))
+  net <- read_safetensors(big, activation = "relu", output = "identity")
+  expect_identical(net$sizes, 2:5)
+  expect_identical(net$weights, w)
+  expect_identical(net$biases[[3]], as.double(1:5))
+  # a weight that is not a matrix at position 2 comes before a lone bias at 4
+  t <- c(torch_layer(0, w[[1]]), list(`2.weight` = list(shape = 12, values = 1:12),
+                                      `4.bias` = list(shape = 1, values = 1)))
+  p1 <- st_file(st_bytes(t))
+  expect_error(read_safetensors(p1, activation = "relu"), "weight \"2.weight\" of shape \\[12\\]",
+               class = "fwdprop_error")
+  # a lone bias at 1 comes before the layers at 2 that do not chain
+  t <- c(torch_layer(0, w[[1]]), torch_layer(2, w[[3]]), list(`1.bias` = list(shape = 1, values = 1)))
+  p2 <- st_file(st_bytes(t))
+  expect_error(read_safetensors(p2, activation = "relu"), "bias \"1.bias\" without the weight \"1.weight\"",
+               class = "fwdprop_error")
+  t <- t[1:2]
+  p3 <- st_file(st_bytes(t))
+  expect_error(read_safetensors(p3, activation = "relu"), "\"2.weight\" takes 4 inputs but \"0.weight\" gives 3",
+               class = "fwdprop_error")
+  unlink(c(big, p1, p2, p3))
+})
+
+test_that("reading and writing take time linear in the number of tensors (100,000 in a few seconds)", {
+  skip_on_cran() # timed, and a few seconds long
+  # 10,000 and 100,000 tensors (chains of 1 x 1 layers with biases); the
+  # reader was quadratic (100,000 tensors took 287 s), as was the writer
+  read_chain <- function(n_layers) {
+    path <- st_file(st_chain_bytes(n_layers))
+    on.exit(unlink(path))
+    time <- system.time(net <- read_safetensors(path, activation = "relu", output = "identity"))
+    list(net = net, time = time[["elapsed"]])
+  }
+  small <- read_chain(5000)
+  large <- read_chain(50000)
+  expect_identical(large$net$sizes, rep(1L, 50001))
+  expect_identical(large$net$biases[[50000]], 0.1)
+  expect_lt(large$time, 30)
+  expect_lt(large$time / max(small$time, 0.01), 20) # quadratic would be 100
+  path <- tempfile(fileext = ".safetensors")
+  write_time <- system.time(write_safetensors(large$net, path))[["elapsed"]]
+  expect_lt(write_time, 30)
+  read_time <- system.time(back <- read_safetensors(path))[["elapsed"]]
+  expect_lt(read_time, 30)
+  expect_identical(back, large$net)
+  unlink(path)
+})
+
 # ---- bad input -----------------------------------------------------------------
 
 # The bad cases of the new functions: each an error of class fwdprop_error
