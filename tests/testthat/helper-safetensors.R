@@ -88,3 +88,10 @@ st_chain_bytes <- function(n_layers) {
   head <- charToRaw(paste0("{", paste(entries, collapse = ","), "}"))
   c(le_u64(length(head)), head, st_data(rep(c(0.5, 0.1), n_layers)))
 }
+
+# The bytes of a file with the header text `header` (written as it is, so
+# it may repeat keys) and the data `values` (F64).
+st_raw_bytes <- function(header, values = numeric(0)) {
+  head <- charToRaw(enc2utf8(header))
+  c(le_u64(length(head)), head, st_data(values))
+}

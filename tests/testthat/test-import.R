@@ -525,6 +525,51 @@ test_that("hostile files never allocate what they declare: huge shapes and heade
   unlink(c(huge, long))
 })
 
+test_that("a tensor name, metadata key or JSON key given twice is refused, never the last one kept", {
+  # the crate alone reads this file, keeping the second "0.weight" (a 3 x 2
+  # weight where the first entry says 2 x 3): refused, naming the tensor
+  entry <- function(name, shape, from, to) {
+    sprintf('"%s":{"dtype":"F64","shape":[%s],"data_offsets":[%d,%d]}', name, shape, from, to)
+  }
+  twice <- st_file(st_raw_bytes(paste0("{", paste(
+    entry("0.weight", "2,3", 0, 48), entry("0.bias", "2", 48, 64), entry("0.weight", "3,2", 0, 48),
+    sep = ","
+  ), "}"), 1:8))
+  expect_error(read_safetensors(twice, activation = "relu"),
+               "has two tensors named \"0.weight\" in its header", class = "fwdprop_error")
+  # written with an escape, the same name
+  escaped <- st_file(st_raw_bytes(paste0("{", paste(
+    entry("0.weight", "1,1", 0, 8), entry("0.w\\u0065ight", "1,1", 0, 8), sep = ","
+  ), "}"), 1))
+  expect_error(read_safetensors(escaped, activation = "relu"), "two tensors named \"0.weight\"",
+               class = "fwdprop_error")
+  # a metadata key twice (the activations of the first would be lost)
+  meta <- st_file(st_raw_bytes(paste0(
+    '{"__metadata__":{"fwdprop.activations":"[\\"relu\\"]","fwdprop.activations":"[\\"tanh\\"]"},',
+    entry("0.weight", "1,1", 0, 8), "}"
+  ), 1))
+  expect_error(read_safetensors(meta), "two metadata entries named \"fwdprop.activations\"",
+               class = "fwdprop_error")
+  # a key twice in the JSON of a metadata value
+  net <- network(c(2, 2), activation = "identity", bias = TRUE, seed = 1)
+  net$scaling <- list(center = c(1.5, 2.5), scale = c(0.5, 0.25))
+  good <- tempfile(fileext = ".safetensors")
+  write_safetensors(net, good)
+  expect_identical(read_safetensors(good), net)
+  bytes <- readBin(good, raw(), file.size(good))
+  n <- sum(as.numeric(bytes[1:8]) * 256^(0:7))
+  header <- rawToChar(bytes[8 + seq_len(n)])
+  scaling <- '{\\"center\\":[1.5,2.5],\\"scale\\":[0.5,0.25]}'
+  expect_true(grepl(scaling, header, fixed = TRUE))
+  header <- sub(scaling, '{\\"center\\":[1.5,2.5],\\"scale\\":[0.5,0.25],\\"center\\":[5,6]}', header, fixed = TRUE)
+  repeated <- st_file(c(le_u64(nchar(header, "bytes")), charToRaw(header), bytes[-seq_len(8 + n)]))
+  expect_error(read_safetensors(repeated), "\"fwdprop.scaling\" that cannot be read as JSON \\(an object in it repeats the key \"center\"\\)",
+               class = "fwdprop_error")
+  # the same key in different objects is no repetition
+  expect_identical(read_safetensors(good), net)
+  unlink(c(twice, escaped, meta, good, repeated))
+})
+
 test_that("layers are ordered by their exact positions, and the first problem in that order is reported", {
   # positions 2^53 and 2^53 + 1 are the same double: they are read as numerals
   w <- list(matrix(1, 2, 3), matrix(2, 3, 4), matrix(3, 4, 5))
@@ -630,7 +675,13 @@ import_bad_files <- function() {
                                               fwdprop.scaling = "{\"center\":[1,2,3],\"scale\":[1,0,1]}")),
     meta_inputs = st_bytes(good, metadata = c(fwdprop.activations = "[\"relu\",\"identity\"]",
                                              fwdprop.inputs = "[\"a\",\"b\"]")),
-    meta_nul = st_bytes(good, metadata = c(fwdprop.inputs = "[\"a\\u0000\",\"b\",\"c\"]"))
+    meta_nul = st_bytes(good, metadata = c(fwdprop.inputs = "[\"a\\u0000\",\"b\",\"c\"]")),
+    duplicate_name = st_bytes(good, header = function(h) {
+      sub("}$", ',"2.weight":{"dtype":"F64","shape":[2,2],"data_offsets":[64,96]}}', h)
+    }),
+    duplicate_metadata = st_bytes(good, metadata = c(format = "pt"), header = function(h) {
+      sub('"format":"pt"', '"format":"pt","format":"np"', h, fixed = TRUE)
+    })
   )
   dir <- tempfile("bad")
   dir.create(dir)
@@ -734,6 +785,8 @@ test_that("error messages of the new functions", {
     read_bad("meta_missing_layer")
     read_bad("meta_unknown_activation")
     read_bad("meta_levels")
+    read_bad("duplicate_name")
+    read_bad("duplicate_metadata")
     read_safetensors(bad$good)
     write_safetensors(network(c(2, 1), seed = 1), bad$dir)
   }, error = TRUE)
