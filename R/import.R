@@ -131,37 +131,54 @@ as_network.fwdprop_network <- function(x, ...) {
 as_network.nnet <- function(x, ...) {
   call <- sys.call()
   check_no_dots(..., fun = "as_network()", call = call)
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`x` is not a valid nnet fit: %s.", sprintf(fmt, ...)), call = call)
+  }
   layers <- nnet_layers(x, call)
   k <- layers$sizes[[length(layers$sizes)]]
-  out_act <- if (isTRUE(x$softmax)) {
-    "softmax"
-  } else if (is.numeric(x$nsunits) && is.numeric(x$nunits) && x$nsunits < x$nunits) {
-    "identity"
-  } else {
-    "sigmoid"
-  }
+  out_act <- nnet_output(x, layers$sizes, call)
   L <- length(layers$weights)
   net <- network(weights = layers$weights, biases = layers$biases,
                  activation = "sigmoid", output = out_act)
-  inputs <- x$coefnames
-  if (is.character(inputs) && length(inputs) == net$sizes[[1L]]) {
-    rownames(net$weights[[1L]]) <- inputs
+  names_of <- function(v, field, n) {
+    if (!is.character(v) || length(v) != n) return(NULL)
+    if (anyNA(v)) bad("%s must be names, not NA", field)
+    v
   }
-  outputs <- colnames(x$fitted.values)
-  if (is.character(outputs) && length(outputs) == k) {
-    colnames(net$weights[[L]]) <- outputs
-  }
-  lev <- x$lev
-  if (is.null(lev) && inherits(x, "multinom")) lev <- x$lab
+  inputs <- names_of(x[["coefnames"]], "`x$coefnames`", net$sizes[[1L]])
+  if (!is.null(inputs)) rownames(net$weights[[1L]]) <- inputs
+  outputs <- names_of(colnames(x[["fitted.values"]]), "the column names of `x$fitted.values`", k)
+  if (!is.null(outputs)) colnames(net$weights[[L]]) <- outputs
+  lev_field <- if (is.null(x[["lev"]]) && inherits(x, "multinom")) "lab" else "lev"
+  lev <- x[[lev_field]]
   # nnet keeps every level of a response with empty classes (which it drops
   # for fitting): only levels that match the outputs are class levels
   if (out_act != "identity" && is.character(lev) && length(lev) == (if (k == 1L) 2L else k)) {
+    if (anyNA(lev) || anyDuplicated(lev)) {
+      bad("`x$%s` must be the distinct names of its classes, not c(%s)", lev_field,
+          paste(ifelse(is.na(lev), "NA", paste0("\"", lev, "\"")), collapse = ", "))
+    }
     net$levels <- lev
   }
   if (inherits(x, "nnet.formula") || inherits(x, "multinom")) {
     if (!inherits(x$terms, "terms")) {
-      fwdprop_error("`x` is not a valid nnet fit: it was fitted with a formula but has no `terms`.",
-                    call = call)
+      bad("`x$terms` must be the terms of the formula it was fitted with, not %s", describe_value(x$terms))
+    }
+    named_list_of <- function(v, ok) {
+      is.null(v) || (is.list(v) && (length(v) == 0L || (
+        !is.null(names(v)) && !anyNA(names(v)) && all(nzchar(names(v))) && all(vapply(v, ok, logical(1L)))
+      )))
+    }
+    if (!named_list_of(x$xlevels, function(l) is.character(l) && !anyNA(l))) {
+      bad("`x$xlevels` must be a named list of the levels of its factor predictors, not %s",
+          describe_value(x$xlevels))
+    }
+    contrast <- function(v) {
+      (is.character(v) && length(v) == 1L && !is.na(v)) || is.function(v) || (is.matrix(v) && is.numeric(v))
+    }
+    if (!named_list_of(x$contrasts, contrast)) {
+      bad("`x$contrasts` must be a named list of contrasts (names of contrast functions, functions or numeric matrices), not %s",
+          describe_value(x$contrasts))
     }
     net$terms <- list(terms = stats::delete.response(x$terms), xlevels = x$xlevels,
                       contrasts = x$contrasts)
@@ -175,27 +192,66 @@ as_network.nnet <- function(x, ...) {
 # The dense layers of an nnet fit, from its units' connections: `conn`
 # lists the source unit of every weight in `wts`, unit by unit (`nconn`
 # holds where each unit's block starts); unit 0 is the bias, units 1..n[1]
-# the inputs, then n[2] hidden units, then n[3] outputs.
+# the inputs, then n[2] hidden units, then n[3] outputs. Every field is
+# checked before it is used (an edited or damaged fit is an error naming
+# the field, never an R error or a wrong network).
 nnet_layers <- function(x, call) {
-  bad <- function(what) {
-    fwdprop_error(sprintf("`x` is not a valid nnet fit: %s.", what), call = call)
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`x` is not a valid nnet fit: %s.", sprintf(fmt, ...)), call = call)
   }
   n <- x[["n"]]
-  if (!is.numeric(n) || length(n) != 3L || anyNA(n) || any(n < 0) || any(n != floor(n)) ||
-      n[[1L]] < 1 || n[[3L]] < 1) {
-    bad(sprintf("`x$n` must be the numbers of inputs, hidden and output units, not %s", describe_value(n)))
+  if (!is.numeric(n) || length(n) != 3L || !all(is_whole(n)) || any(n < c(1, 0, 1)) ||
+      any(n > .Machine$integer.max)) {
+    bad(paste("`x$n` must be the numbers of input, hidden and output units (three whole numbers,",
+              "at least 1, 0 and 1), not %s"), show_numbers(n))
+  }
+  n_units <- 1 + sum(n) # the bias unit, the inputs, the hidden and the output units
+  n_text <- sprintf("c(%s)", paste(n, collapse = ", "))
+  nconn <- x[["nconn"]]
+  if (!is.numeric(nconn) || length(nconn) != n_units + 1) {
+    bad(paste("`x$nconn` must be %s numbers for `x$n` = %s (where the weights of each unit,",
+              "the bias unit first, start in `x$wts`, and where they end), not %s"),
+        format(n_units + 1, scientific = FALSE), n_text, show_numbers(nconn))
+  }
+  at <- match(FALSE, is_whole(nconn))
+  if (!is.na(at) || nconn[[1L]] != 0) {
+    if (is.na(at)) at <- 1L
+    bad("`x$nconn` must be whole numbers from 0, but its element %d is %s", at, show_numbers(nconn[[at]]))
+  }
+  at <- match(TRUE, diff(nconn) < 0)
+  if (!is.na(at)) {
+    bad("`x$nconn` must never decrease, but its element %d (%s) is less than element %d (%s)",
+        at + 1L, show_numbers(nconn[[at + 1L]]), at, show_numbers(nconn[[at]]))
+  }
+  inputs_end <- n[[1L]] + 2 # nconn's element after the last input unit's
+  if (nconn[[inputs_end]] != 0) {
+    bad("`x$nconn` gives weights to the bias or input units (its first %s elements must be 0)",
+        format(inputs_end, scientific = FALSE))
+  }
+  wts <- x[["wts"]]
+  if (!is.numeric(wts) || !is.null(dim(wts))) {
+    bad("`x$wts` must be a numeric vector of weights, not %s", describe_value(wts))
+  }
+  if (length(wts) != nconn[[length(nconn)]]) {
+    bad("`x$nconn` says `x$wts` holds %s weights, but it holds %d",
+        format(nconn[[length(nconn)]], scientific = FALSE), length(wts))
+  }
+  if (!all(is.finite(wts))) {
+    k <- sum(!is.finite(wts))
+    bad("`x$wts` holds %d NA, NaN or infinite weight%s, which is not a usable network",
+        k, if (k == 1L) "" else "s")
+  }
+  conn <- x[["conn"]]
+  if (!is.numeric(conn) || length(conn) != length(wts)) {
+    bad("`x$conn` must hold the source unit of each of the %d weights in `x$wts`, not %s",
+        length(wts), show_numbers(conn))
+  }
+  at <- match(FALSE, is_whole(conn) & conn >= 0 & conn < n_units)
+  if (!is.na(at)) {
+    bad("`x$conn` must hold units, whole numbers from 0 to %s (the bias and the units of `x$n` = %s), but its element %d is %s",
+        format(n_units - 1, scientific = FALSE), n_text, at, show_numbers(conn[[at]]))
   }
   n <- as.integer(n)
-  n_units <- 1L + sum(n)
-  nconn <- x$nconn
-  conn <- x$conn
-  wts <- x$wts
-  if (!is.numeric(nconn) || length(nconn) != n_units + 1L || anyNA(nconn) ||
-      !is.numeric(conn) || !is.numeric(wts) || length(conn) != length(wts) ||
-      nconn[[1L]] != 0 || nconn[[n_units + 1L]] != length(wts) || is.unsorted(nconn) ||
-      anyNA(conn) || any(conn < 0 | conn >= n_units)) {
-    bad("its connections (`nconn`, `conn`) do not match its weights (`wts`)")
-  }
   inputs <- seq_len(n[[1L]])
   hidden <- n[[1L]] + seq_len(n[[2L]])
   outputs <- n[[1L]] + n[[2L]] + seq_len(n[[3L]])
@@ -207,9 +263,11 @@ nnet_layers <- function(x, call) {
     b <- numeric(length(to[[l]]))
     for (j in seq_along(to[[l]])) {
       u <- to[[l]][[j]]
-      idx <- seq.int(nconn[[u + 1L]] + 1L, length.out = nconn[[u + 2L]] - nconn[[u + 1L]])
+      idx <- seq.int(nconn[[u + 1L]] + 1, length.out = nconn[[u + 2L]] - nconn[[u + 1L]])
       src <- conn[idx]
-      if (anyDuplicated(src)) bad(sprintf("unit %d has two connections from the same unit", u))
+      if (anyDuplicated(src)) {
+        bad("`x$conn` connects unit %d to unit %s twice", u, format(src[anyDuplicated(src)], scientific = FALSE))
+      }
       b[[j]] <- sum(wts[idx][src == 0])
       pos <- match(src, from[[l]])
       other <- src != 0 & is.na(pos)
@@ -221,15 +279,62 @@ nnet_layers <- function(x, call) {
             "(a chain of dense layers) cannot represent. Refit without `skip`."
           ), call = call)
         }
-        bad(sprintf("unit %d has connections that do not come from the layer before it", u))
+        bad("`x$conn` connects %s unit %d to unit %s, which is not in the layer before it (units %d to %d)",
+            if (l == length(to)) "output" else "hidden", u, format(src[other][[1L]], scientific = FALSE),
+            min(from[[l]]), max(from[[l]]))
       }
-      W[cbind(pos[!is.na(pos)], j)] <- wts[idx][!is.na(pos)]
+      keep <- !is.na(pos)
+      W[pos[keep], j] <- wts[idx][keep]
     }
     weights[[l]] <- W
     biases[[l]] <- b
   }
   sizes <- c(n[[1L]], if (n[[2L]] > 0L) n[[2L]], n[[3L]])
   list(weights = weights, biases = biases, sizes = sizes)
+}
+
+# The output activation of an nnet fit: "softmax" for `softmax = TRUE`
+# fits, "identity" for `linout = TRUE` ones (nnet's units 0 to
+# `nsunits - 1` are logistic, and `linout = TRUE` and `softmax = TRUE`
+# fits leave the outputs out of them), logistic otherwise.
+nnet_output <- function(x, n, call) {
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`x` is not a valid nnet fit: %s.", sprintf(fmt, ...)), call = call)
+  }
+  softmax <- x[["softmax"]]
+  if (!is.null(softmax) && !(is.logical(softmax) && length(softmax) == 1L && !is.na(softmax))) {
+    bad("`x$softmax` must be TRUE or FALSE, not %s", describe_value(softmax))
+  }
+  n_units <- 1 + sum(n)
+  nunits <- x[["nunits"]]
+  if (!is.numeric(nunits) || length(nunits) != 1L || is.na(nunits) || nunits != n_units) {
+    bad("`x$nunits` must be the number of units, 1 + sum(`x$n`) = %s, not %s",
+        format(n_units, scientific = FALSE), describe_value(nunits))
+  }
+  nsunits <- x[["nsunits"]]
+  k <- n[[length(n)]]
+  if (!is.numeric(nsunits) || length(nsunits) != 1L || is.na(nsunits) ||
+      !(nsunits %in% c(n_units, n_units - k))) {
+    bad(paste("`x$nsunits` must be %s (all the units, as `x$nunits`) or %s (all but the outputs,",
+              "for a fit with `linout = TRUE` or `softmax = TRUE`), not %s"),
+        format(n_units, scientific = FALSE), format(n_units - k, scientific = FALSE),
+        describe_value(nsunits))
+  }
+  if (isTRUE(softmax)) "softmax" else if (nsunits < n_units) "identity" else "sigmoid"
+}
+
+# Whether each value is a whole number (not NA, NaN or infinite).
+is_whole <- function(x) {
+  !is.na(x) & is.finite(x) & x == floor(x)
+}
+
+# Numbers for a message: a short vector as c(...), anything else described.
+show_numbers <- function(x) {
+  if (is.numeric(x) && is.null(dim(x)) && length(x) >= 2L && length(x) <= 6L) {
+    sprintf("c(%s)", paste(vapply(x, format, "", digits = 15L, scientific = 12L), collapse = ", "))
+  } else {
+    describe_value(x)
+  }
 }
 
 # multinom() fits take the model matrix with its "(Intercept)" column as an
@@ -253,11 +358,15 @@ fold_intercept_input <- function(net) {
 as_network.nn <- function(x, rep = "best", ...) {
   call <- sys.call()
   check_no_dots(..., fun = "as_network()", call = call)
-  bad <- function(what) {
-    fwdprop_error(sprintf("`x` is not a valid neuralnet fit: %s.", what), call = call)
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`x` is not a valid neuralnet fit: %s.", sprintf(fmt, ...)), call = call)
   }
   reps <- x$weights
-  if (!is.list(reps) || length(reps) == 0L || all(vapply(reps, is.null, logical(1L)))) {
+  if (!is.null(reps) && !is.list(reps)) {
+    bad("`x$weights` must be a list with one list of weight matrices per repetition, not %s",
+        describe_value(reps))
+  }
+  if (length(reps) == 0L || all(vapply(reps, is.null, logical(1L)))) {
     fwdprop_error(paste(
       "`x` holds no weights: none of its repetitions reached the threshold within `stepmax`.",
       "Refit it (a larger `stepmax` or `threshold`)."
@@ -273,11 +382,11 @@ as_network.nn <- function(x, rep = "best", ...) {
   }
   if (!is.list(w) || length(w) == 0L ||
       !all(vapply(w, function(m) is.matrix(m) && is.numeric(m) && nrow(m) >= 2L, logical(1L)))) {
-    bad(sprintf("`x$weights[[%d]]` must be a list of numeric matrices, the biases in their first row", r))
+    bad("`x$weights[[%d]]` must be a list of numeric matrices, the biases in their first row", r)
   }
   act <- x$act.fct
   type <- attr(act, "type")
-  if (!is.function(act) || !is.character(type) || length(type) != 1L) {
+  if (!is.function(act) || !is.character(type) || length(type) != 1L || is.na(type)) {
     bad("`x$act.fct` must be neuralnet's activation function, with its \"type\"")
   }
   if (!(type %in% c("logistic", "tanh"))) {
@@ -291,11 +400,14 @@ as_network.nn <- function(x, rep = "best", ...) {
     bad("`x$linear.output` must be TRUE or FALSE")
   }
   if (anyNA(unlist(w))) {
-    if (is.null(x$exclude)) bad(sprintf("`x$weights[[%d]]` holds NA weights", r))
+    if (is.null(x$exclude)) bad("`x$weights[[%d]]` holds NA weights", r)
     w <- lapply(w, function(m) {
       m[is.na(m)] <- 0
       m
     })
+  }
+  if (!all(vapply(w, function(m) all(is.finite(m)), logical(1L)))) {
+    bad("`x$weights[[%d]]` holds infinite weights, which is not a usable network", r)
   }
   act <- if (type == "logistic") "sigmoid" else "tanh"
   weights <- lapply(w, function(m) unname(m[-1L, , drop = FALSE]))
@@ -303,25 +415,32 @@ as_network.nn <- function(x, rep = "best", ...) {
   net <- tryCatch(
     network(weights = weights, biases = biases, activation = act,
             output = if (linear) "identity" else act),
-    fwdprop_error = function(e) bad(sprintf("its weight matrices do not chain (%s)", conditionMessage(e)))
+    fwdprop_error = function(e) bad("its weight matrices do not chain (%s)", conditionMessage(e))
   )
   L <- length(net$weights)
-  inputs <- x$model.list$variables
-  if (is.character(inputs) && length(inputs) == net$sizes[[1L]]) {
-    rownames(net$weights[[1L]]) <- inputs
-  }
   k <- net$sizes[[L + 1L]]
-  responses <- x$model.list$response
-  if (is.character(responses) && length(responses) == k) {
-    colnames(net$weights[[L]]) <- responses
+  ml <- x$model.list
+  if (!is.null(ml) && !is.list(ml)) {
+    bad("`x$model.list` must be a list of the formula's `response` and `variables`, not %s",
+        describe_value(ml))
   }
+  names_of <- function(field, n) {
+    v <- ml[[field]]
+    if (!is.character(v) || length(v) != n) return(NULL)
+    if (anyNA(v)) bad("`x$model.list$%s` must be names, not NA", field)
+    v
+  }
+  inputs <- names_of("variables", net$sizes[[1L]])
+  if (!is.null(inputs)) rownames(net$weights[[1L]]) <- inputs
+  responses <- names_of("response", k)
+  if (!is.null(responses)) colnames(net$weights[[L]]) <- responses
   y <- x$response
   if (!linear && act == "sigmoid" && is.matrix(y) && ncol(y) == k &&
       (is.logical(y) || (is.numeric(y) && all(y %in% c(0, 1))))) {
     if (k == 1L && is.logical(y)) {
       net$levels <- c("FALSE", "TRUE")
     } else if (k > 1L && is.character(responses) && length(responses) == k &&
-               !anyDuplicated(responses) && all(rowSums(y == 1) == 1L)) {
+               !anyDuplicated(responses) && isTRUE(all(rowSums(y == 1) == 1L))) {
       net$levels <- responses
     }
   }
@@ -330,7 +449,8 @@ as_network.nn <- function(x, rep = "best", ...) {
 
 neuralnet_rep <- function(x, rep, n_reps, call) {
   if (identical(rep, "best")) {
-    err <- tryCatch(as.numeric(x$result.matrix["error", ]), error = function(e) NULL)
+    rm <- x$result.matrix
+    err <- if (is.numeric(rm)) tryCatch(as.numeric(rm["error", ]), error = function(e) NULL)
     if (length(err) != n_reps || all(is.na(err))) {
       fwdprop_error(paste(
         "`rep = \"best\"` needs the errors of the repetitions (`x$result.matrix[\"error\", ]`),",

@@ -792,6 +792,129 @@ test_that("error messages of the new functions", {
   }, error = TRUE)
 })
 
+# Damaged fits: `edit` (code changing `x`) applied to a copy of `fit`;
+# `field` is what the error must name (`x$<field>`).
+damaged_fit <- function(fit, edit) {
+  x <- fit
+  eval(edit)
+  x
+}
+
+# nnet, multinom and neuralnet-shaped fits with one field damaged, each
+# list(fit, edit, field).
+damaged_fits <- function() {
+  set.seed(1)
+  f <- nnet::nnet(Species ~ ., data = iris, size = 2, maxit = 5, trace = FALSE)
+  x <- scale(as.matrix(mtcars[, c("wt", "hp")]))
+  set.seed(2)
+  r <- nnet::nnet(x, mtcars$mpg, size = 2, linout = TRUE, maxit = 5, trace = FALSE)
+  m <- nnet::multinom(Species ~ ., data = iris, trace = FALSE)
+  set.seed(3)
+  nn <- fake_neuralnet(c(3, 4, 2), reps = 2)
+  cases <- list(
+    # the numbers of units
+    list(f, quote(x$n[2] <- 1e10), "n"),
+    list(f, quote(x$n[2] <- Inf), "n"),
+    list(f, quote(x$n[1] <- NA), "n"),
+    list(f, quote(x$n[2] <- -1), "n"),
+    list(f, quote(x$n[2] <- 1.5), "n"),
+    list(f, quote(x$n[1] <- 3e9), "n"),
+    list(f, quote(x$n <- x$n[1:2]), "n"),
+    list(f, quote(x$n <- as.character(x$n)), "n"),
+    list(m, quote(x$n[3] <- 0), "n"),
+    list(f, quote(x$n <- c(3, 3, 3)), "conn"), # as many units, other layers
+    # where each unit's weights start
+    list(f, quote(x$nconn[3] <- NA), "nconn"),
+    list(f, quote(x$nconn[3] <- -5), "nconn"),
+    list(f, quote(x$nconn[8] <- x$nconn[8] + 0.5), "nconn"),
+    list(f, quote(x$nconn[8] <- 1e10), "nconn"),
+    list(f, quote(x$nconn[length(x$nconn)] <- 1e10), "nconn"),
+    list(f, quote(x$nconn[length(x$nconn)] <- Inf), "nconn"),
+    list(f, quote(x$nconn <- x$nconn[-1]), "nconn"),
+    list(f, quote(x$nconn[2:6] <- 1), "nconn"),
+    list(m, quote(x$nconn <- as.character(x$nconn)), "nconn"),
+    # the source unit of each weight
+    list(f, quote(x$conn[3] <- NA), "conn"),
+    list(f, quote(x$conn[3] <- -1), "conn"),
+    list(f, quote(x$conn[3] <- 1.5), "conn"),
+    list(f, quote(x$conn[3] <- 1e10), "conn"),
+    list(f, quote(x$conn[12] <- 9), "conn"),
+    list(f, quote(x$conn[3] <- x$conn[2]), "conn"),
+    list(f, quote(x$conn <- x$conn[-1]), "conn"),
+    list(m, quote(x$conn <- NULL), "conn"),
+    # the weights
+    list(f, quote(x$wts <- x$wts[-1]), "nconn"), # nconn says how many
+    list(f, quote(x$wts <- c(x$wts, 1)), "nconn"),
+    list(f, quote(x$wts[1] <- NA), "wts"),
+    list(m, quote(x$wts[5] <- Inf), "wts"),
+    list(f, quote(x$wts <- as.character(x$wts)), "wts"),
+    list(f, quote(x$wts <- matrix(x$wts)), "wts"),
+    # the output activation
+    list(f, quote(x$nunits <- 1e10), "nunits"),
+    list(f, quote(x$nunits <- NULL), "nunits"),
+    list(r, quote(x$nsunits <- NA), "nsunits"),
+    list(r, quote(x$nsunits <- c(1, 2)), "nsunits"),
+    list(r, quote(x$nsunits <- 2), "nsunits"),
+    list(f, quote(x$softmax <- NA), "softmax"),
+    list(f, quote(x$softmax <- "yes"), "softmax"),
+    # names, classes and the formula
+    list(f, quote(x$lev <- c("a", NA, "b")), "lev"),
+    list(m, quote(x$lev <- c("a", "a", "b")), "lev"),
+    list(f, quote(x$coefnames[2] <- NA), "coefnames"),
+    list(f, quote(x$terms <- NULL), "terms"),
+    list(m, quote(x$xlevels <- 1), "xlevels"),
+    list(f, quote(x$xlevels <- list(1)), "xlevels"),
+    list(f, quote(x$contrasts <- list(a = 1)), "contrasts"),
+    # neuralnet
+    list(nn, quote(x$weights <- 1), "weights"),
+    list(nn, quote(x$weights[[1]][[1]][2, 2] <- Inf), "weights[[1]]"),
+    list(nn, quote(x$weights[[1]][[1]][2, 2] <- NA), "weights[[1]]"),
+    list(nn, quote(x$weights[[1]][[1]] <- array(1, c(4, 4, 1))), "weights[[1]]"),
+    list(nn, quote(x$weights[[1]][[1]] <- matrix("a", 4, 4)), "weights[[1]]"),
+    list(nn, quote(x$result.matrix <- matrix("a", 3, 2, dimnames = list(c("error", "b", "c")))), "result.matrix"),
+    list(nn, quote(x$model.list <- "x"), "model.list"),
+    list(nn, quote(x$model.list$variables[2] <- NA), "model.list$variables"),
+    list(nn, quote(x$linear.output <- NA), "linear.output"),
+    list(nn, quote(attr(x$act.fct, "type") <- NA_character_), "act.fct")
+  )
+  lapply(cases, function(case) {
+    list(x = damaged_fit(case[[1]], case[[2]]), field = case[[3]],
+         label = paste(deparse(case[[2]], width.cutoff = 200L), collapse = " "))
+  })
+}
+
+test_that("every damaged field of an nnet, multinom or neuralnet fit is a fwdprop_error naming it", {
+  cases <- damaged_fits()
+  for (case in cases) {
+    err <- expect_error(expect_no_warning(as_network(case$x)), class = "fwdprop_error", info = case$label)
+    msg <- if (inherits(err, "condition")) conditionMessage(err) else ""
+    named <- grepl(sprintf("`x$%s`", case$field), msg, fixed = TRUE) ||
+      grepl(sprintf("`x$%s[", case$field), msg, fixed = TRUE)
+    expect_true(named, info = paste(case$label, "gives:", msg))
+    expect_false(grepl("subscript|missing value|argument of length", msg), info = case$label)
+  }
+  expect_gte(length(cases), 55)
+  # the damage the checks allow: a logical response with NA (no classes) and
+  # nnet's own nsunits for a logistic output
+  set.seed(3)
+  na_response <- fake_neuralnet(c(3, 4, 2), linear = FALSE, response = matrix(c(TRUE, NA, FALSE, TRUE), 2, 2))
+  expect_null(as_network(na_response)$levels)
+  x <- scale(as.matrix(mtcars[, c("wt", "hp")]))
+  set.seed(2)
+  r <- nnet::nnet(x, mtcars$mpg, size = 2, linout = TRUE, maxit = 5, trace = FALSE)
+  r$nsunits <- r$nunits
+  expect_identical(as_network(r)$activations, c("sigmoid", "sigmoid"))
+})
+
+test_that("error messages for damaged nnet and neuralnet fits", {
+  skip_on_cran()
+  cases <- damaged_fits()
+  messages <- vapply(cases, function(case) {
+    conditionMessage(tryCatch(as_network(case$x), fwdprop_error = identity))
+  }, character(1L))
+  expect_snapshot(writeLines(paste0(vapply(cases, `[[`, "", "label"), "\n  ", messages)))
+})
+
 # ---- PyTorch --------------------------------------------------------------------
 
 # Raw little-endian float64 matrices in row-major order (the Python side).
