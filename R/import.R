@@ -131,37 +131,54 @@ as_network.fwdprop_network <- function(x, ...) {
 as_network.nnet <- function(x, ...) {
   call <- sys.call()
   check_no_dots(..., fun = "as_network()", call = call)
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`x` is not a valid nnet fit: %s.", sprintf(fmt, ...)), call = call)
+  }
   layers <- nnet_layers(x, call)
   k <- layers$sizes[[length(layers$sizes)]]
-  out_act <- if (isTRUE(x$softmax)) {
-    "softmax"
-  } else if (is.numeric(x$nsunits) && is.numeric(x$nunits) && x$nsunits < x$nunits) {
-    "identity"
-  } else {
-    "sigmoid"
-  }
+  out_act <- nnet_output(x, layers$sizes, call)
   L <- length(layers$weights)
   net <- network(weights = layers$weights, biases = layers$biases,
                  activation = "sigmoid", output = out_act)
-  inputs <- x$coefnames
-  if (is.character(inputs) && length(inputs) == net$sizes[[1L]]) {
-    rownames(net$weights[[1L]]) <- inputs
+  names_of <- function(v, field, n) {
+    if (!is.character(v) || length(v) != n) return(NULL)
+    if (anyNA(v)) bad("%s must be names, not NA", field)
+    v
   }
-  outputs <- colnames(x$fitted.values)
-  if (is.character(outputs) && length(outputs) == k) {
-    colnames(net$weights[[L]]) <- outputs
-  }
-  lev <- x$lev
-  if (is.null(lev) && inherits(x, "multinom")) lev <- x$lab
+  inputs <- names_of(x[["coefnames"]], "`x$coefnames`", net$sizes[[1L]])
+  if (!is.null(inputs)) rownames(net$weights[[1L]]) <- inputs
+  outputs <- names_of(colnames(x[["fitted.values"]]), "the column names of `x$fitted.values`", k)
+  if (!is.null(outputs)) colnames(net$weights[[L]]) <- outputs
+  lev_field <- if (is.null(x[["lev"]]) && inherits(x, "multinom")) "lab" else "lev"
+  lev <- x[[lev_field]]
   # nnet keeps every level of a response with empty classes (which it drops
   # for fitting): only levels that match the outputs are class levels
   if (out_act != "identity" && is.character(lev) && length(lev) == (if (k == 1L) 2L else k)) {
+    if (anyNA(lev) || anyDuplicated(lev)) {
+      bad("`x$%s` must be the distinct names of its classes, not c(%s)", lev_field,
+          paste(ifelse(is.na(lev), "NA", paste0("\"", lev, "\"")), collapse = ", "))
+    }
     net$levels <- lev
   }
   if (inherits(x, "nnet.formula") || inherits(x, "multinom")) {
     if (!inherits(x$terms, "terms")) {
-      fwdprop_error("`x` is not a valid nnet fit: it was fitted with a formula but has no `terms`.",
-                    call = call)
+      bad("`x$terms` must be the terms of the formula it was fitted with, not %s", describe_value(x$terms))
+    }
+    named_list_of <- function(v, ok) {
+      is.null(v) || (is.list(v) && (length(v) == 0L || (
+        !is.null(names(v)) && !anyNA(names(v)) && all(nzchar(names(v))) && all(vapply(v, ok, logical(1L)))
+      )))
+    }
+    if (!named_list_of(x$xlevels, function(l) is.character(l) && !anyNA(l))) {
+      bad("`x$xlevels` must be a named list of the levels of its factor predictors, not %s",
+          describe_value(x$xlevels))
+    }
+    contrast <- function(v) {
+      (is.character(v) && length(v) == 1L && !is.na(v)) || is.function(v) || (is.matrix(v) && is.numeric(v))
+    }
+    if (!named_list_of(x$contrasts, contrast)) {
+      bad("`x$contrasts` must be a named list of contrasts (names of contrast functions, functions or numeric matrices), not %s",
+          describe_value(x$contrasts))
     }
     net$terms <- list(terms = stats::delete.response(x$terms), xlevels = x$xlevels,
                       contrasts = x$contrasts)
@@ -175,27 +192,66 @@ as_network.nnet <- function(x, ...) {
 # The dense layers of an nnet fit, from its units' connections: `conn`
 # lists the source unit of every weight in `wts`, unit by unit (`nconn`
 # holds where each unit's block starts); unit 0 is the bias, units 1..n[1]
-# the inputs, then n[2] hidden units, then n[3] outputs.
+# the inputs, then n[2] hidden units, then n[3] outputs. Every field is
+# checked before it is used (an edited or damaged fit is an error naming
+# the field, never an R error or a wrong network).
 nnet_layers <- function(x, call) {
-  bad <- function(what) {
-    fwdprop_error(sprintf("`x` is not a valid nnet fit: %s.", what), call = call)
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`x` is not a valid nnet fit: %s.", sprintf(fmt, ...)), call = call)
   }
   n <- x[["n"]]
-  if (!is.numeric(n) || length(n) != 3L || anyNA(n) || any(n < 0) || any(n != floor(n)) ||
-      n[[1L]] < 1 || n[[3L]] < 1) {
-    bad(sprintf("`x$n` must be the numbers of inputs, hidden and output units, not %s", describe_value(n)))
+  if (!is.numeric(n) || length(n) != 3L || !all(is_whole(n)) || any(n < c(1, 0, 1)) ||
+      any(n > .Machine$integer.max)) {
+    bad(paste("`x$n` must be the numbers of input, hidden and output units (three whole numbers,",
+              "at least 1, 0 and 1), not %s"), show_numbers(n))
+  }
+  n_units <- 1 + sum(n) # the bias unit, the inputs, the hidden and the output units
+  n_text <- sprintf("c(%s)", paste(n, collapse = ", "))
+  nconn <- x[["nconn"]]
+  if (!is.numeric(nconn) || length(nconn) != n_units + 1) {
+    bad(paste("`x$nconn` must be %s numbers for `x$n` = %s (where the weights of each unit,",
+              "the bias unit first, start in `x$wts`, and where they end), not %s"),
+        format(n_units + 1, scientific = FALSE), n_text, show_numbers(nconn))
+  }
+  at <- match(FALSE, is_whole(nconn))
+  if (!is.na(at) || nconn[[1L]] != 0) {
+    if (is.na(at)) at <- 1L
+    bad("`x$nconn` must be whole numbers from 0, but its element %d is %s", at, show_numbers(nconn[[at]]))
+  }
+  at <- match(TRUE, diff(nconn) < 0)
+  if (!is.na(at)) {
+    bad("`x$nconn` must never decrease, but its element %d (%s) is less than element %d (%s)",
+        at + 1L, show_numbers(nconn[[at + 1L]]), at, show_numbers(nconn[[at]]))
+  }
+  inputs_end <- n[[1L]] + 2 # nconn's element after the last input unit's
+  if (nconn[[inputs_end]] != 0) {
+    bad("`x$nconn` gives weights to the bias or input units (its first %s elements must be 0)",
+        format(inputs_end, scientific = FALSE))
+  }
+  wts <- x[["wts"]]
+  if (!is.numeric(wts) || !is.null(dim(wts))) {
+    bad("`x$wts` must be a numeric vector of weights, not %s", describe_value(wts))
+  }
+  if (length(wts) != nconn[[length(nconn)]]) {
+    bad("`x$nconn` says `x$wts` holds %s weights, but it holds %d",
+        format(nconn[[length(nconn)]], scientific = FALSE), length(wts))
+  }
+  if (!all(is.finite(wts))) {
+    k <- sum(!is.finite(wts))
+    bad("`x$wts` holds %d NA, NaN or infinite weight%s, which is not a usable network",
+        k, if (k == 1L) "" else "s")
+  }
+  conn <- x[["conn"]]
+  if (!is.numeric(conn) || length(conn) != length(wts)) {
+    bad("`x$conn` must hold the source unit of each of the %d weights in `x$wts`, not %s",
+        length(wts), show_numbers(conn))
+  }
+  at <- match(FALSE, is_whole(conn) & conn >= 0 & conn < n_units)
+  if (!is.na(at)) {
+    bad("`x$conn` must hold units, whole numbers from 0 to %s (the bias and the units of `x$n` = %s), but its element %d is %s",
+        format(n_units - 1, scientific = FALSE), n_text, at, show_numbers(conn[[at]]))
   }
   n <- as.integer(n)
-  n_units <- 1L + sum(n)
-  nconn <- x$nconn
-  conn <- x$conn
-  wts <- x$wts
-  if (!is.numeric(nconn) || length(nconn) != n_units + 1L || anyNA(nconn) ||
-      !is.numeric(conn) || !is.numeric(wts) || length(conn) != length(wts) ||
-      nconn[[1L]] != 0 || nconn[[n_units + 1L]] != length(wts) || is.unsorted(nconn) ||
-      anyNA(conn) || any(conn < 0 | conn >= n_units)) {
-    bad("its connections (`nconn`, `conn`) do not match its weights (`wts`)")
-  }
   inputs <- seq_len(n[[1L]])
   hidden <- n[[1L]] + seq_len(n[[2L]])
   outputs <- n[[1L]] + n[[2L]] + seq_len(n[[3L]])
@@ -207,9 +263,11 @@ nnet_layers <- function(x, call) {
     b <- numeric(length(to[[l]]))
     for (j in seq_along(to[[l]])) {
       u <- to[[l]][[j]]
-      idx <- seq.int(nconn[[u + 1L]] + 1L, length.out = nconn[[u + 2L]] - nconn[[u + 1L]])
+      idx <- seq.int(nconn[[u + 1L]] + 1, length.out = nconn[[u + 2L]] - nconn[[u + 1L]])
       src <- conn[idx]
-      if (anyDuplicated(src)) bad(sprintf("unit %d has two connections from the same unit", u))
+      if (anyDuplicated(src)) {
+        bad("`x$conn` connects unit %d to unit %s twice", u, format(src[anyDuplicated(src)], scientific = FALSE))
+      }
       b[[j]] <- sum(wts[idx][src == 0])
       pos <- match(src, from[[l]])
       other <- src != 0 & is.na(pos)
@@ -221,15 +279,62 @@ nnet_layers <- function(x, call) {
             "(a chain of dense layers) cannot represent. Refit without `skip`."
           ), call = call)
         }
-        bad(sprintf("unit %d has connections that do not come from the layer before it", u))
+        bad("`x$conn` connects %s unit %d to unit %s, which is not in the layer before it (units %d to %d)",
+            if (l == length(to)) "output" else "hidden", u, format(src[other][[1L]], scientific = FALSE),
+            min(from[[l]]), max(from[[l]]))
       }
-      W[cbind(pos[!is.na(pos)], j)] <- wts[idx][!is.na(pos)]
+      keep <- !is.na(pos)
+      W[pos[keep], j] <- wts[idx][keep]
     }
     weights[[l]] <- W
     biases[[l]] <- b
   }
   sizes <- c(n[[1L]], if (n[[2L]] > 0L) n[[2L]], n[[3L]])
   list(weights = weights, biases = biases, sizes = sizes)
+}
+
+# The output activation of an nnet fit: "softmax" for `softmax = TRUE`
+# fits, "identity" for `linout = TRUE` ones (nnet's units 0 to
+# `nsunits - 1` are logistic, and `linout = TRUE` and `softmax = TRUE`
+# fits leave the outputs out of them), logistic otherwise.
+nnet_output <- function(x, n, call) {
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`x` is not a valid nnet fit: %s.", sprintf(fmt, ...)), call = call)
+  }
+  softmax <- x[["softmax"]]
+  if (!is.null(softmax) && !(is.logical(softmax) && length(softmax) == 1L && !is.na(softmax))) {
+    bad("`x$softmax` must be TRUE or FALSE, not %s", describe_value(softmax))
+  }
+  n_units <- 1 + sum(n)
+  nunits <- x[["nunits"]]
+  if (!is.numeric(nunits) || length(nunits) != 1L || is.na(nunits) || nunits != n_units) {
+    bad("`x$nunits` must be the number of units, 1 + sum(`x$n`) = %s, not %s",
+        format(n_units, scientific = FALSE), describe_value(nunits))
+  }
+  nsunits <- x[["nsunits"]]
+  k <- n[[length(n)]]
+  if (!is.numeric(nsunits) || length(nsunits) != 1L || is.na(nsunits) ||
+      !(nsunits %in% c(n_units, n_units - k))) {
+    bad(paste("`x$nsunits` must be %s (all the units, as `x$nunits`) or %s (all but the outputs,",
+              "for a fit with `linout = TRUE` or `softmax = TRUE`), not %s"),
+        format(n_units, scientific = FALSE), format(n_units - k, scientific = FALSE),
+        describe_value(nsunits))
+  }
+  if (isTRUE(softmax)) "softmax" else if (nsunits < n_units) "identity" else "sigmoid"
+}
+
+# Whether each value is a whole number (not NA, NaN or infinite).
+is_whole <- function(x) {
+  !is.na(x) & is.finite(x) & x == floor(x)
+}
+
+# Numbers for a message: a short vector as c(...), anything else described.
+show_numbers <- function(x) {
+  if (is.numeric(x) && is.null(dim(x)) && length(x) >= 2L && length(x) <= 6L) {
+    sprintf("c(%s)", paste(vapply(x, format, "", digits = 15L, scientific = 12L), collapse = ", "))
+  } else {
+    describe_value(x)
+  }
 }
 
 # multinom() fits take the model matrix with its "(Intercept)" column as an
@@ -253,11 +358,15 @@ fold_intercept_input <- function(net) {
 as_network.nn <- function(x, rep = "best", ...) {
   call <- sys.call()
   check_no_dots(..., fun = "as_network()", call = call)
-  bad <- function(what) {
-    fwdprop_error(sprintf("`x` is not a valid neuralnet fit: %s.", what), call = call)
+  bad <- function(fmt, ...) {
+    fwdprop_error(sprintf("`x` is not a valid neuralnet fit: %s.", sprintf(fmt, ...)), call = call)
   }
   reps <- x$weights
-  if (!is.list(reps) || length(reps) == 0L || all(vapply(reps, is.null, logical(1L)))) {
+  if (!is.null(reps) && !is.list(reps)) {
+    bad("`x$weights` must be a list with one list of weight matrices per repetition, not %s",
+        describe_value(reps))
+  }
+  if (length(reps) == 0L || all(vapply(reps, is.null, logical(1L)))) {
     fwdprop_error(paste(
       "`x` holds no weights: none of its repetitions reached the threshold within `stepmax`.",
       "Refit it (a larger `stepmax` or `threshold`)."
@@ -273,11 +382,11 @@ as_network.nn <- function(x, rep = "best", ...) {
   }
   if (!is.list(w) || length(w) == 0L ||
       !all(vapply(w, function(m) is.matrix(m) && is.numeric(m) && nrow(m) >= 2L, logical(1L)))) {
-    bad(sprintf("`x$weights[[%d]]` must be a list of numeric matrices, the biases in their first row", r))
+    bad("`x$weights[[%d]]` must be a list of numeric matrices, the biases in their first row", r)
   }
   act <- x$act.fct
   type <- attr(act, "type")
-  if (!is.function(act) || !is.character(type) || length(type) != 1L) {
+  if (!is.function(act) || !is.character(type) || length(type) != 1L || is.na(type)) {
     bad("`x$act.fct` must be neuralnet's activation function, with its \"type\"")
   }
   if (!(type %in% c("logistic", "tanh"))) {
@@ -291,11 +400,14 @@ as_network.nn <- function(x, rep = "best", ...) {
     bad("`x$linear.output` must be TRUE or FALSE")
   }
   if (anyNA(unlist(w))) {
-    if (is.null(x$exclude)) bad(sprintf("`x$weights[[%d]]` holds NA weights", r))
+    if (is.null(x$exclude)) bad("`x$weights[[%d]]` holds NA weights", r)
     w <- lapply(w, function(m) {
       m[is.na(m)] <- 0
       m
     })
+  }
+  if (!all(vapply(w, function(m) all(is.finite(m)), logical(1L)))) {
+    bad("`x$weights[[%d]]` holds infinite weights, which is not a usable network", r)
   }
   act <- if (type == "logistic") "sigmoid" else "tanh"
   weights <- lapply(w, function(m) unname(m[-1L, , drop = FALSE]))
@@ -303,25 +415,32 @@ as_network.nn <- function(x, rep = "best", ...) {
   net <- tryCatch(
     network(weights = weights, biases = biases, activation = act,
             output = if (linear) "identity" else act),
-    fwdprop_error = function(e) bad(sprintf("its weight matrices do not chain (%s)", conditionMessage(e)))
+    fwdprop_error = function(e) bad("its weight matrices do not chain (%s)", conditionMessage(e))
   )
   L <- length(net$weights)
-  inputs <- x$model.list$variables
-  if (is.character(inputs) && length(inputs) == net$sizes[[1L]]) {
-    rownames(net$weights[[1L]]) <- inputs
-  }
   k <- net$sizes[[L + 1L]]
-  responses <- x$model.list$response
-  if (is.character(responses) && length(responses) == k) {
-    colnames(net$weights[[L]]) <- responses
+  ml <- x$model.list
+  if (!is.null(ml) && !is.list(ml)) {
+    bad("`x$model.list` must be a list of the formula's `response` and `variables`, not %s",
+        describe_value(ml))
   }
+  names_of <- function(field, n) {
+    v <- ml[[field]]
+    if (!is.character(v) || length(v) != n) return(NULL)
+    if (anyNA(v)) bad("`x$model.list$%s` must be names, not NA", field)
+    v
+  }
+  inputs <- names_of("variables", net$sizes[[1L]])
+  if (!is.null(inputs)) rownames(net$weights[[1L]]) <- inputs
+  responses <- names_of("response", k)
+  if (!is.null(responses)) colnames(net$weights[[L]]) <- responses
   y <- x$response
   if (!linear && act == "sigmoid" && is.matrix(y) && ncol(y) == k &&
       (is.logical(y) || (is.numeric(y) && all(y %in% c(0, 1))))) {
     if (k == 1L && is.logical(y)) {
       net$levels <- c("FALSE", "TRUE")
     } else if (k > 1L && is.character(responses) && length(responses) == k &&
-               !anyDuplicated(responses) && all(rowSums(y == 1) == 1L)) {
+               !anyDuplicated(responses) && isTRUE(all(rowSums(y == 1) == 1L))) {
       net$levels <- responses
     }
   }
@@ -330,7 +449,8 @@ as_network.nn <- function(x, rep = "best", ...) {
 
 neuralnet_rep <- function(x, rep, n_reps, call) {
   if (identical(rep, "best")) {
-    err <- tryCatch(as.numeric(x$result.matrix["error", ]), error = function(e) NULL)
+    rm <- x$result.matrix
+    err <- if (is.numeric(rm)) tryCatch(as.numeric(rm["error", ]), error = function(e) NULL)
     if (length(err) != n_reps || all(is.na(err))) {
       fwdprop_error(paste(
         "`rep = \"best\"` needs the errors of the repetitions (`x$result.matrix[\"error\", ]`),",
@@ -543,17 +663,20 @@ read_safetensors <- function(path, activation = NULL, output = NULL) {
   wanted <- c(layout$weights, layout$biases[!is.na(layout$biases)])
   tensors <- safetensors_read_impl(path, wanted)
   if (!identical(names(tensors), wanted)) file_error(path, tensors$error, call)
-  for (nm in wanted) {
-    bad <- sum(!is.finite(tensors[[nm]]))
-    if (bad > 0L) {
-      file_error(path, sprintf(
-        "holds %d NA, NaN or infinite value%s in tensor \"%s\": that is not a usable network",
-        bad, if (bad == 1L) "" else "s", nm
-      ), call)
-    }
+  # by position, never by name: looking a name up in a list is linear
+  finite <- vapply(tensors, function(t) all(is.finite(t)), logical(1L), USE.NAMES = FALSE)
+  if (!all(finite)) {
+    i <- which(!finite)[[1L]]
+    bad <- sum(!is.finite(tensors[[i]]))
+    file_error(path, sprintf(
+      "holds %d NA, NaN or infinite value%s in tensor \"%s\": that is not a usable network",
+      bad, if (bad == 1L) "" else "s", wanted[[i]]
+    ), call)
   }
-  weights <- unname(tensors[layout$weights])
-  biases <- lapply(layout$biases, function(b) if (is.na(b)) NULL else tensors[[b]])
+  has_bias <- !is.na(layout$biases)
+  weights <- unname(tensors[seq_len(L)])
+  biases <- vector("list", L)
+  biases[has_bias] <- unname(tensors[L + seq_len(sum(has_bias))])
   net <- network(weights = weights, biases = biases,
                  activation = if (L > 1L) acts[-L] else acts[[L]], output = acts[[L]])
   apply_metadata(net, meta, path, call)
@@ -575,23 +698,17 @@ write_safetensors <- function(net, path) {
   L <- length(net$weights)
   # positions in the nn.Sequential: each nn.Linear is followed by its
   # activation module, except for "identity" layers, which have none
-  pos <- cumsum(c(0L, 1L + (net$activations[-L] != "identity")))
-  names <- character(0)
-  tensors <- shapes <- list()
-  for (l in seq_len(L)) {
-    w <- net$weights[[l]]
-    names <- c(names, sprintf("%d.weight", pos[[l]]))
-    tensors <- c(tensors, list(as.vector(w)))
-    shapes <- c(shapes, list(c(ncol(w), nrow(w))))
-    b <- net$biases[[l]]
-    if (!is.null(b)) {
-      names <- c(names, sprintf("%d.bias", pos[[l]]))
-      tensors <- c(tensors, list(as.vector(b)))
-      shapes <- c(shapes, list(length(b)))
-    }
-  }
-  res <- safetensors_write_impl(path, names, tensors, lapply(shapes, as.integer),
-                                network_metadata(net, call))
+  pos <- cumsum(c(0L, 1L + (net$activations[-L] != "identity")))[seq_len(L)]
+  # the weights, then the biases (the file orders its tensors itself),
+  # built whole: growing the lists layer by layer would be quadratic
+  # (the Rust side reads the matrices' values in place: no copies)
+  has_bias <- lengths(net$biases) > 0L
+  names <- c(sprintf("%d.weight", pos), sprintf("%d.bias", pos[has_bias]))
+  tensors <- c(net$weights, net$biases[has_bias])
+  dims <- matrix(unlist(lapply(net$weights, dim), use.names = FALSE), 2L)
+  shapes <- c(.mapply(c, list(dims[2L, ], dims[1L, ]), NULL), # [out, in]
+              as.list(lengths(net$biases[has_bias])))
+  res <- safetensors_write_impl(path, names, tensors, shapes, network_metadata(net, call))
   if (!is.null(res$error)) file_error(path, res$error, call)
   invisible(path)
 }
@@ -616,13 +733,14 @@ file_error <- function(path, what, call) {
 # named "<position>.weight" ([out, in]) and "<position>.bias" ([out]),
 # F64 or F32, in the order of the positions, whose shapes chain. Returns
 # the weight and bias names (NA for a layer without bias) and the sizes.
+# Every check is vectorised over the tensors (a file may hold 100,000 of
+# them); the first problem, in the order of the positions, is reported.
 sequential_layout <- function(header, path, call) {
   nm <- header$names
   if (length(nm) == 0L) {
     file_error(path, "holds no tensors", call)
   }
-  parts <- regmatches(nm, regexec("^(0|[1-9][0-9]*)\\.(weight|bias)$", nm))
-  odd <- nm[lengths(parts) == 0L]
+  odd <- nm[!grepl("^(0|[1-9][0-9]*)\\.(weight|bias)$", nm)]
   if (length(odd) > 0L) {
     file_error(path, sprintf(paste(
       "holds %s not the weights and biases of an nn.Sequential of nn.Linear layers",
@@ -636,49 +754,80 @@ sequential_layout <- function(header, path, call) {
     file_error(path, sprintf("holds tensor \"%s\" of dtype %s; fwdprop reads F64 and F32 tensors",
                              nm[[i]], header$dtypes[[i]]), call)
   }
-  position <- as.numeric(vapply(parts, `[[`, character(1L), 2L))
-  kind <- vapply(parts, `[[`, character(1L), 3L)
-  shape_text <- function(s) sprintf("[%s]", paste(format(s, scientific = FALSE, trim = TRUE), collapse = ", "))
-  layers <- sort(unique(position))
-  weights <- character(0)
-  biases <- character(0)
-  sizes <- numeric(0)
-  for (p in layers) {
-    w <- which(position == p & kind == "weight")
-    b <- which(position == p & kind == "bias")
-    if (length(w) == 0L) {
-      file_error(path, sprintf("has a bias \"%s\" without the weight \"%s.weight\" of its layer",
-                               nm[[b]], format(p, scientific = FALSE)), call)
-    }
-    ws <- header$shapes[[w]]
-    if (length(ws) != 2L || any(ws < 1)) {
-      file_error(path, sprintf(
-        "has a weight \"%s\" of shape %s; a layer's weight is a matrix [out_features, in_features] of at least one of each",
-        nm[[w]], shape_text(ws)
-      ), call)
-    }
-    check_matrix_size(ws[[2L]], ws[[1L]], sprintf("`path`'s tensor \"%s\"", nm[[w]]), call = call)
-    if (length(sizes) == 0L) {
-      sizes <- ws[[2L]]
-    } else if (ws[[2L]] != sizes[[length(sizes)]]) {
-      n_in <- ws[[2L]]
-      n_prev <- sizes[[length(sizes)]]
-      file_error(path, sprintf(
-        "has layers that do not chain: \"%s\" takes %s input%s but \"%s\" gives %s output%s",
-        nm[[w]], format(n_in, scientific = FALSE), if (n_in == 1) "" else "s", weights[[length(weights)]],
-        format(n_prev, scientific = FALSE), if (n_prev == 1) "" else "s"
-      ), call)
-    }
-    if (length(b) > 0L && !identical(header$shapes[[b]], ws[[1L]])) {
-      file_error(path, sprintf("has a bias \"%s\" of shape %s for a layer of %s output%s (\"%s\" is %s)",
-                               nm[[b]], shape_text(header$shapes[[b]]), format(ws[[1L]], scientific = FALSE),
-                               if (ws[[1L]] == 1) "" else "s", nm[[w]], shape_text(ws)), call)
-    }
-    weights <- c(weights, nm[[w]])
-    biases <- c(biases, if (length(b) > 0L) nm[[b]] else NA_character_)
-    sizes <- c(sizes, ws[[1L]])
+  # positions as the digits of the names: numerals without leading zeros
+  # are in numeric order by length, then digit by digit (exact at any
+  # size, where doubles are not beyond 2^53)
+  dot <- regexpr(".", nm, fixed = TRUE)
+  position <- substr(nm, 1L, dot - 1L)
+  is_weight <- substr(nm, dot + 1L, nchar(nm)) == "weight"
+  in_order <- function(i) i[order(nchar(position[i]), position[i], method = "radix")]
+  w <- in_order(which(is_weight)) # the layers, one weight each (the names are distinct)
+  b <- which(!is_weight)
+  layer_of_b <- match(position[b], position[w])
+  orphan <- in_order(b[is.na(layer_of_b)])
+  L <- length(w)
+  bias <- rep(NA_integer_, L)
+  bias[layer_of_b[!is.na(layer_of_b)]] <- b[!is.na(layer_of_b)]
+  has_bias <- !is.na(bias)
+  # shapes [out, in] of the weights (NA for those that are not matrices)
+  ws <- header$shapes[w]
+  matrix_shape <- lengths(ws) == 2L
+  n_out <- n_in <- rep(NA_real_, L)
+  if (any(matrix_shape)) {
+    dims <- matrix(unlist(ws[matrix_shape], use.names = FALSE), 2L)
+    n_out[matrix_shape] <- dims[1L, ]
+    n_in[matrix_shape] <- dims[2L, ]
   }
-  list(weights = weights, biases = biases, sizes = as.integer(sizes))
+  bad_shape <- !matrix_shape | n_out < 1 | n_in < 1
+  too_large <- n_in * n_out > .Machine$integer.max
+  no_chain <- c(FALSE, n_in[-1L] != n_out[-L])
+  bs <- header$shapes[bias[has_bias]]
+  bad_bias <- rep(FALSE, L)
+  bad_bias[has_bias] <- lengths(bs) != 1L |
+    vapply(bs, function(s) s[1L], numeric(1L)) != n_out[has_bias]
+  bad <- bad_shape | too_large | no_chain | bad_bias
+  first <- match(TRUE, bad | is.na(bad)) # NA only after a weight that is not a matrix
+  if (length(orphan) > 0L) {
+    o <- orphan[[1L]]
+    if (is.na(first) || in_order(c(o, w[[first]]))[[1L]] == o) {
+      file_error(path, sprintf("has a bias \"%s\" without the weight \"%s.weight\" of its layer",
+                               nm[[o]], position[[o]]), call)
+    }
+  }
+  if (!is.na(first)) {
+    layer_error(first, nm[w], ws, nm[bias], bs = header$shapes[bias], path, call)
+  }
+  list(weights = nm[w], biases = nm[bias], sizes = as.integer(c(n_in[[1L]], n_out)))
+}
+
+# The error for the first layer that sequential_layout() finds wrong:
+# layer `l` of the weights `wn` of shapes `ws` and biases `bn` (NA for
+# none) of shapes `bs`.
+layer_error <- function(l, wn, ws, bn, bs, path, call) {
+  shape_text <- function(s) sprintf("[%s]", paste(format(s, scientific = FALSE, trim = TRUE), collapse = ", "))
+  s <- ws[[l]]
+  if (length(s) != 2L || any(s < 1)) {
+    file_error(path, sprintf(
+      "has a weight \"%s\" of shape %s; a layer's weight is a matrix [out_features, in_features] of at least one of each",
+      wn[[l]], shape_text(s)
+    ), call)
+  }
+  check_matrix_size(s[[2L]], s[[1L]], sprintf("`path`'s tensor \"%s\"", wn[[l]]), call = call)
+  if (l > 1L && s[[2L]] != ws[[l - 1L]][[1L]]) {
+    n_in <- s[[2L]]
+    n_prev <- ws[[l - 1L]][[1L]]
+    file_error(path, sprintf(
+      "has layers that do not chain: \"%s\" takes %s input%s but \"%s\" gives %s output%s",
+      wn[[l]], format(n_in, scientific = FALSE), if (n_in == 1) "" else "s", wn[[l - 1L]],
+      format(n_prev, scientific = FALSE), if (n_prev == 1) "" else "s"
+    ), call)
+  }
+  if (!is.na(bn[[l]]) && !identical(bs[[l]], s[[1L]])) {
+    file_error(path, sprintf("has a bias \"%s\" of shape %s for a layer of %s output%s (\"%s\" is %s)",
+                             bn[[l]], shape_text(bs[[l]]), format(s[[1L]], scientific = FALSE),
+                             if (s[[1L]] == 1) "" else "s", wn[[l]], shape_text(s)), call)
+  }
+  file_error(path, sprintf("has a layer \"%s\" that fwdprop cannot read", wn[[l]]), call) # nocov
 }
 
 # The "fwdprop.*" entries of a file's metadata, decoded from JSON and
@@ -816,10 +965,10 @@ network_metadata <- function(net, call) {
   if (!is.null(inputs)) meta[["fwdprop.inputs"]] <- json(inputs)
   if (!is.null(outputs)) meta[["fwdprop.outputs"]] <- json(outputs)
   # names anywhere else (hidden units): every layer's row and column names
-  inner <- unlist(lapply(seq_len(L), function(l) {
-    list(if (l > 1L) rownames(net$weights[[l]]), if (l < L) colnames(net$weights[[l]]))
-  }))
-  if (length(inner) > 0L) {
+  dn <- lapply(net$weights, dimnames)
+  has_rows <- lengths(lapply(dn, `[[`, 1L)) > 0L
+  has_cols <- lengths(lapply(dn, `[[`, 2L)) > 0L
+  if (any(has_rows[-1L]) || any(has_cols[-L])) {
     meta[["fwdprop.dimnames"]] <- json(lapply(net$weights, function(w) {
       d <- list(rows = rownames(w), cols = colnames(w))
       d[!vapply(d, is.null, logical(1L))]

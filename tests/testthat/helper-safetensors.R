@@ -73,3 +73,25 @@ torch_layer <- function(position, w, b = NULL, dtype = "F64") {
   if (!is.null(b)) out[[sprintf("%d.bias", position)]] <- list(shape = length(b), values = b, dtype = dtype)
   out
 }
+
+# The bytes of a valid file holding a chain of `n_layers` 1 x 1 layers,
+# each with a bias: 2 * n_layers tensors "0.weight", "0.bias", "2.weight",
+# ... (positions 0, 2, 4, ...), weights 0.5 and biases 0.1, made whole
+# (st_bytes() grows its header tensor by tensor, which is quadratic).
+st_chain_bytes <- function(n_layers) {
+  pos <- 2 * (seq_len(n_layers) - 1)
+  off <- 16 * (seq_len(n_layers) - 1)
+  entries <- sprintf(paste0(
+    '"%.0f.weight":{"dtype":"F64","shape":[1,1],"data_offsets":[%.0f,%.0f]},',
+    '"%.0f.bias":{"dtype":"F64","shape":[1],"data_offsets":[%.0f,%.0f]}'
+  ), pos, off, off + 8, pos, off + 8, off + 16)
+  head <- charToRaw(paste0("{", paste(entries, collapse = ","), "}"))
+  c(le_u64(length(head)), head, st_data(rep(c(0.5, 0.1), n_layers)))
+}
+
+# The bytes of a file with the header text `header` (written as it is, so
+# it may repeat keys) and the data `values` (F64).
+st_raw_bytes <- function(header, values = numeric(0)) {
+  head <- charToRaw(enc2utf8(header))
+  c(le_u64(length(head)), head, st_data(values))
+}

@@ -525,6 +525,106 @@ test_that("hostile files never allocate what they declare: huge shapes and heade
   unlink(c(huge, long))
 })
 
+test_that("a tensor name, metadata key or JSON key given twice is refused, never the last one kept", {
+  # the crate alone reads this file, keeping the second "0.weight" (a 3 x 2
+  # weight where the first entry says 2 x 3): refused, naming the tensor
+  entry <- function(name, shape, from, to) {
+    sprintf('"%s":{"dtype":"F64","shape":[%s],"data_offsets":[%d,%d]}', name, shape, from, to)
+  }
+  twice <- st_file(st_raw_bytes(paste0("{", paste(
+    entry("0.weight", "2,3", 0, 48), entry("0.bias", "2", 48, 64), entry("0.weight", "3,2", 0, 48),
+    sep = ","
+  ), "}"), 1:8))
+  expect_error(read_safetensors(twice, activation = "relu"),
+               "has two tensors named \"0.weight\" in its header", class = "fwdprop_error")
+  # written with an escape, the same name
+  escaped <- st_file(st_raw_bytes(paste0("{", paste(
+    entry("0.weight", "1,1", 0, 8), entry("0.w\\u0065ight", "1,1", 0, 8), sep = ","
+  ), "}"), 1))
+  expect_error(read_safetensors(escaped, activation = "relu"), "two tensors named \"0.weight\"",
+               class = "fwdprop_error")
+  # a metadata key twice (the activations of the first would be lost)
+  meta <- st_file(st_raw_bytes(paste0(
+    '{"__metadata__":{"fwdprop.activations":"[\\"relu\\"]","fwdprop.activations":"[\\"tanh\\"]"},',
+    entry("0.weight", "1,1", 0, 8), "}"
+  ), 1))
+  expect_error(read_safetensors(meta), "two metadata entries named \"fwdprop.activations\"",
+               class = "fwdprop_error")
+  # a key twice in the JSON of a metadata value
+  net <- network(c(2, 2), activation = "identity", bias = TRUE, seed = 1)
+  net$scaling <- list(center = c(1.5, 2.5), scale = c(0.5, 0.25))
+  good <- tempfile(fileext = ".safetensors")
+  write_safetensors(net, good)
+  expect_identical(read_safetensors(good), net)
+  bytes <- readBin(good, raw(), file.size(good))
+  n <- sum(as.numeric(bytes[1:8]) * 256^(0:7))
+  header <- rawToChar(bytes[8 + seq_len(n)])
+  scaling <- '{\\"center\\":[1.5,2.5],\\"scale\\":[0.5,0.25]}'
+  expect_true(grepl(scaling, header, fixed = TRUE))
+  header <- sub(scaling, '{\\"center\\":[1.5,2.5],\\"scale\\":[0.5,0.25],\\"center\\":[5,6]}', header, fixed = TRUE)
+  repeated <- st_file(c(le_u64(nchar(header, "bytes")), charToRaw(header), bytes[-seq_len(8 + n)]))
+  expect_error(read_safetensors(repeated), "\"fwdprop.scaling\" that cannot be read as JSON \\(an object in it repeats the key \"center\"\\)",
+               class = "fwdprop_error")
+  # the same key in different objects is no repetition
+  expect_identical(read_safetensors(good), net)
+  unlink(c(twice, escaped, meta, good, repeated))
+})
+
+test_that("layers are ordered by their exact positions, and the first problem in that order is reported", {
+  # positions 2^53 and 2^53 + 1 are the same double: they are read as numerals
+  w <- list(matrix(1, 2, 3), matrix(2, 3, 4), matrix(3, 4, 5))
+  last <- torch_layer(1, w[[3]], 1:5)
+  names(last) <- c("9007199254740993.weight", "9007199254740993.bias")
+  middle <- torch_layer(1, w[[2]])
+  names(middle) <- "9007199254740992.weight"
+  big <- st_file(st_bytes(c(torch_layer(0, w[[1]]), last, middle)))
+  net <- read_safetensors(big, activation = "relu", output = "identity")
+  expect_identical(net$sizes, 2:5)
+  expect_identical(net$weights, w)
+  expect_identical(net$biases[[3]], as.double(1:5))
+  # a weight that is not a matrix at position 2 comes before a lone bias at 4
+  t <- c(torch_layer(0, w[[1]]), list(`2.weight` = list(shape = 12, values = 1:12),
+                                      `4.bias` = list(shape = 1, values = 1)))
+  p1 <- st_file(st_bytes(t))
+  expect_error(read_safetensors(p1, activation = "relu"), "weight \"2.weight\" of shape \\[12\\]",
+               class = "fwdprop_error")
+  # a lone bias at 1 comes before the layers at 2 that do not chain
+  t <- c(torch_layer(0, w[[1]]), torch_layer(2, w[[3]]), list(`1.bias` = list(shape = 1, values = 1)))
+  p2 <- st_file(st_bytes(t))
+  expect_error(read_safetensors(p2, activation = "relu"), "bias \"1.bias\" without the weight \"1.weight\"",
+               class = "fwdprop_error")
+  t <- t[1:2]
+  p3 <- st_file(st_bytes(t))
+  expect_error(read_safetensors(p3, activation = "relu"), "\"2.weight\" takes 4 inputs but \"0.weight\" gives 3",
+               class = "fwdprop_error")
+  unlink(c(big, p1, p2, p3))
+})
+
+test_that("reading and writing take time linear in the number of tensors (100,000 in a few seconds)", {
+  skip_on_cran() # timed, and a few seconds long
+  # 10,000 and 100,000 tensors (chains of 1 x 1 layers with biases); the
+  # reader was quadratic (100,000 tensors took 287 s), as was the writer
+  read_chain <- function(n_layers) {
+    path <- st_file(st_chain_bytes(n_layers))
+    on.exit(unlink(path))
+    time <- system.time(net <- read_safetensors(path, activation = "relu", output = "identity"))
+    list(net = net, time = time[["elapsed"]])
+  }
+  small <- read_chain(5000)
+  large <- read_chain(50000)
+  expect_identical(large$net$sizes, rep(1L, 50001))
+  expect_identical(large$net$biases[[50000]], 0.1)
+  expect_lt(large$time, 30)
+  expect_lt(large$time / max(small$time, 0.01), 20) # quadratic would be 100
+  path <- tempfile(fileext = ".safetensors")
+  write_time <- system.time(write_safetensors(large$net, path))[["elapsed"]]
+  expect_lt(write_time, 30)
+  read_time <- system.time(back <- read_safetensors(path))[["elapsed"]]
+  expect_lt(read_time, 30)
+  expect_identical(back, large$net)
+  unlink(path)
+})
+
 # ---- bad input -----------------------------------------------------------------
 
 # The bad cases of the new functions: each an error of class fwdprop_error
@@ -575,7 +675,13 @@ import_bad_files <- function() {
                                               fwdprop.scaling = "{\"center\":[1,2,3],\"scale\":[1,0,1]}")),
     meta_inputs = st_bytes(good, metadata = c(fwdprop.activations = "[\"relu\",\"identity\"]",
                                              fwdprop.inputs = "[\"a\",\"b\"]")),
-    meta_nul = st_bytes(good, metadata = c(fwdprop.inputs = "[\"a\\u0000\",\"b\",\"c\"]"))
+    meta_nul = st_bytes(good, metadata = c(fwdprop.inputs = "[\"a\\u0000\",\"b\",\"c\"]")),
+    duplicate_name = st_bytes(good, header = function(h) {
+      sub("}$", ',"2.weight":{"dtype":"F64","shape":[2,2],"data_offsets":[64,96]}}', h)
+    }),
+    duplicate_metadata = st_bytes(good, metadata = c(format = "pt"), header = function(h) {
+      sub('"format":"pt"', '"format":"pt","format":"np"', h, fixed = TRUE)
+    })
   )
   dir <- tempfile("bad")
   dir.create(dir)
@@ -679,9 +785,134 @@ test_that("error messages of the new functions", {
     read_bad("meta_missing_layer")
     read_bad("meta_unknown_activation")
     read_bad("meta_levels")
+    read_bad("duplicate_name")
+    read_bad("duplicate_metadata")
     read_safetensors(bad$good)
     write_safetensors(network(c(2, 1), seed = 1), bad$dir)
   }, error = TRUE)
+})
+
+# Damaged fits: `edit` (code changing `x`) applied to a copy of `fit`;
+# `field` is what the error must name (`x$<field>`).
+damaged_fit <- function(fit, edit) {
+  x <- fit
+  eval(edit)
+  x
+}
+
+# nnet, multinom and neuralnet-shaped fits with one field damaged, each
+# list(fit, edit, field).
+damaged_fits <- function() {
+  set.seed(1)
+  f <- nnet::nnet(Species ~ ., data = iris, size = 2, maxit = 5, trace = FALSE)
+  x <- scale(as.matrix(mtcars[, c("wt", "hp")]))
+  set.seed(2)
+  r <- nnet::nnet(x, mtcars$mpg, size = 2, linout = TRUE, maxit = 5, trace = FALSE)
+  m <- nnet::multinom(Species ~ ., data = iris, trace = FALSE)
+  set.seed(3)
+  nn <- fake_neuralnet(c(3, 4, 2), reps = 2)
+  cases <- list(
+    # the numbers of units
+    list(f, quote(x$n[2] <- 1e10), "n"),
+    list(f, quote(x$n[2] <- Inf), "n"),
+    list(f, quote(x$n[1] <- NA), "n"),
+    list(f, quote(x$n[2] <- -1), "n"),
+    list(f, quote(x$n[2] <- 1.5), "n"),
+    list(f, quote(x$n[1] <- 3e9), "n"),
+    list(f, quote(x$n <- x$n[1:2]), "n"),
+    list(f, quote(x$n <- as.character(x$n)), "n"),
+    list(m, quote(x$n[3] <- 0), "n"),
+    list(f, quote(x$n <- c(3, 3, 3)), "conn"), # as many units, other layers
+    # where each unit's weights start
+    list(f, quote(x$nconn[3] <- NA), "nconn"),
+    list(f, quote(x$nconn[3] <- -5), "nconn"),
+    list(f, quote(x$nconn[8] <- x$nconn[8] + 0.5), "nconn"),
+    list(f, quote(x$nconn[8] <- 1e10), "nconn"),
+    list(f, quote(x$nconn[length(x$nconn)] <- 1e10), "nconn"),
+    list(f, quote(x$nconn[length(x$nconn)] <- Inf), "nconn"),
+    list(f, quote(x$nconn <- x$nconn[-1]), "nconn"),
+    list(f, quote(x$nconn[2:6] <- 1), "nconn"),
+    list(m, quote(x$nconn <- as.character(x$nconn)), "nconn"),
+    # the source unit of each weight
+    list(f, quote(x$conn[3] <- NA), "conn"),
+    list(f, quote(x$conn[3] <- -1), "conn"),
+    list(f, quote(x$conn[3] <- 1.5), "conn"),
+    list(f, quote(x$conn[3] <- 1e10), "conn"),
+    list(f, quote(x$conn[12] <- 9), "conn"),
+    list(f, quote(x$conn[3] <- x$conn[2]), "conn"),
+    list(f, quote(x$conn <- x$conn[-1]), "conn"),
+    list(m, quote(x$conn <- NULL), "conn"),
+    # the weights
+    list(f, quote(x$wts <- x$wts[-1]), "nconn"), # nconn says how many
+    list(f, quote(x$wts <- c(x$wts, 1)), "nconn"),
+    list(f, quote(x$wts[1] <- NA), "wts"),
+    list(m, quote(x$wts[5] <- Inf), "wts"),
+    list(f, quote(x$wts <- as.character(x$wts)), "wts"),
+    list(f, quote(x$wts <- matrix(x$wts)), "wts"),
+    # the output activation
+    list(f, quote(x$nunits <- 1e10), "nunits"),
+    list(f, quote(x$nunits <- NULL), "nunits"),
+    list(r, quote(x$nsunits <- NA), "nsunits"),
+    list(r, quote(x$nsunits <- c(1, 2)), "nsunits"),
+    list(r, quote(x$nsunits <- 2), "nsunits"),
+    list(f, quote(x$softmax <- NA), "softmax"),
+    list(f, quote(x$softmax <- "yes"), "softmax"),
+    # names, classes and the formula
+    list(f, quote(x$lev <- c("a", NA, "b")), "lev"),
+    list(m, quote(x$lev <- c("a", "a", "b")), "lev"),
+    list(f, quote(x$coefnames[2] <- NA), "coefnames"),
+    list(f, quote(x$terms <- NULL), "terms"),
+    list(m, quote(x$xlevels <- 1), "xlevels"),
+    list(f, quote(x$xlevels <- list(1)), "xlevels"),
+    list(f, quote(x$contrasts <- list(a = 1)), "contrasts"),
+    # neuralnet
+    list(nn, quote(x$weights <- 1), "weights"),
+    list(nn, quote(x$weights[[1]][[1]][2, 2] <- Inf), "weights[[1]]"),
+    list(nn, quote(x$weights[[1]][[1]][2, 2] <- NA), "weights[[1]]"),
+    list(nn, quote(x$weights[[1]][[1]] <- array(1, c(4, 4, 1))), "weights[[1]]"),
+    list(nn, quote(x$weights[[1]][[1]] <- matrix("a", 4, 4)), "weights[[1]]"),
+    list(nn, quote(x$result.matrix <- matrix("a", 3, 2, dimnames = list(c("error", "b", "c")))), "result.matrix"),
+    list(nn, quote(x$model.list <- "x"), "model.list"),
+    list(nn, quote(x$model.list$variables[2] <- NA), "model.list$variables"),
+    list(nn, quote(x$linear.output <- NA), "linear.output"),
+    list(nn, quote(attr(x$act.fct, "type") <- NA_character_), "act.fct")
+  )
+  lapply(cases, function(case) {
+    list(x = damaged_fit(case[[1]], case[[2]]), field = case[[3]],
+         label = paste(deparse(case[[2]], width.cutoff = 200L), collapse = " "))
+  })
+}
+
+test_that("every damaged field of an nnet, multinom or neuralnet fit is a fwdprop_error naming it", {
+  cases <- damaged_fits()
+  for (case in cases) {
+    err <- expect_error(expect_no_warning(as_network(case$x)), class = "fwdprop_error", info = case$label)
+    msg <- if (inherits(err, "condition")) conditionMessage(err) else ""
+    named <- grepl(sprintf("`x$%s`", case$field), msg, fixed = TRUE) ||
+      grepl(sprintf("`x$%s[", case$field), msg, fixed = TRUE)
+    expect_true(named, info = paste(case$label, "gives:", msg))
+    expect_false(grepl("subscript|missing value|argument of length", msg), info = case$label)
+  }
+  expect_gte(length(cases), 55)
+  # the damage the checks allow: a logical response with NA (no classes) and
+  # nnet's own nsunits for a logistic output
+  set.seed(3)
+  na_response <- fake_neuralnet(c(3, 4, 2), linear = FALSE, response = matrix(c(TRUE, NA, FALSE, TRUE), 2, 2))
+  expect_null(as_network(na_response)$levels)
+  x <- scale(as.matrix(mtcars[, c("wt", "hp")]))
+  set.seed(2)
+  r <- nnet::nnet(x, mtcars$mpg, size = 2, linout = TRUE, maxit = 5, trace = FALSE)
+  r$nsunits <- r$nunits
+  expect_identical(as_network(r)$activations, c("sigmoid", "sigmoid"))
+})
+
+test_that("error messages for damaged nnet and neuralnet fits", {
+  skip_on_cran()
+  cases <- damaged_fits()
+  messages <- vapply(cases, function(case) {
+    conditionMessage(tryCatch(as_network(case$x), fwdprop_error = identity))
+  }, character(1L))
+  expect_snapshot(writeLines(paste0(vapply(cases, `[[`, "", "label"), "\n  ", messages)))
 })
 
 # ---- PyTorch --------------------------------------------------------------------

@@ -12,12 +12,18 @@
 //! shape, the data ending where the file ends) and converts the requested
 //! F64 and F32 tensors to R doubles.
 //!
+//! A name that a header gives to two tensors (or a key that any object in
+//! it repeats) is an error: JSON parsers, serde_json and the crate among
+//! them, keep the last of repeated keys silently, so [`repeated_key`]
+//! reads the header once more with a visitor that sees every key.
+//!
 //! Nothing a file holds can make these functions panic: every problem with
 //! a file comes back to R as `list(error = "...")`, a sentence that the R
 //! wrapper puts after the file's name. Errors (`Err`) are kept for
 //! arguments the R wrappers should never pass.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
@@ -25,6 +31,7 @@ use ::safetensors::tensor::{Metadata, TensorView};
 use ::safetensors::{Dtype, SafeTensorError, SafeTensors};
 use extendr_api::prelude::*;
 use extendr_ffi::SEXPTYPE;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::convert::real_slice_mut;
@@ -119,6 +126,7 @@ fn read_header(path: &str) -> FileResult<Header> {
         return Err("changed while it was being read".to_string());
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| "has a header that is not UTF-8 text".to_string())?;
+    check_unique_keys(text)?;
     let parsed: Metadata =
         serde_json::from_str(text).map_err(|e| format!("has a header that is not valid safetensors JSON ({e})"))?;
     let available = u128::from(size - 8 - n);
@@ -147,6 +155,122 @@ fn read_header(path: &str) -> FileResult<Header> {
         .unwrap_or_default();
     metadata.sort();
     Ok(Header { tensors, metadata })
+}
+
+// ---- repeated keys -------------------------------------------------------
+
+/// The first key (in the order of the text) that an object of the JSON
+/// `text` repeats, after the keys that lead to that object; `None` when
+/// every object's keys are distinct, or when `text` is not JSON (which the
+/// parser that reads it then reports). Keys are compared as JSON strings
+/// decode (`"a"` and `"\u0061"` are the same key). One pass over the text,
+/// each key hashed once.
+fn repeated_key(text: &str) -> Option<Vec<String>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    KeyCheck.deserialize(&mut de).ok().flatten()
+}
+
+/// A visitor over any JSON value that finds a repeated key (see
+/// [`repeated_key`]).
+struct KeyCheck;
+
+impl<'de> DeserializeSeed<'de> for KeyCheck {
+    type Value = Option<Vec<String>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyCheck {
+    type Value = Option<Vec<String>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut found = None;
+        while found.is_none() {
+            match seq.next_element_seed(KeyCheck)? {
+                Some(f) => found = f,
+                None => return Ok(None),
+            }
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(found)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut seen = HashSet::new();
+        let found = loop {
+            let Some(key) = map.next_key::<String>()? else {
+                return Ok(None);
+            };
+            if seen.contains(&key) {
+                map.next_value::<IgnoredAny>()?;
+                break vec![key];
+            }
+            if let Some(mut path) = map.next_value_seed(KeyCheck)? {
+                path.insert(0, key);
+                break path;
+            }
+            seen.insert(key);
+        };
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(Some(found))
+    }
+}
+
+/// A name from a file for a message: quoted, with control characters
+/// (NUL included, which R strings cannot hold) escaped, and cut short.
+fn quoted(name: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    match name.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{:?}...", &name[..cut]),
+        None => format!("{name:?}"),
+    }
+}
+
+/// Checks that a header's JSON repeats no key: no two tensors with one
+/// name, no `__metadata__` key twice, no key twice in any other object.
+fn check_unique_keys(text: &str) -> FileResult<()> {
+    let Some(path) = repeated_key(text) else {
+        return Ok(());
+    };
+    let key = path.last().map_or("", String::as_str);
+    Err(match path.as_slice() {
+        [k] if k == "__metadata__" => "has a header with two \"__metadata__\" entries".to_string(),
+        [_] => format!(
+            "has two tensors named {} in its header: each tensor must have a name of its own",
+            quoted(key)
+        ),
+        [m, _] if m == "__metadata__" => format!("has two metadata entries named {} in its header", quoted(key)),
+        [t, _] => format!("has a header that repeats the key {} in the entry of tensor {}", quoted(key), quoted(t)),
+        _ => format!(
+            "has a header that repeats the key {} (in {})",
+            quoted(key),
+            path[..path.len() - 1].iter().map(|p| quoted(p)).collect::<Vec<_>>().join(" > ")
+        ),
+    })
 }
 
 fn dtype_name(dtype: Dtype) -> String {
@@ -181,7 +305,7 @@ fn describe_error(e: &SafeTensorError) -> String {
 /// Reads the whole of `path` (exactly the bytes it holds) and validates it
 /// with the crate; `f` gets the validated view.
 fn with_validated_file<T>(path: &str, f: impl FnOnce(&SafeTensors<'_>) -> FileResult<T>) -> FileResult<T> {
-    let (mut file, size, _) = open_checked(path)?;
+    let (mut file, size, n) = open_checked(path)?;
     file.seek(SeekFrom::Start(0))
         .map_err(|e| format!("cannot be read ({e})"))?;
     let len = usize::try_from(size).map_err(|_| "is too large to read into memory".to_string())?;
@@ -194,6 +318,12 @@ fn with_validated_file<T>(path: &str, f: impl FnOnce(&SafeTensors<'_>) -> FileRe
         .map_err(|e| format!("cannot be read ({e})"))?;
     if bytes.len() != len {
         return Err("changed while it was being read".to_string());
+    }
+    // the header again (the file may have changed since it was read): n
+    // <= size - 8 (open_checked)
+    let header_end = usize::try_from(n).map_or(len, |n| n.saturating_add(8).min(len));
+    if let Ok(text) = std::str::from_utf8(&bytes[8..header_end]) {
+        check_unique_keys(text)?;
     }
     let tensors = SafeTensors::deserialize(&bytes).map_err(|e| describe_error(&e))?;
     f(&tensors)
@@ -573,6 +703,10 @@ fn json_decode_impl(x: Robj) -> extendr_api::Result<Robj> {
     let text = string_arg(&x, "x")?;
     let parsed = serde_json::from_str::<Value>(&text)
         .map_err(|e| e.to_string())
+        .and_then(|v| match repeated_key(&text) {
+            Some(path) => Err(format!("an object in it repeats the key {}", quoted(path.last().map_or("", String::as_str)))),
+            None => Ok(v),
+        })
         .and_then(|v| json_to_robj(&v));
     match parsed {
         Ok(value) => Ok(List::from_names_and_values(["value"], [value])?.into()),
@@ -735,6 +869,94 @@ mod tests {
         assert!(read_header("/nonexistent/fwdprop/file.safetensors")
             .unwrap_err()
             .contains("cannot be opened"));
+    }
+
+    #[test]
+    fn repeated_keys_are_found_at_any_depth_in_text_order() {
+        let found = |t: &str| repeated_key(t);
+        let path = |p: &[&str]| Some(p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(found(r#"{"a":1,"b":2}"#), None);
+        // the same key in different objects is no repetition
+        assert_eq!(found(r#"{"a":{"dtype":1},"b":{"dtype":2},"c":[{"x":1},{"x":2}]}"#), None);
+        assert_eq!(found(r#"{"a":1,"b":2,"a":3}"#), path(&["a"]));
+        assert_eq!(found(r#"{"a":1,"\u0061":3}"#), path(&["a"]));
+        assert_eq!(found(r#"{"__metadata__":{"k":"1","k":"2"},"a":1}"#), path(&["__metadata__", "k"]));
+        assert_eq!(found(r#"{"t":{"dtype":"F64","dtype":"F32"}}"#), path(&["t", "dtype"]));
+        assert_eq!(found(r#"[1,{"x":[{"y":1,"y":2}]}]"#), path(&["x", "y"]));
+        // the first in the text: a repetition inside "a" comes before "a"'s own
+        assert_eq!(found(r#"{"a":{"z":1,"z":2},"a":1,"b":1,"b":2}"#), path(&["a", "z"]));
+        // not JSON: left to the parser
+        assert_eq!(found(r#"{"a":1,"a":"#), None);
+        assert_eq!(found(""), None);
+        assert_eq!(found("[]"), None);
+    }
+
+    #[test]
+    fn a_tensor_name_given_twice_is_refused_before_the_crate_keeps_the_last() {
+        let data = f64_bytes(&[1.0, 2.0]);
+        // same offsets: the crate alone would read this file, with the second entry
+        let f = file_with(
+            r#"{"0.weight":{"dtype":"F64","shape":[1,1],"data_offsets":[0,8]},"0.weight":{"dtype":"F64","shape":[1,1],"data_offsets":[0,8]}}"#,
+            &data[..8],
+        );
+        assert!(SafeTensors::deserialize(&std::fs::read(&f.0).expect("read")).is_ok());
+        let e = read_header(f.as_str()).unwrap_err();
+        assert_eq!(e, "has two tensors named \"0.weight\" in its header: each tensor must have a name of its own");
+        let e = with_validated_file(f.as_str(), |_| Ok(())).unwrap_err();
+        assert!(e.contains("two tensors named \"0.weight\""), "{e}");
+        // repeated metadata keys, "__metadata__" twice, keys of a tensor's entry
+        let f = file_with(
+            r#"{"__metadata__":{"fwdprop.activations":"[\"relu\"]","fwdprop.activations":"[\"tanh\"]"},"0.weight":{"dtype":"F64","shape":[1,1],"data_offsets":[0,8]}}"#,
+            &data[..8],
+        );
+        assert_eq!(read_header(f.as_str()).unwrap_err(), "has two metadata entries named \"fwdprop.activations\" in its header");
+        let f = file_with(
+            r#"{"__metadata__":{},"0.weight":{"dtype":"F64","shape":[1,1],"data_offsets":[0,8]},"__metadata__":{}}"#,
+            &data[..8],
+        );
+        assert!(read_header(f.as_str()).unwrap_err().contains("two \"__metadata__\" entries"));
+        let f = file_with(
+            r#"{"0.weight":{"dtype":"F64","shape":[1,1],"shape":[1],"data_offsets":[0,8]}}"#,
+            &data[..8],
+        );
+        assert_eq!(
+            read_header(f.as_str()).unwrap_err(),
+            "has a header that repeats the key \"shape\" in the entry of tensor \"0.weight\""
+        );
+        // names in messages: NUL escaped (R strings cannot hold it), long ones cut
+        let f = file_with(
+            r#"{"a\u0000b":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"a\u0000b":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#,
+            &data[..8],
+        );
+        let e = read_header(f.as_str()).unwrap_err();
+        assert!(e.contains(r#""a\0b""#) && !e.contains('\0'), "{e}");
+        assert_eq!(quoted(&"x".repeat(200)), format!("{:?}...", "x".repeat(80)));
+    }
+
+    #[test]
+    fn many_tensors_are_read_in_linear_time() {
+        // 100,000 tensors: the header's own checks are one pass each
+        let n = 100_000;
+        let mut header = String::from("{");
+        for i in 0..n {
+            if i > 0 {
+                header.push(',');
+            }
+            header.push_str(&format!(
+                r#""{i}.weight":{{"dtype":"F64","shape":[1,1],"data_offsets":[{},{}]}}"#,
+                8 * i,
+                8 * i + 8
+            ));
+        }
+        header.push('}');
+        let f = file_with(&header, &vec![0u8; 8 * n]);
+        let start = std::time::Instant::now();
+        let h = read_header(f.as_str()).expect("valid header");
+        assert_eq!(h.tensors.len(), n);
+        let count = with_validated_file(f.as_str(), |st| Ok(st.len())).expect("valid file");
+        assert_eq!(count, n);
+        // generous: well under a second in a release build
+        assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
     }
 
     #[test]
