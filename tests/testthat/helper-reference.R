@@ -44,3 +44,9 @@ expect_plogis <- function(got, x, info = NULL) {
   fin <- is.finite(want)
   expect_identical(as.vector(got)[!fin & !is.na(want)], as.vector(want)[!fin & !is.na(want)], info = info)
 }
+
+# The largest relative error of `got` against `want`, value by value.
+rel_error <- function(got, want) {
+  stopifnot(identical(dim(got), dim(want)) || length(got) == length(want))
+  max(abs(as.vector(got) - as.vector(want)) / pmax(abs(as.vector(want)), 1e-8))
+}
