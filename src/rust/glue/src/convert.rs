@@ -198,3 +198,19 @@ impl NetworkParts {
         Network::new(layers).map_err(|e| Error::Other(format!("inconsistent network: {e}")))
     }
 }
+
+/// Integer and logical input: R's NA (`i32::MIN`) becomes `NA_real_`, as
+/// `plogis()` gives; other values are converted to double exactly, then
+/// go through the same sigmoid as double input.
+pub(crate) fn sigmoid_of_ints(src: impl Iterator<Item = i32>, dst: &mut [f64]) {
+    let na = <f64 as CanBeNA>::na();
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = if s == i32::MIN { na } else { s as f64 };
+    }
+    fwdprop_core::sigmoid_in_place(dst);
+}
+
+/// An error for R with `msg` as its message.
+pub(crate) fn other(msg: String) -> Error {
+    Error::Other(msg)
+}

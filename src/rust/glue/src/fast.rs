@@ -165,8 +165,8 @@ fn sigmoid_fast(x: SEXP) -> SEXP {
         let dst = std::slice::from_raw_parts_mut(REAL(out), n);
         match ty {
             SEXPTYPE::REALSXP => fwdprop_core::activation::sigmoid_into(std::slice::from_raw_parts(REAL(x), n), dst),
-            SEXPTYPE::INTSXP => crate::sigmoid_of_ints(std::slice::from_raw_parts(INTEGER(x), n).iter().copied(), dst),
-            _ => crate::sigmoid_of_ints(std::slice::from_raw_parts(LOGICAL(x), n).iter().copied(), dst),
+            SEXPTYPE::INTSXP => crate::convert::sigmoid_of_ints(std::slice::from_raw_parts(INTEGER(x), n).iter().copied(), dst),
+            _ => crate::convert::sigmoid_of_ints(std::slice::from_raw_parts(LOGICAL(x), n).iter().copied(), dst),
         }
         DUPLICATE_ATTRIB(out, x);
         Rf_unprotect(1);

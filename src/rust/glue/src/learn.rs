@@ -14,7 +14,7 @@ use fwdprop_core::memory::try_filled;
 use fwdprop_core::optim::{validation_split, Optimizer, Settings, Trainer};
 
 use crate::convert::{alloc_real_matrix, matrix_view, scalar_count, NetworkParts};
-use crate::other;
+use crate::convert::other;
 
 fn loss_of(name: &Robj) -> extendr_api::Result<Loss> {
     name.as_str()

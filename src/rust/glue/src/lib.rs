@@ -14,7 +14,9 @@ mod fast;
 mod learn;
 mod safetensors;
 
-use convert::{alloc_real_matrix, alloc_real_vector, matrix_view, real_slice_mut, scalar_count, NetworkParts};
+use convert::{
+    alloc_real_matrix, alloc_real_vector, matrix_view, other, real_slice_mut, scalar_count, sigmoid_of_ints, NetworkParts,
+};
 
 /// Matrix product of two double matrices (`x %*% y`), written into a new
 /// R matrix. Shapes are checked by the R wrapper `mm()`.
@@ -64,21 +66,6 @@ fn sigmoid_impl(x: Robj, threads: Robj) -> extendr_api::Result<Robj> {
         )));
     }
     Ok(out)
-}
-
-/// Integer and logical input: R's NA (`i32::MIN`) becomes `NA_real_`, as
-/// `plogis()` gives; other values are converted to double exactly, then
-/// go through the same sigmoid as double input.
-pub(crate) fn sigmoid_of_ints(src: impl Iterator<Item = i32>, dst: &mut [f64]) {
-    let na = <f64 as CanBeNA>::na();
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = if s == i32::MIN { na } else { s as f64 };
-    }
-    fwdprop_core::sigmoid_in_place(dst);
-}
-
-pub(crate) fn other(msg: String) -> Error {
-    Error::Other(msg)
 }
 
 /// Forward pass of a dense network in one call: `x` (n x d0 double

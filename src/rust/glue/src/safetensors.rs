@@ -35,7 +35,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::convert::real_slice_mut;
-use crate::other;
+use crate::convert::other;
 
 /// The largest header the crate accepts (its `MAX_HEADER_SIZE`).
 const MAX_HEADER_BYTES: u64 = 100_000_000;
