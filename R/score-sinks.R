@@ -188,10 +188,11 @@ csv_header <- function(path) {
                                check.names = FALSE)[1L, ])
 }
 
-# Data rows of a CSV file (records, so quoted line breaks count once).
+# Data rows of a CSV file (records, so quoted line breaks count once:
+# count.fields() gives NA for each line of a record but its last).
 csv_rows <- function(path) {
-  n <- length(utils::count.fields(path, sep = ",", quote = "\"", comment.char = "",
-                                  blank.lines.skip = TRUE))
+  n <- sum(!is.na(utils::count.fields(path, sep = ",", quote = "\"", comment.char = "",
+                                      blank.lines.skip = TRUE)))
   max(0, n - 1)
 }
 

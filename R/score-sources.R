@@ -206,35 +206,48 @@ reader_db_pages <- function(con, query, chunk_rows) {
   )
 }
 
-# A CSV file with a header, read.csv() chunk by chunk from one open
-# connection: the input columns as numbers, `keep` columns as the first
-# chunk shows them, other columns skipped (when the network picks its
-# inputs by name).
+# A CSV file with a header, read chunk by chunk: the input columns as
+# numbers, `keep` columns as the first chunk shows them, other columns
+# skipped (when the network picks its inputs by name). The file is read as
+# bytes, cut into chunks of whole rows (csv_bytes()), and each chunk parsed
+# with read.csv() from its text, so that a row with the wrong number of
+# fields is an error naming its line in the file: read.csv() alone fills a
+# short row with NAs and wraps the fields of a long one into an invented
+# row.
 reader_csv <- function(path, chunk_rows) {
-  con <- file(path, "r")
-  header <- readLines(con, n = 1L, warn = FALSE)
-  if (length(header) == 0L) {
+  magic <- readBin(path, "raw", 6L)
+  compressed <- identical(magic[1:2], as.raw(c(0x1f, 0x8b))) || # gzip
+    identical(magic[1:3], charToRaw("BZh")) ||
+    identical(magic[1:6], as.raw(c(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00))) # xz
+  con <- if (compressed) gzfile(path, "rb") else file(path, "rb")
+  bytes <- csv_bytes(con, seekable = !compressed)
+  header <- bytes$header()
+  if (is.null(header)) {
     close(con)
     stop("the file is empty (no header line)", call. = FALSE)
   }
   cols <- as.character(utils::read.csv(text = header, header = FALSE, colClasses = "character",
                                        check.names = FALSE)[1L, ])
+  file_name <- basename(path)
+  lines_read <- 1 # lines of the file handed out so far: the header
   classes <- NULL # set by set_columns()
   as_text <- character(0) # numeric columns read as text (quoted numbers)
   keep_cols <- character(0)
   size <- file.size(path)
-  gz <- identical(readBin(path, "raw", 2L), as.raw(c(0x1f, 0x8b)))
-  position <- function() if (gz) NA_real_ else tryCatch(as.numeric(seek(con)), error = function(e) NA_real_)
+  position <- function() if (compressed) NA_real_ else bytes$consumed()
   last_pos <- 0
   opened <- TRUE
   tmpl <- NULL
+  # the next `n` rows (NULL at the end of the file)
+  take <- function(n) {
+    chunk <- bytes$take(n, lines_read + 1, file_name)
+    if (!is.null(chunk)) lines_read <<- lines_read + chunk$lines
+    chunk
+  }
   read_rows <- function(n, cc) {
-    line <- readLines(con, n = 1L, warn = FALSE)
-    if (length(line) == 0L) return(NULL)
-    pushBack(line, con)
-    d <- strict(utils::read.csv(con, header = FALSE, nrows = n, col.names = cols, colClasses = cc,
-                                check.names = FALSE, stringsAsFactors = FALSE, comment.char = "",
-                                na.strings = c("NA", "")))
+    chunk <- take(n)
+    if (is.null(chunk)) return(NULL)
+    d <- csv_parse(chunk, cols, cc, file_name)
     for (col in intersect(as_text, names(d))) d[[col]] <- strict(as.numeric(d[[col]]))
     d
   }
@@ -249,9 +262,8 @@ reader_csv <- function(path, chunk_rows) {
       cc <- rep(NA_character_, length(cols))
       if (!is.null(wanted)) cc[!(cols %in% wanted)] <- "NULL"
       cc[cols %in% numeric] <- "numeric"
-      line <- readLines(con, n = 1L, warn = FALSE)
+      line <- bytes$peek()
       if (length(line)) {
-        pushBack(line, con)
         plain <- tryCatch({
           suppressWarnings(utils::read.csv(text = line, header = FALSE, col.names = cols, colClasses = cc,
                                            check.names = FALSE, comment.char = "", na.strings = c("NA", "")))
@@ -291,12 +303,12 @@ reader_csv <- function(path, chunk_rows) {
       d
     },
     skip = function(k) {
+      # rows already scored are counted, not parsed
       skipped <- 0
-      cc <- c("character", rep("NULL", length(cols) - 1L))
       while (skipped < k) {
-        d <- read_rows(min(chunk_rows, k - skipped), cc)
-        if (is.null(d) || nrow(d) == 0L) break
-        skipped <- skipped + nrow(d)
+        chunk <- take(min(chunk_rows, k - skipped))
+        if (is.null(chunk)) break
+        skipped <- skipped + chunk$rows
       }
       last_pos <<- if (is.na(position())) 0 else position()
       skipped
@@ -314,9 +326,292 @@ reader_csv <- function(path, chunk_rows) {
       opened <<- FALSE
       invisible(NULL)
     },
-    steps = function() if (gz) NA_real_ else max(0, size - last_pos)
+    steps = function() if (compressed) NA_real_ else max(0, size - last_pos)
   )
   self
+}
+
+# A CSV file's bytes from binary connection `con`, read block by block and
+# handed out as whole rows: header() (the first line, NULL for an empty
+# file), peek() (the next line, not handed out), take(n, first, file_name)
+# (the next n rows, or fewer at the end of the file, NULL there: see
+# below), consumed() (bytes handed out). Lines end in LF or CRLF (or CR
+# alone, in files with no LF). A row ends at a line end outside quotes:
+# read.csv() takes every `"` as opening or closing a quoted field, wherever
+# it is, so that is after an even number of them. Blank lines between rows
+# are no rows (read.csv() skips them). Each read is sized to hold the next
+# chunk; from a `seekable` (uncompressed) file the bytes read past a chunk
+# are read again with the next one rather than kept and copied.
+csv_bytes <- function(con, seekable) {
+  lf <- as.raw(10L)
+  cr <- as.raw(13L)
+  quote <- as.raw(34L)
+  eol <- lf
+  buf <- raw(0) # read and not handed out: the file's bytes from `consumed`
+  eof <- FALSE
+  consumed <- 0
+  block <- 1048576
+  row_bytes <- NA_real_ # bytes per row so far
+  more <- function() {
+    if (eof) return(FALSE)
+    b <- readBin(con, "raw", block)
+    if (length(b) == 0L) {
+      eof <<- TRUE
+      # a last line without a line end gets one
+      if (length(buf) && buf[[length(buf)]] != eol) {
+        buf <<- raw_cat(buf, eol)
+        return(TRUE)
+      }
+      return(FALSE)
+    }
+    buf <<- raw_cat(buf, b)
+    # fewer, larger reads for chunks larger than guessed
+    block <<- min(2^26, block * 2)
+    TRUE
+  }
+  # hands out the first k bytes of `buf`
+  hand_out <- function(k) {
+    out <- raw_head(buf, k)
+    if (seekable && k < length(buf)) {
+      seek(con, consumed + k, rw = "read")
+      buf <<- raw(0)
+      eof <<- FALSE
+    } else {
+      buf <<- raw_tail(buf, k)
+    }
+    consumed <<- consumed + k
+    out
+  }
+  # the first line end in `buf` (0: none, even after reading to the end)
+  first_eol <- function() {
+    repeat {
+      p <- grepRaw(eol, buf, fixed = TRUE)
+      if (length(p)) return(p)
+      if (!more()) return(0L)
+    }
+  }
+  line_text <- function(p) {
+    b <- buf[seq_len(p - 1L)]
+    if (length(b) && b[[length(b)]] == cr) b <- b[-length(b)]
+    rawToChar(b)
+  }
+  list(
+    header = function() {
+      more()
+      if (!length(buf)) {
+        return(NULL)
+      }
+      # CR alone ends lines in a file whose first block has no LF
+      if (!length(grepRaw(lf, buf, fixed = TRUE)) && length(grepRaw(cr, buf, fixed = TRUE))) eol <<- cr
+      lines <- length(grepRaw(eol, buf, fixed = TRUE, all = TRUE))
+      if (lines > 1L) row_bytes <<- length(buf) / lines
+      p <- first_eol()
+      line <- line_text(p)
+      hand_out(p)
+      line
+    },
+    peek = function() {
+      p <- first_eol()
+      if (p == 0L) character(0) else line_text(p)
+    },
+    consumed = function() consumed,
+    # list(bytes, rows, starts and ends (each row's first byte and line
+    # end in `bytes`), lines (the line ends in `bytes`), first (the file's
+    # line number of the first line), eol (the line end byte)); `first`
+    # and `file_name` for errors
+    take = function(n, first, file_name) {
+      if (!is.na(row_bytes)) block <<- min(2^26, max(65536, ceiling(row_bytes * n * 1.05 + 4096)))
+      starts <- numeric(0)
+      ends <- numeric(0)
+      scanned <- 0 # bytes of `buf` looked at: whole lines
+      inside <- FALSE # in a quoted field after them
+      last_out <- 0 # the last line end outside quotes
+      lines <- 0
+      cut <- 0
+      repeat {
+        nl <- grepRaw(eol, buf, offset = scanned + 1, fixed = TRUE, all = TRUE)
+        if (!length(nl)) {
+          if (!more()) break
+          next
+        }
+        end <- nl[[length(nl)]]
+        q <- grepRaw(quote, buf, offset = scanned + 1, fixed = TRUE, all = TRUE)
+        within <- if (length(q) || inside) {
+          (inside + findInterval(nl, q[q < end])) %% 2L == 1L
+        } else {
+          logical(length(nl))
+        }
+        # blank lines: nothing (or a CR) since the previous line end
+        len <- nl - c(scanned, nl[-length(nl)]) - 1
+        blank <- len == 0
+        one <- which(len == 1)
+        blank[one] <- buf[nl[one] - 1L] == cr
+        out <- nl[!within]
+        if (length(out)) {
+          row <- !blank[!within]
+          r_end <- out[row]
+          r_start <- c(last_out, out[-length(out)])[row] + 1
+          need <- n - length(ends)
+          if (length(r_end) >= need) {
+            ends <- c(ends, r_end[seq_len(need)])
+            starts <- c(starts, r_start[seq_len(need)])
+            cut <- ends[[length(ends)]]
+            lines <- lines + sum(nl <= cut)
+            break
+          }
+          ends <- c(ends, r_end)
+          starts <- c(starts, r_start)
+          last_out <- out[[length(out)]]
+        }
+        inside <- within[[length(within)]]
+        lines <- lines + length(nl)
+        scanned <- end
+      }
+      if (cut == 0) {
+        if (inside) {
+          before <- length(grepRaw(eol, buf[seq_len(last_out)], fixed = TRUE, all = TRUE))
+          csv_line_error(first + before, file_name,
+                         "opens a quoted field that is not closed before the end of the file (a `\"` is missing)")
+        }
+        cut <- last_out
+      }
+      bytes <- hand_out(cut)
+      if (!length(ends)) {
+        return(NULL)
+      }
+      row_bytes <<- cut / length(ends)
+      list(bytes = bytes, rows = length(ends), starts = starts, ends = ends, lines = lines, first = first, eol = eol)
+    }
+  )
+}
+
+# A chunk's rows (from csv_bytes()) parsed with read.csv() conventions.
+# Every row must have the header's number of fields (and a value): a row
+# that has not is an error naming its line, whatever read.csv() made of it
+# (fill = FALSE stops at a short row and at some long ones; the others
+# give more rows than there are).
+csv_parse <- function(chunk, cols, cc, file_name) {
+  d <- tryCatch(strict(csv_scan(chunk$bytes, cols, cc)), error = function(e) e)
+  bad <- inherits(d, "error") || nrow(d) != chunk$rows
+  if (!bad && length(d)) {
+    # a row with no value read may have none at all
+    none <- which(rowSums(!is.na(d)) == 0L)
+    bad <- length(none) && any(vapply(none, function(i) {
+      csv_empty(rawToChar(chunk$bytes[chunk$starts[[i]]:chunk$ends[[i]]]))
+    }, TRUE))
+  }
+  if (bad) {
+    csv_check_fields(chunk, length(cols), file_name)
+    if (inherits(d, "error")) stop(d)
+    stop(sprintf("the %s rows from line %s of \"%s\" gave %s rows", big(chunk$rows), big(chunk$first),
+                 file_name, big(nrow(d))), call. = FALSE)
+  }
+  d
+}
+
+# What utils::read.csv(header = FALSE, col.names = cols, colClasses = cc,
+# check.names = FALSE, stringsAsFactors = FALSE, comment.char = "",
+# na.strings = c("NA", ""), fill = FALSE) makes of `bytes`, read by scan()
+# as read.table() does, from the bytes (read.table() needs a text-mode
+# connection, and making the bytes text first costs a copy and a pass).
+csv_scan <- function(bytes, cols, cc) {
+  what <- rep.int(list(""), length(cols))
+  names(what) <- cols
+  known <- cc %in% c("logical", "integer", "numeric", "complex", "character", "raw")
+  what[known] <- lapply(cc[known], do.call, list(0))
+  what[cc %in% "NULL"] <- list(NULL)
+  keep <- !vapply(what, is.null, TRUE)
+  rc <- rawConnection(bytes)
+  on.exit(close(rc))
+  data <- scan(rc, what = what, sep = ",", quote = "\"", dec = ".", na.strings = c("NA", ""), quiet = TRUE,
+               fill = FALSE, strip.white = FALSE, blank.lines.skip = TRUE, multi.line = FALSE, comment.char = "",
+               allowEscapes = FALSE, flush = FALSE, encoding = "unknown", skipNul = FALSE)
+  n <- length(data[[which.max(keep)]])
+  for (i in which(keep & is.na(cc))) {
+    data[[i]] <- utils::type.convert(data[[i]], as.is = TRUE, dec = ".", numerals = "allow.loss",
+                                     na.strings = character(0L))
+  }
+  data <- data[keep]
+  class(data) <- "data.frame"
+  attr(data, "row.names") <- if (n > 0L) c(NA_integer_, -n) else integer(0)
+  data
+}
+
+# Two raw vectors as one; the first k bytes of a raw vector, and the
+# others: by copies in C, through raw connections (c() and `[` go byte by
+# byte).
+raw_cat <- function(a, b) {
+  if (!length(a)) {
+    return(b)
+  }
+  rc <- rawConnection(raw(0), "w")
+  on.exit(close(rc))
+  writeBin(a, rc)
+  writeBin(b, rc)
+  rawConnectionValue(rc)
+}
+
+raw_head <- function(x, k) {
+  if (k >= length(x)) {
+    return(x)
+  }
+  rc <- rawConnection(x)
+  on.exit(close(rc))
+  readBin(rc, "raw", k)
+}
+
+raw_tail <- function(x, k) {
+  if (k >= length(x)) {
+    return(raw(0))
+  }
+  rc <- rawConnection(x)
+  on.exit(close(rc))
+  seek(rc, k)
+  readBin(rc, "raw", length(x) - k)
+}
+
+# Lines with nothing but commas, quotes and blanks.
+csv_empty <- function(lines) grepl("^[\",[:space:]]*$", lines, perl = TRUE)
+
+# Finds the first row of a chunk with the wrong number of fields, or with
+# no values, and signals an error naming its line.
+csv_check_fields <- function(chunk, n_fields, file_name) {
+  nl <- grepRaw(chunk$eol, chunk$bytes, fixed = TRUE, all = TRUE)
+  # the lines, cut where csv_bytes() cut them (a row ends on the last)
+  text <- rawToChar(chunk$bytes[seq_len(nl[[length(nl)]] - 1L)])
+  lines <- strsplit(text, rawToChar(chunk$eol), fixed = TRUE)[[1L]]
+  if (chunk$eol == as.raw(10L)) lines <- sub("\r$", "", lines)
+  tc <- textConnection(lines)
+  counts <- utils::count.fields(tc, sep = ",", quote = "\"", comment.char = "", blank.lines.skip = FALSE)
+  close(tc)
+  if (length(counts) != length(lines) || length(lines) != length(nl)) {
+    return(invisible())
+  }
+  # each row's first and last line
+  last <- match(chunk$ends, nl)
+  start <- findInterval(chunk$starts - 1, nl) + 1L
+  fields <- counts[last]
+  wrong <- which(!is.na(fields) & fields != n_fields)
+  empty <- which(start == last & csv_empty(lines[last]))
+  k <- suppressWarnings(min(wrong, empty))
+  if (!is.finite(k)) {
+    return(invisible())
+  }
+  line <- chunk$first + start[[k]] - 1
+  if (k %in% wrong) {
+    csv_line_error(line, file_name, sprintf(
+      "has %d field%s where the header has %d", fields[[k]], if (fields[[k]] == 1L) "" else "s", n_fields
+    ))
+  }
+  csv_line_error(line, file_name, "has no values (nothing but commas)")
+}
+
+# An error about line `line` of the file; field `line` holds the number.
+csv_line_error <- function(line, file_name, what) {
+  stop(structure(
+    class = c("fwdprop_csv_line_error", "error", "condition"),
+    list(message = sprintf("line %s of \"%s\" %s", big(line), file_name, what), call = NULL, line = line)
+  ))
 }
 
 # Which columns of a CSV file to read, and which as numbers: the

@@ -466,8 +466,10 @@ score_chunk_error <- function(stage, job, e, dest, written, call) {
       " Nothing was written to `to`."
     })
   }
-  fwdprop_error(msg, call = call, chunk = job$i,
-                rows = c(job$first, job$last), parent = e)
+  fields <- list(msg, call = call, chunk = job$i, rows = c(job$first, job$last), parent = e)
+  # a CSV row with the wrong number of fields: its line in the file
+  if (!is.null(e[["line"]])) fields$line <- e[["line"]]
+  do.call(fwdprop_error, fields, quote = TRUE)
 }
 
 big <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)
