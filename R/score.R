@@ -203,7 +203,13 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
   if (src$kind == "csv") {
     csv_select(reader, net, keep, call)
   }
+  # (not the connection of a DBI result `source`: a query there would
+  # close the result)
+  unwait <- score_sqlite_wait(list(if (src$kind == "db") src[["con"]], dest[["con"]]))
+  on.exit(unwait(), add = TRUE)
   writer <- score_writer(dest)
+  # (first, while SQLite connections still wait for each other)
+  on.exit(writer$release(), add = TRUE, after = FALSE)
   done <- writer$prepare(resume, call)
   complete <- isTRUE(done$complete)
   skipped <- if (complete) done$rows else 0
@@ -242,7 +248,7 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
     )
     tryCatch(
       writer$write(scores),
-      error = function(e) score_chunk_error("writing", job, e, dest, skipped + state$rows, call)
+      error = function(e) score_chunk_error("writing", job, e, dest, writer$rows(skipped + state$rows), call)
     )
     state$rows <- state$rows + nrow(scores)
     state$chunks <- state$chunks + 1L
@@ -473,6 +479,26 @@ score_chunk_error <- function(stage, job, e, dest, written, call) {
 }
 
 big <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)
+
+# SQLite connections wait up to 10 s for a lock another connection holds
+# on the database (a reader, or another run refused by the lock), instead
+# of failing at once ("database is locked"), as RSQLite's connections do by
+# default; returns a function that puts the connections' setting back.
+score_sqlite_wait <- function(cons, ms = 10000L) {
+  undo <- list()
+  for (con in cons) {
+    if (!inherits(con, "SQLiteConnection") || !DBI::dbIsValid(con)) next
+    old <- tryCatch(DBI::dbGetQuery(con, "PRAGMA busy_timeout")[[1L]], error = function(e) NULL)
+    if (length(old) != 1L || is.na(old) || old >= ms) next
+    if (inherits(try(DBI::dbExecute(con, sprintf("PRAGMA busy_timeout = %d", ms)), silent = TRUE), "try-error")) next
+    undo[[length(undo) + 1L]] <- local({
+      con <- con
+      old <- old
+      function() try(DBI::dbExecute(con, sprintf("PRAGMA busy_timeout = %d", as.integer(old))), silent = TRUE)
+    })
+  }
+  function() for (f in undo) f()
+}
 
 # --- the plan ---------------------------------------------------------------
 
