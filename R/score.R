@@ -464,6 +464,16 @@ score_chunk_error <- function(stage, job, e, dest, written, call) {
   )
   msg <- sprintf("%s failed: %s", where, conditionMessage(e))
   if (!grepl("[.!?]\\s*$", msg)) msg <- paste0(msg, ".")
+  if (stage == "scoring" && inherits(e, "FutureError")) {
+    # a worker that died or cannot be reached: future does not start it
+    # again, and every run on this plan would fail the same way
+    msg <- paste(msg, paste(
+      "This is a failure of the future plan's workers: a worker that died or lost its connection is not",
+      "started again, and every run on this plan fails the same way. Call future::plan() again (as you set it",
+      "up, e.g. `future::plan(future::multisession, workers = 2)`, or `future::plan(future::sequential)` to",
+      "score in this session) before running score() again."
+    ))
+  }
   if (dest$kind != "none") {
     msg <- paste0(msg, if (written > 0) {
       sprintf(" `to` holds rows 1-%s; run again with `resume = TRUE` to go on from row %s.",
