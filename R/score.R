@@ -47,10 +47,16 @@
 #'   (the result stays the caller's to clear). It cannot be written to its
 #'   own connection.
 #' * `source = "file.csv"`: a CSV file with a header line (as
-#'   [utils::write.csv()] writes it; gzip-compressed files are read too),
+#'   [utils::write.csv()] writes it; gzip, bzip2 and xz-compressed files are
+#'   read too),
 #'   read with [utils::read.csv()] conventions: only the input and `keep`
 #'   columns are read, inputs as numbers; `keep` columns take the types the
-#'   first chunk shows.
+#'   first chunk shows. Every row must have the header's number of fields
+#'   (quoted fields may hold commas and line breaks) and a value: a row
+#'   with more or fewer fields, or with nothing but commas, is an error
+#'   that names its line in the file (field `line`), where `read.csv()`
+#'   would fill a short row with `NA`s and make a second row of the extra
+#'   fields of a long one. Blank lines are skipped.
 #' * `to = NULL`: the scores are returned as a data frame.
 #' * `to = "table"`: appended to that table on `source`'s connection
 #'   (created with the scores' columns), each chunk in one transaction.
@@ -61,15 +67,34 @@
 #'   named `to` is always a finished one.
 #'
 #' An existing table or CSV file `to` is an error unless `resume = TRUE`.
+#' A destination that cannot be written (a directory or database without
+#' write permission) is an error before anything is read.
+#'
+#' One run at a time writes a destination. While a run writes a CSV file,
+#' a lock sits beside it, the directory `scores.csv.lock`; while it writes
+#' a table, a row in the table `fwdprop_score_locks` on its database (made
+#' when needed, removed with its last lock) locks it. A second run into the
+#' same `to`, from this session or any other process, is refused with an
+#' error. A lock left by a run that was killed is taken over when its
+#' process is gone from this machine; a lock from another machine cannot
+#' be checked, and the error says how to clear it. SQLite connections wait
+#' for each other while `score()` runs (up to 10 s, set with
+#' `PRAGMA busy_timeout` and put back afterwards).
 #'
 #' @section Failures and resuming:
 #' A chunk that cannot be read, scored or written (values that are not
-#' numbers, a dropped connection, a worker that died) stops the run with
-#' an error of class `fwdprop_error` that names the chunk and its source
-#' rows (fields `chunk`, `rows` and the original condition `parent`).
+#' numbers, a CSV row with the wrong number of fields, a dropped
+#' connection, a full disk, a worker that died) stops the run with an error
+#' of class `fwdprop_error` that names the chunk and its source rows
+#' (fields `chunk`, `rows` and the original condition `parent`) and says
+#' how many rows `to` holds. A worker of a future plan that died is not
+#' started again: call [future::plan()] again before the next run (the
+#' error says so).
 #'
 #' Chunks are written whole and in source order, so after a failure `to`
-#' holds exactly the first rows of the source. `resume = TRUE` counts the
+#' holds exactly the first rows of the source (a chunk that could not be
+#' written whole to a CSV file is cut off again; for a table, the error
+#' counts the rows its database committed). `resume = TRUE` counts the
 #' rows already in `to` (the table's rows, or the `.partial` file's), skips
 #' that many rows of the source without scoring them, and goes on from
 #' there: nothing is written twice. The source must give its rows in the
