@@ -47,10 +47,16 @@
 #'   (the result stays the caller's to clear). It cannot be written to its
 #'   own connection.
 #' * `source = "file.csv"`: a CSV file with a header line (as
-#'   [utils::write.csv()] writes it; gzip-compressed files are read too),
+#'   [utils::write.csv()] writes it; gzip, bzip2 and xz-compressed files are
+#'   read too),
 #'   read with [utils::read.csv()] conventions: only the input and `keep`
 #'   columns are read, inputs as numbers; `keep` columns take the types the
-#'   first chunk shows.
+#'   first chunk shows. Every row must have the header's number of fields
+#'   (quoted fields may hold commas and line breaks) and a value: a row
+#'   with more or fewer fields, or with nothing but commas, is an error
+#'   that names its line in the file (field `line`), where `read.csv()`
+#'   would fill a short row with `NA`s and make a second row of the extra
+#'   fields of a long one. Blank lines are skipped.
 #' * `to = NULL`: the scores are returned as a data frame.
 #' * `to = "table"`: appended to that table on `source`'s connection
 #'   (created with the scores' columns), each chunk in one transaction.
@@ -61,15 +67,34 @@
 #'   named `to` is always a finished one.
 #'
 #' An existing table or CSV file `to` is an error unless `resume = TRUE`.
+#' A destination that cannot be written (a directory or database without
+#' write permission) is an error before anything is read.
+#'
+#' One run at a time writes a destination. While a run writes a CSV file,
+#' a lock sits beside it, the directory `scores.csv.lock`; while it writes
+#' a table, a row in the table `fwdprop_score_locks` on its database (made
+#' when needed, removed with its last lock) locks it. A second run into the
+#' same `to`, from this session or any other process, is refused with an
+#' error. A lock left by a run that was killed is taken over when its
+#' process is gone from this machine; a lock from another machine cannot
+#' be checked, and the error says how to clear it. SQLite connections wait
+#' for each other while `score()` runs (up to 10 s, set with
+#' `PRAGMA busy_timeout` and put back afterwards).
 #'
 #' @section Failures and resuming:
 #' A chunk that cannot be read, scored or written (values that are not
-#' numbers, a dropped connection, a worker that died) stops the run with
-#' an error of class `fwdprop_error` that names the chunk and its source
-#' rows (fields `chunk`, `rows` and the original condition `parent`).
+#' numbers, a CSV row with the wrong number of fields, a dropped
+#' connection, a full disk, a worker that died) stops the run with an error
+#' of class `fwdprop_error` that names the chunk and its source rows
+#' (fields `chunk`, `rows` and the original condition `parent`) and says
+#' how many rows `to` holds. A worker of a future plan that died is not
+#' started again: call [future::plan()] again before the next run (the
+#' error says so).
 #'
 #' Chunks are written whole and in source order, so after a failure `to`
-#' holds exactly the first rows of the source. `resume = TRUE` counts the
+#' holds exactly the first rows of the source (a chunk that could not be
+#' written whole to a CSV file is cut off again; for a table, the error
+#' counts the rows its database committed). `resume = TRUE` counts the
 #' rows already in `to` (the table's rows, or the `.partial` file's), skips
 #' that many rows of the source without scoring them, and goes on from
 #' there: nothing is written twice. The source must give its rows in the
@@ -203,7 +228,13 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
   if (src$kind == "csv") {
     csv_select(reader, net, keep, call)
   }
+  # (not the connection of a DBI result `source`: a query there would
+  # close the result)
+  unwait <- score_sqlite_wait(list(if (src$kind == "db") src[["con"]], dest[["con"]]))
+  on.exit(unwait(), add = TRUE)
   writer <- score_writer(dest)
+  # (first, while SQLite connections still wait for each other)
+  on.exit(writer$release(), add = TRUE, after = FALSE)
   done <- writer$prepare(resume, call)
   complete <- isTRUE(done$complete)
   skipped <- if (complete) done$rows else 0
@@ -242,7 +273,7 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
     )
     tryCatch(
       writer$write(scores),
-      error = function(e) score_chunk_error("writing", job, e, dest, skipped + state$rows, call)
+      error = function(e) score_chunk_error("writing", job, e, dest, writer$rows(skipped + state$rows), call)
     )
     state$rows <- state$rows + nrow(scores)
     state$chunks <- state$chunks + 1L
@@ -458,6 +489,16 @@ score_chunk_error <- function(stage, job, e, dest, written, call) {
   )
   msg <- sprintf("%s failed: %s", where, conditionMessage(e))
   if (!grepl("[.!?]\\s*$", msg)) msg <- paste0(msg, ".")
+  if (stage == "scoring" && inherits(e, "FutureError")) {
+    # a worker that died or cannot be reached: future does not start it
+    # again, and every run on this plan would fail the same way
+    msg <- paste(msg, paste(
+      "This is a failure of the future plan's workers: a worker that died or lost its connection is not",
+      "started again, and every run on this plan fails the same way. Call future::plan() again (as you set it",
+      "up, e.g. `future::plan(future::multisession, workers = 2)`, or `future::plan(future::sequential)` to",
+      "score in this session) before running score() again."
+    ))
+  }
   if (dest$kind != "none") {
     msg <- paste0(msg, if (written > 0) {
       sprintf(" `to` holds rows 1-%s; run again with `resume = TRUE` to go on from row %s.",
@@ -466,11 +507,33 @@ score_chunk_error <- function(stage, job, e, dest, written, call) {
       " Nothing was written to `to`."
     })
   }
-  fwdprop_error(msg, call = call, chunk = job$i,
-                rows = c(job$first, job$last), parent = e)
+  fields <- list(msg, call = call, chunk = job$i, rows = c(job$first, job$last), parent = e)
+  # a CSV row with the wrong number of fields: its line in the file
+  if (!is.null(e[["line"]])) fields$line <- e[["line"]]
+  do.call(fwdprop_error, fields, quote = TRUE)
 }
 
 big <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)
+
+# SQLite connections wait up to 10 s for a lock another connection holds
+# on the database (a reader, or another run refused by the lock), instead
+# of failing at once ("database is locked"), as RSQLite's connections do by
+# default; returns a function that puts the connections' setting back.
+score_sqlite_wait <- function(cons, ms = 10000L) {
+  undo <- list()
+  for (con in cons) {
+    if (!inherits(con, "SQLiteConnection") || !DBI::dbIsValid(con)) next
+    old <- tryCatch(DBI::dbGetQuery(con, "PRAGMA busy_timeout")[[1L]], error = function(e) NULL)
+    if (length(old) != 1L || is.na(old) || old >= ms) next
+    if (inherits(try(DBI::dbExecute(con, sprintf("PRAGMA busy_timeout = %d", ms)), silent = TRUE), "try-error")) next
+    undo[[length(undo) + 1L]] <- local({
+      con <- con
+      old <- old
+      function() try(DBI::dbExecute(con, sprintf("PRAGMA busy_timeout = %d", as.integer(old))), silent = TRUE)
+    })
+  }
+  function() for (f in undo) f()
+}
 
 # --- the plan ---------------------------------------------------------------
 
@@ -513,572 +576,4 @@ score_progress <- function(steps, envir) {
     p(message = sprintf("chunk %d: rows %s-%s", job$i, big(job$first), big(job$last)),
       amount = reader$advanced())
   }
-}
-
-# --- sources -----------------------------------------------------------------
-
-score_source <- function(source, query, call) {
-  if (is.matrix(source) || is.data.frame(source)) {
-    if (!is.null(query)) {
-      fwdprop_error(sprintf(
-        "`query` is for a database connection `source`; `source` is %s.", describe_object(source)
-      ), call = call)
-    }
-    return(list(kind = "memory", data = source,
-                what = sprintf("%s (%s rows)", describe_object(source), big(nrow(source)))))
-  }
-  if (inherits(source, "DBIConnection")) {
-    if (!DBI::dbIsValid(source)) {
-      fwdprop_error("`source` is a closed database connection.", call = call)
-    }
-    if (is.null(query)) {
-      fwdprop_error("`query` is missing: with a connection `source`, give the SQL query for the rows, such as \"SELECT * FROM customers\".",
-                    call = call)
-    }
-    if (!is.character(query) || length(query) != 1L || is.na(query) || !nzchar(trimws(query))) {
-      fwdprop_error(sprintf("`query` must be one SQL query (a string), not %s.", describe_value(query)),
-                    call = call)
-    }
-    return(list(kind = "db", con = source, query = sub(";\\s*$", "", trimws(query)),
-                what = sprintf("query on a %s", class(source)[[1L]])))
-  }
-  if (inherits(source, "DBIResult")) {
-    if (!is.null(query)) {
-      fwdprop_error("`query` is not used with a DBI result `source` (the result is the query's).", call = call)
-    }
-    if (!DBI::dbIsValid(source)) {
-      fwdprop_error("`source` is a DBI result that was cleared.", call = call)
-    }
-    return(list(kind = "result", res = source, con = result_connection(source),
-                what = sprintf("a %s", class(source)[[1L]])))
-  }
-  if (is.character(source) && length(source) == 1L && !is.na(source) && is.null(dim(source))) {
-    if (!is.null(query)) {
-      fwdprop_error("`query` is for a database connection `source`; `source` is a file path.", call = call)
-    }
-    if (!file.exists(source) || dir.exists(source)) {
-      fwdprop_error(sprintf(
-        "`source` must be a CSV file, but \"%s\" %s.", source,
-        if (dir.exists(source)) "is a directory" else "does not exist"
-      ), call = call)
-    }
-    return(list(kind = "csv", path = normalizePath(source),
-                what = sprintf("CSV file %s", basename(source))))
-  }
-  fwdprop_error(sprintf(
-    "`source` must be a matrix, a data frame, a DBI connection (with `query`), a DBI result or the path of a CSV file, not %s.",
-    describe_value(source)
-  ), call = call)
-}
-
-# The connection of a DBI result, where the driver shows it (RSQLite,
-# RPostgres, duckdb: slot `conn`; odbc: `connection`).
-result_connection <- function(res) {
-  for (slot in c("conn", "connection")) {
-    if (isS4(res) && methods::.hasSlot(res, slot)) {
-      con <- methods::slot(res, slot)
-      if (inherits(con, "DBIConnection")) return(con)
-    }
-  }
-  NULL
-}
-
-# Whether two connections reach the same database: the same connection, or
-# two RSQLite connections to the same file (SQLite lets a writer commit
-# only when no reader is open).
-same_database <- function(a, b) {
-  if (is.null(a) || is.null(b)) {
-    return(FALSE)
-  }
-  if (identical(a, b)) {
-    return(TRUE)
-  }
-  if (inherits(a, "SQLiteConnection") && inherits(b, "SQLiteConnection")) {
-    path <- function(con) {
-      p <- tryCatch(DBI::dbGetInfo(con)$dbname, error = function(e) "")
-      if (!is.character(p) || length(p) != 1L || !nzchar(p) || p == ":memory:") NA_character_ else
-        normalizePath(p, mustWork = FALSE)
-    }
-    pa <- path(a)
-    return(!is.na(pa) && identical(pa, path(b)))
-  }
-  FALSE
-}
-
-# A reader hands out chunks: read() (NULL at the end), skip(n) (returns the
-# rows skipped), template() (the source's columns, no rows; after read()
-# returned NULL), advanced() (progress since the last call), close(), and
-# steps() (the progress total from here, NA when not known).
-score_reader <- function(src, chunk_rows, paging) {
-  switch(src$kind,
-    memory = reader_memory(src$data, chunk_rows),
-    db = if (paging) reader_db_pages(src$con, src$query, chunk_rows) else
-      reader_db_stream(src$con, src$query, NULL, chunk_rows),
-    result = reader_db_stream(NULL, NULL, src$res, chunk_rows),
-    csv = reader_csv(src$path, chunk_rows)
-  )
-}
-
-reader_memory <- function(data, chunk_rows) {
-  n <- nrow(data)
-  pos <- 0
-  list(
-    read = function() {
-      if (pos >= n) return(NULL)
-      rows <- seq.int(pos + 1, min(n, pos + chunk_rows))
-      pos <<- pos + length(rows)
-      data[rows, , drop = FALSE]
-    },
-    skip = function(k) {
-      k <- min(k, n - pos)
-      pos <<- pos + k
-      k
-    },
-    template = function() data[0L, , drop = FALSE],
-    advanced = function() 1,
-    close = function() invisible(NULL),
-    steps = function() ceiling((n - pos) / chunk_rows)
-  )
-}
-
-# Reading rows with warnings made errors: a value that does not fit its
-# column (RSQLite turns text in a number column into 0 with a warning,
-# read.csv() a too large integer into NA) must not be scored as if it did.
-strict <- function(expr) {
-  withCallingHandlers(expr, warning = function(w) stop(conditionMessage(w), call. = FALSE))
-}
-
-# dbSendQuery() once, then dbFetch() chunk by chunk (or the rows of a
-# result the caller sent).
-reader_db_stream <- function(con, query, res, chunk_rows) {
-  own <- is.null(res)
-  done <- FALSE
-  tmpl <- NULL
-  fetch <- function(n) {
-    if (is.null(res)) res <<- DBI::dbSendQuery(con, query)
-    d <- strict(DBI::dbFetch(res, n = n))
-    if (is.null(tmpl)) tmpl <<- d[0L, , drop = FALSE]
-    if (nrow(d) == 0L || DBI::dbHasCompleted(res)) done <<- TRUE
-    d
-  }
-  list(
-    read = function() {
-      if (done) return(NULL)
-      d <- fetch(chunk_rows)
-      if (nrow(d) == 0L) NULL else d
-    },
-    skip = function(k) {
-      skipped <- 0
-      while (skipped < k && !done) {
-        skipped <- skipped + nrow(fetch(min(chunk_rows, k - skipped)))
-      }
-      skipped
-    },
-    template = function() tmpl,
-    advanced = function() 1,
-    close = function() {
-      if (own && !is.null(res)) try(DBI::dbClearResult(res), silent = TRUE)
-      invisible(NULL)
-    },
-    steps = function() NA_real_
-  )
-}
-
-# The query page by page (LIMIT/OFFSET), each page's result complete before
-# anything is written on the connection.
-reader_db_pages <- function(con, query, chunk_rows) {
-  offset <- 0
-  done <- FALSE
-  tmpl <- NULL
-  page <- function(n) {
-    d <- strict(DBI::dbGetQuery(con, sprintf("SELECT * FROM (%s) AS fwdprop_page LIMIT %s OFFSET %s",
-                                             query, format(n, scientific = FALSE),
-                                             format(offset, scientific = FALSE))))
-    if (is.null(tmpl)) tmpl <<- d[0L, , drop = FALSE]
-    if (nrow(d) < n) done <<- TRUE
-    offset <<- offset + nrow(d)
-    d
-  }
-  list(
-    read = function() {
-      if (done) return(NULL)
-      d <- page(chunk_rows)
-      if (nrow(d) == 0L) NULL else d
-    },
-    skip = function(k) {
-      n <- DBI::dbGetQuery(con, sprintf(
-        "SELECT COUNT(*) AS n FROM (SELECT * FROM (%s) AS fwdprop_page LIMIT %s) AS fwdprop_count",
-        query, format(k, scientific = FALSE)
-      ))$n
-      offset <<- as.numeric(n)
-      as.numeric(n)
-    },
-    template = function() tmpl,
-    advanced = function() 1,
-    close = function() invisible(NULL),
-    steps = function() NA_real_
-  )
-}
-
-# A CSV file with a header, read.csv() chunk by chunk from one open
-# connection: the input columns as numbers, `keep` columns as the first
-# chunk shows them, other columns skipped (when the network picks its
-# inputs by name).
-reader_csv <- function(path, chunk_rows) {
-  con <- file(path, "r")
-  header <- readLines(con, n = 1L, warn = FALSE)
-  if (length(header) == 0L) {
-    close(con)
-    stop("the file is empty (no header line)", call. = FALSE)
-  }
-  cols <- as.character(utils::read.csv(text = header, header = FALSE, colClasses = "character",
-                                       check.names = FALSE)[1L, ])
-  classes <- NULL # set by set_columns()
-  as_text <- character(0) # numeric columns read as text (quoted numbers)
-  keep_cols <- character(0)
-  size <- file.size(path)
-  gz <- identical(readBin(path, "raw", 2L), as.raw(c(0x1f, 0x8b)))
-  position <- function() if (gz) NA_real_ else tryCatch(as.numeric(seek(con)), error = function(e) NA_real_)
-  last_pos <- 0
-  opened <- TRUE
-  tmpl <- NULL
-  read_rows <- function(n, cc) {
-    line <- readLines(con, n = 1L, warn = FALSE)
-    if (length(line) == 0L) return(NULL)
-    pushBack(line, con)
-    d <- strict(utils::read.csv(con, header = FALSE, nrows = n, col.names = cols, colClasses = cc,
-                                check.names = FALSE, stringsAsFactors = FALSE, comment.char = "",
-                                na.strings = c("NA", "")))
-    for (col in intersect(as_text, names(d))) d[[col]] <- strict(as.numeric(d[[col]]))
-    d
-  }
-  self <- list(
-    columns = cols,
-    # `wanted`: the columns to read (NULL: all); `numeric`: read as numbers
-    # (quoted numbers, as some tools write every field, are read as text
-    # and converted: about ten times slower, so only when the first row
-    # shows them)
-    set_columns = function(wanted, numeric, keep) {
-      keep_cols <<- keep
-      cc <- rep(NA_character_, length(cols))
-      if (!is.null(wanted)) cc[!(cols %in% wanted)] <- "NULL"
-      cc[cols %in% numeric] <- "numeric"
-      line <- readLines(con, n = 1L, warn = FALSE)
-      if (length(line)) {
-        pushBack(line, con)
-        plain <- tryCatch({
-          suppressWarnings(utils::read.csv(text = line, header = FALSE, col.names = cols, colClasses = cc,
-                                           check.names = FALSE, comment.char = "", na.strings = c("NA", "")))
-          TRUE
-        }, error = function(e) FALSE)
-        if (!plain) {
-          as_text <<- cols[cc %in% "numeric"]
-          cc[cc %in% "numeric"] <- "character"
-        }
-      }
-      classes <<- cc
-    },
-    read = function() {
-      if (!opened) return(NULL)
-      d <- read_rows(chunk_rows, classes)
-      if (is.null(d) || nrow(d) == 0L) {
-        if (is.null(tmpl)) {
-          read_cols <- cols[is.na(classes) | classes != "NULL"]
-          tmpl <<- as.data.frame(
-            stats::setNames(lapply(read_cols, function(cl) {
-              if (cl %in% as_text || identical(classes[match(cl, cols)], "numeric")) numeric(0) else character(0)
-            }), read_cols),
-            check.names = FALSE, stringsAsFactors = FALSE
-          )
-        }
-        return(NULL)
-      }
-      if (anyNA(classes)) {
-        # later chunks are read with the types of the first
-        seen <- vapply(d, function(v) class(v)[[1L]], character(1L))
-        idx <- which(is.na(classes))
-        fixed <- seen[cols[idx]]
-        # a predictor whole in the first chunk may have decimals later
-        fixed[fixed == "integer" & !(cols[idx] %in% keep_cols)] <- "numeric"
-        classes[idx] <<- ifelse(fixed == "logical", NA_character_, fixed)
-      }
-      d
-    },
-    skip = function(k) {
-      skipped <- 0
-      cc <- c("character", rep("NULL", length(cols) - 1L))
-      while (skipped < k) {
-        d <- read_rows(min(chunk_rows, k - skipped), cc)
-        if (is.null(d) || nrow(d) == 0L) break
-        skipped <- skipped + nrow(d)
-      }
-      last_pos <<- if (is.na(position())) 0 else position()
-      skipped
-    },
-    template = function() tmpl,
-    advanced = function() {
-      pos <- position()
-      if (is.na(pos)) return(0)
-      step <- pos - last_pos
-      last_pos <<- pos
-      step
-    },
-    close = function() {
-      if (opened) close(con)
-      opened <<- FALSE
-      invisible(NULL)
-    },
-    steps = function() if (gz) NA_real_ else max(0, size - last_pos)
-  )
-  self
-}
-
-# Which columns of a CSV file to read, and which as numbers: the
-# network's input names (as numbers) or its formula's variables, and
-# `keep`; every column for a network without input names (all but `keep`
-# as numbers).
-csv_select <- function(reader, net, keep, call) {
-  cols <- reader$columns
-  lacking <- setdiff(keep, cols)
-  if (length(lacking)) {
-    fwdprop_error(sprintf(
-      "`keep` names column%s `source` lacks: %s (it has %s).",
-      if (length(lacking) > 1L) "s" else "", paste0("`", lacking, "`", collapse = ", "),
-      paste0("`", utils::head(cols, 10L), "`", collapse = ", ")
-    ), call = call)
-  }
-  tt <- net[["terms"]]
-  nm <- input_names(net)
-  if (!is.null(tt)) {
-    reader$set_columns(c(all.vars(stats::delete.response(tt$terms)), keep), character(0), keep)
-  } else if (!is.null(nm)) {
-    reader$set_columns(c(nm, keep), nm, keep)
-  } else {
-    reader$set_columns(NULL, setdiff(cols, keep), keep)
-  }
-}
-
-# --- destinations ------------------------------------------------------------
-
-score_destination <- function(to, src, call) {
-  if (is.null(to)) {
-    return(list(kind = "none", what = "returned as a data frame"))
-  }
-  src_con <- src[["con"]]
-  if (is.character(to) && length(to) == 1L && !is.na(to) && nzchar(to) && is.null(dim(to))) {
-    if (grepl("\\.csv$", to, ignore.case = TRUE)) {
-      dir <- dirname(to)
-      if (!dir.exists(dir)) {
-        fwdprop_error(sprintf("`to` is a CSV path in a directory that does not exist (\"%s\").", dir),
-                      call = call)
-      }
-      path <- file.path(normalizePath(dir), basename(to))
-      if (src$kind == "csv" && identical(path, src$path)) {
-        fwdprop_error("`to` is the CSV file `source` reads: write the scores to another file.", call = call)
-      }
-      return(list(kind = "csv", path = path, what = sprintf("CSV file %s", basename(to))))
-    }
-    if (is.null(src_con)) {
-      fwdprop_error(sprintf(paste(
-        "`to = \"%s\"` names a table, which needs a database, but `source` is %s.",
-        "Write to a CSV file (a path ending in `.csv`), or give the connection as `to = list(con, \"%s\")`."
-      ), to, if (src$kind == "result") "a DBI result whose connection is not known" else src$what, to),
-      call = call)
-    }
-    return(score_table_destination(src_con, to, src, call))
-  }
-  if (is.list(to) && !is.object(to) && length(to) == 2L && inherits(to[[1L]], "DBIConnection")) {
-    name <- to[[2L]]
-    ok <- (is.character(name) && length(name) == 1L && !is.na(name) && nzchar(name)) ||
-      inherits(name, "Id") || inherits(name, "SQL")
-    if (!ok) {
-      fwdprop_error(sprintf(
-        "`to[[2]]` must be a table name (a string or a `DBI::Id()`), not %s.", describe_value(name)
-      ), call = call)
-    }
-    if (!DBI::dbIsValid(to[[1L]])) {
-      fwdprop_error("`to[[1]]` is a closed database connection.", call = call)
-    }
-    return(score_table_destination(to[[1L]], name, src, call))
-  }
-  fwdprop_error(sprintf(paste(
-    "`to` must be NULL, the path of a CSV file (ending in `.csv`), a table name on `source`'s",
-    "connection, or `list(con, \"table\")` for a table on another connection; not %s."
-  ), describe_value(to)), call = call)
-}
-
-score_table_destination <- function(con, name, src, call) {
-  same <- same_database(src[["con"]], con)
-  if (same && src$kind == "result") {
-    fwdprop_error(paste(
-      "`to` is on the database the DBI result `source` is read from, and writing there would close the result.",
-      "Give the connection and `query` as the source (score() then reads the query page by page), or write to another database."
-    ), call = call)
-  }
-  label <- if (is.character(name)) sprintf("table \"%s\"", name) else
-    sprintf("table %s", paste(format(name), collapse = "."))
-  list(kind = "table", con = con, name = name, same_database = same,
-       what = sprintf("%s on a %s", label, class(con)[[1L]]))
-}
-
-# A writer: prepare(resume, call) (returns list(rows = rows already in
-# `to`, complete = whether `to` is finished)), write(scores), finish(call)
-# (the returned scores, or NULL), columns().
-score_writer <- function(dest) {
-  switch(dest$kind,
-    none = writer_none(),
-    table = writer_table(dest$con, dest$name),
-    csv = writer_csv(dest$path)
-  )
-}
-
-writer_none <- function() {
-  parts <- list()
-  cols <- character(0)
-  list(
-    prepare = function(resume, call) list(rows = 0),
-    write = function(scores) {
-      cols <<- names(scores)
-      parts[[length(parts) + 1L]] <<- scores
-    },
-    finish = function(call) {
-      res <- do.call(rbind, parts)
-      row.names(res) <- NULL
-      res
-    },
-    columns = function() cols
-  )
-}
-
-# Factors as text, for tables and files.
-plain_columns <- function(scores) {
-  is_factor <- vapply(scores, is.factor, logical(1L))
-  scores[is_factor] <- lapply(scores[is_factor], as.character)
-  scores
-}
-
-writer_table <- function(con, name) {
-  exists <- FALSE
-  cols <- character(0)
-  list(
-    prepare = function(resume, call) {
-      exists <<- DBI::dbExistsTable(con, name)
-      if (!exists) return(list(rows = 0))
-      if (!resume) {
-        fwdprop_error(paste(
-          "`to` is a table that already exists: set `resume = TRUE` to continue an interrupted run into it,",
-          "or remove it (`DBI::dbRemoveTable()`) to score again."
-        ), call = call)
-      }
-      n <- DBI::dbGetQuery(con, paste("SELECT COUNT(*) AS n FROM", DBI::dbQuoteIdentifier(con, name)))$n
-      list(rows = as.numeric(n))
-    },
-    write = function(scores) {
-      scores <- plain_columns(scores)
-      cols <<- names(scores)
-      if (!exists) {
-        DBI::dbCreateTable(con, name, scores)
-        exists <<- TRUE
-      }
-      if (nrow(scores) > 0L) {
-        DBI::dbWithTransaction(con, DBI::dbAppendTable(con, name, scores))
-      }
-    },
-    finish = function(call) NULL,
-    columns = function() cols
-  )
-}
-
-# The scores go to `<path>.partial`, renamed to `path` when all are
-# written.
-writer_csv <- function(path) {
-  partial <- paste0(path, ".partial")
-  header <- FALSE
-  cols <- character(0)
-  list(
-    prepare = function(resume, call) {
-      if (file.exists(path)) {
-        if (!resume) {
-          fwdprop_error(sprintf(paste(
-            "`to` is a CSV file that already exists (\"%s\"): set `resume = TRUE` to continue an",
-            "interrupted run into it (a finished file means nothing is left to do), or remove it to score again."
-          ), basename(path)), call = call)
-        }
-        n <- csv_rows(path)
-        cols <<- csv_header(path)
-        return(list(rows = n, complete = TRUE))
-      }
-      if (resume && file.exists(partial)) drop_partial_line(partial)
-      if (resume && file.exists(partial) && file.size(partial) > 0) {
-        header <<- TRUE
-        cols <<- csv_header(partial)
-        return(list(rows = csv_rows(partial)))
-      }
-      unlink(partial)
-      list(rows = 0)
-    },
-    write = function(scores) {
-      scores <- plain_columns(scores)
-      cols <<- names(scores)
-      con <- file(partial, if (header) "a" else "w")
-      on.exit(close(con))
-      utils::write.table(scores, con, sep = ",", dec = ".", qmethod = "double",
-                         row.names = FALSE, col.names = !header)
-      header <<- TRUE
-    },
-    finish = function(call) {
-      if (file.exists(path)) return(NULL) # complete before this run
-      if (!file.rename(partial, path)) {
-        fwdprop_error(sprintf("`to`: could not rename \"%s\" to \"%s\" after writing it.",
-                              basename(partial), basename(path)), call = call)
-      }
-      NULL
-    },
-    columns = function() cols
-  )
-}
-
-csv_header <- function(path) {
-  line <- readLines(path, n = 1L, warn = FALSE)
-  if (!length(line)) return(character(0))
-  as.character(utils::read.csv(text = line, header = FALSE, colClasses = "character",
-                               check.names = FALSE)[1L, ])
-}
-
-# Data rows of a CSV file (records, so quoted line breaks count once).
-csv_rows <- function(path) {
-  n <- length(utils::count.fields(path, sep = ",", quote = "\"", comment.char = "",
-                                  blank.lines.skip = TRUE))
-  max(0, n - 1)
-}
-
-# Cuts a last line that was not finished (no line end) from a partly
-# written CSV file, so that it holds whole rows only.
-drop_partial_line <- function(path) {
-  size <- file.size(path)
-  if (size == 0) return(invisible())
-  con <- file(path, "rb")
-  seek(con, size - 1)
-  if (identical(readBin(con, "raw", 1L), as.raw(0x0a))) {
-    close(con)
-    return(invisible())
-  }
-  # the last line end
-  end <- 0
-  block <- 65536
-  pos <- size
-  while (pos > 0 && end == 0) {
-    from <- max(0, pos - block)
-    seek(con, from)
-    nl <- which(readBin(con, "raw", pos - from) == as.raw(0x0a))
-    if (length(nl)) end <- from + max(nl)
-    pos <- from
-  }
-  close(con)
-  # (a connection that has read truncates where it read to: a fresh one)
-  con <- file(path, "r+b")
-  on.exit(close(con))
-  seek(con, end, rw = "write")
-  truncate(con)
-  invisible()
 }

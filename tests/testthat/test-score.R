@@ -327,11 +327,17 @@ test_that("a worker that dies stops the run with a fwdprop_error naming the chun
   err <- expect_error(score(net, df, to = list(con, "scores"), chunk_rows = 50, keep = "id"),
                       class = "fwdprop_error")
   expect_match(conditionMessage(err), "scoring chunk [1-4] \\(rows [0-9]+-[0-9]+ of `source`\\) failed")
-  # what was written is whole chunks from the start; a rerun on a working
-  # plan completes it
+  # the message says what to do: the plan's workers are not started again
+  expect_match(conditionMessage(err), "Call future::plan() again", fixed = TRUE)
+  # what was written is whole chunks from the start
   done <- if (DBI::dbExistsTable(con, "scores")) nrow(DBI::dbReadTable(con, "scores")) else 0L
   expect_identical(done %% 50L, 0L)
   expect_lt(done, 200L)
+  # resuming on the same plan fails again, and says so again
+  err <- expect_error(score(net, df, to = list(con, "scores"), chunk_rows = 50, keep = "id", resume = TRUE),
+                      class = "fwdprop_error")
+  expect_match(conditionMessage(err), "Call future::plan() again", fixed = TRUE)
+  # a rerun on a working plan completes it
   future::plan(future::sequential)
   score(net, df, to = list(con, "scores"), chunk_rows = 50, keep = "id", resume = TRUE)
   expect_equal(DBI::dbReadTable(con, "scores"), score_reference(net, df, keep = "id"), tolerance = 1e-13)
