@@ -333,3 +333,25 @@ check_positive <- function(x, arg, call) {
   }
   as.double(x)
 }
+
+big <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)
+
+# SQLite connections wait up to 10 s for a lock another connection holds
+# on the database (a reader, or another run refused by the lock), instead
+# of failing at once ("database is locked"), as RSQLite's connections do by
+# default; returns a function that puts the connections' setting back.
+score_sqlite_wait <- function(cons, ms = 10000L) {
+  undo <- list()
+  for (con in cons) {
+    if (!inherits(con, "SQLiteConnection") || !DBI::dbIsValid(con)) next
+    old <- tryCatch(DBI::dbGetQuery(con, "PRAGMA busy_timeout")[[1L]], error = function(e) NULL)
+    if (length(old) != 1L || is.na(old) || old >= ms) next
+    if (inherits(try(DBI::dbExecute(con, sprintf("PRAGMA busy_timeout = %d", ms)), silent = TRUE), "try-error")) next
+    undo[[length(undo) + 1L]] <- local({
+      con <- con
+      old <- old
+      function() try(DBI::dbExecute(con, sprintf("PRAGMA busy_timeout = %d", as.integer(old))), silent = TRUE)
+    })
+  }
+  function() for (f in undo) f()
+}

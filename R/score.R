@@ -179,14 +179,8 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
                   type = NULL, resume = FALSE, threads = NULL, ...) {
   call <- sys.call()
   started <- proc.time()[["elapsed"]]
-  if (...length() > 0L) {
-    dots <- names(list(...))
-    bad <- if (is.null(dots) || !nzchar(dots[[1L]])) "`..1` (unnamed)" else sprintf("`%s`", dots[[1L]])
-    fwdprop_error(sprintf(
-      "score() takes `net`, `source`, `to`, `query`, `chunk_rows`, `keep`, `type`, `resume` and `threads`; %s is not one of them.",
-      bad
-    ), call = call)
-  }
+  check_no_dots(..., fun = "score()", call = call,
+                choices = c("net", "source", "to", "query", "chunk_rows", "keep", "type", "resume", "threads"))
   net <- check_network(net, "net", call = call)
   if (missing(source)) {
     fwdprop_error("`source` is missing: give the data (a matrix, a data frame, a DBI connection with `query`, or a CSV path).",
@@ -197,14 +191,7 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
   type <- score_type(net, type, call)
   keep <- score_keep(keep, call)
   if (!is.null(threads)) threads <- check_count(threads, "threads", call = call)
-  columns <- c(keep, score_output_names(net, type))
-  if (anyDuplicated(columns)) {
-    fwdprop_error(sprintf(
-      "`keep` names a column the scores already have: %s (the predictions are %s).",
-      paste0("`", intersect(keep, score_output_names(net, type)), "`", collapse = ", "),
-      paste0("`", score_output_names(net, type), "`", collapse = ", ")
-    ), call = call)
-  }
+  score_check_keep(keep, net, type, call)
   src <- score_source(source, query, call)
   dest <- score_destination(to, src, call)
   if (resume && dest$kind == "none") {
@@ -299,29 +286,7 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
     }
     job <- list(i = i, first = first, last = first + nrow(chunk) - 1, n = nrow(chunk))
     first <- first + nrow(chunk)
-    job$stage <- "scoring"
-    if (plan$parallel) {
-      job$future <- tryCatch(
-        future::future(
-          utils::getFromNamespace("score_chunk", "fwdprop")(net, chunk, keep, type, input_cols, threads),
-          globals = list(net = slim, chunk = chunk, keep = keep, type = type,
-                         input_cols = input_cols, threads = plan$threads),
-          packages = "fwdprop", seed = FALSE, label = sprintf("fwdprop score chunk %d", i)
-        ),
-        error = function(e) {
-          job$error <<- e
-          NULL
-        }
-      )
-    } else {
-      job$value <- tryCatch(
-        score_chunk(slim, chunk, keep, type, input_cols, plan$threads),
-        error = function(e) {
-          job$error <<- e
-          NULL
-        }
-      )
-    }
+    job <- score_submit(job, slim, chunk, keep, type, input_cols, plan)
     rm(chunk)
     state$pending[[length(state$pending) + 1L]] <- job
     if (!is.null(job$error)) {
@@ -349,6 +314,48 @@ score <- function(net, source, to = NULL, query = NULL, chunk_rows = 100000, kee
          to = dest$what, complete_before = complete),
     class = "fwdprop_score"
   )
+}
+
+# `keep` columns must not clash with the scores' own columns.
+score_check_keep <- function(keep, net, type, call) {
+  columns <- c(keep, score_output_names(net, type))
+  if (anyDuplicated(columns)) {
+    fwdprop_error(sprintf(
+      "`keep` names a column the scores already have: %s (the predictions are %s).",
+      paste0("`", intersect(keep, score_output_names(net, type)), "`", collapse = ", "),
+      paste0("`", score_output_names(net, type), "`", collapse = ", ")
+    ), call = call)
+  }
+}
+
+# Starts scoring one chunk: on a worker of the future plan (job$future), or
+# here (job$value); a failure to start or to score is kept in job$error,
+# to be raised when the chunk's turn to be written comes.
+score_submit <- function(job, slim, chunk, keep, type, input_cols, plan) {
+  job$stage <- "scoring"
+  if (plan$parallel) {
+    job$future <- tryCatch(
+      future::future(
+        utils::getFromNamespace("score_chunk", "fwdprop")(net, chunk, keep, type, input_cols, threads),
+        globals = list(net = slim, chunk = chunk, keep = keep, type = type,
+                       input_cols = input_cols, threads = plan$threads),
+        packages = "fwdprop", seed = FALSE, label = sprintf("fwdprop score chunk %d", job$i)
+      ),
+      error = function(e) {
+        job$error <<- e
+        NULL
+      }
+    )
+  } else {
+    job$value <- tryCatch(
+      score_chunk(slim, chunk, keep, type, input_cols, plan$threads),
+      error = function(e) {
+        job$error <<- e
+        NULL
+      }
+    )
+  }
+  job
 }
 
 #' @export
@@ -511,28 +518,6 @@ score_chunk_error <- function(stage, job, e, dest, written, call) {
   # a CSV row with the wrong number of fields: its line in the file
   if (!is.null(e[["line"]])) fields$line <- e[["line"]]
   do.call(fwdprop_error, fields, quote = TRUE)
-}
-
-big <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)
-
-# SQLite connections wait up to 10 s for a lock another connection holds
-# on the database (a reader, or another run refused by the lock), instead
-# of failing at once ("database is locked"), as RSQLite's connections do by
-# default; returns a function that puts the connections' setting back.
-score_sqlite_wait <- function(cons, ms = 10000L) {
-  undo <- list()
-  for (con in cons) {
-    if (!inherits(con, "SQLiteConnection") || !DBI::dbIsValid(con)) next
-    old <- tryCatch(DBI::dbGetQuery(con, "PRAGMA busy_timeout")[[1L]], error = function(e) NULL)
-    if (length(old) != 1L || is.na(old) || old >= ms) next
-    if (inherits(try(DBI::dbExecute(con, sprintf("PRAGMA busy_timeout = %d", ms)), silent = TRUE), "try-error")) next
-    undo[[length(undo) + 1L]] <- local({
-      con <- con
-      old <- old
-      function() try(DBI::dbExecute(con, sprintf("PRAGMA busy_timeout = %d", as.integer(old))), silent = TRUE)
-    })
-  }
-  function() for (f in undo) f()
 }
 
 # --- the plan ---------------------------------------------------------------
