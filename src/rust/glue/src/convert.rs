@@ -1,5 +1,8 @@
-//! Conversions between R objects and ndarray views: the one place where
-//! R memory is read or written.
+//! Conversions between R objects and ndarray views (R memory as core
+//! slices, results allocated by R), and the binding's error constructor.
+//! The raw fast paths (`fast.rs`), the training state (`learn.rs`) and the
+//! safetensors binding read R memory too, each through these helpers or
+//! R's C API directly where a call must stay short.
 
 use extendr_api::prelude::*;
 use extendr_api::AsTypedSlice;
