@@ -30,6 +30,7 @@ use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeB
 use crate::activation::{sigmoid_in_place, sigmoid_in_place_checked, sigmoid_into_checked};
 use crate::gemm::{gemm_packed_into, gemm_prepacked_into, GemmWork, PackedB};
 use crate::matmul::{matmul_into, simple_matmul_into};
+use crate::nan::{add_nan_first, is_r_na, quiet, view_has_non_finite};
 
 /// An activation function, applied after a layer's product (and bias).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,20 +201,6 @@ impl<'a> Network<'a> {
         }
         Ok(())
     }
-}
-
-/// Does `a` hold a NaN or an infinity? (Branch-free, so it vectorises.)
-pub fn view_has_non_finite(a: &ArrayView2<f64>) -> bool {
-    fn slice(s: &[f64]) -> bool {
-        s.iter().fold(false, |acc, v| acc | !v.is_finite())
-    }
-    if let Some(s) = a.as_slice_memory_order() {
-        return slice(s);
-    }
-    a.axis_iter(Axis(1)).any(|c| match c.as_slice() {
-        Some(s) => slice(s),
-        None => c.iter().any(|v| !v.is_finite()),
-    })
 }
 
 /// Default rows per block of the fused path. Chosen by measurement (see
@@ -581,29 +568,6 @@ unsafe fn axpy_avx(o: &mut [f64], c: &[f64], w: f64) {
     o.iter_mut().zip(c).for_each(|(o, &v)| *o += v * w);
 }
 
-const QUIET_BIT: u64 = 0x0008_0000_0000_0000;
-
-/// The quiet version of a NaN (payload kept, so R's NA stays NA).
-#[inline]
-fn quiet(x: f64) -> f64 {
-    f64::from_bits(x.to_bits() | QUIET_BIT)
-}
-
-/// `z + b` where, as in R on x86-64, a NaN `z` wins over a NaN `b`.
-#[inline]
-fn add_nan_first(z: f64, b: f64) -> f64 {
-    let s = z + b;
-    if !s.is_nan() {
-        s
-    } else if z.is_nan() {
-        quiet(z)
-    } else if b.is_nan() {
-        quiet(b)
-    } else {
-        s
-    }
-}
-
 /// Adds `bias[j]` to column `j` (R's `sweep(z, 2, b, "+")`).
 pub(crate) fn add_bias(mut z: ArrayViewMut2<f64>, bias: &[f64]) {
     for (mut col, &bj) in z.axis_iter_mut(Axis(1)).zip(bias) {
@@ -665,12 +629,6 @@ fn apply_activation_checked(mut z: ArrayViewMut2<f64>, act: Activation, rows: &m
         }
     }
     non_finite
-}
-
-/// R's NA (a NaN whose low word is 1954).
-#[inline]
-fn is_r_na(x: f64) -> bool {
-    x.is_nan() && (x.to_bits() & 0xFFFF_FFFF) == 1954
 }
 
 /// Row-wise softmax in place, as the base-R reference

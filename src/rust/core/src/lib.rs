@@ -12,6 +12,7 @@ pub mod init;
 pub mod loss;
 pub mod matmul;
 pub mod memory;
+mod nan;
 pub mod optim;
 #[cfg(test)]
 mod test_util;
