@@ -15,10 +15,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use fwdprop_core::backward::{gradient_into, ParamLayout};
-use fwdprop_core::forward::{forward_into, Activation, Layer, Network};
+use fwdprop_core::activation::Activation;
+use fwdprop_core::backward::gradient_into;
+use fwdprop_core::forward::forward_into;
 use fwdprop_core::init::{init_weights, InitMethod};
 use fwdprop_core::loss::Loss;
+use fwdprop_core::network::{Layer, Network, ParamLayout};
 use fwdprop_core::optim::{Optimizer, Settings, Trainer};
 use ndarray::{Array2, ShapeBuilder};
 

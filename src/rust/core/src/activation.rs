@@ -1,5 +1,53 @@
 //! Elementwise activation functions.
 
+/// An activation function, applied after a layer's product (and bias).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// [`sigmoid`], equal to R's `plogis()`.
+    Sigmoid,
+    /// `max(z, 0)`, as R's `ifelse(z > 0, z, 0)`; NA/NaN are kept as they are.
+    Relu,
+    /// `tanh(z)` (the platform's `tanh`, as R's).
+    Tanh,
+    /// `z` unchanged.
+    Identity,
+    /// Row-wise softmax, `exp(z - max(z)) / sum(exp(z - max(z)))`; see
+    /// [`softmax_rows`].
+    Softmax,
+}
+
+impl Activation {
+    /// All activations, in the order R documents them.
+    pub const ALL: [Activation; 5] =
+        [Activation::Sigmoid, Activation::Relu, Activation::Tanh, Activation::Identity, Activation::Softmax];
+
+    /// Parses the R-side name (`"sigmoid"`, `"relu"`, `"tanh"`,
+    /// `"identity"`, `"softmax"`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The R-side name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Identity => "identity",
+            Activation::Softmax => "softmax",
+        }
+    }
+
+    /// Rough cost of one evaluation, in multiply-adds, for the decision to
+    /// use threads.
+    pub(crate) fn cost(self) -> usize {
+        match self {
+            Activation::Identity | Activation::Relu => 1,
+            Activation::Sigmoid | Activation::Tanh | Activation::Softmax => 8,
+        }
+    }
+}
+
 /// The logistic function `1 / (1 + exp(-x))`, computed exactly as R's
 /// `plogis()` does (same formula, same platform `exp`), so results agree
 /// with base R bit for bit.

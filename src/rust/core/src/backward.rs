@@ -30,124 +30,14 @@
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
 use crate::forward::{
-    add_bias, apply_activation, col_major, col_major_ref, err, product_into, run_jobs, Activation, ForwardError, Layer,
-    Network, BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES, SMALL_PRODUCT,
+    add_bias, apply_activation, col_major, col_major_ref, product_into, run_jobs, BLOCK_ROWS, PARALLEL_MIN_WORK,
+    SCRATCH_MAX_VALUES, SMALL_PRODUCT,
 };
 use crate::gemm::{gemm_packed_add_into, gemm_packed_into, GemmWork, PackedB};
 use crate::loss::{activation_backward, block_loss, output_delta, Loss};
 use crate::matmul::matmul_into;
 use crate::memory::try_filled;
-
-/// Where one layer's parameters sit in the flat vector.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LayerSlots {
-    /// Inputs of the layer (rows of its weights).
-    pub d_in: usize,
-    /// Outputs of the layer (columns of its weights).
-    pub d_out: usize,
-    /// Offset of the weights (`d_in * d_out` values, column-major).
-    pub weights: usize,
-    /// Offset of the bias (`d_out` values), if the layer has one.
-    pub bias: Option<usize>,
-}
-
-/// The flat layout of a network's parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamLayout {
-    /// One entry per layer.
-    pub layers: Vec<LayerSlots>,
-    /// Number of parameters.
-    pub len: usize,
-}
-
-impl ParamLayout {
-    /// The layout of layers of widths `sizes` (input first), `bias[l]`
-    /// saying whether layer `l` has a bias.
-    pub fn new(sizes: &[usize], bias: &[bool]) -> Self {
-        let mut len = 0;
-        let layers = sizes
-            .windows(2)
-            .zip(bias)
-            .map(|(w, &b)| {
-                let weights = len;
-                len += w[0] * w[1];
-                let bias = b.then(|| {
-                    let off = len;
-                    len += w[1];
-                    off
-                });
-                LayerSlots { d_in: w[0], d_out: w[1], weights, bias }
-            })
-            .collect();
-        ParamLayout { layers, len }
-    }
-
-    /// The layout of `net`'s parameters.
-    pub fn of(net: &Network) -> Self {
-        let layers = net.layers();
-        let mut sizes = vec![net.n_inputs()];
-        sizes.extend(layers.iter().map(|l| l.weights.ncols()));
-        let bias: Vec<bool> = layers.iter().map(|l| l.bias.is_some()).collect();
-        Self::new(&sizes, &bias)
-    }
-
-    /// Layer `l`'s weights in `flat`, as a column-major view.
-    pub fn weights<'f>(&self, l: usize, flat: &'f [f64]) -> ArrayView2<'f, f64> {
-        let s = &self.layers[l];
-        match ArrayView2::from_shape((s.d_in, s.d_out).f(), &flat[s.weights..s.weights + s.d_in * s.d_out]) {
-            Ok(v) => v,
-            Err(e) => unreachable!("parameter layout: {e}"),
-        }
-    }
-
-    /// Layer `l`'s weights in `flat`, mutable.
-    pub fn weights_mut<'f>(&self, l: usize, flat: &'f mut [f64]) -> ArrayViewMut2<'f, f64> {
-        let s = &self.layers[l];
-        match ArrayViewMut2::from_shape((s.d_in, s.d_out).f(), &mut flat[s.weights..s.weights + s.d_in * s.d_out]) {
-            Ok(v) => v,
-            Err(e) => unreachable!("parameter layout: {e}"),
-        }
-    }
-
-    /// Layer `l`'s bias in `flat`, if it has one.
-    pub fn bias<'f>(&self, l: usize, flat: &'f [f64]) -> Option<&'f [f64]> {
-        let s = &self.layers[l];
-        s.bias.map(|b| &flat[b..b + s.d_out])
-    }
-
-    /// The network whose parameters are `flat`, with the given activations.
-    pub fn network<'f>(&self, flat: &'f [f64], activations: &[Activation]) -> Result<Network<'f>, ForwardError> {
-        if flat.len() != self.len || activations.len() != self.layers.len() {
-            return err(format!(
-                "{} parameters and {} activations for a layout of {} and {}",
-                flat.len(),
-                activations.len(),
-                self.len,
-                self.layers.len()
-            ));
-        }
-        let layers = (0..self.layers.len())
-            .map(|l| Layer { weights: self.weights(l, flat), bias: self.bias(l, flat), activation: activations[l] })
-            .collect();
-        Network::new(layers)
-    }
-
-    /// Copies `net`'s parameters into `flat` (this layout's length).
-    pub fn gather(&self, net: &Network, flat: &mut [f64]) {
-        for (l, layer) in net.layers().iter().enumerate() {
-            self.weights_mut(l, flat).assign(&layer.weights);
-            if let (Some(b), Some(off)) = (layer.bias, self.layers[l].bias) {
-                flat[off..off + b.len()].copy_from_slice(b);
-            }
-        }
-    }
-
-    /// The ranges of `flat` that hold weights (not biases): weight decay
-    /// applies to these.
-    pub fn weight_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        self.layers.iter().map(|s| s.weights..s.weights + s.d_in * s.d_out)
-    }
-}
+use crate::network::{err, CoreError, Network, ParamLayout};
 
 /// `loss += lambda / 2 * sum(W^2)`, `grad += lambda * W` over the weights
 /// (not the biases) of `params`; returns the loss term.
@@ -432,7 +322,7 @@ pub fn shard_count(blocks: usize, params: usize) -> usize {
 }
 
 /// Checks the shapes of a gradient call.
-fn check_shapes(x: &ArrayView2<f64>, y: &ArrayView2<f64>, net: &Network, loss: Loss) -> Result<(), ForwardError> {
+fn check_shapes(x: &ArrayView2<f64>, y: &ArrayView2<f64>, net: &Network, loss: Loss) -> Result<(), CoreError> {
     if x.ncols() != net.n_inputs() {
         return err(format!("the input has {} columns but the network expects {} inputs", x.ncols(), net.n_inputs()));
     }
@@ -464,7 +354,7 @@ pub fn gradient_into(
     loss: Loss,
     grad: &mut [f64],
     threads: usize,
-) -> Result<f64, ForwardError> {
+) -> Result<f64, CoreError> {
     gradient_into_with_block(x, y, net, loss, grad, threads, 0)
 }
 
@@ -478,7 +368,7 @@ pub fn gradient_into_with_block(
     grad: &mut [f64],
     threads: usize,
     block_rows: usize,
-) -> Result<f64, ForwardError> {
+) -> Result<f64, CoreError> {
     check_shapes(&x, &y, net, loss)?;
     let layout = ParamLayout::of(net);
     if grad.len() != layout.len {
@@ -534,7 +424,7 @@ pub fn gradient_into_with_block(
 
 /// The mean loss alone over the rows of `x` (no gradient), blocked as
 /// [`gradient_into`] and as independent of the thread count.
-pub fn loss_of(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss, threads: usize) -> Result<f64, ForwardError> {
+pub fn loss_of(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss, threads: usize) -> Result<f64, CoreError> {
     check_shapes(&x, &y, net, loss)?;
     let n = x.nrows();
     if n == 0 {
@@ -575,7 +465,7 @@ pub struct Trace {
 /// The unfused backward pass: every layer's `z`, `a` and `delta` as full
 /// matrices, products by [`matmul_into`] (base R's `%*%`). The same
 /// gradient as [`gradient_into`] up to rounding.
-pub fn gradient_trace(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss) -> Result<Trace, ForwardError> {
+pub fn gradient_trace(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss) -> Result<Trace, CoreError> {
     check_shapes(&x, &y, net, loss)?;
     let layout = ParamLayout::of(net);
     let layers = net.layers();
@@ -627,6 +517,8 @@ pub fn gradient_trace(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, los
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::activation::Activation;
+    use crate::network::Layer;
     use crate::test_util::{random_scaled, Spec};
     use Activation::*;
 

@@ -21,187 +21,16 @@
 //! about non-finite operands from the product itself (see `layer_into`),
 //! so finite results may differ from the unfused ones by rounding only.
 
-use std::fmt;
 use std::mem::MaybeUninit;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip};
 
-use crate::activation::{sigmoid_in_place, sigmoid_in_place_checked, sigmoid_into_checked};
+use crate::activation::{sigmoid_in_place, sigmoid_in_place_checked, sigmoid_into_checked, Activation};
 use crate::gemm::{gemm_packed_into, gemm_prepacked_into, GemmWork, PackedB};
 use crate::matmul::{matmul_into, simple_matmul_into};
 use crate::nan::{add_nan_first, is_r_na, quiet, view_has_non_finite};
-
-/// An activation function, applied after a layer's product (and bias).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// [`sigmoid`], equal to R's `plogis()`.
-    Sigmoid,
-    /// `max(z, 0)`, as R's `ifelse(z > 0, z, 0)`; NA/NaN are kept as they are.
-    Relu,
-    /// `tanh(z)` (the platform's `tanh`, as R's).
-    Tanh,
-    /// `z` unchanged.
-    Identity,
-    /// Row-wise softmax, `exp(z - max(z)) / sum(exp(z - max(z)))`; see
-    /// [`softmax_rows`].
-    Softmax,
-}
-
-impl Activation {
-    /// All activations, in the order R documents them.
-    pub const ALL: [Activation; 5] =
-        [Activation::Sigmoid, Activation::Relu, Activation::Tanh, Activation::Identity, Activation::Softmax];
-
-    /// Parses the R-side name (`"sigmoid"`, `"relu"`, `"tanh"`,
-    /// `"identity"`, `"softmax"`).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// The R-side name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-            Activation::Identity => "identity",
-            Activation::Softmax => "softmax",
-        }
-    }
-
-    /// Rough cost of one evaluation, in multiply-adds, for the decision to
-    /// use threads.
-    pub(crate) fn cost(self) -> usize {
-        match self {
-            Activation::Identity | Activation::Relu => 1,
-            Activation::Sigmoid | Activation::Tanh | Activation::Softmax => 8,
-        }
-    }
-}
-
-/// One dense layer: `z = a_prev %*% weights (+ bias)`, `a = activation(z)`.
-#[derive(Clone, Debug)]
-pub struct Layer<'a> {
-    /// `d_in x d_out` weights (any strides).
-    pub weights: ArrayView2<'a, f64>,
-    /// `None`, or `d_out` values added to every row of `z`.
-    pub bias: Option<&'a [f64]>,
-    /// Applied to `z`.
-    pub activation: Activation,
-}
-
-/// Inconsistent shapes or arguments (a programming error on the caller's
-/// side: the R wrappers check shapes first).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ForwardError(pub String);
-
-impl fmt::Display for ForwardError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ForwardError {}
-
-impl From<crate::memory::AllocError> for ForwardError {
-    fn from(e: crate::memory::AllocError) -> Self {
-        ForwardError(e.to_string())
-    }
-}
-
-pub(crate) fn err<T>(msg: String) -> Result<T, ForwardError> {
-    Err(ForwardError(msg))
-}
-
-/// A chain of layers whose shapes fit together.
-#[derive(Clone, Debug)]
-pub struct Network<'a> {
-    layers: Vec<Layer<'a>>,
-    /// Per layer: do the weights hold a non-finite value (then every
-    /// product with them takes R's plain loop). Found out only when a
-    /// product gave a non-finite value (a scan of every weight on every
-    /// call costs milliseconds for a wide layer).
-    weights_non_finite: Vec<OnceLock<bool>>,
-}
-
-impl<'a> Network<'a> {
-    /// Checks that there is at least one layer, that each layer's weights
-    /// have as many rows as the previous layer's have columns, and that
-    /// each bias has one value per column.
-    pub fn new(layers: Vec<Layer<'a>>) -> Result<Self, ForwardError> {
-        if layers.is_empty() {
-            return err("a network needs at least one layer".into());
-        }
-        for (l, pair) in layers.windows(2).enumerate() {
-            let (a, b) = (&pair[0].weights, &pair[1].weights);
-            if a.ncols() != b.nrows() {
-                return err(format!(
-                    "layer {} has {} outputs but layer {}'s weights are {}x{}",
-                    l + 1,
-                    a.ncols(),
-                    l + 2,
-                    b.nrows(),
-                    b.ncols()
-                ));
-            }
-        }
-        for (l, layer) in layers.iter().enumerate() {
-            if let Some(b) = layer.bias {
-                if b.len() != layer.weights.ncols() {
-                    return err(format!(
-                        "layer {}'s bias has length {} but its weights have {} columns",
-                        l + 1,
-                        b.len(),
-                        layer.weights.ncols()
-                    ));
-                }
-            }
-        }
-        let weights_non_finite = layers.iter().map(|_| OnceLock::new()).collect();
-        Ok(Network { layers, weights_non_finite })
-    }
-
-    /// The layers.
-    pub fn layers(&self) -> &[Layer<'a>] {
-        &self.layers
-    }
-
-    /// Number of inputs (rows of the first weight matrix).
-    pub fn n_inputs(&self) -> usize {
-        self.layers[0].weights.nrows()
-    }
-
-    /// Number of outputs (columns of the last weight matrix).
-    pub fn n_outputs(&self) -> usize {
-        self.layers[self.layers.len() - 1].weights.ncols()
-    }
-
-    /// Largest width of a hidden layer (0 with a single layer).
-    pub(crate) fn max_hidden_width(&self) -> usize {
-        let l = self.layers.len();
-        self.layers[..l - 1].iter().map(|x| x.weights.ncols()).max().unwrap_or(0)
-    }
-
-    /// Rough work per input row, in multiply-adds.
-    pub(crate) fn work_per_row(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|l| l.weights.ncols() * (l.weights.nrows() + 1 + l.activation.cost()))
-            .sum()
-    }
-
-    fn check_input(&self, x: &ArrayView2<f64>) -> Result<(), ForwardError> {
-        if x.ncols() != self.n_inputs() {
-            return err(format!(
-                "the input has {} columns but the network expects {} inputs",
-                x.ncols(),
-                self.n_inputs()
-            ));
-        }
-        Ok(())
-    }
-}
+use crate::network::{err, CoreError, Layer, Network};
 
 /// Default rows per block of the fused path. Chosen by measurement (see
 /// `benches/forward.rs`, blocks of 64 to 1024 rows on 2 threads, repeated
@@ -233,7 +62,7 @@ pub fn forward_into(
     net: &Network,
     out: ArrayViewMut2<f64>,
     threads: usize,
-) -> Result<(), ForwardError> {
+) -> Result<(), CoreError> {
     // A single layer gains nothing from small blocks (there is no
     // intermediate to keep in cache): one block per thread. (The weights
     // are packed once per call either way; with W3, 2000x2000 by
@@ -254,7 +83,7 @@ pub fn forward_into_with_block(
     mut out: ArrayViewMut2<f64>,
     threads: usize,
     block_rows: usize,
-) -> Result<(), ForwardError> {
+) -> Result<(), CoreError> {
     net.check_input(&x)?;
     let n = x.nrows();
     if out.dim() != (n, net.n_outputs()) {
@@ -700,7 +529,7 @@ pub fn forward_trace_into(
     net: &Network,
     zs: &mut [ArrayViewMut2<f64>],
     acts: &mut [ArrayViewMut2<f64>],
-) -> Result<(), ForwardError> {
+) -> Result<(), CoreError> {
     net.check_input(&x)?;
     let n = x.nrows();
     let n_layers = net.layers.len();
@@ -882,7 +711,7 @@ fn small_layer_z<'z>(a: &[f64], n: usize, layer: &SmallLayer, z: &'z mut [MaybeU
 }
 
 /// Convenience: the fused pass into a new column-major array.
-pub fn forward(x: ArrayView2<f64>, net: &Network, threads: usize) -> Result<ndarray::Array2<f64>, ForwardError> {
+pub fn forward(x: ArrayView2<f64>, net: &Network, threads: usize) -> Result<ndarray::Array2<f64>, CoreError> {
     let mut out = ndarray::Array2::zeros((x.nrows(), net.n_outputs()).f());
     forward_into(x, net, out.view_mut(), threads)?;
     Ok(out)
@@ -893,7 +722,7 @@ pub fn forward(x: ArrayView2<f64>, net: &Network, threads: usize) -> Result<ndar
 pub fn forward_trace(
     x: ArrayView2<f64>,
     net: &Network,
-) -> Result<(Vec<ndarray::Array2<f64>>, Vec<ndarray::Array2<f64>>), ForwardError> {
+) -> Result<(Vec<ndarray::Array2<f64>>, Vec<ndarray::Array2<f64>>), CoreError> {
     let n = x.nrows();
     let new = || -> Vec<ndarray::Array2<f64>> {
         net.layers.iter().map(|l| ndarray::Array2::zeros((n, l.weights.ncols()).f())).collect()

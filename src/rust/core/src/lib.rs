@@ -13,11 +13,13 @@ pub mod loss;
 pub mod matmul;
 pub mod memory;
 mod nan;
+pub mod network;
 pub mod optim;
 #[cfg(test)]
 mod test_util;
 
-pub use activation::{sigmoid, sigmoid_in_place};
-pub use forward::{forward_into, forward_trace_into, Activation, ForwardError, Layer, Network};
+pub use activation::{sigmoid, sigmoid_in_place, Activation};
+pub use forward::{forward_into, forward_trace_into};
+pub use network::{CoreError, Layer, Network, ParamLayout};
 pub use init::{init_weights_into, InitMethod};
 pub use matmul::{gemm_into, has_non_finite, matmul_into, simple_matmul_into};

@@ -18,8 +18,8 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
-use crate::activation::sigmoid;
-use crate::forward::{apply_activation, Activation};
+use crate::activation::{sigmoid, Activation};
+use crate::forward::apply_activation;
 
 /// A loss function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

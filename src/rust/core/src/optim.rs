@@ -32,11 +32,13 @@ use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use crate::backward::{block_gradient, loss_of, shard_count, Objective, ParamLayout, Plan, Scratch};
-use crate::forward::{col_major_ref, err, Activation, ForwardError, Network};
+use crate::activation::Activation;
+use crate::backward::{block_gradient, loss_of, shard_count, Objective, Plan, Scratch};
+use crate::forward::col_major_ref;
 use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
+use crate::network::{err, CoreError, Network, ParamLayout};
 
 /// An optimiser and its settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -294,7 +296,7 @@ impl Trainer {
         n_val: usize,
         settings: Settings,
         seed: u64,
-    ) -> Result<Self, ForwardError> {
+    ) -> Result<Self, CoreError> {
         // a network view checks the layout against the activations
         let (d_in, d_out) = {
             let net = layout.network(&params, &activations)?;
@@ -333,9 +335,9 @@ impl Trainer {
             yr.extend(y.row(i).iter());
         }
         let mut x_val = Array2::from_shape_vec((val.len(), d_in).f(), try_filled(val.len() * d_in, 0.0, "the validation rows")?)
-            .map_err(|e| ForwardError(format!("{e}")))?;
+            .map_err(|e| CoreError(format!("{e}")))?;
         let mut y_val = Array2::from_shape_vec((val.len(), d_out).f(), try_filled(val.len() * d_out, 0.0, "the validation targets")?)
-            .map_err(|e| ForwardError(format!("{e}")))?;
+            .map_err(|e| CoreError(format!("{e}")))?;
         for (r, &i) in val.iter().enumerate() {
             x_val.row_mut(r).assign(&x.row(i));
             y_val.row_mut(r).assign(&y.row(i));
@@ -396,7 +398,7 @@ impl Trainer {
 
     /// The mean loss on the validation rows (NaN without any), at the
     /// current parameters.
-    pub fn validation_loss(&self) -> Result<f64, ForwardError> {
+    pub fn validation_loss(&self) -> Result<f64, CoreError> {
         let net = self.layout.network(&self.params, &self.activations)?;
         loss_of(self.x_val.view(), self.y_val.view(), &net, self.settings.loss, self.settings.threads)
     }
@@ -406,7 +408,7 @@ impl Trainer {
     /// epoch stops after the current step. An error when the epoch's
     /// buffers cannot be allocated; a panic in any thread (a bug) is an
     /// error too, never a hang: the other threads stop waiting for it.
-    pub fn epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, ForwardError> {
+    pub fn epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, CoreError> {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_epoch(interrupt)));
         match outcome {
             Ok(result) => result,
@@ -421,7 +423,7 @@ impl Trainer {
         }
     }
 
-    fn run_epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, ForwardError> {
+    fn run_epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, CoreError> {
         let n = self.order.len();
         shuffle(&mut self.order, &mut self.rng);
         let bs = self.settings.batch_size.min(n.max(1));
