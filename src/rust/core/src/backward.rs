@@ -6,7 +6,7 @@
 //! `delta_L = dL/dz_L` (see [`crate::loss::output_delta`]),
 //! `dL/dW_l = a_{l-1}^T delta_l`, `dL/db_l = colSums(delta_l)` and
 //! `delta_{l-1} = (delta_l W_l^T) * act'_{l-1}` (see
-//! [`crate::loss::activation_backward`]).
+//! [`crate::activation::activation_backward`]).
 //!
 //! Two ways through it, as for the forward pass:
 //! * [`gradient_into`], the blocked path: rows are cut into blocks of at
@@ -29,12 +29,13 @@
 
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
+use crate::activation::{activation_backward, apply_activation};
 use crate::forward::{
-    add_bias, apply_activation, col_major, col_major_ref, product_into, run_jobs, BLOCK_ROWS, PARALLEL_MIN_WORK,
+    add_bias, col_major, col_major_ref, product_into, run_jobs, BLOCK_ROWS, PARALLEL_MIN_WORK,
     SCRATCH_MAX_VALUES, SMALL_PRODUCT,
 };
 use crate::gemm::{gemm_packed_add_into, gemm_packed_into, GemmWork, PackedB};
-use crate::loss::{activation_backward, block_loss, output_delta, Loss};
+use crate::loss::{block_loss, output_delta, Loss};
 use crate::matmul::matmul_into;
 use crate::memory::try_filled;
 use crate::network::{err, CoreError, Network, ParamLayout};

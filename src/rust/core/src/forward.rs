@@ -26,10 +26,12 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip};
 
-use crate::activation::{sigmoid_in_place, sigmoid_in_place_checked, sigmoid_into_checked, Activation};
+use crate::activation::{
+    activate_small_into, apply_activation, apply_activation_checked, Activation, SMALL_SOFTMAX_WORK,
+};
 use crate::gemm::{gemm_packed_into, gemm_prepacked_into, GemmWork, PackedB};
 use crate::matmul::{matmul_into, simple_matmul_into};
-use crate::nan::{add_nan_first, is_r_na, quiet, view_has_non_finite};
+use crate::nan::{add_nan_first, view_has_non_finite};
 use crate::network::{err, CoreError, Layer, Network};
 
 /// Default rows per block of the fused path. Chosen by measurement (see
@@ -407,119 +409,6 @@ pub(crate) fn add_bias(mut z: ArrayViewMut2<f64>, bias: &[f64]) {
     }
 }
 
-/// `max(z, 0)` as R's `ifelse(z > 0, z, 0)`, keeping NA/NaN (with their
-/// payload) where R's `ifelse` has an NA test.
-#[inline]
-pub fn relu(z: f64) -> f64 {
-    if z > 0.0 || z.is_nan() {
-        z
-    } else {
-        0.0
-    }
-}
-
-/// Applies `act` to `z` in place (column by column; softmax row-wise).
-/// `rows` must hold at least `3 * z.nrows()` values for softmax.
-pub fn apply_activation(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) {
-    let elementwise: fn(&mut [f64]) = match act {
-        Activation::Identity => return,
-        Activation::Softmax => return softmax_rows(z, rows),
-        Activation::Sigmoid => sigmoid_in_place,
-        Activation::Relu => |s| s.iter_mut().for_each(|v| *v = relu(*v)),
-        Activation::Tanh => |s| s.iter_mut().for_each(|v| *v = v.tanh()),
-    };
-    if let Some(s) = z.as_slice_memory_order_mut() {
-        return elementwise(s);
-    }
-    for mut col in z.axis_iter_mut(Axis(1)) {
-        match col.as_slice_mut() {
-            Some(s) => elementwise(s),
-            None => col.iter_mut().for_each(|v| elementwise(std::slice::from_mut(v))),
-        }
-    }
-}
-
-/// [`apply_activation`], returning whether `z` held a NaN or an infinity
-/// before the activation was applied.
-fn apply_activation_checked(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) -> bool {
-    if act != Activation::Sigmoid {
-        let non_finite = view_has_non_finite(&z.view());
-        apply_activation(z, act, rows);
-        return non_finite;
-    }
-    if let Some(s) = z.as_slice_memory_order_mut() {
-        return sigmoid_in_place_checked(s);
-    }
-    let mut non_finite = false;
-    for mut col in z.axis_iter_mut(Axis(1)) {
-        match col.as_slice_mut() {
-            Some(s) => non_finite |= sigmoid_in_place_checked(s),
-            None => col.iter_mut().for_each(|v| non_finite |= sigmoid_in_place_checked(std::slice::from_mut(v))),
-        }
-    }
-    non_finite
-}
-
-/// Row-wise softmax in place, as the base-R reference
-/// `m <- apply(z, 1, max); e <- exp(z - m); e / rowSums(e)`:
-/// * numerically stable (the row maximum is subtracted first: no overflow);
-/// * the row sum is accumulated with error compensation (R's `rowSums`
-///   accumulates in long double), so results match R to about 1 ulp;
-/// * a row with NA/NaN is NA/NaN throughout, as in R: the row maximum is
-///   then NA if the row has an NA (R's `max`: NA trumps NaN), else NaN;
-///   a NaN entry keeps its own value, every other entry gets the maximum's;
-/// * a row with `+Inf` (and no NaN) is NaN throughout (`Inf - Inf`).
-///
-/// Works column by column over the rows (vectorised); `rows` is a
-/// workspace of at least `3 * z.nrows()` values.
-pub fn softmax_rows(mut z: ArrayViewMut2<f64>, rows: &mut [f64]) {
-    let m = z.nrows();
-    let (max, rest) = rows.split_at_mut(m);
-    let (sum, rest) = rest.split_at_mut(m);
-    let comp = &mut rest[..m];
-    max.fill(f64::NEG_INFINITY);
-    for col in z.axis_iter(Axis(1)) {
-        for (mx, &v) in max.iter_mut().zip(col.iter()) {
-            if v.is_nan() {
-                if !is_r_na(*mx) {
-                    *mx = v;
-                }
-            } else if v > *mx {
-                // never true once the maximum is NaN
-                *mx = v;
-            }
-        }
-    }
-    sum.fill(0.0);
-    comp.fill(0.0);
-    for mut col in z.axis_iter_mut(Axis(1)) {
-        for (((v, &mx), s), c) in col.iter_mut().zip(max.iter()).zip(sum.iter_mut()).zip(comp.iter_mut()) {
-            let e = if v.is_nan() {
-                quiet(*v)
-            } else if mx.is_nan() {
-                quiet(mx)
-            } else {
-                (*v - mx).exp()
-            };
-            *v = e;
-            // 2Sum: s + e exactly = t + err
-            let t = *s + e;
-            let bp = t - *s;
-            let err = (*s - (t - bp)) + (e - bp);
-            *s = t;
-            *c += err;
-        }
-    }
-    for (s, c) in sum.iter_mut().zip(comp.iter()) {
-        *s += *c;
-    }
-    for mut col in z.axis_iter_mut(Axis(1)) {
-        for (v, &s) in col.iter_mut().zip(sum.iter()) {
-            *v = if v.is_nan() { *v } else if s.is_nan() { quiet(s) } else { *v / s };
-        }
-    }
-}
-
 /// The unfused forward pass (`trace = TRUE`): writes every layer's `z`
 /// (before the activation) into `zs[l]` and `a` (after it) into `acts[l]`,
 /// each `x.nrows() x d_l` (any strides, may be uninitialised). Each product
@@ -610,7 +499,7 @@ pub fn forward_small_into(x: &[f64], n: usize, layers: &[SmallLayer], out: &mut 
             || l.bias.is_some_and(|b| b.len() != l.d_out)
             || values > SMALL_MAX_VALUES
             || (l.d_out > 1 && values * l.d_in > SMALL_PRODUCT)
-            || (l.activation == Activation::Softmax && 3 * n > SMALL_MAX_VALUES)
+            || (l.activation == Activation::Softmax && 3 * n > SMALL_SOFTMAX_WORK)
         {
             return false;
         }
@@ -633,27 +522,7 @@ pub fn forward_small_into(x: &[f64], n: usize, layers: &[SmallLayer], out: &mut 
             if l == 0 { x } else { unsafe { std::slice::from_raw_parts(a_buf.as_ptr() as *const f64, n * k) } };
         let zs = small_layer_z(input, n, layer, &mut z_buf[..len]);
         let dst: &mut [f64] = if l + 1 == n_layers { &mut out[..] } else { zeroed(&mut a_buf[..len]) };
-        let zs = &*zs;
-        let non_finite = match layer.activation {
-            Activation::Sigmoid => sigmoid_into_checked(zs, dst),
-            act => {
-                if zs.iter().fold(false, |acc, v| acc | !v.is_finite()) {
-                    return false;
-                }
-                match act {
-                    Activation::Relu => dst.iter_mut().zip(zs).for_each(|(o, &v)| *o = relu(v)),
-                    Activation::Tanh => dst.iter_mut().zip(zs).for_each(|(o, &v)| *o = v.tanh()),
-                    Activation::Softmax => {
-                        dst.copy_from_slice(zs);
-                        let mut rows = [0.0f64; SMALL_MAX_VALUES];
-                        softmax_rows(col_major(dst, n, d), &mut rows);
-                    }
-                    _ => dst.copy_from_slice(zs),
-                }
-                false
-            }
-        };
-        if non_finite {
+        if activate_small_into(layer.activation, zs, dst, n) {
             return false;
         }
     }
@@ -740,7 +609,8 @@ pub fn forward_trace(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::{sigmoid, sigmoid_into};
+    use crate::activation::{relu, sigmoid, sigmoid_into, softmax_rows};
+    use crate::nan::is_r_na;
     use crate::test_util::{random_scaled as random, Lcg, Spec};
     use ndarray::Array2;
 
