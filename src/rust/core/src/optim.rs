@@ -34,11 +34,11 @@ use rand_core::{RngCore, SeedableRng};
 
 use crate::activation::Activation;
 use crate::backward::{block_gradient, loss_of, shard_count, Objective, Plan, Scratch};
-use crate::forward::col_major_ref;
 use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
 use crate::network::{err, CoreError, Network, ParamLayout};
+use crate::product::col_major_ref;
 
 /// An optimiser and its settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
