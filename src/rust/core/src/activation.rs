@@ -11,6 +11,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, ShapeBuilder, Zip};
 
 use crate::nan::{is_r_na, quiet, view_has_non_finite};
+use crate::parallel::run_jobs;
 
 /// An activation function, applied after a layer's product (and bias).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,26 +163,9 @@ pub fn sigmoid_into_threads(src: &[f64], dst: &mut [f64], threads: usize) {
     }
     let workers = threads.max(1).min(src.len().div_ceil(SIGMOID_CHUNK));
     let chunks = src.chunks(SIGMOID_CHUNK).zip(dst.chunks_mut(SIGMOID_CHUNK));
-    let queue = std::sync::Mutex::new(chunks);
-    let work = || loop {
-        let job = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
-        match job {
-            Some((s, d)) => {
-                crate::memory::prefault(d);
-                sigmoid_into(s, d);
-            }
-            None => break,
-        }
-    };
-    if workers <= 1 {
-        work();
-        return;
-    }
-    std::thread::scope(|scope| {
-        for _ in 1..workers {
-            scope.spawn(work);
-        }
-        work();
+    run_jobs(chunks, workers, || (), |(s, d), _| {
+        crate::memory::prefault(d);
+        sigmoid_into(s, d);
     });
 }
 

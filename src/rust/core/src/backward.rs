@@ -30,12 +30,13 @@
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
 use crate::activation::{activation_backward, apply_activation};
-use crate::forward::{run_jobs, BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES};
+use crate::forward::{BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES};
 use crate::gemm::{gemm_packed_add_into, gemm_packed_into, GemmWork, PackedB};
 use crate::loss::{block_loss, output_delta, Loss};
 use crate::matmul::matmul_into;
 use crate::memory::try_filled;
 use crate::network::{err, CoreError, Network, ParamLayout};
+use crate::parallel::run_jobs;
 use crate::product::{add_bias, col_major, col_major_ref, product_into, SMALL_PRODUCT};
 
 /// `loss += lambda / 2 * sum(W^2)`, `grad += lambda * W` over the weights

@@ -22,7 +22,7 @@
 //! so finite results may differ from the unfused ones by rounding only.
 
 use std::mem::MaybeUninit;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
@@ -33,6 +33,7 @@ use crate::gemm::{GemmWork, PackedB};
 use crate::matmul::{matmul_into, simple_matmul_into};
 use crate::nan::{add_nan_first, view_has_non_finite};
 use crate::network::{err, CoreError, Layer, Network};
+use crate::parallel::run_jobs;
 use crate::product::{add_bias, col_major, col_major_ref, product_into, SMALL_PRODUCT};
 
 /// Default rows per block of the fused path. Chosen by measurement (see
@@ -148,40 +149,6 @@ pub fn forward_into_with_block(
         forward_block(xb, net, packed, small, ob, scratch)
     });
     Ok(())
-}
-
-/// Runs `work` on every job of `jobs` with up to `workers` threads (the
-/// calling thread included), each with its own state made by `init`. Jobs
-/// are handed out in order as threads become free; a job's result must not
-/// depend on which thread runs it (the callers' results are the same
-/// whatever the number of threads).
-pub(crate) fn run_jobs<J, I, S>(jobs: I, workers: usize, init: impl Fn() -> S + Sync, work: impl Fn(J, &mut S) + Sync)
-where
-    I: Iterator<Item = J> + Send,
-    J: Send,
-{
-    if workers <= 1 {
-        let mut state = init();
-        jobs.for_each(|job| work(job, &mut state));
-        return;
-    }
-    let queue = Mutex::new(jobs);
-    let work_loop = || {
-        let mut state = init();
-        loop {
-            let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-            match job {
-                Some(job) => work(job, &mut state),
-                None => break,
-            }
-        }
-    };
-    std::thread::scope(|scope| {
-        for _ in 1..workers {
-            scope.spawn(work_loop);
-        }
-        work_loop();
-    });
 }
 
 /// Per-thread buffers of the fused path, allocated once per call.

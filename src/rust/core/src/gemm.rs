@@ -32,6 +32,8 @@ use std::mem::MaybeUninit;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use crate::parallel::{run_jobs, SharedPtr};
+
 /// Rows of the micro-kernel's tile.
 pub const MR: usize = 8;
 /// Columns of the micro-kernel's tile.
@@ -182,21 +184,6 @@ impl PackedB {
     }
 }
 
-/// A pointer to memory only read, shared by the packing threads.
-#[derive(Clone, Copy)]
-struct SendPtr(*const f64);
-impl SendPtr {
-    /// The pointer (a method, so that closures capture the whole `SendPtr`).
-    fn get(self) -> *const f64 {
-        self.0
-    }
-}
-
-// SAFETY: the pointee (a view's memory) outlives the scoped threads and is
-// only read.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
 /// `out = a %*% b` with `b` packed beforehand ([`PackedB`]), otherwise as
 /// [`gemm_packed_into`] (same arithmetic, same bits).
 ///
@@ -248,7 +235,7 @@ fn pack_blocks(b: ArrayView2<f64>, threads: usize, data: &mut Vec<f64>) -> Optio
     data.try_reserve_exact(len).ok()?;
     let (rs, cs) = (b.strides()[0], b.strides()[1]);
     // the view's memory, shared read-only by the packing threads
-    let base = SendPtr(b.as_ptr());
+    let base = SharedPtr(b.as_ptr().cast_mut());
     let mut parts = Vec::with_capacity(blocks.len());
     let mut rest = &mut data.spare_capacity_mut()[..len];
     for &(jc, pc, nc, kc, l) in &blocks {
@@ -257,27 +244,13 @@ fn pack_blocks(b: ArrayView2<f64>, threads: usize, data: &mut Vec<f64>) -> Optio
         rest = tail;
     }
     let pack_part = |(jc, pc, nc, kc, dst): (usize, usize, usize, usize, &mut [MaybeUninit<f64>])| {
-        // SAFETY: (pc, jc) + (kc, nc) stays inside `b`; `dst` has the
-        // block's length.
+        // SAFETY: (pc, jc) + (kc, nc) stays inside `b`, which is only read
+        // (by every thread); `dst` has the block's length and is this
+        // part's alone.
         unsafe { pack_b(kc, nc, base.get().offset(pc as isize * rs + jc as isize * cs), rs, cs, dst) };
     };
-    let workers = threads.clamp(1, parts.len().max(1));
-    if workers <= 1 || len < (1 << 16) {
-        parts.into_iter().for_each(pack_part);
-    } else {
-        let mut shares: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
-        for (i, part) in parts.into_iter().enumerate() {
-            shares[i % workers].push(part);
-        }
-        std::thread::scope(|scope| {
-            let mut shares = shares.into_iter();
-            let mine = shares.next().unwrap_or_default();
-            for share in shares {
-                scope.spawn(move || share.into_iter().for_each(pack_part));
-            }
-            mine.into_iter().for_each(pack_part);
-        });
-    }
+    let workers = if len < (1 << 16) { 1 } else { threads.clamp(1, parts.len().max(1)) };
+    run_jobs(parts.into_iter(), workers, || (), |part, _| pack_part(part));
     // SAFETY: the parts cover the first `len` values, and pack_b wrote
     // every one of them
     unsafe { data.set_len(len) };

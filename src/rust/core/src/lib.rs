@@ -15,6 +15,7 @@ pub mod memory;
 mod nan;
 pub mod network;
 pub mod optim;
+mod parallel;
 mod product;
 #[cfg(test)]
 mod test_util;

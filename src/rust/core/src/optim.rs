@@ -25,8 +25,7 @@
 //! Weight decay `lambda` adds `lambda w` to the gradient of every weight
 //! (not the biases), i.e. `lambda / 2 sum(W^2)` to the loss.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use rand_chacha::ChaCha20Rng;
@@ -38,6 +37,7 @@ use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
 use crate::network::{err, CoreError, Network, ParamLayout};
+use crate::parallel::{BreakOnPanic, SharedPtr, SpinBarrier};
 use crate::product::col_major_ref;
 
 /// An optimiser and its settings.
@@ -142,119 +142,6 @@ pub fn validation_split(n: usize, n_val: usize, rng: &mut ChaCha20Rng) -> (Vec<u
     let train = (0..n).filter(|&i| !is_val[i]).collect();
     val.sort_unstable();
     (train, val)
-}
-
-/// A barrier for the few threads of a training epoch, which meet three
-/// times per step (every few hundred microseconds): a waiting thread spins
-/// for a few tens of microseconds first, and only then sleeps (on a
-/// condition variable), because a wake-up from sleep takes tens of
-/// microseconds on this project's machines (`std::sync::Barrier` always
-/// sleeps) while spinning for long wastes the core when the machine is busy
-/// and the other thread is not running.
-struct SpinBarrier {
-    n: usize,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
-    /// Set when a thread panicked: it will never arrive, so every wait
-    /// returns at once (with `false`) instead of waiting for ever.
-    broken: AtomicBool,
-    lock: Mutex<()>,
-    wake: Condvar,
-}
-
-/// Spins (pause instructions) before a waiting thread sleeps: about 20-50
-/// microseconds.
-const BARRIER_SPINS: u32 = 2000;
-
-impl SpinBarrier {
-    fn new(n: usize) -> Self {
-        SpinBarrier {
-            n,
-            arrived: AtomicUsize::new(0),
-            generation: AtomicUsize::new(0),
-            broken: AtomicBool::new(false),
-            lock: Mutex::new(()),
-            wake: Condvar::new(),
-        }
-    }
-
-    /// Returns `true` once all `n` threads have called `wait` (for this
-    /// meeting), or `false` as soon as the barrier is broken (a thread
-    /// panicked: the meeting will never be complete). Everything a thread
-    /// wrote before `wait` is visible to every thread after it.
-    fn wait(&self) -> bool {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
-            // the last to arrive opens the next meeting, then releases all
-            // (under the lock, so that no sleeper misses the change)
-            self.arrived.store(0, Ordering::Relaxed);
-            {
-                let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-                self.generation.fetch_add(1, Ordering::Release);
-            }
-            self.wake.notify_all();
-            return !self.broken.load(Ordering::Acquire);
-        }
-        for _ in 0..BARRIER_SPINS {
-            if self.generation.load(Ordering::Acquire) != generation {
-                return !self.broken.load(Ordering::Acquire);
-            }
-            if self.broken.load(Ordering::Acquire) {
-                return false;
-            }
-            std::hint::spin_loop();
-        }
-        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        while self.generation.load(Ordering::Acquire) == generation {
-            if self.broken.load(Ordering::Acquire) {
-                return false;
-            }
-            guard = self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner);
-        }
-        !self.broken.load(Ordering::Acquire)
-    }
-
-    /// Breaks the barrier: every present and future `wait` returns `false`.
-    fn break_all(&self) {
-        {
-            let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-            self.broken.store(true, Ordering::Release);
-        }
-        self.wake.notify_all();
-    }
-}
-
-/// Breaks its barrier when dropped while its thread unwinds from a panic,
-/// so that the other threads of the epoch stop waiting for it.
-struct BreakOnPanic<'a>(&'a SpinBarrier);
-
-impl Drop for BreakOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.break_all();
-        }
-    }
-}
-
-/// Pointers shared by the threads of an epoch; every access is ordered by
-/// the epoch's barriers (see [`Trainer::epoch`]).
-struct Shared<T>(*mut T);
-impl<T> Clone for Shared<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Shared<T> {}
-// SAFETY: the pointees outlive the scoped threads; the barriers separate
-// the phases in which a buffer is written by one thread from those in
-// which it is read by others.
-unsafe impl<T> Send for Shared<T> {}
-unsafe impl<T> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    fn get(self) -> *mut T {
-        self.0
-    }
 }
 
 /// A training run's state.
@@ -449,8 +336,8 @@ impl Trainer {
         let mut losses = vec![0.0; shards];
         // the packed weights, repacked after every update: matrix `i` by
         // thread `i % threads`
-        let packs: Vec<(Shared<PackedB>, usize, bool)> =
-            plan.packed_mut().into_iter().map(|(p, l, tr)| (Shared(p as *mut PackedB), l, tr)).collect();
+        let packs: Vec<(SharedPtr<PackedB>, usize, bool)> =
+            plan.packed_mut().into_iter().map(|(p, l, tr)| (SharedPtr(p as *mut PackedB), l, tr)).collect();
         let packs = &packs;
         let obj_for = |m: usize, loss: Loss, d_out: usize| Objective { loss, mean_over: loss.mean_over(m, d_out) };
 
@@ -459,15 +346,15 @@ impl Trainer {
         let barrier = SpinBarrier::new(threads);
         let barrier = &barrier;
 
-        let params = Shared(self.params.as_mut_ptr());
-        let state1 = Shared(self.state1.as_mut_ptr());
-        let state2 = Shared(self.state2.as_mut_ptr());
+        let params = SharedPtr(self.params.as_mut_ptr());
+        let state1 = SharedPtr(self.state1.as_mut_ptr());
+        let state2 = SharedPtr(self.state2.as_mut_ptr());
         // the buffers' memory, each written by one thread at a time (see
         // the phases below)
-        let bufs_ptr: Vec<Shared<f64>> = bufs.iter_mut().map(|b| Shared(b.as_mut_ptr())).collect();
+        let bufs_ptr: Vec<SharedPtr<f64>> = bufs.iter_mut().map(|b| SharedPtr(b.as_mut_ptr())).collect();
         let bufs_ptr = &bufs_ptr;
-        let losses_ptr = Shared(losses.as_mut_ptr());
-        let plan_ptr = Shared(&mut plan as *mut Plan);
+        let losses_ptr = SharedPtr(losses.as_mut_ptr());
+        let plan_ptr = SharedPtr(&mut plan as *mut Plan);
         let settings = self.settings;
         let layout = &self.layout;
         let activations = &self.activations;
