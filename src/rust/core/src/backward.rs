@@ -158,7 +158,7 @@ impl Plan {
 }
 
 /// Per-thread buffers of the blocked backward pass.
-pub struct Scratch {
+pub struct BlockScratch {
     /// Per layer, the block's `a_l` (the last: `z_L`), column-major.
     acts: Vec<Vec<f64>>,
     /// Two `delta` buffers (ping-pong), `rows x widest layer`.
@@ -168,13 +168,13 @@ pub struct Scratch {
     gemm: GemmWork,
 }
 
-impl Scratch {
+impl BlockScratch {
     /// Buffers for blocks of up to `p.block_rows()` rows of `net`.
     pub fn new(net: &Network, p: &Plan) -> Self {
         let rb = p.block_rows;
         let widths: Vec<usize> = net.layers().iter().map(|l| l.weights.ncols()).collect();
         let widest = widths.iter().copied().max().unwrap_or(0);
-        Scratch {
+        BlockScratch {
             acts: widths.iter().map(|&d| vec![0.0; rb * d]).collect(),
             delta: [vec![0.0; rb * widest], vec![0.0; rb * widest]],
             rows: vec![0.0; 3 * rb],
@@ -246,12 +246,12 @@ pub fn block_gradient(
     obj: Objective,
     grad: &mut [f64],
     accumulate: bool,
-    scratch: &mut Scratch,
+    scratch: &mut BlockScratch,
 ) -> f64 {
     let m = x.nrows();
     let layers = net.layers();
     let n_layers = layers.len();
-    let Scratch { acts, delta, rows, gemm } = scratch;
+    let BlockScratch { acts, delta, rows, gemm } = scratch;
     block_forward(x, net, p, acts, rows, gemm);
     let out_layer = &layers[n_layers - 1];
     let d_out = out_layer.weights.ncols();
@@ -295,11 +295,11 @@ pub fn block_loss_only(
     net: &Network,
     p: &Plan,
     loss: Loss,
-    scratch: &mut Scratch,
+    scratch: &mut BlockScratch,
 ) -> f64 {
     let m = x.nrows();
     let n_layers = net.layers().len();
-    let Scratch { acts, rows, gemm, .. } = scratch;
+    let BlockScratch { acts, rows, gemm, .. } = scratch;
     block_forward(x, net, p, acts, rows, gemm);
     let out = &net.layers()[n_layers - 1];
     block_loss(col_major(&mut acts[n_layers - 1], m, out.weights.ncols()), out.activation, loss, y, rows)
@@ -389,7 +389,7 @@ pub fn gradient_into_with_block(
     let shards = shard_count(blocks, layout.len);
     // shard s: blocks [s * blocks / shards, (s + 1) * blocks / shards)
     let rows_of = |s: usize| ((s * blocks / shards) * rb, ((s + 1) * blocks / shards * rb).min(n));
-    let run_shard = |s: usize, buf: &mut [f64], scratch: &mut Scratch| -> f64 {
+    let run_shard = |s: usize, buf: &mut [f64], scratch: &mut BlockScratch| -> f64 {
         let (r0, r1) = rows_of(s);
         let mut total = 0.0;
         let mut r = r0;
@@ -410,7 +410,7 @@ pub fn gradient_into_with_block(
         bufs.push(&mut *grad);
         bufs.extend(others.iter_mut().map(|b| b.as_mut_slice()));
         let jobs = bufs.into_iter().zip(losses.iter_mut()).enumerate();
-        run_jobs(jobs, threads.min(shards), || Scratch::new(net, &p), |(s, (buf, l)), scratch| {
+        run_jobs(jobs, threads.min(shards), || BlockScratch::new(net, &p), |(s, (buf, l)), scratch| {
             *l = run_shard(s, buf, scratch)
         });
     }
@@ -424,7 +424,7 @@ pub fn gradient_into_with_block(
 
 /// The mean loss alone over the rows of `x` (no gradient), blocked as
 /// [`gradient_into`] and as independent of the thread count.
-pub fn loss_of(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss, threads: usize) -> Result<f64, CoreError> {
+pub fn mean_loss(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss, threads: usize) -> Result<f64, CoreError> {
     check_shapes(&x, &y, net, loss)?;
     let n = x.nrows();
     if n == 0 {
@@ -439,11 +439,11 @@ pub fn loss_of(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss
     // one loss per block, added in order at the end
     let mut losses = vec![0.0; blocks];
     let jobs = losses.iter_mut().enumerate();
-    let run = |b: usize, l: &mut f64, scratch: &mut Scratch| {
+    let run = |b: usize, l: &mut f64, scratch: &mut BlockScratch| {
         let (r0, r1) = (b * rb, ((b + 1) * rb).min(n));
         *l = block_loss_only(x.slice(s![r0..r1, ..]), y.slice(s![r0..r1, ..]), net, &p, loss, scratch);
     };
-    run_jobs(jobs, threads.min(blocks), || Scratch::new(net, &p), |(b, l), scratch| run(b, l, scratch));
+    run_jobs(jobs, threads.min(blocks), || BlockScratch::new(net, &p), |(b, l), scratch| run(b, l, scratch));
     Ok(losses.iter().fold(0.0, |a, &b| a + b) / mean_over)
 }
 
@@ -566,7 +566,7 @@ mod tests {
                     let mut p = flat.clone();
                     p[i] = v;
                     let net = layout.network(&p, &spec.acts).expect("layout fits");
-                    loss_of(x.view(), y.view(), &net, loss, 1).expect("shapes fit")
+                    mean_loss(x.view(), y.view(), &net, loss, 1).expect("shapes fit")
                 };
                 let w = flat[i];
                 (at(w - 2.0 * h) - 8.0 * at(w - h) + 8.0 * at(w + h) - at(w + 2.0 * h)) / (12.0 * h)
@@ -653,8 +653,8 @@ mod tests {
             assert_eq!(l.to_bits(), l1.to_bits(), "loss with {threads} threads");
             assert!(g.iter().zip(&g1).all(|(a, b)| a.to_bits() == b.to_bits()), "gradient with {threads} threads");
         }
-        let l_only = loss_of(x.view(), y.view(), &net, Loss::CrossEntropy, 1).expect("fits");
-        let l_only2 = loss_of(x.view(), y.view(), &net, Loss::CrossEntropy, 2).expect("fits");
+        let l_only = mean_loss(x.view(), y.view(), &net, Loss::CrossEntropy, 1).expect("fits");
+        let l_only2 = mean_loss(x.view(), y.view(), &net, Loss::CrossEntropy, 2).expect("fits");
         assert_eq!(l_only.to_bits(), l_only2.to_bits());
         assert!((l_only - l1).abs() <= 1e-12 * l1);
     }

@@ -145,14 +145,14 @@ pub fn forward_into_with_block(
     };
     let packed = &packed[..];
     let jobs = x.axis_chunks_iter(Axis(0), rb).zip(out.axis_chunks_iter_mut(Axis(0), rb));
-    run_jobs(jobs, workers, || Scratch::new(net, rb), |(xb, ob), scratch| {
+    run_jobs(jobs, workers, || ForwardScratch::new(net, rb), |(xb, ob), scratch| {
         forward_block(xb, net, packed, small, ob, scratch)
     });
     Ok(())
 }
 
 /// Per-thread buffers of the fused path, allocated once per call.
-struct Scratch {
+struct ForwardScratch {
     /// Two hidden-layer buffers (ping-pong), each `rows x max width`,
     /// column-major.
     a: Vec<f64>,
@@ -163,13 +163,13 @@ struct Scratch {
     gemm: GemmWork,
 }
 
-impl Scratch {
+impl ForwardScratch {
     fn new(net: &Network, rows: usize) -> Self {
         let w = net.max_hidden_width();
         let len = if net.layers.len() > 1 { rows * w } else { 0 };
         let b_len = if net.layers.len() > 2 { len } else { 0 };
         let softmax = net.layers.iter().any(|l| l.activation == Activation::Softmax);
-        Scratch {
+        ForwardScratch {
             a: vec![0.0; len],
             b: vec![0.0; b_len],
             rows: vec![0.0; if softmax { 3 * rows } else { 0 }],
@@ -185,11 +185,11 @@ fn forward_block(
     packed: &[Option<PackedB>],
     small: &[bool],
     mut out: ArrayViewMut2<f64>,
-    scratch: &mut Scratch,
+    scratch: &mut ForwardScratch,
 ) {
     let m = x.nrows();
     let n_layers = net.layers.len();
-    let Scratch { a, b, rows, gemm } = scratch;
+    let ForwardScratch { a, b, rows, gemm } = scratch;
     // `prev` holds a_{l-1} for l >= 1: alternately buffer a and buffer b
     let mut prev_in_a = false;
     for (l, layer) in net.layers.iter().enumerate() {

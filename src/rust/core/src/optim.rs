@@ -32,7 +32,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::activation::Activation;
-use crate::backward::{block_gradient, loss_of, shard_count, Objective, Plan, Scratch};
+use crate::backward::{block_gradient, mean_loss, shard_count, Objective, Plan, BlockScratch};
 use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
@@ -287,7 +287,7 @@ impl Trainer {
     /// current parameters.
     pub fn validation_loss(&self) -> Result<f64, CoreError> {
         let net = self.layout.network(&self.params, &self.activations)?;
-        loss_of(self.x_val.view(), self.y_val.view(), &net, self.settings.loss, self.settings.threads)
+        mean_loss(self.x_val.view(), self.y_val.view(), &net, self.settings.loss, self.settings.threads)
     }
 
     /// One epoch. `interrupt` is called on the calling thread between
@@ -393,7 +393,7 @@ impl Trainer {
                     let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
                     let plan = unsafe { &*plan_ptr.get() };
                     let net = network_of(params);
-                    let scratch = scratch.get_or_insert_with(|| Scratch::new(&net, plan));
+                    let scratch = scratch.get_or_insert_with(|| BlockScratch::new(&net, plan));
                     let obj = obj_for(m, settings.loss, d_out);
                     for sh in (t..step_shards).step_by(threads) {
                         // SAFETY: shard `sh` (hence buffer and loss `sh`) is
