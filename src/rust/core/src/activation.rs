@@ -268,6 +268,9 @@ mod simd {
 
     /// `e^y` for `N` vectors of 4 values of `y` in `[-SIMD_LIMIT, 0]`, as
     /// double-doubles `(hi, lo)`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA (no memory is touched).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn exp_nonpositive<const N: usize>(y: [__m256d; N]) -> ([__m256d; N], [__m256d; N]) {
@@ -344,6 +347,9 @@ mod simd {
     /// for each value (vector `v`, lane `l`) outside the vectorised range
     /// (NaN, infinite, `|x| > SIMD_LIMIT`), whose result must be replaced.
     /// `N` at most 8.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA (no memory is touched).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn sigmoid_n<const N: usize>(x: [__m256d; N]) -> ([__m256d; N], i32) {
@@ -374,6 +380,9 @@ mod simd {
     }
 
     /// Sigmoid of 4 values (see [`sigmoid_n`]).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA (no memory is touched).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn sigmoid4(x: __m256d) -> (__m256d, i32) {
@@ -412,6 +421,10 @@ mod simd {
     /// Stores the results `r` of the inputs `x` at `dst`, with the lanes
     /// set in `outside` replaced by [`sigmoid`] of their input; returns
     /// whether any of those inputs was NaN or infinite.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `4 * x.len()` values (at most
+    /// `STEP`) writable at `dst`, and `r` as long as `x`.
     #[cold]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn store_patched(x: &[__m256d], r: &[__m256d], outside: i32, dst: *mut f64) -> bool {

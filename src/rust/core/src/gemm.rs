@@ -426,6 +426,13 @@ mod x86 {
 
     /// The 8x6 tile `c (=|+=) a_panel %*% b_panel` over depth `kc`; only
     /// the first `mr` rows and `nr` columns of the tile are written.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `a` points to a packed panel of
+    /// `MR x kc` values and `b` to one of `kc x NR` (as [`pack_a`] and
+    /// [`pack_b`] lay them out), both readable in full; every
+    /// `c[i * rsc + j * csc]` with `i < mr <= MR`, `j < nr <= NR` is
+    /// writable (and readable, unless `first`).
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]
