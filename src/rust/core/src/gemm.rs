@@ -1,4 +1,5 @@
-//! A packed GEMM for the fused forward pass, `out = a %*% b`, with an
+//! A packed GEMM for the fused forward pass and the blocked backward pass,
+//! `out = a %*% b` (or `out += a %*% b`), with an
 //! 8x6 AVX2/FMA micro-kernel picked at run time.
 //!
 //! Why not only matrixmultiply: its double kernel on AVX2 is 8x4 with 8

@@ -12,10 +12,13 @@
 //!
 //! Every step is the same arithmetic whatever the number of threads: a
 //! minibatch is cut into blocks whose count and size depend on the batch
-//! size only ([`minibatch_block_rows`]); each block's gradient goes into
-//! a buffer of its own (threads take whole blocks), and the buffers are
-//! added in order during the update. Same seed, same data: the same
-//! fitted weights, bit for bit, on 1 or many threads.
+//! size only ([`minibatch_block_rows`]), grouped into shards as in the
+//! full-batch gradient; each shard's gradient goes into a buffer of its
+//! own (threads take whole shards), and the buffers are added in order
+//! during the update. Same seed, same data: the same fitted weights, bit
+//! for bit, on 1 or many threads. The threads of an epoch meet at a
+//! barrier between the three phases of a step (gradients, update,
+//! repacking of the weights; see `Epoch`).
 //!
 //! The optimisers follow torch's definitions (`optim_sgd`, `optim_adam`):
 //! * SGD: `v <- momentum v + g` (`v = g` at the first step), `w <- w - lr v`;
