@@ -15,10 +15,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use fwdprop_core::forward::{
-    forward_into, forward_into_with_block, forward_small_into, forward_trace, Activation, Layer, Network, SmallLayer,
-};
+use fwdprop_core::activation::Activation;
+use fwdprop_core::forward::{forward_into, forward_into_with_block, forward_small_into, forward_trace, SmallLayer};
 use fwdprop_core::init::{init_weights, InitMethod};
+use fwdprop_core::network::{Layer, Network};
 use ndarray::{Array2, ShapeBuilder};
 
 fn median_time(min_reps: usize, budget: Duration, mut f: impl FnMut()) -> Duration {

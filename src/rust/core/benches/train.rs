@@ -15,10 +15,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use fwdprop_core::backward::{gradient_into, ParamLayout};
-use fwdprop_core::forward::{forward_into, Activation, Layer, Network};
+use fwdprop_core::activation::Activation;
+use fwdprop_core::backward::gradient_into;
+use fwdprop_core::forward::forward_into;
 use fwdprop_core::init::{init_weights, InitMethod};
 use fwdprop_core::loss::Loss;
+use fwdprop_core::network::{Layer, Network, ParamLayout};
 use fwdprop_core::optim::{Optimizer, Settings, Trainer};
 use ndarray::{Array2, ShapeBuilder};
 
@@ -73,13 +75,13 @@ fn main() {
     if run("P2") {
         // the parts of one E2 step, on one thread: repacking the weights,
         // one 64-row block's gradient, adding two gradient buffers
-        use fwdprop_core::backward::{block_gradient, Objective, Plan, Scratch};
+        use fwdprop_core::backward::{block_gradient, Objective, Plan, BlockScratch};
         let mut plan = Plan::new(&net, 128, 64, 1, true);
         let t = times(200, || plan.repack(&net));
         report("P2", "repack W1 W2 W2t W3t", &t, 0.0);
         let xb = x.slice(ndarray::s![0..64, ..]).to_owned();
         let yb = y.slice(ndarray::s![0..64, ..]).to_owned();
-        let mut scratch = Scratch::new(&net, &plan);
+        let mut scratch = BlockScratch::new(&net, &plan);
         let mut g = vec![0.0; layout.len];
         let obj = Objective { loss: Loss::Bce, mean_over: 128.0 };
         let t = times(200, || {

@@ -1,4 +1,65 @@
-//! Elementwise activation functions.
+//! The activation functions: the [`Activation`] enum (names and cost), each
+//! activation applied to a layer's `z` ([`apply_activation`], with the
+//! vectorised sigmoid, [`relu`] and the row-wise [`softmax_rows`]), and
+//! each one's derivative for the backward pass ([`activation_backward`]).
+//!
+//! A new activation is a variant of [`Activation`] plus its arm in each
+//! `match` of this file (the compiler lists them: every match is
+//! exhaustive); the forward and backward passes call only the functions
+//! here.
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, ShapeBuilder, Zip};
+
+use crate::nan::{is_r_na, quiet, view_has_non_finite};
+use crate::parallel::run_jobs;
+
+/// An activation function, applied after a layer's product (and bias).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// [`sigmoid`], equal to R's `plogis()`.
+    Sigmoid,
+    /// `max(z, 0)`, as R's `ifelse(z > 0, z, 0)`; NA/NaN are kept as they are.
+    Relu,
+    /// `tanh(z)` (the platform's `tanh`, as R's).
+    Tanh,
+    /// `z` unchanged.
+    Identity,
+    /// Row-wise softmax, `exp(z - max(z)) / sum(exp(z - max(z)))`; see
+    /// [`softmax_rows`].
+    Softmax,
+}
+
+impl Activation {
+    /// All activations, in the order R documents them.
+    pub const ALL: [Activation; 5] =
+        [Activation::Sigmoid, Activation::Relu, Activation::Tanh, Activation::Identity, Activation::Softmax];
+
+    /// Parses the R-side name (`"sigmoid"`, `"relu"`, `"tanh"`,
+    /// `"identity"`, `"softmax"`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The R-side name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Identity => "identity",
+            Activation::Softmax => "softmax",
+        }
+    }
+
+    /// Rough cost of one evaluation, in multiply-adds, for the decision to
+    /// use threads.
+    pub(crate) fn cost(self) -> usize {
+        match self {
+            Activation::Identity | Activation::Relu => 1,
+            Activation::Sigmoid | Activation::Tanh | Activation::Softmax => 8,
+        }
+    }
+}
 
 /// The logistic function `1 / (1 + exp(-x))`, computed exactly as R's
 /// `plogis()` does (same formula, same platform `exp`), so results agree
@@ -102,26 +163,9 @@ pub fn sigmoid_into_threads(src: &[f64], dst: &mut [f64], threads: usize) {
     }
     let workers = threads.max(1).min(src.len().div_ceil(SIGMOID_CHUNK));
     let chunks = src.chunks(SIGMOID_CHUNK).zip(dst.chunks_mut(SIGMOID_CHUNK));
-    let queue = std::sync::Mutex::new(chunks);
-    let work = || loop {
-        let job = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
-        match job {
-            Some((s, d)) => {
-                crate::memory::prefault(d);
-                sigmoid_into(s, d);
-            }
-            None => break,
-        }
-    };
-    if workers <= 1 {
-        work();
-        return;
-    }
-    std::thread::scope(|scope| {
-        for _ in 1..workers {
-            scope.spawn(work);
-        }
-        work();
+    run_jobs(chunks, workers, || (), |(s, d), _| {
+        crate::memory::prefault(d);
+        sigmoid_into(s, d);
     });
 }
 
@@ -224,6 +268,9 @@ mod simd {
 
     /// `e^y` for `N` vectors of 4 values of `y` in `[-SIMD_LIMIT, 0]`, as
     /// double-doubles `(hi, lo)`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA (no memory is touched).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn exp_nonpositive<const N: usize>(y: [__m256d; N]) -> ([__m256d; N], [__m256d; N]) {
@@ -300,6 +347,9 @@ mod simd {
     /// for each value (vector `v`, lane `l`) outside the vectorised range
     /// (NaN, infinite, `|x| > SIMD_LIMIT`), whose result must be replaced.
     /// `N` at most 8.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA (no memory is touched).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn sigmoid_n<const N: usize>(x: [__m256d; N]) -> ([__m256d; N], i32) {
@@ -330,6 +380,9 @@ mod simd {
     }
 
     /// Sigmoid of 4 values (see [`sigmoid_n`]).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA (no memory is touched).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn sigmoid4(x: __m256d) -> (__m256d, i32) {
@@ -368,6 +421,10 @@ mod simd {
     /// Stores the results `r` of the inputs `x` at `dst`, with the lanes
     /// set in `outside` replaced by [`sigmoid`] of their input; returns
     /// whether any of those inputs was NaN or infinite.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `4 * x.len()` values (at most
+    /// `STEP`) writable at `dst`, and `r` as long as `x`.
     #[cold]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn store_patched(x: &[__m256d], r: &[__m256d], outside: i32, dst: *mut f64) -> bool {
@@ -439,6 +496,183 @@ mod simd {
         let ([hi], [lo]) = exp_nonpositive([_mm256_set1_pd(y)]);
         _mm256_storeu_pd(out.as_mut_ptr(), _mm256_add_pd(hi, lo));
         out[0]
+    }
+}
+
+/// `max(z, 0)` as R's `ifelse(z > 0, z, 0)`, keeping NA/NaN (with their
+/// payload) where R's `ifelse` has an NA test.
+#[inline]
+pub fn relu(z: f64) -> f64 {
+    if z > 0.0 || z.is_nan() {
+        z
+    } else {
+        0.0
+    }
+}
+
+/// Applies `act` to `z` in place (column by column; softmax row-wise).
+/// `rows` must hold at least `3 * z.nrows()` values for softmax.
+pub fn apply_activation(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) {
+    let elementwise: fn(&mut [f64]) = match act {
+        Activation::Identity => return,
+        Activation::Softmax => return softmax_rows(z, rows),
+        Activation::Sigmoid => sigmoid_in_place,
+        Activation::Relu => |s| s.iter_mut().for_each(|v| *v = relu(*v)),
+        Activation::Tanh => |s| s.iter_mut().for_each(|v| *v = v.tanh()),
+    };
+    if let Some(s) = z.as_slice_memory_order_mut() {
+        return elementwise(s);
+    }
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        match col.as_slice_mut() {
+            Some(s) => elementwise(s),
+            None => col.iter_mut().for_each(|v| elementwise(std::slice::from_mut(v))),
+        }
+    }
+}
+
+/// [`apply_activation`], returning whether `z` held a NaN or an infinity
+/// before the activation was applied.
+pub(crate) fn apply_activation_checked(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) -> bool {
+    if act != Activation::Sigmoid {
+        let non_finite = view_has_non_finite(&z.view());
+        apply_activation(z, act, rows);
+        return non_finite;
+    }
+    if let Some(s) = z.as_slice_memory_order_mut() {
+        return sigmoid_in_place_checked(s);
+    }
+    let mut non_finite = false;
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        match col.as_slice_mut() {
+            Some(s) => non_finite |= sigmoid_in_place_checked(s),
+            None => col.iter_mut().for_each(|v| non_finite |= sigmoid_in_place_checked(std::slice::from_mut(v))),
+        }
+    }
+    non_finite
+}
+
+/// Row-wise softmax in place, as the base-R reference
+/// `m <- apply(z, 1, max); e <- exp(z - m); e / rowSums(e)`:
+/// * numerically stable (the row maximum is subtracted first: no overflow);
+/// * the row sum is accumulated with error compensation (R's `rowSums`
+///   accumulates in long double), so results match R to about 1 ulp;
+/// * a row with NA/NaN is NA/NaN throughout, as in R: the row maximum is
+///   then NA if the row has an NA (R's `max`: NA trumps NaN), else NaN;
+///   a NaN entry keeps its own value, every other entry gets the maximum's;
+/// * a row with `+Inf` (and no NaN) is NaN throughout (`Inf - Inf`).
+///
+/// Works column by column over the rows (vectorised); `rows` is a
+/// workspace of at least `3 * z.nrows()` values.
+pub fn softmax_rows(mut z: ArrayViewMut2<f64>, rows: &mut [f64]) {
+    let m = z.nrows();
+    let (max, rest) = rows.split_at_mut(m);
+    let (sum, rest) = rest.split_at_mut(m);
+    let comp = &mut rest[..m];
+    max.fill(f64::NEG_INFINITY);
+    for col in z.axis_iter(Axis(1)) {
+        for (mx, &v) in max.iter_mut().zip(col.iter()) {
+            if v.is_nan() {
+                if !is_r_na(*mx) {
+                    *mx = v;
+                }
+            } else if v > *mx {
+                // never true once the maximum is NaN
+                *mx = v;
+            }
+        }
+    }
+    sum.fill(0.0);
+    comp.fill(0.0);
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        for (((v, &mx), s), c) in col.iter_mut().zip(max.iter()).zip(sum.iter_mut()).zip(comp.iter_mut()) {
+            let e = if v.is_nan() {
+                quiet(*v)
+            } else if mx.is_nan() {
+                quiet(mx)
+            } else {
+                (*v - mx).exp()
+            };
+            *v = e;
+            // 2Sum: s + e exactly = t + err
+            let t = *s + e;
+            let bp = t - *s;
+            let err = (*s - (t - bp)) + (e - bp);
+            *s = t;
+            *c += err;
+        }
+    }
+    for (s, c) in sum.iter_mut().zip(comp.iter()) {
+        *s += *c;
+    }
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        for (v, &s) in col.iter_mut().zip(sum.iter()) {
+            *v = if v.is_nan() { *v } else if s.is_nan() { quiet(s) } else { *v / s };
+        }
+    }
+}
+
+/// Values of the per-row workspace that [`activate_small_into`] keeps on
+/// the stack for the softmax (3 per row).
+pub(crate) const SMALL_SOFTMAX_WORK: usize = 128;
+
+/// `dst = act(z)` for a small layer's `z` (`n` rows, column-major in one
+/// slice, as `crate::forward::forward_small_into` keeps it on the stack);
+/// the softmax needs `3 * n <= SMALL_SOFTMAX_WORK`. Returns whether `z`
+/// held a NaN or an infinity: then `dst` is unspecified (the sigmoid has
+/// written it; the others have not) and the caller takes the general
+/// path, which follows R's NaN rules.
+pub(crate) fn activate_small_into(act: Activation, z: &[f64], dst: &mut [f64], n: usize) -> bool {
+    match act {
+        Activation::Sigmoid => return sigmoid_into_checked(z, dst),
+        _ if z.iter().fold(false, |acc, v| acc | !v.is_finite()) => return true,
+        Activation::Relu => dst.iter_mut().zip(z).for_each(|(o, &v)| *o = relu(v)),
+        Activation::Tanh => dst.iter_mut().zip(z).for_each(|(o, &v)| *o = v.tanh()),
+        Activation::Identity => dst.copy_from_slice(z),
+        Activation::Softmax => {
+            dst.copy_from_slice(z);
+            let mut rows = [0.0f64; SMALL_SOFTMAX_WORK];
+            let d = dst.len() / n;
+            match ArrayViewMut2::from_shape((n, d).f(), &mut dst[..n * d]) {
+                Ok(v) => softmax_rows(v, &mut rows),
+                Err(e) => unreachable!("small layer: {e}"),
+            }
+        }
+    }
+    false
+}
+
+/// `g <- g * act'(z)`, written in terms of the layer's output `a =
+/// act(z)` (the backward pass keeps `a`, not `z`): `a (1 - a)` for the
+/// sigmoid, `1 - a^2` for tanh, `a > 0` for relu (0 at `z = 0`, as torch),
+/// 1 for identity, and for softmax (row-wise) `a_i (g_i - sum_j g_j a_j)`.
+/// `rows` is a workspace of at least `z.nrows()` values (softmax).
+pub fn activation_backward(act: Activation, a: ArrayView2<f64>, mut g: ArrayViewMut2<f64>, rows: &mut [f64]) {
+    assert_eq!(a.dim(), g.dim(), "activation_backward: a and g differ in shape");
+    match act {
+        Activation::Identity => {}
+        Activation::Sigmoid => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= a * (1.0 - a)),
+        Activation::Tanh => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= 1.0 - a * a),
+        Activation::Relu => Zip::from(&mut g).and(&a).for_each(|g, &a| {
+            if a <= 0.0 {
+                *g = 0.0
+            }
+        }),
+        Activation::Softmax => {
+            let m = a.nrows();
+            let dot = &mut rows[..m];
+            dot.fill(0.0);
+            for (gc, ac) in g.axis_iter(Axis(1)).zip(a.axis_iter(Axis(1))) {
+                for ((d, &gv), &av) in dot.iter_mut().zip(gc.iter()).zip(ac.iter()) {
+                    *d += gv * av;
+                }
+            }
+            for (mut gc, ac) in g.axis_iter_mut(Axis(1)).zip(a.axis_iter(Axis(1))) {
+                for ((gv, &av), &d) in gc.iter_mut().zip(ac.iter()).zip(dot.iter()) {
+                    *gv = av * (*gv - d);
+                }
+            }
+        }
     }
 }
 

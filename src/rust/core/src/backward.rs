@@ -6,7 +6,7 @@
 //! `delta_L = dL/dz_L` (see [`crate::loss::output_delta`]),
 //! `dL/dW_l = a_{l-1}^T delta_l`, `dL/db_l = colSums(delta_l)` and
 //! `delta_{l-1} = (delta_l W_l^T) * act'_{l-1}` (see
-//! [`crate::loss::activation_backward`]).
+//! [`crate::activation::activation_backward`]).
 //!
 //! Two ways through it, as for the forward pass:
 //! * [`gradient_into`], the blocked path: rows are cut into blocks of at
@@ -29,125 +29,15 @@
 
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
-use crate::forward::{
-    add_bias, apply_activation, col_major, col_major_ref, err, product_into, run_jobs, Activation, ForwardError, Layer,
-    Network, BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES, SMALL_PRODUCT,
-};
+use crate::activation::{activation_backward, apply_activation};
+use crate::forward::{BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES};
 use crate::gemm::{gemm_packed_add_into, gemm_packed_into, GemmWork, PackedB};
-use crate::loss::{activation_backward, block_loss, output_delta, Loss};
+use crate::loss::{block_loss, output_delta, Loss};
 use crate::matmul::matmul_into;
 use crate::memory::try_filled;
-
-/// Where one layer's parameters sit in the flat vector.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LayerSlots {
-    /// Inputs of the layer (rows of its weights).
-    pub d_in: usize,
-    /// Outputs of the layer (columns of its weights).
-    pub d_out: usize,
-    /// Offset of the weights (`d_in * d_out` values, column-major).
-    pub weights: usize,
-    /// Offset of the bias (`d_out` values), if the layer has one.
-    pub bias: Option<usize>,
-}
-
-/// The flat layout of a network's parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamLayout {
-    /// One entry per layer.
-    pub layers: Vec<LayerSlots>,
-    /// Number of parameters.
-    pub len: usize,
-}
-
-impl ParamLayout {
-    /// The layout of layers of widths `sizes` (input first), `bias[l]`
-    /// saying whether layer `l` has a bias.
-    pub fn new(sizes: &[usize], bias: &[bool]) -> Self {
-        let mut len = 0;
-        let layers = sizes
-            .windows(2)
-            .zip(bias)
-            .map(|(w, &b)| {
-                let weights = len;
-                len += w[0] * w[1];
-                let bias = b.then(|| {
-                    let off = len;
-                    len += w[1];
-                    off
-                });
-                LayerSlots { d_in: w[0], d_out: w[1], weights, bias }
-            })
-            .collect();
-        ParamLayout { layers, len }
-    }
-
-    /// The layout of `net`'s parameters.
-    pub fn of(net: &Network) -> Self {
-        let layers = net.layers();
-        let mut sizes = vec![net.n_inputs()];
-        sizes.extend(layers.iter().map(|l| l.weights.ncols()));
-        let bias: Vec<bool> = layers.iter().map(|l| l.bias.is_some()).collect();
-        Self::new(&sizes, &bias)
-    }
-
-    /// Layer `l`'s weights in `flat`, as a column-major view.
-    pub fn weights<'f>(&self, l: usize, flat: &'f [f64]) -> ArrayView2<'f, f64> {
-        let s = &self.layers[l];
-        match ArrayView2::from_shape((s.d_in, s.d_out).f(), &flat[s.weights..s.weights + s.d_in * s.d_out]) {
-            Ok(v) => v,
-            Err(e) => unreachable!("parameter layout: {e}"),
-        }
-    }
-
-    /// Layer `l`'s weights in `flat`, mutable.
-    pub fn weights_mut<'f>(&self, l: usize, flat: &'f mut [f64]) -> ArrayViewMut2<'f, f64> {
-        let s = &self.layers[l];
-        match ArrayViewMut2::from_shape((s.d_in, s.d_out).f(), &mut flat[s.weights..s.weights + s.d_in * s.d_out]) {
-            Ok(v) => v,
-            Err(e) => unreachable!("parameter layout: {e}"),
-        }
-    }
-
-    /// Layer `l`'s bias in `flat`, if it has one.
-    pub fn bias<'f>(&self, l: usize, flat: &'f [f64]) -> Option<&'f [f64]> {
-        let s = &self.layers[l];
-        s.bias.map(|b| &flat[b..b + s.d_out])
-    }
-
-    /// The network whose parameters are `flat`, with the given activations.
-    pub fn network<'f>(&self, flat: &'f [f64], activations: &[Activation]) -> Result<Network<'f>, ForwardError> {
-        if flat.len() != self.len || activations.len() != self.layers.len() {
-            return err(format!(
-                "{} parameters and {} activations for a layout of {} and {}",
-                flat.len(),
-                activations.len(),
-                self.len,
-                self.layers.len()
-            ));
-        }
-        let layers = (0..self.layers.len())
-            .map(|l| Layer { weights: self.weights(l, flat), bias: self.bias(l, flat), activation: activations[l] })
-            .collect();
-        Network::new(layers)
-    }
-
-    /// Copies `net`'s parameters into `flat` (this layout's length).
-    pub fn gather(&self, net: &Network, flat: &mut [f64]) {
-        for (l, layer) in net.layers().iter().enumerate() {
-            self.weights_mut(l, flat).assign(&layer.weights);
-            if let (Some(b), Some(off)) = (layer.bias, self.layers[l].bias) {
-                flat[off..off + b.len()].copy_from_slice(b);
-            }
-        }
-    }
-
-    /// The ranges of `flat` that hold weights (not biases): weight decay
-    /// applies to these.
-    pub fn weight_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        self.layers.iter().map(|s| s.weights..s.weights + s.d_in * s.d_out)
-    }
-}
+use crate::network::{err, CoreError, Network, ParamLayout};
+use crate::parallel::run_jobs;
+use crate::product::{add_bias, col_major, col_major_ref, product_into, SMALL_PRODUCT};
 
 /// `loss += lambda / 2 * sum(W^2)`, `grad += lambda * W` over the weights
 /// (not the biases) of `params`; returns the loss term.
@@ -268,7 +158,7 @@ impl Plan {
 }
 
 /// Per-thread buffers of the blocked backward pass.
-pub struct Scratch {
+pub struct BlockScratch {
     /// Per layer, the block's `a_l` (the last: `z_L`), column-major.
     acts: Vec<Vec<f64>>,
     /// Two `delta` buffers (ping-pong), `rows x widest layer`.
@@ -278,13 +168,13 @@ pub struct Scratch {
     gemm: GemmWork,
 }
 
-impl Scratch {
+impl BlockScratch {
     /// Buffers for blocks of up to `p.block_rows()` rows of `net`.
     pub fn new(net: &Network, p: &Plan) -> Self {
         let rb = p.block_rows;
         let widths: Vec<usize> = net.layers().iter().map(|l| l.weights.ncols()).collect();
         let widest = widths.iter().copied().max().unwrap_or(0);
-        Scratch {
+        BlockScratch {
             acts: widths.iter().map(|&d| vec![0.0; rb * d]).collect(),
             delta: [vec![0.0; rb * widest], vec![0.0; rb * widest]],
             rows: vec![0.0; 3 * rb],
@@ -356,12 +246,12 @@ pub fn block_gradient(
     obj: Objective,
     grad: &mut [f64],
     accumulate: bool,
-    scratch: &mut Scratch,
+    scratch: &mut BlockScratch,
 ) -> f64 {
     let m = x.nrows();
     let layers = net.layers();
     let n_layers = layers.len();
-    let Scratch { acts, delta, rows, gemm } = scratch;
+    let BlockScratch { acts, delta, rows, gemm } = scratch;
     block_forward(x, net, p, acts, rows, gemm);
     let out_layer = &layers[n_layers - 1];
     let d_out = out_layer.weights.ncols();
@@ -405,11 +295,11 @@ pub fn block_loss_only(
     net: &Network,
     p: &Plan,
     loss: Loss,
-    scratch: &mut Scratch,
+    scratch: &mut BlockScratch,
 ) -> f64 {
     let m = x.nrows();
     let n_layers = net.layers().len();
-    let Scratch { acts, rows, gemm, .. } = scratch;
+    let BlockScratch { acts, rows, gemm, .. } = scratch;
     block_forward(x, net, p, acts, rows, gemm);
     let out = &net.layers()[n_layers - 1];
     block_loss(col_major(&mut acts[n_layers - 1], m, out.weights.ncols()), out.activation, loss, y, rows)
@@ -432,7 +322,7 @@ pub fn shard_count(blocks: usize, params: usize) -> usize {
 }
 
 /// Checks the shapes of a gradient call.
-fn check_shapes(x: &ArrayView2<f64>, y: &ArrayView2<f64>, net: &Network, loss: Loss) -> Result<(), ForwardError> {
+fn check_shapes(x: &ArrayView2<f64>, y: &ArrayView2<f64>, net: &Network, loss: Loss) -> Result<(), CoreError> {
     if x.ncols() != net.n_inputs() {
         return err(format!("the input has {} columns but the network expects {} inputs", x.ncols(), net.n_inputs()));
     }
@@ -464,7 +354,7 @@ pub fn gradient_into(
     loss: Loss,
     grad: &mut [f64],
     threads: usize,
-) -> Result<f64, ForwardError> {
+) -> Result<f64, CoreError> {
     gradient_into_with_block(x, y, net, loss, grad, threads, 0)
 }
 
@@ -478,7 +368,7 @@ pub fn gradient_into_with_block(
     grad: &mut [f64],
     threads: usize,
     block_rows: usize,
-) -> Result<f64, ForwardError> {
+) -> Result<f64, CoreError> {
     check_shapes(&x, &y, net, loss)?;
     let layout = ParamLayout::of(net);
     if grad.len() != layout.len {
@@ -499,7 +389,7 @@ pub fn gradient_into_with_block(
     let shards = shard_count(blocks, layout.len);
     // shard s: blocks [s * blocks / shards, (s + 1) * blocks / shards)
     let rows_of = |s: usize| ((s * blocks / shards) * rb, ((s + 1) * blocks / shards * rb).min(n));
-    let run_shard = |s: usize, buf: &mut [f64], scratch: &mut Scratch| -> f64 {
+    let run_shard = |s: usize, buf: &mut [f64], scratch: &mut BlockScratch| -> f64 {
         let (r0, r1) = rows_of(s);
         let mut total = 0.0;
         let mut r = r0;
@@ -520,7 +410,7 @@ pub fn gradient_into_with_block(
         bufs.push(&mut *grad);
         bufs.extend(others.iter_mut().map(|b| b.as_mut_slice()));
         let jobs = bufs.into_iter().zip(losses.iter_mut()).enumerate();
-        run_jobs(jobs, threads.min(shards), || Scratch::new(net, &p), |(s, (buf, l)), scratch| {
+        run_jobs(jobs, threads.min(shards), || BlockScratch::new(net, &p), |(s, (buf, l)), scratch| {
             *l = run_shard(s, buf, scratch)
         });
     }
@@ -534,7 +424,7 @@ pub fn gradient_into_with_block(
 
 /// The mean loss alone over the rows of `x` (no gradient), blocked as
 /// [`gradient_into`] and as independent of the thread count.
-pub fn loss_of(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss, threads: usize) -> Result<f64, ForwardError> {
+pub fn mean_loss(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss, threads: usize) -> Result<f64, CoreError> {
     check_shapes(&x, &y, net, loss)?;
     let n = x.nrows();
     if n == 0 {
@@ -549,11 +439,11 @@ pub fn loss_of(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss
     // one loss per block, added in order at the end
     let mut losses = vec![0.0; blocks];
     let jobs = losses.iter_mut().enumerate();
-    let run = |b: usize, l: &mut f64, scratch: &mut Scratch| {
+    let run = |b: usize, l: &mut f64, scratch: &mut BlockScratch| {
         let (r0, r1) = (b * rb, ((b + 1) * rb).min(n));
         *l = block_loss_only(x.slice(s![r0..r1, ..]), y.slice(s![r0..r1, ..]), net, &p, loss, scratch);
     };
-    run_jobs(jobs, threads.min(blocks), || Scratch::new(net, &p), |(b, l), scratch| run(b, l, scratch));
+    run_jobs(jobs, threads.min(blocks), || BlockScratch::new(net, &p), |(b, l), scratch| run(b, l, scratch));
     Ok(losses.iter().fold(0.0, |a, &b| a + b) / mean_over)
 }
 
@@ -575,7 +465,7 @@ pub struct Trace {
 /// The unfused backward pass: every layer's `z`, `a` and `delta` as full
 /// matrices, products by [`matmul_into`] (base R's `%*%`). The same
 /// gradient as [`gradient_into`] up to rounding.
-pub fn gradient_trace(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss) -> Result<Trace, ForwardError> {
+pub fn gradient_trace(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss) -> Result<Trace, CoreError> {
     check_shapes(&x, &y, net, loss)?;
     let layout = ParamLayout::of(net);
     let layers = net.layers();
@@ -627,6 +517,8 @@ pub fn gradient_trace(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, los
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::activation::Activation;
+    use crate::network::Layer;
     use crate::test_util::{random_scaled, Spec};
     use Activation::*;
 
@@ -674,7 +566,7 @@ mod tests {
                     let mut p = flat.clone();
                     p[i] = v;
                     let net = layout.network(&p, &spec.acts).expect("layout fits");
-                    loss_of(x.view(), y.view(), &net, loss, 1).expect("shapes fit")
+                    mean_loss(x.view(), y.view(), &net, loss, 1).expect("shapes fit")
                 };
                 let w = flat[i];
                 (at(w - 2.0 * h) - 8.0 * at(w - h) + 8.0 * at(w + h) - at(w + 2.0 * h)) / (12.0 * h)
@@ -761,8 +653,8 @@ mod tests {
             assert_eq!(l.to_bits(), l1.to_bits(), "loss with {threads} threads");
             assert!(g.iter().zip(&g1).all(|(a, b)| a.to_bits() == b.to_bits()), "gradient with {threads} threads");
         }
-        let l_only = loss_of(x.view(), y.view(), &net, Loss::CrossEntropy, 1).expect("fits");
-        let l_only2 = loss_of(x.view(), y.view(), &net, Loss::CrossEntropy, 2).expect("fits");
+        let l_only = mean_loss(x.view(), y.view(), &net, Loss::CrossEntropy, 1).expect("fits");
+        let l_only2 = mean_loss(x.view(), y.view(), &net, Loss::CrossEntropy, 2).expect("fits");
         assert_eq!(l_only.to_bits(), l_only2.to_bits());
         assert!((l_only - l1).abs() <= 1e-12 * l1);
     }

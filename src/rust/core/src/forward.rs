@@ -21,200 +21,20 @@
 //! about non-finite operands from the product itself (see `layer_into`),
 //! so finite results may differ from the unfused ones by rounding only.
 
-use std::fmt;
 use std::mem::MaybeUninit;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
-use crate::activation::{sigmoid_in_place, sigmoid_in_place_checked, sigmoid_into_checked};
-use crate::gemm::{gemm_packed_into, gemm_prepacked_into, GemmWork, PackedB};
+use crate::activation::{
+    activate_small_into, apply_activation, apply_activation_checked, Activation, SMALL_SOFTMAX_WORK,
+};
+use crate::gemm::{GemmWork, PackedB};
 use crate::matmul::{matmul_into, simple_matmul_into};
-
-/// An activation function, applied after a layer's product (and bias).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// [`sigmoid`], equal to R's `plogis()`.
-    Sigmoid,
-    /// `max(z, 0)`, as R's `ifelse(z > 0, z, 0)`; NA/NaN are kept as they are.
-    Relu,
-    /// `tanh(z)` (the platform's `tanh`, as R's).
-    Tanh,
-    /// `z` unchanged.
-    Identity,
-    /// Row-wise softmax, `exp(z - max(z)) / sum(exp(z - max(z)))`; see
-    /// [`softmax_rows`].
-    Softmax,
-}
-
-impl Activation {
-    /// All activations, in the order R documents them.
-    pub const ALL: [Activation; 5] =
-        [Activation::Sigmoid, Activation::Relu, Activation::Tanh, Activation::Identity, Activation::Softmax];
-
-    /// Parses the R-side name (`"sigmoid"`, `"relu"`, `"tanh"`,
-    /// `"identity"`, `"softmax"`).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// The R-side name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-            Activation::Identity => "identity",
-            Activation::Softmax => "softmax",
-        }
-    }
-
-    /// Rough cost of one evaluation, in multiply-adds, for the decision to
-    /// use threads.
-    pub(crate) fn cost(self) -> usize {
-        match self {
-            Activation::Identity | Activation::Relu => 1,
-            Activation::Sigmoid | Activation::Tanh | Activation::Softmax => 8,
-        }
-    }
-}
-
-/// One dense layer: `z = a_prev %*% weights (+ bias)`, `a = activation(z)`.
-#[derive(Clone, Debug)]
-pub struct Layer<'a> {
-    /// `d_in x d_out` weights (any strides).
-    pub weights: ArrayView2<'a, f64>,
-    /// `None`, or `d_out` values added to every row of `z`.
-    pub bias: Option<&'a [f64]>,
-    /// Applied to `z`.
-    pub activation: Activation,
-}
-
-/// Inconsistent shapes or arguments (a programming error on the caller's
-/// side: the R wrappers check shapes first).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ForwardError(pub String);
-
-impl fmt::Display for ForwardError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ForwardError {}
-
-impl From<crate::memory::AllocError> for ForwardError {
-    fn from(e: crate::memory::AllocError) -> Self {
-        ForwardError(e.to_string())
-    }
-}
-
-pub(crate) fn err<T>(msg: String) -> Result<T, ForwardError> {
-    Err(ForwardError(msg))
-}
-
-/// A chain of layers whose shapes fit together.
-#[derive(Clone, Debug)]
-pub struct Network<'a> {
-    layers: Vec<Layer<'a>>,
-    /// Per layer: do the weights hold a non-finite value (then every
-    /// product with them takes R's plain loop). Found out only when a
-    /// product gave a non-finite value (a scan of every weight on every
-    /// call costs milliseconds for a wide layer).
-    weights_non_finite: Vec<OnceLock<bool>>,
-}
-
-impl<'a> Network<'a> {
-    /// Checks that there is at least one layer, that each layer's weights
-    /// have as many rows as the previous layer's have columns, and that
-    /// each bias has one value per column.
-    pub fn new(layers: Vec<Layer<'a>>) -> Result<Self, ForwardError> {
-        if layers.is_empty() {
-            return err("a network needs at least one layer".into());
-        }
-        for (l, pair) in layers.windows(2).enumerate() {
-            let (a, b) = (&pair[0].weights, &pair[1].weights);
-            if a.ncols() != b.nrows() {
-                return err(format!(
-                    "layer {} has {} outputs but layer {}'s weights are {}x{}",
-                    l + 1,
-                    a.ncols(),
-                    l + 2,
-                    b.nrows(),
-                    b.ncols()
-                ));
-            }
-        }
-        for (l, layer) in layers.iter().enumerate() {
-            if let Some(b) = layer.bias {
-                if b.len() != layer.weights.ncols() {
-                    return err(format!(
-                        "layer {}'s bias has length {} but its weights have {} columns",
-                        l + 1,
-                        b.len(),
-                        layer.weights.ncols()
-                    ));
-                }
-            }
-        }
-        let weights_non_finite = layers.iter().map(|_| OnceLock::new()).collect();
-        Ok(Network { layers, weights_non_finite })
-    }
-
-    /// The layers.
-    pub fn layers(&self) -> &[Layer<'a>] {
-        &self.layers
-    }
-
-    /// Number of inputs (rows of the first weight matrix).
-    pub fn n_inputs(&self) -> usize {
-        self.layers[0].weights.nrows()
-    }
-
-    /// Number of outputs (columns of the last weight matrix).
-    pub fn n_outputs(&self) -> usize {
-        self.layers[self.layers.len() - 1].weights.ncols()
-    }
-
-    /// Largest width of a hidden layer (0 with a single layer).
-    pub(crate) fn max_hidden_width(&self) -> usize {
-        let l = self.layers.len();
-        self.layers[..l - 1].iter().map(|x| x.weights.ncols()).max().unwrap_or(0)
-    }
-
-    /// Rough work per input row, in multiply-adds.
-    pub(crate) fn work_per_row(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|l| l.weights.ncols() * (l.weights.nrows() + 1 + l.activation.cost()))
-            .sum()
-    }
-
-    fn check_input(&self, x: &ArrayView2<f64>) -> Result<(), ForwardError> {
-        if x.ncols() != self.n_inputs() {
-            return err(format!(
-                "the input has {} columns but the network expects {} inputs",
-                x.ncols(),
-                self.n_inputs()
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Does `a` hold a NaN or an infinity? (Branch-free, so it vectorises.)
-pub fn view_has_non_finite(a: &ArrayView2<f64>) -> bool {
-    fn slice(s: &[f64]) -> bool {
-        s.iter().fold(false, |acc, v| acc | !v.is_finite())
-    }
-    if let Some(s) = a.as_slice_memory_order() {
-        return slice(s);
-    }
-    a.axis_iter(Axis(1)).any(|c| match c.as_slice() {
-        Some(s) => slice(s),
-        None => c.iter().any(|v| !v.is_finite()),
-    })
-}
+use crate::nan::{add_nan_first, view_has_non_finite};
+use crate::network::{err, CoreError, Layer, Network};
+use crate::parallel::run_jobs;
+use crate::product::{add_bias, col_major, col_major_ref, product_into, SMALL_PRODUCT};
 
 /// Default rows per block of the fused path. Chosen by measurement (see
 /// `benches/forward.rs`, blocks of 64 to 1024 rows on 2 threads, repeated
@@ -246,7 +66,7 @@ pub fn forward_into(
     net: &Network,
     out: ArrayViewMut2<f64>,
     threads: usize,
-) -> Result<(), ForwardError> {
+) -> Result<(), CoreError> {
     // A single layer gains nothing from small blocks (there is no
     // intermediate to keep in cache): one block per thread. (The weights
     // are packed once per call either way; with W3, 2000x2000 by
@@ -267,7 +87,7 @@ pub fn forward_into_with_block(
     mut out: ArrayViewMut2<f64>,
     threads: usize,
     block_rows: usize,
-) -> Result<(), ForwardError> {
+) -> Result<(), CoreError> {
     net.check_input(&x)?;
     let n = x.nrows();
     if out.dim() != (n, net.n_outputs()) {
@@ -325,48 +145,14 @@ pub fn forward_into_with_block(
     };
     let packed = &packed[..];
     let jobs = x.axis_chunks_iter(Axis(0), rb).zip(out.axis_chunks_iter_mut(Axis(0), rb));
-    run_jobs(jobs, workers, || Scratch::new(net, rb), |(xb, ob), scratch| {
+    run_jobs(jobs, workers, || ForwardScratch::new(net, rb), |(xb, ob), scratch| {
         forward_block(xb, net, packed, small, ob, scratch)
     });
     Ok(())
 }
 
-/// Runs `work` on every job of `jobs` with up to `workers` threads (the
-/// calling thread included), each with its own state made by `init`. Jobs
-/// are handed out in order as threads become free; a job's result must not
-/// depend on which thread runs it (the callers' results are the same
-/// whatever the number of threads).
-pub(crate) fn run_jobs<J, I, S>(jobs: I, workers: usize, init: impl Fn() -> S + Sync, work: impl Fn(J, &mut S) + Sync)
-where
-    I: Iterator<Item = J> + Send,
-    J: Send,
-{
-    if workers <= 1 {
-        let mut state = init();
-        jobs.for_each(|job| work(job, &mut state));
-        return;
-    }
-    let queue = Mutex::new(jobs);
-    let work_loop = || {
-        let mut state = init();
-        loop {
-            let job = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-            match job {
-                Some(job) => work(job, &mut state),
-                None => break,
-            }
-        }
-    };
-    std::thread::scope(|scope| {
-        for _ in 1..workers {
-            scope.spawn(work_loop);
-        }
-        work_loop();
-    });
-}
-
 /// Per-thread buffers of the fused path, allocated once per call.
-struct Scratch {
+struct ForwardScratch {
     /// Two hidden-layer buffers (ping-pong), each `rows x max width`,
     /// column-major.
     a: Vec<f64>,
@@ -377,34 +163,18 @@ struct Scratch {
     gemm: GemmWork,
 }
 
-impl Scratch {
+impl ForwardScratch {
     fn new(net: &Network, rows: usize) -> Self {
         let w = net.max_hidden_width();
         let len = if net.layers.len() > 1 { rows * w } else { 0 };
         let b_len = if net.layers.len() > 2 { len } else { 0 };
         let softmax = net.layers.iter().any(|l| l.activation == Activation::Softmax);
-        Scratch {
+        ForwardScratch {
             a: vec![0.0; len],
             b: vec![0.0; b_len],
             rows: vec![0.0; if softmax { 3 * rows } else { 0 }],
             gemm: GemmWork::new(),
         }
-    }
-}
-
-/// Column-major `rows x cols` view of the start of `buf`.
-pub(crate) fn col_major(buf: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2<'_, f64> {
-    match ArrayViewMut2::from_shape((rows, cols).f(), &mut buf[..rows * cols]) {
-        Ok(v) => v,
-        Err(e) => unreachable!("scratch buffer too small: {e}"),
-    }
-}
-
-/// Column-major `rows x cols` read-only view of the start of `buf`.
-pub(crate) fn col_major_ref(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
-    match ArrayView2::from_shape((rows, cols).f(), &buf[..rows * cols]) {
-        Ok(v) => v,
-        Err(e) => unreachable!("scratch buffer too small: {e}"),
     }
 }
 
@@ -415,11 +185,11 @@ fn forward_block(
     packed: &[Option<PackedB>],
     small: &[bool],
     mut out: ArrayViewMut2<f64>,
-    scratch: &mut Scratch,
+    scratch: &mut ForwardScratch,
 ) {
     let m = x.nrows();
     let n_layers = net.layers.len();
-    let Scratch { a, b, rows, gemm } = scratch;
+    let ForwardScratch { a, b, rows, gemm } = scratch;
     // `prev` holds a_{l-1} for l >= 1: alternately buffer a and buffer b
     let mut prev_in_a = false;
     for (l, layer) in net.layers.iter().enumerate() {
@@ -502,237 +272,6 @@ fn layer_into(
     apply_activation(out, layer.activation, rows);
 }
 
-/// `out = a %*% w` by the fastest way for the shape, for finite inputs
-/// (non-finite ones give non-finite results in the same rows and columns,
-/// see [`layer_into`], but not R's NA versus NaN).
-pub(crate) fn product_into(
-    a: ArrayView2<f64>,
-    w: ArrayView2<f64>,
-    packed: Option<&PackedB>,
-    small: bool,
-    out: ArrayViewMut2<f64>,
-    gemm: &mut GemmWork,
-) {
-    if a.ncols() == 0 {
-        let mut out = out;
-        out.fill(0.0);
-    } else if w.ncols() == 1 {
-        // a matrix-vector product: GEMM would pad the single column to a
-        // whole micro-kernel; this is R's summation order too
-        matvec_into(a, w.column(0), out.index_axis_move(Axis(1), 0));
-    } else if small {
-        // tiny products (the lecture's 3x2 by 2x3; `small` says whether
-        // the whole call's product, all rows, is at most SMALL_PRODUCT):
-        // GEMM's packing costs more than the arithmetic
-        let mut out = out;
-        for (o, wc) in out.axis_iter_mut(Axis(1)).zip(w.axis_iter(Axis(1))) {
-            matvec_into(a, wc, o);
-        }
-    } else {
-        match packed {
-            Some(p) => gemm_prepacked_into(a, p, out, gemm),
-            None => gemm_packed_into(a, w, out, gemm),
-        }
-    }
-}
-
-/// Largest product (rows of the whole call x inner x columns
-/// multiply-adds) computed column by column with [`matvec_into`] instead of
-/// GEMM.
-pub(crate) const SMALL_PRODUCT: usize = 4096;
-
-/// `out = a %*% w` for a vector `w`, summing over columns in order
-/// (`0 + a[i,0] w[0] + a[i,1] w[1] + ...`, as R's plain loop) with every
-/// column a vectorised pass. For finite inputs only (NaN payloads aside it
-/// is the same arithmetic).
-fn matvec_into(a: ArrayView2<f64>, w: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
-    out.fill(0.0);
-    for (col, &wj) in a.axis_iter(Axis(1)).zip(w.iter()) {
-        match (out.as_slice_mut(), col.as_slice()) {
-            (Some(o), Some(c)) => axpy(o, c, wj),
-            _ => Zip::from(&mut out).and(&col).for_each(|o, &v| *o += v * wj),
-        }
-    }
-}
-
-/// `o += c * w`, element by element (a multiplication, then an addition:
-/// never fused, so the result is the same on every CPU), 4 values at a
-/// time with AVX where the CPU has it (the package is compiled for the
-/// baseline x86-64, whose vectors hold 2).
-fn axpy(o: &mut [f64], c: &[f64], w: f64) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU has AVX (checked just above).
-            unsafe { axpy_avx(o, c, w) };
-            return;
-        }
-    }
-    o.iter_mut().zip(c).for_each(|(o, &v)| *o += v * w);
-}
-
-/// [`axpy`] compiled for AVX (the same operations on wider vectors).
-///
-/// # Safety
-/// The CPU must support AVX.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn axpy_avx(o: &mut [f64], c: &[f64], w: f64) {
-    o.iter_mut().zip(c).for_each(|(o, &v)| *o += v * w);
-}
-
-const QUIET_BIT: u64 = 0x0008_0000_0000_0000;
-
-/// The quiet version of a NaN (payload kept, so R's NA stays NA).
-#[inline]
-fn quiet(x: f64) -> f64 {
-    f64::from_bits(x.to_bits() | QUIET_BIT)
-}
-
-/// `z + b` where, as in R on x86-64, a NaN `z` wins over a NaN `b`.
-#[inline]
-fn add_nan_first(z: f64, b: f64) -> f64 {
-    let s = z + b;
-    if !s.is_nan() {
-        s
-    } else if z.is_nan() {
-        quiet(z)
-    } else if b.is_nan() {
-        quiet(b)
-    } else {
-        s
-    }
-}
-
-/// Adds `bias[j]` to column `j` (R's `sweep(z, 2, b, "+")`).
-pub(crate) fn add_bias(mut z: ArrayViewMut2<f64>, bias: &[f64]) {
-    for (mut col, &bj) in z.axis_iter_mut(Axis(1)).zip(bias) {
-        match col.as_slice_mut() {
-            Some(c) => c.iter_mut().for_each(|v| *v = add_nan_first(*v, bj)),
-            None => col.iter_mut().for_each(|v| *v = add_nan_first(*v, bj)),
-        }
-    }
-}
-
-/// `max(z, 0)` as R's `ifelse(z > 0, z, 0)`, keeping NA/NaN (with their
-/// payload) where R's `ifelse` has an NA test.
-#[inline]
-pub fn relu(z: f64) -> f64 {
-    if z > 0.0 || z.is_nan() {
-        z
-    } else {
-        0.0
-    }
-}
-
-/// Applies `act` to `z` in place (column by column; softmax row-wise).
-/// `rows` must hold at least `3 * z.nrows()` values for softmax.
-pub fn apply_activation(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) {
-    let elementwise: fn(&mut [f64]) = match act {
-        Activation::Identity => return,
-        Activation::Softmax => return softmax_rows(z, rows),
-        Activation::Sigmoid => sigmoid_in_place,
-        Activation::Relu => |s| s.iter_mut().for_each(|v| *v = relu(*v)),
-        Activation::Tanh => |s| s.iter_mut().for_each(|v| *v = v.tanh()),
-    };
-    if let Some(s) = z.as_slice_memory_order_mut() {
-        return elementwise(s);
-    }
-    for mut col in z.axis_iter_mut(Axis(1)) {
-        match col.as_slice_mut() {
-            Some(s) => elementwise(s),
-            None => col.iter_mut().for_each(|v| elementwise(std::slice::from_mut(v))),
-        }
-    }
-}
-
-/// [`apply_activation`], returning whether `z` held a NaN or an infinity
-/// before the activation was applied.
-fn apply_activation_checked(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) -> bool {
-    if act != Activation::Sigmoid {
-        let non_finite = view_has_non_finite(&z.view());
-        apply_activation(z, act, rows);
-        return non_finite;
-    }
-    if let Some(s) = z.as_slice_memory_order_mut() {
-        return sigmoid_in_place_checked(s);
-    }
-    let mut non_finite = false;
-    for mut col in z.axis_iter_mut(Axis(1)) {
-        match col.as_slice_mut() {
-            Some(s) => non_finite |= sigmoid_in_place_checked(s),
-            None => col.iter_mut().for_each(|v| non_finite |= sigmoid_in_place_checked(std::slice::from_mut(v))),
-        }
-    }
-    non_finite
-}
-
-/// R's NA (a NaN whose low word is 1954).
-#[inline]
-fn is_r_na(x: f64) -> bool {
-    x.is_nan() && (x.to_bits() & 0xFFFF_FFFF) == 1954
-}
-
-/// Row-wise softmax in place, as the base-R reference
-/// `m <- apply(z, 1, max); e <- exp(z - m); e / rowSums(e)`:
-/// * numerically stable (the row maximum is subtracted first: no overflow);
-/// * the row sum is accumulated with error compensation (R's `rowSums`
-///   accumulates in long double), so results match R to about 1 ulp;
-/// * a row with NA/NaN is NA/NaN throughout, as in R: the row maximum is
-///   then NA if the row has an NA (R's `max`: NA trumps NaN), else NaN;
-///   a NaN entry keeps its own value, every other entry gets the maximum's;
-/// * a row with `+Inf` (and no NaN) is NaN throughout (`Inf - Inf`).
-///
-/// Works column by column over the rows (vectorised); `rows` is a
-/// workspace of at least `3 * z.nrows()` values.
-pub fn softmax_rows(mut z: ArrayViewMut2<f64>, rows: &mut [f64]) {
-    let m = z.nrows();
-    let (max, rest) = rows.split_at_mut(m);
-    let (sum, rest) = rest.split_at_mut(m);
-    let comp = &mut rest[..m];
-    max.fill(f64::NEG_INFINITY);
-    for col in z.axis_iter(Axis(1)) {
-        for (mx, &v) in max.iter_mut().zip(col.iter()) {
-            if v.is_nan() {
-                if !is_r_na(*mx) {
-                    *mx = v;
-                }
-            } else if v > *mx {
-                // never true once the maximum is NaN
-                *mx = v;
-            }
-        }
-    }
-    sum.fill(0.0);
-    comp.fill(0.0);
-    for mut col in z.axis_iter_mut(Axis(1)) {
-        for (((v, &mx), s), c) in col.iter_mut().zip(max.iter()).zip(sum.iter_mut()).zip(comp.iter_mut()) {
-            let e = if v.is_nan() {
-                quiet(*v)
-            } else if mx.is_nan() {
-                quiet(mx)
-            } else {
-                (*v - mx).exp()
-            };
-            *v = e;
-            // 2Sum: s + e exactly = t + err
-            let t = *s + e;
-            let bp = t - *s;
-            let err = (*s - (t - bp)) + (e - bp);
-            *s = t;
-            *c += err;
-        }
-    }
-    for (s, c) in sum.iter_mut().zip(comp.iter()) {
-        *s += *c;
-    }
-    for mut col in z.axis_iter_mut(Axis(1)) {
-        for (v, &s) in col.iter_mut().zip(sum.iter()) {
-            *v = if v.is_nan() { *v } else if s.is_nan() { quiet(s) } else { *v / s };
-        }
-    }
-}
-
 /// The unfused forward pass (`trace = TRUE`): writes every layer's `z`
 /// (before the activation) into `zs[l]` and `a` (after it) into `acts[l]`,
 /// each `x.nrows() x d_l` (any strides, may be uninitialised). Each product
@@ -742,7 +281,7 @@ pub fn forward_trace_into(
     net: &Network,
     zs: &mut [ArrayViewMut2<f64>],
     acts: &mut [ArrayViewMut2<f64>],
-) -> Result<(), ForwardError> {
+) -> Result<(), CoreError> {
     net.check_input(&x)?;
     let n = x.nrows();
     let n_layers = net.layers.len();
@@ -823,7 +362,7 @@ pub fn forward_small_into(x: &[f64], n: usize, layers: &[SmallLayer], out: &mut 
             || l.bias.is_some_and(|b| b.len() != l.d_out)
             || values > SMALL_MAX_VALUES
             || (l.d_out > 1 && values * l.d_in > SMALL_PRODUCT)
-            || (l.activation == Activation::Softmax && 3 * n > SMALL_MAX_VALUES)
+            || (l.activation == Activation::Softmax && 3 * n > SMALL_SOFTMAX_WORK)
         {
             return false;
         }
@@ -846,27 +385,7 @@ pub fn forward_small_into(x: &[f64], n: usize, layers: &[SmallLayer], out: &mut 
             if l == 0 { x } else { unsafe { std::slice::from_raw_parts(a_buf.as_ptr() as *const f64, n * k) } };
         let zs = small_layer_z(input, n, layer, &mut z_buf[..len]);
         let dst: &mut [f64] = if l + 1 == n_layers { &mut out[..] } else { zeroed(&mut a_buf[..len]) };
-        let zs = &*zs;
-        let non_finite = match layer.activation {
-            Activation::Sigmoid => sigmoid_into_checked(zs, dst),
-            act => {
-                if zs.iter().fold(false, |acc, v| acc | !v.is_finite()) {
-                    return false;
-                }
-                match act {
-                    Activation::Relu => dst.iter_mut().zip(zs).for_each(|(o, &v)| *o = relu(v)),
-                    Activation::Tanh => dst.iter_mut().zip(zs).for_each(|(o, &v)| *o = v.tanh()),
-                    Activation::Softmax => {
-                        dst.copy_from_slice(zs);
-                        let mut rows = [0.0f64; SMALL_MAX_VALUES];
-                        softmax_rows(col_major(dst, n, d), &mut rows);
-                    }
-                    _ => dst.copy_from_slice(zs),
-                }
-                false
-            }
-        };
-        if non_finite {
+        if activate_small_into(layer.activation, zs, dst, n) {
             return false;
         }
     }
@@ -885,7 +404,7 @@ fn zeroed(buf: &mut [MaybeUninit<f64>]) -> &mut [f64] {
 
 /// `z = a %*% w (+ bias)` for `a` `n x k` and the layer's `k x d`
 /// weights, all column-major, written into `z` (`n x d`), which is returned
-/// as initialised values. Per element the arithmetic of [`matvec_into`]
+/// as initialised values. Per element the arithmetic of [`crate::product::matvec_into`]
 /// (which [`product_into`] uses for every product [`forward_small_into`]
 /// takes) and [`add_bias`]: `0 + a[i,0] w[0] + a[i,1] w[1] + ...`, summed in
 /// order, then the bias added with R's NaN rule.
@@ -924,7 +443,7 @@ fn small_layer_z<'z>(a: &[f64], n: usize, layer: &SmallLayer, z: &'z mut [MaybeU
 }
 
 /// Convenience: the fused pass into a new column-major array.
-pub fn forward(x: ArrayView2<f64>, net: &Network, threads: usize) -> Result<ndarray::Array2<f64>, ForwardError> {
+pub fn forward(x: ArrayView2<f64>, net: &Network, threads: usize) -> Result<ndarray::Array2<f64>, CoreError> {
     let mut out = ndarray::Array2::zeros((x.nrows(), net.n_outputs()).f());
     forward_into(x, net, out.view_mut(), threads)?;
     Ok(out)
@@ -935,7 +454,7 @@ pub fn forward(x: ArrayView2<f64>, net: &Network, threads: usize) -> Result<ndar
 pub fn forward_trace(
     x: ArrayView2<f64>,
     net: &Network,
-) -> Result<(Vec<ndarray::Array2<f64>>, Vec<ndarray::Array2<f64>>), ForwardError> {
+) -> Result<(Vec<ndarray::Array2<f64>>, Vec<ndarray::Array2<f64>>), CoreError> {
     let n = x.nrows();
     let new = || -> Vec<ndarray::Array2<f64>> {
         net.layers.iter().map(|l| ndarray::Array2::zeros((n, l.weights.ncols()).f())).collect()
@@ -953,7 +472,8 @@ pub fn forward_trace(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::{sigmoid, sigmoid_into};
+    use crate::activation::{relu, sigmoid, sigmoid_into, softmax_rows};
+    use crate::nan::is_r_na;
     use crate::test_util::{random_scaled as random, Lcg, Spec};
     use ndarray::Array2;
 

@@ -1,4 +1,5 @@
-//! A packed GEMM for the fused forward pass, `out = a %*% b`, with an
+//! A packed GEMM for the fused forward pass and the blocked backward pass,
+//! `out = a %*% b` (or `out += a %*% b`), with an
 //! 8x6 AVX2/FMA micro-kernel picked at run time.
 //!
 //! Why not only matrixmultiply: its double kernel on AVX2 is 8x4 with 8
@@ -31,6 +32,8 @@
 use std::mem::MaybeUninit;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::parallel::{run_jobs, SharedPtr};
 
 /// Rows of the micro-kernel's tile.
 pub const MR: usize = 8;
@@ -182,21 +185,6 @@ impl PackedB {
     }
 }
 
-/// A pointer to memory only read, shared by the packing threads.
-#[derive(Clone, Copy)]
-struct SendPtr(*const f64);
-impl SendPtr {
-    /// The pointer (a method, so that closures capture the whole `SendPtr`).
-    fn get(self) -> *const f64 {
-        self.0
-    }
-}
-
-// SAFETY: the pointee (a view's memory) outlives the scoped threads and is
-// only read.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
 /// `out = a %*% b` with `b` packed beforehand ([`PackedB`]), otherwise as
 /// [`gemm_packed_into`] (same arithmetic, same bits).
 ///
@@ -248,7 +236,7 @@ fn pack_blocks(b: ArrayView2<f64>, threads: usize, data: &mut Vec<f64>) -> Optio
     data.try_reserve_exact(len).ok()?;
     let (rs, cs) = (b.strides()[0], b.strides()[1]);
     // the view's memory, shared read-only by the packing threads
-    let base = SendPtr(b.as_ptr());
+    let base = SharedPtr(b.as_ptr().cast_mut());
     let mut parts = Vec::with_capacity(blocks.len());
     let mut rest = &mut data.spare_capacity_mut()[..len];
     for &(jc, pc, nc, kc, l) in &blocks {
@@ -257,27 +245,13 @@ fn pack_blocks(b: ArrayView2<f64>, threads: usize, data: &mut Vec<f64>) -> Optio
         rest = tail;
     }
     let pack_part = |(jc, pc, nc, kc, dst): (usize, usize, usize, usize, &mut [MaybeUninit<f64>])| {
-        // SAFETY: (pc, jc) + (kc, nc) stays inside `b`; `dst` has the
-        // block's length.
+        // SAFETY: (pc, jc) + (kc, nc) stays inside `b`, which is only read
+        // (by every thread); `dst` has the block's length and is this
+        // part's alone.
         unsafe { pack_b(kc, nc, base.get().offset(pc as isize * rs + jc as isize * cs), rs, cs, dst) };
     };
-    let workers = threads.clamp(1, parts.len().max(1));
-    if workers <= 1 || len < (1 << 16) {
-        parts.into_iter().for_each(pack_part);
-    } else {
-        let mut shares: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
-        for (i, part) in parts.into_iter().enumerate() {
-            shares[i % workers].push(part);
-        }
-        std::thread::scope(|scope| {
-            let mut shares = shares.into_iter();
-            let mine = shares.next().unwrap_or_default();
-            for share in shares {
-                scope.spawn(move || share.into_iter().for_each(pack_part));
-            }
-            mine.into_iter().for_each(pack_part);
-        });
-    }
+    let workers = if len < (1 << 16) { 1 } else { threads.clamp(1, parts.len().max(1)) };
+    run_jobs(parts.into_iter(), workers, || (), |part, _| pack_part(part));
     // SAFETY: the parts cover the first `len` values, and pack_b wrote
     // every one of them
     unsafe { data.set_len(len) };
@@ -453,6 +427,13 @@ mod x86 {
 
     /// The 8x6 tile `c (=|+=) a_panel %*% b_panel` over depth `kc`; only
     /// the first `mr` rows and `nr` columns of the tile are written.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `a` points to a packed panel of
+    /// `MR x kc` values and `b` to one of `kc x NR` (as [`pack_a`] and
+    /// [`pack_b`] lay them out), both readable in full; every
+    /// `c[i * rsc + j * csc]` with `i < mr <= MR`, `j < nr <= NR` is
+    /// writable (and readable, unless `first`).
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]

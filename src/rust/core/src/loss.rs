@@ -18,8 +18,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
-use crate::activation::sigmoid;
-use crate::forward::{apply_activation, Activation};
+use crate::activation::{activation_backward, apply_activation, sigmoid, Activation};
 
 /// A loss function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,40 +197,6 @@ pub fn block_loss(mut z: ArrayViewMut2<f64>, output: Activation, loss: Loss, y: 
             let mut sum = 0.0;
             Zip::from(&z).and(&y).for_each(|&a, &y| sum += (a - y) * (a - y));
             sum
-        }
-    }
-}
-
-/// `g <- g * act'(z)`, written in terms of the layer's output `a =
-/// act(z)` (the backward pass keeps `a`, not `z`): `a (1 - a)` for the
-/// sigmoid, `1 - a^2` for tanh, `a > 0` for relu (0 at `z = 0`, as torch),
-/// 1 for identity, and for softmax (row-wise) `a_i (g_i - sum_j g_j a_j)`.
-/// `rows` is a workspace of at least `z.nrows()` values (softmax).
-pub fn activation_backward(act: Activation, a: ArrayView2<f64>, mut g: ArrayViewMut2<f64>, rows: &mut [f64]) {
-    assert_eq!(a.dim(), g.dim(), "activation_backward: a and g differ in shape");
-    match act {
-        Activation::Identity => {}
-        Activation::Sigmoid => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= a * (1.0 - a)),
-        Activation::Tanh => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= 1.0 - a * a),
-        Activation::Relu => Zip::from(&mut g).and(&a).for_each(|g, &a| {
-            if a <= 0.0 {
-                *g = 0.0
-            }
-        }),
-        Activation::Softmax => {
-            let m = a.nrows();
-            let dot = &mut rows[..m];
-            dot.fill(0.0);
-            for (gc, ac) in g.axis_iter(Axis(1)).zip(a.axis_iter(Axis(1))) {
-                for ((d, &gv), &av) in dot.iter_mut().zip(gc.iter()).zip(ac.iter()) {
-                    *d += gv * av;
-                }
-            }
-            for (mut gc, ac) in g.axis_iter_mut(Axis(1)).zip(a.axis_iter(Axis(1))) {
-                for ((gv, &av), &d) in gc.iter_mut().zip(ac.iter()).zip(dot.iter()) {
-                    *gv = av * (*gv - d);
-                }
-            }
         }
     }
 }

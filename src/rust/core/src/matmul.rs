@@ -10,6 +10,8 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use crate::nan::{add_nan_first, mul_nan_first};
+
 /// R's `mayHaveNaNOrInf()` (src/main/array.c): true when some element is
 /// NaN or infinite, and also (a deliberate false positive, kept so that the
 /// same inputs take the same path as in R) when the sum of a pair of
@@ -27,33 +29,6 @@ fn slice_may_have_nan_or_inf(x: &[f64]) -> bool {
         return true;
     }
     x[n % 2..].chunks_exact(2).any(|p| !(p[0] + p[1]).is_finite())
-}
-
-/// `a + b` with the same NaN rule as [`mul_nan_first`].
-#[inline]
-fn add_nan_first(a: f64, b: f64) -> f64 {
-    if a.is_nan() {
-        f64::from_bits(a.to_bits() | QUIET_BIT)
-    } else if b.is_nan() {
-        f64::from_bits(b.to_bits() | QUIET_BIT)
-    } else {
-        a + b
-    }
-}
-
-const QUIET_BIT: u64 = 0x0008_0000_0000_0000;
-
-/// `a * b` with x86-64's NaN rule as R's compiled loop meets it: a NaN `a`
-/// wins over a NaN `b`, and the NaN is quieted (R's NA keeps its payload).
-#[inline]
-fn mul_nan_first(a: f64, b: f64) -> f64 {
-    if a.is_nan() {
-        f64::from_bits(a.to_bits() | QUIET_BIT)
-    } else if b.is_nan() {
-        f64::from_bits(b.to_bits() | QUIET_BIT)
-    } else {
-        a * b
-    }
 }
 
 /// `out = a %*% b`.

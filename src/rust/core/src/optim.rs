@@ -12,10 +12,13 @@
 //!
 //! Every step is the same arithmetic whatever the number of threads: a
 //! minibatch is cut into blocks whose count and size depend on the batch
-//! size only ([`minibatch_block_rows`]); each block's gradient goes into
-//! a buffer of its own (threads take whole blocks), and the buffers are
-//! added in order during the update. Same seed, same data: the same
-//! fitted weights, bit for bit, on 1 or many threads.
+//! size only ([`minibatch_block_rows`]), grouped into shards as in the
+//! full-batch gradient; each shard's gradient goes into a buffer of its
+//! own (threads take whole shards), and the buffers are added in order
+//! during the update. Same seed, same data: the same fitted weights, bit
+//! for bit, on 1 or many threads. The threads of an epoch meet at a
+//! barrier between the three phases of a step (gradients, update,
+//! repacking of the weights; see `Epoch`).
 //!
 //! The optimisers follow torch's definitions (`optim_sgd`, `optim_adam`):
 //! * SGD: `v <- momentum v + g` (`v = g` at the first step), `w <- w - lr v`;
@@ -25,18 +28,21 @@
 //! Weight decay `lambda` adds `lambda w` to the gradient of every weight
 //! (not the biases), i.e. `lambda / 2 sum(W^2)` to the loss.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use crate::backward::{block_gradient, loss_of, shard_count, Objective, ParamLayout, Plan, Scratch};
-use crate::forward::{col_major_ref, err, Activation, ForwardError, Network};
+use crate::activation::Activation;
+use crate::backward::{block_gradient, mean_loss, shard_count, Objective, Plan, BlockScratch};
 use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
+use crate::network::{err, CoreError, Network, ParamLayout};
+use crate::parallel::{BreakOnPanic, SharedPtr, SpinBarrier};
+use crate::product::col_major_ref;
 
 /// An optimiser and its settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -142,119 +148,6 @@ pub fn validation_split(n: usize, n_val: usize, rng: &mut ChaCha20Rng) -> (Vec<u
     (train, val)
 }
 
-/// A barrier for the few threads of a training epoch, which meet three
-/// times per step (every few hundred microseconds): a waiting thread spins
-/// for a few tens of microseconds first, and only then sleeps (on a
-/// condition variable), because a wake-up from sleep takes tens of
-/// microseconds on this project's machines (`std::sync::Barrier` always
-/// sleeps) while spinning for long wastes the core when the machine is busy
-/// and the other thread is not running.
-struct SpinBarrier {
-    n: usize,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
-    /// Set when a thread panicked: it will never arrive, so every wait
-    /// returns at once (with `false`) instead of waiting for ever.
-    broken: AtomicBool,
-    lock: Mutex<()>,
-    wake: Condvar,
-}
-
-/// Spins (pause instructions) before a waiting thread sleeps: about 20-50
-/// microseconds.
-const BARRIER_SPINS: u32 = 2000;
-
-impl SpinBarrier {
-    fn new(n: usize) -> Self {
-        SpinBarrier {
-            n,
-            arrived: AtomicUsize::new(0),
-            generation: AtomicUsize::new(0),
-            broken: AtomicBool::new(false),
-            lock: Mutex::new(()),
-            wake: Condvar::new(),
-        }
-    }
-
-    /// Returns `true` once all `n` threads have called `wait` (for this
-    /// meeting), or `false` as soon as the barrier is broken (a thread
-    /// panicked: the meeting will never be complete). Everything a thread
-    /// wrote before `wait` is visible to every thread after it.
-    fn wait(&self) -> bool {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
-            // the last to arrive opens the next meeting, then releases all
-            // (under the lock, so that no sleeper misses the change)
-            self.arrived.store(0, Ordering::Relaxed);
-            {
-                let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-                self.generation.fetch_add(1, Ordering::Release);
-            }
-            self.wake.notify_all();
-            return !self.broken.load(Ordering::Acquire);
-        }
-        for _ in 0..BARRIER_SPINS {
-            if self.generation.load(Ordering::Acquire) != generation {
-                return !self.broken.load(Ordering::Acquire);
-            }
-            if self.broken.load(Ordering::Acquire) {
-                return false;
-            }
-            std::hint::spin_loop();
-        }
-        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        while self.generation.load(Ordering::Acquire) == generation {
-            if self.broken.load(Ordering::Acquire) {
-                return false;
-            }
-            guard = self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner);
-        }
-        !self.broken.load(Ordering::Acquire)
-    }
-
-    /// Breaks the barrier: every present and future `wait` returns `false`.
-    fn break_all(&self) {
-        {
-            let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-            self.broken.store(true, Ordering::Release);
-        }
-        self.wake.notify_all();
-    }
-}
-
-/// Breaks its barrier when dropped while its thread unwinds from a panic,
-/// so that the other threads of the epoch stop waiting for it.
-struct BreakOnPanic<'a>(&'a SpinBarrier);
-
-impl Drop for BreakOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.break_all();
-        }
-    }
-}
-
-/// Pointers shared by the threads of an epoch; every access is ordered by
-/// the epoch's barriers (see [`Trainer::epoch`]).
-struct Shared<T>(*mut T);
-impl<T> Clone for Shared<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Shared<T> {}
-// SAFETY: the pointees outlive the scoped threads; the barriers separate
-// the phases in which a buffer is written by one thread from those in
-// which it is read by others.
-unsafe impl<T> Send for Shared<T> {}
-unsafe impl<T> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    fn get(self) -> *mut T {
-        self.0
-    }
-}
-
 /// A training run's state.
 pub struct Trainer {
     layout: ParamLayout,
@@ -294,7 +187,7 @@ impl Trainer {
         n_val: usize,
         settings: Settings,
         seed: u64,
-    ) -> Result<Self, ForwardError> {
+    ) -> Result<Self, CoreError> {
         // a network view checks the layout against the activations
         let (d_in, d_out) = {
             let net = layout.network(&params, &activations)?;
@@ -333,9 +226,9 @@ impl Trainer {
             yr.extend(y.row(i).iter());
         }
         let mut x_val = Array2::from_shape_vec((val.len(), d_in).f(), try_filled(val.len() * d_in, 0.0, "the validation rows")?)
-            .map_err(|e| ForwardError(format!("{e}")))?;
+            .map_err(|e| CoreError(format!("{e}")))?;
         let mut y_val = Array2::from_shape_vec((val.len(), d_out).f(), try_filled(val.len() * d_out, 0.0, "the validation targets")?)
-            .map_err(|e| ForwardError(format!("{e}")))?;
+            .map_err(|e| CoreError(format!("{e}")))?;
         for (r, &i) in val.iter().enumerate() {
             x_val.row_mut(r).assign(&x.row(i));
             y_val.row_mut(r).assign(&y.row(i));
@@ -396,9 +289,9 @@ impl Trainer {
 
     /// The mean loss on the validation rows (NaN without any), at the
     /// current parameters.
-    pub fn validation_loss(&self) -> Result<f64, ForwardError> {
+    pub fn validation_loss(&self) -> Result<f64, CoreError> {
         let net = self.layout.network(&self.params, &self.activations)?;
-        loss_of(self.x_val.view(), self.y_val.view(), &net, self.settings.loss, self.settings.threads)
+        mean_loss(self.x_val.view(), self.y_val.view(), &net, self.settings.loss, self.settings.threads)
     }
 
     /// One epoch. `interrupt` is called on the calling thread between
@@ -406,7 +299,7 @@ impl Trainer {
     /// epoch stops after the current step. An error when the epoch's
     /// buffers cannot be allocated; a panic in any thread (a bug) is an
     /// error too, never a hang: the other threads stop waiting for it.
-    pub fn epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, ForwardError> {
+    pub fn epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, CoreError> {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_epoch(interrupt)));
         match outcome {
             Ok(result) => result,
@@ -421,7 +314,7 @@ impl Trainer {
         }
     }
 
-    fn run_epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, ForwardError> {
+    fn run_epoch(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<EpochResult, CoreError> {
         let n = self.order.len();
         shuffle(&mut self.order, &mut self.rng);
         let bs = self.settings.batch_size.min(n.max(1));
@@ -447,179 +340,57 @@ impl Trainer {
         let mut losses = vec![0.0; shards];
         // the packed weights, repacked after every update: matrix `i` by
         // thread `i % threads`
-        let packs: Vec<(Shared<PackedB>, usize, bool)> =
-            plan.packed_mut().into_iter().map(|(p, l, tr)| (Shared(p as *mut PackedB), l, tr)).collect();
+        let packs: Vec<(SharedPtr<PackedB>, usize, bool)> =
+            plan.packed_mut().into_iter().map(|(p, l, tr)| (SharedPtr(p as *mut PackedB), l, tr)).collect();
         let packs = &packs;
-        let obj_for = |m: usize, loss: Loss, d_out: usize| Objective { loss, mean_over: loss.mean_over(m, d_out) };
 
         let stop = AtomicBool::new(false);
         let diverged = AtomicBool::new(false);
         let barrier = SpinBarrier::new(threads);
-        let barrier = &barrier;
-
-        let params = Shared(self.params.as_mut_ptr());
-        let state1 = Shared(self.state1.as_mut_ptr());
-        let state2 = Shared(self.state2.as_mut_ptr());
         // the buffers' memory, each written by one thread at a time (see
-        // the phases below)
-        let bufs_ptr: Vec<Shared<f64>> = bufs.iter_mut().map(|b| Shared(b.as_mut_ptr())).collect();
-        let bufs_ptr = &bufs_ptr;
-        let losses_ptr = Shared(losses.as_mut_ptr());
-        let plan_ptr = Shared(&mut plan as *mut Plan);
-        let settings = self.settings;
-        let layout = &self.layout;
-        let activations = &self.activations;
-        let (x, y, d_in, d_out) = (&self.x, &self.y, self.d_in, self.d_out);
-        let order = &self.order;
-        let step0 = self.step;
+        // the phases of `Epoch`)
+        let bufs_ptr: Vec<SharedPtr<f64>> = bufs.iter_mut().map(|b| SharedPtr(b.as_mut_ptr())).collect();
         // weight decay applies to the weights, not the biases
-        let decay_ranges: Vec<std::ops::Range<usize>> =
-            if self.settings.weight_decay != 0.0 { layout.weight_ranges().collect() } else { Vec::new() };
-        let decay_ranges = &decay_ranges;
-        let network_of = |params| own_network(layout, params, activations);
-
-        // Thread `t`'s part of every step. Phase A: the gradients of the
-        // shards `t, t + threads, ...` into their buffers. Barrier. Phase
-        // B: thread `t` sums the buffers (in order) over its share of the
-        // parameters and updates them. Barrier. Phase C: the threads pack
-        // the new weights, and thread 0 asks about an interrupt. Barrier.
-        let worker = |t: usize, interrupt: Option<&mut dyn FnMut() -> bool>| -> (f64, usize) {
-            let _guard = BreakOnPanic(barrier);
-            let mut interrupt = interrupt;
-            let mut scratch = None;
-            let mut xb = vec![0.0; rb * d_in];
-            let mut yb = vec![0.0; rb * d_out];
-            let mut total = 0.0;
-            let mut done = 0;
-            let share = (t * p / threads, (t + 1) * p / threads);
-            for s in 0..steps {
-                let (r0, r1) = (s * bs, ((s + 1) * bs).min(n));
-                let m = r1 - r0;
-                let blocks = m.div_ceil(rb);
-                let step_shards = shard_count(blocks, p);
-                // phase A
-                {
-                    // SAFETY: the parameters and the plan are only read in
-                    // phase A (written in phases B and C, after a barrier).
-                    let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
-                    let plan = unsafe { &*plan_ptr.get() };
-                    let net = network_of(params);
-                    let scratch = scratch.get_or_insert_with(|| Scratch::new(&net, plan));
-                    let obj = obj_for(m, settings.loss, d_out);
-                    for sh in (t..step_shards).step_by(threads) {
-                        // SAFETY: shard `sh` (hence buffer and loss `sh`) is
-                        // this thread's alone in phase A; `sh < step_shards
-                        // <= shards`, the number of buffers (shard_count
-                        // grows with the blocks, and a step has at most the
-                        // blocks of a full batch).
-                        let buf = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[sh].get(), p) };
-                        let loss = unsafe { &mut *losses_ptr.get().add(sh) };
-                        let (k0, k1) = (sh * blocks / step_shards, (sh + 1) * blocks / step_shards);
-                        let mut shard_loss = 0.0;
-                        for b in k0..k1 {
-                            let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
-                            let mb = b1 - b0;
-                            for (i, &row) in order[b0..b1].iter().enumerate() {
-                                let xr = &x[row * d_in..(row + 1) * d_in];
-                                let yr = &y[row * d_out..(row + 1) * d_out];
-                                xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
-                                yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
-                            }
-                            let xv = col_major_ref(&xb, mb, d_in);
-                            let yv = col_major_ref(&yb, mb, d_out);
-                            // the shard's first block writes its buffer, the
-                            // others add to it
-                            shard_loss += block_gradient(xv, yv, &net, plan, obj, buf, b > k0, scratch);
-                        }
-                        *loss = shard_loss;
-                    }
-                }
-                if threads > 1 && !barrier.wait() {
-                    break;
-                }
-                // phase B
-                // SAFETY: phase A is over: the losses are only read now;
-                // each thread adds up its own share of the buffers (into
-                // the first) and updates its own share of the parameters
-                // and of the optimiser's state.
-                let step_loss = unsafe { std::slice::from_raw_parts(losses_ptr.get() as *const f64, step_shards) }
-                    .iter()
-                    .fold(0.0, |a, &b| a + b);
-                if !step_loss.is_finite() {
-                    diverged.store(true, Ordering::Relaxed);
-                    break;
-                }
-                total += step_loss;
-                done += 1;
-                {
-                    let len = share.1 - share.0;
-                    let w = unsafe { std::slice::from_raw_parts_mut(params.get().add(share.0), len) };
-                    let s1 = unsafe { std::slice::from_raw_parts_mut(state1.get().add(share.0), len) };
-                    let s2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
-                        unsafe { std::slice::from_raw_parts_mut(state2.get().add(share.0), len) }
-                    } else {
-                        &mut []
-                    };
-                    // the gradient of the share: the shards' buffers added
-                    // in order into the first, plus weight decay
-                    let g = unsafe { std::slice::from_raw_parts_mut(bufs_ptr[0].get().add(share.0), len) };
-                    for buf in &bufs_ptr[1..step_shards] {
-                        let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
-                        g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
-                    }
-                    for r in decay_ranges {
-                        let (a, e) = (r.start.max(share.0), r.end.min(share.1));
-                        if a < e {
-                            let lambda = settings.weight_decay;
-                            let (ga, wa) = (&mut g[a - share.0..e - share.0], &w[a - share.0..e - share.0]);
-                            ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
-                        }
-                    }
-                    update(w, s1, s2, g, &settings, step0 + done as u64);
-                }
-                if threads > 1 && !barrier.wait() {
-                    break;
-                }
-                // phase C: the new weights packed for the next step's
-                // products, each packed matrix by one thread
-                {
-                    // SAFETY: the parameters are only read from here to the
-                    // next update; the plan is not read until the barrier
-                    // below, and each packed matrix is written by one thread.
-                    let params = unsafe { std::slice::from_raw_parts(params.get() as *const f64, p) };
-                    let net = network_of(params);
-                    for (packed, l, transposed) in packs.iter().skip(t).step_by(threads) {
-                        let w = net.layers()[*l].weights.view();
-                        let w = if *transposed { w.reversed_axes() } else { w };
-                        unsafe { (*packed.get()).repack(w) };
-                    }
-                }
-                if t == 0 {
-                    if let Some(f) = interrupt.as_mut() {
-                        if f() {
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                }
-                if threads > 1 && !barrier.wait() {
-                    break;
-                }
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-            }
-            (total, done)
+        let decay_ranges: Vec<Range<usize>> =
+            if self.settings.weight_decay != 0.0 { self.layout.weight_ranges().collect() } else { Vec::new() };
+        let epoch = Epoch {
+            n,
+            bs,
+            rb,
+            p,
+            steps,
+            threads,
+            settings: self.settings,
+            layout: &self.layout,
+            activations: &self.activations,
+            x: &self.x,
+            y: &self.y,
+            d_in: self.d_in,
+            d_out: self.d_out,
+            order: &self.order,
+            step0: self.step,
+            decay_ranges: &decay_ranges,
+            params: SharedPtr(self.params.as_mut_ptr()),
+            state1: SharedPtr(self.state1.as_mut_ptr()),
+            state2: SharedPtr(self.state2.as_mut_ptr()),
+            bufs: &bufs_ptr,
+            losses: SharedPtr(losses.as_mut_ptr()),
+            plan: SharedPtr(&mut plan as *mut Plan),
+            packs,
+            barrier: &barrier,
+            stop: &stop,
+            diverged: &diverged,
         };
         let interrupt: &mut dyn FnMut() -> bool = interrupt;
         let (total_loss, steps_done) = if threads <= 1 {
-            worker(0, Some(interrupt))
+            epoch.worker(0, Some(interrupt))
         } else {
             std::thread::scope(|scope| {
                 for t in 1..threads {
-                    let worker = &worker;
-                    scope.spawn(move || worker(t, None));
+                    let epoch = &epoch;
+                    scope.spawn(move || epoch.worker(t, None));
                 }
-                worker(0, Some(interrupt))
+                epoch.worker(0, Some(interrupt))
             })
         };
         self.step += steps_done as u64;
@@ -633,6 +404,226 @@ impl Trainer {
     }
 }
 
+/// What the threads of one epoch share: the run's settings and data (only
+/// read), and pointers to the memory that the phases of a step take turns
+/// to write. Each step has three phases, separated by the barrier (with
+/// one thread there is no barrier, and the phases simply follow one
+/// another):
+/// * A ([`Epoch::gradients`]): thread `t` computes the gradients of the
+///   shards `t, t + threads, ...` into their buffers, and their losses;
+///   the parameters and the plan are only read.
+/// * B ([`Epoch::step_loss`], [`Epoch::update_share`]): every thread reads
+///   the shards' losses; thread `t` adds up the buffers over its own share
+///   of the parameters (into the first buffer) and updates that share of
+///   the parameters and of the optimiser's state. Shares are disjoint.
+/// * C ([`Epoch::repack`]): the parameters are only read; packed matrix
+///   `i` is rewritten by thread `i % threads` alone; thread 0 asks about
+///   an interrupt.
+///
+/// The `unsafe` blocks below rely on this schedule; each says which part
+/// of it makes its access free of races.
+struct Epoch<'e> {
+    /// Training rows, rows per step, rows per block, parameters, steps,
+    /// threads.
+    n: usize,
+    bs: usize,
+    rb: usize,
+    p: usize,
+    steps: usize,
+    threads: usize,
+    settings: Settings,
+    layout: &'e ParamLayout,
+    activations: &'e [Activation],
+    /// The trainer's rows (row-major) and targets, and their widths.
+    x: &'e [f64],
+    y: &'e [f64],
+    d_in: usize,
+    d_out: usize,
+    /// The epoch's shuffled order of the rows.
+    order: &'e [usize],
+    /// Steps done before this epoch.
+    step0: u64,
+    /// The ranges of the parameters that weight decay applies to.
+    decay_ranges: &'e [Range<usize>],
+    /// The trainer's parameters and optimiser state (`p` values each).
+    params: SharedPtr<f64>,
+    state1: SharedPtr<f64>,
+    state2: SharedPtr<f64>,
+    /// One gradient buffer of `p` values per shard, and each shard's loss.
+    bufs: &'e [SharedPtr<f64>],
+    losses: SharedPtr<f64>,
+    /// The plan, and the packed matrices it owns (with their layer and
+    /// whether they are transposed).
+    plan: SharedPtr<Plan>,
+    packs: &'e [(SharedPtr<PackedB>, usize, bool)],
+    barrier: &'e SpinBarrier,
+    stop: &'e AtomicBool,
+    diverged: &'e AtomicBool,
+}
+
+impl Epoch<'_> {
+    /// Thread `t`'s part of every step (thread 0 gets the interrupt):
+    /// phase A, barrier, phase B, barrier, phase C, barrier. Returns the
+    /// summed loss of the steps done and their number. A broken barrier
+    /// (another thread panicked) ends it early.
+    fn worker(&self, t: usize, interrupt: Option<&mut dyn FnMut() -> bool>) -> (f64, usize) {
+        let _guard = BreakOnPanic(self.barrier);
+        let mut interrupt = interrupt;
+        let mut scratch = None;
+        let mut xb = vec![0.0; self.rb * self.d_in];
+        let mut yb = vec![0.0; self.rb * self.d_out];
+        let mut total = 0.0;
+        let mut done = 0;
+        let threads = self.threads;
+        let share = (t * self.p / threads, (t + 1) * self.p / threads);
+        for s in 0..self.steps {
+            let rows = (s * self.bs, ((s + 1) * self.bs).min(self.n));
+            let step_shards = shard_count((rows.1 - rows.0).div_ceil(self.rb), self.p);
+            self.gradients(t, rows, step_shards, &mut scratch, &mut xb, &mut yb);
+            if threads > 1 && !self.barrier.wait() {
+                break;
+            }
+            let step_loss = self.step_loss(step_shards);
+            if !step_loss.is_finite() {
+                self.diverged.store(true, Ordering::Relaxed);
+                break;
+            }
+            total += step_loss;
+            done += 1;
+            self.update_share(share, step_shards, self.step0 + done as u64);
+            if threads > 1 && !self.barrier.wait() {
+                break;
+            }
+            self.repack(t);
+            if t == 0 {
+                if let Some(f) = interrupt.as_mut() {
+                    if f() {
+                        self.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            if threads > 1 && !self.barrier.wait() {
+                break;
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        (total, done)
+    }
+
+    /// Phase A for the step of the shuffled rows `r0..r1`: the gradients
+    /// of the shards `t, t + threads, ...` (of `step_shards`) into their
+    /// buffers, their losses into `losses`. `xb` and `yb` hold a block's
+    /// rows, gathered column-major.
+    fn gradients(
+        &self,
+        t: usize,
+        (r0, r1): (usize, usize),
+        step_shards: usize,
+        scratch: &mut Option<BlockScratch>,
+        xb: &mut [f64],
+        yb: &mut [f64],
+    ) {
+        let (p, rb, d_in, d_out) = (self.p, self.rb, self.d_in, self.d_out);
+        let m = r1 - r0;
+        let blocks = m.div_ceil(rb);
+        // SAFETY: the parameters and the plan are only read in phase A
+        // (written in phases B and C, after a barrier).
+        let params = unsafe { std::slice::from_raw_parts(self.params.get() as *const f64, p) };
+        let plan = unsafe { &*self.plan.get() };
+        let net = own_network(self.layout, params, self.activations);
+        let scratch = scratch.get_or_insert_with(|| BlockScratch::new(&net, plan));
+        let obj = Objective { loss: self.settings.loss, mean_over: self.settings.loss.mean_over(m, d_out) };
+        for sh in (t..step_shards).step_by(self.threads) {
+            // SAFETY: shard `sh` (hence buffer and loss `sh`) is this
+            // thread's alone in phase A; `sh < step_shards <= shards`, the
+            // number of buffers (shard_count grows with the blocks, and a
+            // step has at most the blocks of a full batch).
+            let buf = unsafe { std::slice::from_raw_parts_mut(self.bufs[sh].get(), p) };
+            let loss = unsafe { &mut *self.losses.get().add(sh) };
+            let (k0, k1) = (sh * blocks / step_shards, (sh + 1) * blocks / step_shards);
+            let mut shard_loss = 0.0;
+            for b in k0..k1 {
+                let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
+                let mb = b1 - b0;
+                for (i, &row) in self.order[b0..b1].iter().enumerate() {
+                    let xr = &self.x[row * d_in..(row + 1) * d_in];
+                    let yr = &self.y[row * d_out..(row + 1) * d_out];
+                    xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
+                    yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
+                }
+                let xv = col_major_ref(xb, mb, d_in);
+                let yv = col_major_ref(yb, mb, d_out);
+                // the shard's first block writes its buffer, the others
+                // add to it
+                shard_loss += block_gradient(xv, yv, &net, plan, obj, buf, b > k0, scratch);
+            }
+            *loss = shard_loss;
+        }
+    }
+
+    /// Phase B: the step's loss, the first `step_shards` shards' losses
+    /// added in order (every thread computes it).
+    fn step_loss(&self, step_shards: usize) -> f64 {
+        // SAFETY: phase A is over: the losses are only read until the next
+        // step's phase A, two barriers on.
+        unsafe { std::slice::from_raw_parts(self.losses.get() as *const f64, step_shards) }
+            .iter()
+            .fold(0.0, |a, &b| a + b)
+    }
+
+    /// Phase B: the gradient over this thread's `share` of the parameters
+    /// (the first `step_shards` buffers added in order into the first, plus
+    /// weight decay), then the optimiser's step `t` on that share.
+    fn update_share(&self, share: (usize, usize), step_shards: usize, t: u64) {
+        let settings = &self.settings;
+        let len = share.1 - share.0;
+        // SAFETY: phase A is over; in phase B each thread reads and writes
+        // only its own share of the parameters, of the optimiser's state
+        // and of the buffers (the shares are disjoint), and no one else
+        // touches them until the barrier that ends phase B.
+        let w = unsafe { std::slice::from_raw_parts_mut(self.params.get().add(share.0), len) };
+        let s1 = unsafe { std::slice::from_raw_parts_mut(self.state1.get().add(share.0), len) };
+        let s2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
+            unsafe { std::slice::from_raw_parts_mut(self.state2.get().add(share.0), len) }
+        } else {
+            &mut []
+        };
+        let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(share.0), len) };
+        for buf in &self.bufs[1..step_shards] {
+            // SAFETY: as above (this thread's share of another buffer)
+            let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
+            g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
+        }
+        for r in self.decay_ranges {
+            let (a, e) = (r.start.max(share.0), r.end.min(share.1));
+            if a < e {
+                let lambda = settings.weight_decay;
+                let (ga, wa) = (&mut g[a - share.0..e - share.0], &w[a - share.0..e - share.0]);
+                ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
+            }
+        }
+        update(w, s1, s2, g, settings, t);
+    }
+
+    /// Phase C: the new weights packed for the next step's products,
+    /// packed matrix `i` by thread `i % threads`.
+    fn repack(&self, t: usize) {
+        // SAFETY: phase B is over: the parameters are only read from here
+        // to the next step's phase B.
+        let params = unsafe { std::slice::from_raw_parts(self.params.get() as *const f64, self.p) };
+        let net = own_network(self.layout, params, self.activations);
+        for (packed, l, transposed) in self.packs.iter().skip(t).step_by(self.threads) {
+            let w = net.layers()[*l].weights.view();
+            let w = if *transposed { w.reversed_axes() } else { w };
+            // SAFETY: each packed matrix is written by one thread (this
+            // one) in phase C, and neither it nor the plan that owns it is
+            // read until the barrier that ends phase C.
+            unsafe { (*packed.get()).repack(w) };
+        }
+    }
+}
 
 /// The network of the trainer's own parameters in its own layout (checked
 /// when the trainer was made, so this cannot fail).

@@ -2,7 +2,8 @@
 
 use ndarray::{Array2, ArrayBase, Data, Ix2, ShapeBuilder};
 
-use crate::forward::{Activation, Layer, Network};
+use crate::activation::Activation;
+use crate::network::{Layer, Network};
 
 /// Small deterministic generator so the tests need no RNG crate: values in
 /// [-1, 1).

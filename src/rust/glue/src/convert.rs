@@ -7,7 +7,8 @@
 use extendr_api::prelude::*;
 use extendr_api::AsTypedSlice;
 use extendr_ffi::SEXPTYPE;
-use fwdprop_core::forward::{Activation, Layer, Network};
+use fwdprop_core::activation::Activation;
+use fwdprop_core::network::{Layer, Network};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 /// Zero-copy view of an R double matrix (column-major).

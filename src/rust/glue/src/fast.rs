@@ -32,7 +32,9 @@ use extendr_ffi::{
     Rf_setAttrib, Rf_unprotect, Rf_xlength, INTEGER, LENGTH, LOGICAL, REAL, SET_VECTOR_ELT, SEXP, SEXPTYPE, STRING_ELT,
     TYPEOF, VECTOR_ELT,
 };
-use fwdprop_core::forward::{forward_into, forward_small_into, Activation, Layer, Network, SmallLayer};
+use fwdprop_core::activation::Activation;
+use fwdprop_core::forward::{forward_into, forward_small_into, SmallLayer};
+use fwdprop_core::network::{Layer, Network};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 #[allow(improper_ctypes)] // SEXP is an opaque pointer, as in extendr-ffi

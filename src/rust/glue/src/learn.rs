@@ -7,10 +7,11 @@
 //! `R/fit.R` validate and coerce the arguments first.
 
 use extendr_api::prelude::*;
-use fwdprop_core::backward::{add_weight_decay, gradient_into, gradient_trace, ParamLayout};
-use fwdprop_core::forward::Activation;
+use fwdprop_core::activation::Activation;
+use fwdprop_core::backward::{add_weight_decay, gradient_into, gradient_trace};
 use fwdprop_core::loss::Loss;
 use fwdprop_core::memory::try_filled;
+use fwdprop_core::network::ParamLayout;
 use fwdprop_core::optim::{validation_split, Optimizer, Settings, Trainer};
 
 use crate::convert::{alloc_real_matrix, matrix_view, scalar_count, NetworkParts};
@@ -84,7 +85,7 @@ fn backward_impl(
     let layout = ParamLayout::of(&net);
     let mut params = try_filled(layout.len, 0.0, "the network's parameters").map_err(|e| other(e.to_string()))?;
     layout.gather(&net, &mut params);
-    let fail = |e: fwdprop_core::forward::ForwardError| other(format!("backward pass: {e}"));
+    let fail = |e: fwdprop_core::network::CoreError| other(format!("backward pass: {e}"));
     if !trace {
         let mut grad = try_filled(layout.len, 0.0, "the gradient").map_err(|e| other(e.to_string()))?;
         let mut value = gradient_into(xv, yv, &net, loss, &mut grad, threads).map_err(fail)?;
