@@ -141,6 +141,7 @@ for (m in mods) {
   # the module's own tests may use anything
   tests_at <- grep("^#\\[cfg\\(test\\)\\]", txt)
   if (length(tests_at)) txt <- txt[seq_len(tests_at[[1]] - 1L)]
+  txt <- txt[!grepl("^\\s*//", txt)] # comments (doc links) use nothing
   used <- unique(unlist(regmatches(txt, gregexpr("crate::[a-z_]+", txt))))
   cg[[m]] <- setdiff(intersect(sub("crate::", "", used), mods), m)
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine with Rust:
 # installs what is missing, runs the Rust tests, checks the generated R
-# wrappers, vendors the crates and builds the source tarball, installs it
-# with the network cut off (proving the offline build), runs the testthat
+# wrappers and the package's structure (tools/check-structure.R), vendors
+# the crates and builds the source tarball, installs it with the network
+# cut off (proving the offline build), runs the testthat
 # suite against that installation, builds the documentation site from it
 # offline and checks the site in a browser (tools/site.sh,
 # tools/check-site.sh), checks memory (valgrind, and a loop of 100,000
@@ -36,6 +37,9 @@ if ! grep -q '^test result:' "$work/cargo.log"; then cargo_failed=$((cargo_faile
 
 section "generated R wrappers are up to date"
 bash tools/update-wrappers.sh --check || status=1
+
+section "the house's rules: no circle among R files or core modules, short functions, a test file per R file"
+Rscript tools/check-structure.R || status=1
 
 section "vendor the Rust crates (offline build) and regenerate inst/AUTHORS"
 bash tools/vendor.sh || { echo "vendoring failed"; exit 1; }
