@@ -134,10 +134,17 @@ trainer_save_best_impl <- function(ptr) .Call(wrap__trainer_save_best_impl, ptr)
 #' @noRd
 trainer_params_impl <- function(ptr, best) .Call(wrap__trainer_params_impl, ptr, best)
 
-#' Rows trained on and rows held out: `c(train, validation)`.
+#' `x` (atomic vectors, lists, NULL) as a JSON string, doubles in their
+#' shortest form that reads back exactly.
 #' @keywords internal
 #' @noRd
-trainer_rows_impl <- function(ptr) .Call(wrap__trainer_rows_impl, ptr)
+json_encode_impl <- function(x) .Call(wrap__json_encode_impl, x)
+
+#' The JSON string `x` as an R object (see [`json_to_robj`]):
+#' `list(value = ...)`, or `list(error = "...")` when it is not JSON.
+#' @keywords internal
+#' @noRd
+json_decode_impl <- function(x) .Call(wrap__json_decode_impl, x)
 
 #' The header of a safetensors file: `list(names, dtypes, shapes,
 #' metadata)` (its tensors sorted by name, their dtypes, their shapes as
@@ -166,17 +173,5 @@ safetensors_read_impl <- function(path, names) .Call(wrap__safetensors_read_impl
 #' @keywords internal
 #' @noRd
 safetensors_write_impl <- function(path, names, tensors, shapes, metadata) .Call(wrap__safetensors_write_impl, path, names, tensors, shapes, metadata)
-
-#' `x` (atomic vectors, lists, NULL) as a JSON string, doubles in their
-#' shortest form that reads back exactly.
-#' @keywords internal
-#' @noRd
-json_encode_impl <- function(x) .Call(wrap__json_encode_impl, x)
-
-#' The JSON string `x` as an R object (see [`json_to_robj`]):
-#' `list(value = ...)`, or `list(error = "...")` when it is not JSON.
-#' @keywords internal
-#' @noRd
-json_decode_impl <- function(x) .Call(wrap__json_decode_impl, x)
 
 

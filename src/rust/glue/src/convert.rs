@@ -218,3 +218,13 @@ pub(crate) fn sigmoid_of_ints(src: impl Iterator<Item = i32>, dst: &mut [f64]) {
 pub(crate) fn other(msg: String) -> Error {
     Error::Other(msg)
 }
+
+pub(crate) fn string_arg(x: &Robj, arg: &str) -> extendr_api::Result<String> {
+    x.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| other(format!("`{arg}` must be a single string")))
+}
+
+pub(crate) fn error_list(message: String) -> extendr_api::Result<Robj> {
+    Ok(List::from_names_and_values(["error"], [Robj::from(message)])?.into())
+}

@@ -371,15 +371,6 @@ fn trainer_params_impl(mut ptr: Robj, best: Robj) -> extendr_api::Result<Robj> {
     Ok(List::from_names_and_values(["weights", "biases"], [w, b])?.into())
 }
 
-/// Rows trained on and rows held out: `c(train, validation)`.
-/// @keywords internal
-/// @noRd
-#[extendr]
-fn trainer_rows_impl(mut ptr: Robj) -> extendr_api::Result<Robj> {
-    let (t, v) = trainer_mut(&mut ptr)?.rows();
-    Ok(doubles(&[t as f64, v as f64]))
-}
-
 extendr_module! {
     mod learn;
     fn any_non_finite_impl;
@@ -393,5 +384,4 @@ extendr_module! {
     fn trainer_validation_loss_impl;
     fn trainer_save_best_impl;
     fn trainer_params_impl;
-    fn trainer_rows_impl;
 }
