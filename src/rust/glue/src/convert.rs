@@ -172,9 +172,11 @@ impl NetworkParts {
             .enumerate()
             .map(|(l, name)| {
                 Activation::from_name(name).ok_or_else(|| {
+                    let known: Vec<String> = Activation::ALL.iter().map(|a| format!("\"{}\"", a.name())).collect();
                     Error::Other(format!(
-                        "`activations[{}]` must be one of \"sigmoid\", \"relu\", \"tanh\", \"identity\", \"softmax\", not \"{}\"",
+                        "`activations[{}]` must be one of {}, not \"{}\"",
                         l + 1,
+                        known.join(", "),
                         name
                     ))
                 })
