@@ -107,3 +107,12 @@ test_that("the small fast path and the ordinary path of sigmoid() agree", {
   expect_s3_class(sigmoid(d), "myclass")
   expect_plogis(unclass(sigmoid(d)), c(0, 1))
 })
+
+test_that("every activation R lists is one the Rust core computes, in forward and backward passes", {
+  x <- matrix(c(-1, 0.5, 2, -3), 2)
+  for (a in activation_names) {
+    net <- network(c(2, 3, 2), activation = a, output = a, bias = TRUE, seed = 1)
+    expect_equal(forward(net, x), forward_ref(net, x), tolerance = 1e-14, info = a)
+    expect_true(is.finite(backward(net, x, matrix(0.5, 2, 2), loss = "mse")$loss), info = a)
+  }
+})
