@@ -334,9 +334,12 @@ score_check_keep <- function(keep, net, type, call) {
 score_submit <- function(job, slim, chunk, keep, type, input_cols, plan) {
   job$stage <- "scoring"
   if (plan$parallel) {
+    # (a quoted call: its variables are the globals given, not this
+    # function's)
+    expr <- quote(utils::getFromNamespace("score_chunk", "fwdprop")(net, chunk, keep, type, input_cols, threads))
     job$future <- tryCatch(
       future::future(
-        utils::getFromNamespace("score_chunk", "fwdprop")(net, chunk, keep, type, input_cols, threads),
+        expr, substitute = FALSE,
         globals = list(net = slim, chunk = chunk, keep = keep, type = type,
                        input_cols = input_cols, threads = plan$threads),
         packages = "fwdprop", seed = FALSE, label = sprintf("fwdprop score chunk %d", job$i)
