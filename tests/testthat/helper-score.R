@@ -101,3 +101,15 @@ rel_slowly <- function(call, pause) {
 
 # The lines of a CSV file of `df` as write.csv() writes them.
 rel_csv_lines <- function(df) utils::capture.output(utils::write.csv(df, stdout(), row.names = FALSE))
+
+# Of two runs started at once (rel_children()), exactly one succeeded and
+# the other was refused with a fwdprop_error saying another run writes.
+expect_one_refused <- function(out) {
+  ok <- vapply(out$results, function(r) isTRUE(r$ok), TRUE)
+  info <- paste(vapply(out$results, function(r) paste(c(r$class[1], r$message, "ok")[1:2], collapse = " "), ""),
+                collapse = "\n")
+  expect_identical(sum(ok), 1L, info = info)
+  refused <- out$results[!ok][[1]]
+  expect_true("fwdprop_error" %in% refused$class, info = info)
+  expect_match(refused$message, "is being written by another score() run", fixed = TRUE)
+}

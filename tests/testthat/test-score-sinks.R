@@ -17,13 +17,7 @@ test_that("two runs writing the same CSV file at once: one is refused, every row
   utils::write.csv(df, src, row.names = FALSE)
   run <- rel_slowly("score(args$net, args$src, to = args$dst, chunk_rows = 20000, keep = 'id')", 0.02)
   out <- rel_children(dir, list(net = net, src = src, dst = dst), c(run, run))
-  ok <- vapply(out$results, function(r) isTRUE(r$ok), TRUE)
-  info <- paste(vapply(out$results, function(r) paste(c(r$class[1], r$message, "ok")[1:2], collapse = " "), ""),
-                collapse = "\n")
-  expect_identical(sum(ok), 1L, info = info)
-  refused <- out$results[!ok][[1]]
-  expect_true("fwdprop_error" %in% refused$class, info = info)
-  expect_match(refused$message, "is being written by another score() run", fixed = TRUE)
+  expect_one_refused(out)
   got <- utils::read.csv(dst)
   expect_identical(got$id, seq_len(n))
   expect_equal(got, rel_reference(net, df), tolerance = 1e-13)
@@ -51,13 +45,7 @@ test_that("two resume = TRUE runs into the same SQLite table at once: one is ref
     "chunk_rows = 10000, keep = 'id', resume = TRUE)"
   ), 0.02)
   out <- rel_children(dir, list(net = net, df = df, db = db), c(run, run))
-  ok <- vapply(out$results, function(r) isTRUE(r$ok), TRUE)
-  info <- paste(vapply(out$results, function(r) paste(c(r$class[1], r$message, "ok")[1:2], collapse = " "), ""),
-                collapse = "\n")
-  expect_identical(sum(ok), 1L, info = info)
-  refused <- out$results[!ok][[1]]
-  expect_true("fwdprop_error" %in% refused$class, info = info)
-  expect_match(refused$message, "is being written by another score() run", fixed = TRUE)
+  expect_one_refused(out)
   got <- DBI::dbGetQuery(con, "SELECT * FROM scores ORDER BY rowid")
   expect_identical(got$id, seq_len(n))
   expect_equal(got, rel_reference(net, df), tolerance = 1e-13)
