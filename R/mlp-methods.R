@@ -219,17 +219,11 @@ update.fwdprop_mlp <- function(object, formula., ..., evaluate = TRUE) {
 coef.fwdprop_network <- function(object, ...) {
   net <- check_network(object, "object", call = sys.call())
   L <- length(net$weights)
-  unit_names <- function(l) {
-    n <- net$sizes[[l]]
-    if (l == 1L) return(paste0("i", seq_len(n)))
-    if (l == L + 1L) return(if (n == 1L) "o" else paste0("o", seq_len(n)))
-    if (L == 2L) paste0("h", seq_len(n)) else paste0("h", l - 1L, ".", seq_len(n))
-  }
   out <- lapply(seq_len(L), function(l) {
     w <- net$weights[[l]]
     b <- net$biases[[l]]
-    from <- c(if (!is.null(b)) "b", unit_names(l))
-    to <- unit_names(l + 1L)
+    from <- c(if (!is.null(b)) "b", unit_names(net, l))
+    to <- unit_names(net, l + 1L)
     v <- if (is.null(b)) w else rbind(b, w)
     stats::setNames(as.vector(v), paste0(rep(from, times = ncol(w)), "->", rep(to, each = length(from))))
   })
@@ -304,7 +298,9 @@ mlp_statistics <- function(m, call) {
 #'   rows `train` and `validation`, one column per response). `glance()`:
 #'   the columns of [glance.fwdprop_network()] and `nobs`, `epochs`,
 #'   `stopped`, `loss`, `val_loss`, then `accuracy` and `val_accuracy`, or
-#'   `rmse` and `val_rmse` (over all responses).
+#'   `rmse` and `val_rmse` (over all responses). `tidy()`: the weights as
+#'   [tidy.fwdprop_network()] lists them, with a column `term`, the name
+#'   [coef()][coef.fwdprop_network()] gives each.
 #' @seealso [fitted.fwdprop_mlp()], [knit_print.fwdprop_mlp()]
 #' @name summary.fwdprop_mlp
 #' @examples
@@ -400,5 +396,33 @@ glance.fwdprop_mlp <- function(x, ...) {
     out$rmse <- overall(s$rmse["train", ])
     out$val_rmse <- overall(s$rmse["validation", ])
   }
+  out
+}
+
+# nnet's names of the units of layer `l` (1: the inputs, L + 1: the
+# outputs): i1, i2, ...; h1, h2, ... (h1.1, h2.1, ... with several hidden
+# layers); o (or o1, o2, ...).
+unit_names <- function(net, l) {
+  L <- length(net$weights)
+  n <- net$sizes[[l]]
+  if (l == 1L) return(paste0("i", seq_len(n)))
+  if (l == L + 1L) return(if (n == 1L) "o" else paste0("o", seq_len(n)))
+  if (L == 2L) paste0("h", seq_len(n)) else paste0("h", l - 1L, ".", seq_len(n))
+}
+
+#' @rdname summary.fwdprop_mlp
+#' @export
+tidy.fwdprop_mlp <- function(x, ...) {
+  call <- sys.call()
+  check_no_dots(..., fun = "tidy()", call = call)
+  net <- check_network(x, "x", call = call)
+  out <- tidy.fwdprop_network(net)
+  # each parameter's name as coef() gives it
+  from <- lapply(seq_along(net$weights), function(l) unit_names(net, l))
+  to <- lapply(seq_along(net$weights), function(l) unit_names(net, l + 1L))
+  src <- ifelse(out$type == "bias", "b", mapply(function(l, i) if (is.na(i)) NA_character_ else from[[l]][[i]],
+                                                  out$layer, out$from))
+  dst <- mapply(function(l, j) to[[l]][[j]], out$layer, out$to)
+  out$term <- paste0(src, "->", dst)
   out
 }

@@ -145,6 +145,10 @@ test_that("coef() lists the weights in nnet's order and names; equal to nnet's f
   expect_length(cf, sum(lengths(m$weights)) + sum(lengths(m$biases)))
   expect_identical(unname(cf[c("b->h2", "i3->h2", "h1->o3")]),
                    unname(c(m$biases[[1]][2], m$weights[[1]][3, 2], m$weights[[2]][1, 3])))
+  # tidy(): a row per parameter, named as coef() names it
+  td <- tidy(m)
+  expect_identical(td$weight[match(names(cf), td$term)], unname(cf))
+  expect_identical(td$term[td$layer == 1 & td$from == 3 & td$to == 2 & td$type == "weight"], "i3->h2")
   # two hidden layers, no biases
   deep <- network(c(2, 3, 2, 1), seed = 1)
   cd <- coef(deep)
@@ -299,6 +303,8 @@ test_that("mlp()'s messages name mlp() and the argument meant, also for nnet's n
     mlp(y ~ a, d, 3, 4)
     mlp(d["a"], d$y, sizes = 2)
     mlp(g ~ a, d)
+    mlp(d["a"], d$g)
+    mlp(d["a"], rep(NA_real_, 6))
     mlp(y ~ offset(a), d)
     mlp(y ~ a, d, activation = "sigmoidal")
   })
