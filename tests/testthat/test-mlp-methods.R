@@ -334,3 +334,24 @@ test_that("a predictor with hundreds of levels, or one per few rows, warns namin
   expect_no_warning(mlp(y ~ g + x, d, hidden = 1, epochs = 1, seed = 1, verbose = FALSE))
   expect_no_warning(mlp(Species ~ ., iris, hidden = 1, epochs = 1, seed = 1, verbose = FALSE))
 })
+
+test_that("predict() types work on any classifier network, with or without class levels", {
+  set.seed(3)
+  x <- matrix(rnorm(20), 10)
+  net <- network(c(2, 3, 1), output = "sigmoid", bias = TRUE, seed = 2)
+  z <- {
+    n2 <- net
+    n2$activations[2] <- "identity"
+    forward_ref(n2, x)
+  }
+  expect_equal(predict(net, x, type = "raw"), z, tolerance = 1e-12)
+  p <- predict(net, x, type = "prob")
+  expect_identical(colnames(p), c("0", "1"))
+  expect_equal(unname(p[, 2]), plogis(z[, 1]), tolerance = 1e-12)
+  expect_identical(predict(net, x, type = "class", threshold = 0.7),
+                   factor(as.integer(plogis(z[, 1]) >= 0.7), levels = 0:1))
+  soft <- network(c(2, 4), output = "softmax", bias = TRUE, seed = 2)
+  zs <- x %*% soft$weights[[1]] + rep(soft$biases[[1]], each = 10)
+  expect_equal(predict(soft, x, type = "prob"), softmax_ref(zs), tolerance = 1e-12)
+  expect_identical(predict(soft, x, type = "class"), max.col(softmax_ref(zs)))
+})
