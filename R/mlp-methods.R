@@ -24,14 +24,20 @@ predict.fwdprop_mlp <- function(object, newdata, type = c("response", "prob", "c
 mlp_train_x <- function(m, call) {
   mf <- m[["model"]]
   if (!is.null(mf)) {
-    tt <- m$terms
-    x <- stats::model.matrix(tt$terms, mf, contrasts.arg = tt$contrasts)
+    tt <- m[["terms"]]
+    if (!is.data.frame(mf) || !inherits(attr(mf, "terms"), "terms") || is.null(tt)) {
+      fwdprop_error(sprintf("`object$model` must be the model frame mlp() stored, not %s.", describe_object(mf)),
+                    call = call)
+    }
+    x <- tryCatch(stats::model.matrix(tt$terms, mf, contrasts.arg = tt$contrasts), error = function(e) {
+      fwdprop_error(sprintf("`object$model` does not fit the model's formula: %s", conditionMessage(e)), call = call)
+    })
     x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
     attr(x, "assign") <- NULL
     attr(x, "contrasts") <- NULL
     return(x)
   }
-  if (is.null(m[["x"]])) {
+  if (!is.matrix(m[["x"]]) && !is.data.frame(m[["x"]])) {
     fwdprop_error("`object` holds no training data (it was edited, or not made by `mlp()`).", call = call)
   }
   m$x

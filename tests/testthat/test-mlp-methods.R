@@ -355,3 +355,18 @@ test_that("predict() types work on any classifier network, with or without class
   expect_equal(predict(soft, x, type = "prob"), softmax_ref(zs), tolerance = 1e-12)
   expect_identical(predict(soft, x, type = "class"), max.col(softmax_ref(zs)))
 })
+
+test_that("a model whose stored data were edited away is refused with a fwdprop_error", {
+  m <- mlp(mpg ~ wt + hp, data = mtcars, hidden = 2, epochs = 2, seed = 1, verbose = FALSE)
+  broken <- m
+  broken$model <- "a"
+  expect_error(fitted(broken), class = "fwdprop_error", regexp = "object\\$model")
+  broken$model <- mtcars["wt"]
+  attr(broken$model, "terms") <- terms(m)
+  expect_error(residuals(broken), class = "fwdprop_error", regexp = "object\\$model")
+  broken$model <- NULL
+  expect_error(predict(broken), class = "fwdprop_error", regexp = "no training data")
+  expect_error(summary(broken), class = "fwdprop_error", regexp = "no training data")
+  # predicting new data needs none of it
+  expect_identical(predict(broken, mtcars), predict(m, mtcars))
+})
