@@ -667,6 +667,25 @@ mod tests {
     }
 
     #[test]
+    fn decay_of_weights_and_biases() {
+        // layers 2 -> 2 (bias) -> 1 (no bias): weights 0..4, bias 4..6, weights 6..8
+        let layout = ParamLayout::new(&[2, 2, 1], &[true, false]);
+        assert_eq!(layout.bias_ranges().collect::<Vec<_>>(), vec![4..6]);
+        let params: Vec<f64> = (1..=8).map(f64::from).collect();
+        let sq_w: f64 = [1.0, 2.0, 3.0, 4.0, 7.0, 8.0].iter().map(|v| v * v).sum();
+        let sq_b = 25.0 + 36.0;
+        let mut g = vec![1.0; 8];
+        let term = add_decay(&layout, &params, &mut g, 0.5, 0.25);
+        assert_eq!(term, 0.25 * sq_w + 0.125 * sq_b);
+        let want: Vec<f64> = params.iter().enumerate().map(|(i, &w)| 1.0 + if (4..6).contains(&i) { 0.25 } else { 0.5 } * w).collect();
+        assert_eq!(g, want);
+        // the weights only: add_weight_decay
+        let mut g = vec![0.0; 8];
+        assert_eq!(add_weight_decay(&layout, &params, &mut g, 0.5), 0.25 * sq_w);
+        assert_eq!(&g[4..6], &[0.0, 0.0]);
+    }
+
+    #[test]
     fn blocked_equals_unfused_trace_and_forward() {
         for (sizes, acts, loss) in [
             (&[6, 9, 4][..], &[Tanh, Softmax][..], Loss::CrossEntropy),
