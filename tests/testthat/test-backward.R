@@ -168,7 +168,10 @@ test_that("backward() agrees with PyTorch's autograd in float64 (when PyTorch is
   set.seed(21)
   for (case in list(list(c(4, 7, 3), c("tanh", "softmax"), "cross_entropy"),
                     list(c(3, 5, 4, 1), c("relu", "sigmoid", "sigmoid"), "bce"),
-                    list(c(2, 6, 2), c("sigmoid", "identity"), "mse"))) {
+                    list(c(2, 6, 2), c("sigmoid", "identity"), "mse"),
+                    list(c(3, 6, 5, 2), c("leaky_relu", "gelu", "softplus"), "mse"),
+                    list(c(3, 6, 5, 3), c("elu", "softplus", "softmax"), "cross_entropy"),
+                    list(c(3, 6, 2), c("gelu", "elu"), "mse"))) {
     net <- random_net(case[[1]], activations = case[[2]], bias = TRUE)
     x <- matrix(rnorm(8 * case[[1]][1]), 8)
     y <- random_target(8, case[[1]][length(case[[1]])], case[[3]])
