@@ -56,6 +56,20 @@ generics::fit
 #' @param momentum Momentum of `"sgd"`, in `[0, 1)`.
 #' @param weight_decay `lambda >= 0`: adds `lambda / 2 * sum(W^2)` over
 #'   the weights to the loss (all optimisers).
+#' @param weights `NULL` or case weights: one number `>= 0` per row of `x`
+#'   (as nnet's `weights`). The loss becomes the weighted mean
+#'   `sum(w * l) / sum(w)` of the rows' losses `l` (for `"mse"` and
+#'   `"bce"`, `l` is the row's mean over the outputs), in every step, in
+#'   the full-batch loss of `"bfgs"` and in the reported `loss` and
+#'   `val_loss` (the held-out rows keep their weights). Whole-number
+#'   weights are the same as repeating the rows.
+#' @param class_weights `NULL`, or for a factor `y`, a weight per class:
+#'   a numeric vector named by the levels of `y`, an unnamed one in the
+#'   order of the levels, or `"balanced"` (`n / (k * n_c)` for a class of
+#'   `n_c` of the `n` rows and `k` classes). Each row's weight is
+#'   multiplied by its class's, and the loss is the weighted mean as for
+#'   `weights`: the normalisation of torch's `nn_cross_entropy_loss(weight
+#'   = )` with class targets.
 #' @param validation Fraction of the rows held out for `val_loss`, in
 #'   `[0, 1)`.
 #' @param patience Epochs without improvement of `val_loss` before
@@ -98,7 +112,8 @@ generics::fit
 fit.fwdprop_network <- function(object, x, y, loss = NULL,
                                 optimizer = c("adam", "sgd", "bfgs"), epochs = 100,
                                 batch_size = 32, learn_rate = 0.01, momentum = 0,
-                                weight_decay = 0, validation = 0, patience = 10,
+                                weight_decay = 0, weights = NULL, class_weights = NULL,
+                                validation = 0, patience = 10,
                                 maxit = 100, seed = NULL, threads = NULL,
                                 verbose = interactive(), ...) {
   call <- sys.call()
@@ -109,6 +124,7 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   weight_decay <- check_weight_decay(weight_decay, call = call)
   validation <- check_fraction(validation, "validation", call = call)
   n <- nrow(d$x)
+  d$w <- fit_row_weights(weights, class_weights, y, n, call = call)
   n_val <- round(validation * n)
   if (n - n_val < 1L) {
     fwdprop_error(sprintf("`validation = %s` of %d rows leaves none to train on.",
@@ -195,7 +211,8 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
 fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   cfg <- list(loss = s$loss, optimizer = s$optimizer, learn_rate = s$learn_rate,
               momentum = s$momentum, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
-              weight_decay = s$weight_decay, batch_size = s$batch_size, threads = threads)
+              weight_decay = s$weight_decay, batch_size = s$batch_size, threads = threads,
+              row_weights = d$w)
   # the trainer holds a copy of the data, the parameters three or four
   # times (current, best, the optimiser's state) and a gradient buffer
   params <- sum(lengths(net$weights)) + sum(lengths(net$biases))
@@ -296,13 +313,18 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   acts <- net$activations
   x <- d$x
   y <- d$y
-  xv <- yv <- NULL
+  w <- d$w
+  xv <- yv <- wv <- NULL
   if (n_val > 0L) {
     split <- validation_split_impl(nrow(x), n_val, s$seed)
     xv <- x[split$validation, , drop = FALSE]
     yv <- y[split$validation, , drop = FALSE]
     x <- x[split$train, , drop = FALSE]
     y <- y[split$train, , drop = FALSE]
+    if (!is.null(w)) {
+      wv <- w[split$validation]
+      w <- w[split$train]
+    }
   }
   # the flat parameters in the core's layout (defined once, in Rust), and
   # which of them are weights (the history reports the data loss, without
@@ -313,7 +335,7 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   cache <- new.env(parent = emptyenv())
   evaluate <- function(p) {
     if (!identical(p, cache$par)) {
-      r <- flat_gradient_impl(p, x, y, sizes, has_bias, acts, s$loss, s$weight_decay, threads)
+      r <- flat_gradient_impl(p, x, y, w, sizes, has_bias, acts, s$loss, s$weight_decay, threads)
       cache$par <- p
       cache$loss <- r$loss
       cache$gradient <- r$gradient
@@ -345,7 +367,7 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
       accepted$iteration <- i
     }
     val <- if (n_val > 0L) {
-      flat_gradient_impl(p, xv, yv, sizes, has_bias, acts, s$loss, 0, threads)$loss
+      flat_gradient_impl(p, xv, yv, wv, sizes, has_bias, acts, s$loss, 0, threads)$loss
     } else {
       NA_real_
     }

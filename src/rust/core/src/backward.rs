@@ -32,7 +32,7 @@ use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use crate::activation::{activation_backward, apply_activation};
 use crate::forward::{BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES};
 use crate::gemm::{gemm_packed_add_into, gemm_packed_into, GemmWork, PackedB};
-use crate::loss::{block_loss, output_delta, Loss};
+use crate::loss::{block_loss_weighted, output_delta, output_delta_weighted, Loss};
 use crate::matmul::matmul_into;
 use crate::memory::try_filled;
 use crate::network::{err, CoreError, Network, ParamLayout};
@@ -64,6 +64,13 @@ pub struct Objective {
     /// The count the mean divides by (see [`Loss::mean_over`]) for the
     /// whole batch, which may span many blocks.
     pub mean_over: f64,
+}
+
+/// What a block's gradient may have besides its rows: a weight per row.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockExtra<'a> {
+    /// One weight per row of the block (`None`: all 1).
+    pub weights: Option<&'a [f64]>,
 }
 
 /// How a gradient (or loss) call runs a network over its blocks: each
@@ -248,6 +255,22 @@ pub fn block_gradient(
     accumulate: bool,
     scratch: &mut BlockScratch,
 ) -> f64 {
+    block_gradient_with(x, y, net, p, obj, BlockExtra::default(), grad, accumulate, scratch)
+}
+
+/// [`block_gradient`] with row weights (`extra`).
+#[allow(clippy::too_many_arguments)]
+pub fn block_gradient_with(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    net: &Network,
+    p: &Plan,
+    obj: Objective,
+    extra: BlockExtra,
+    grad: &mut [f64],
+    accumulate: bool,
+    scratch: &mut BlockScratch,
+) -> f64 {
     let m = x.nrows();
     let layers = net.layers();
     let n_layers = layers.len();
@@ -257,11 +280,12 @@ pub fn block_gradient(
     let d_out = out_layer.weights.ncols();
     let [da, db] = delta;
     let (mut cur, mut next) = (da, db);
-    let loss = output_delta(
+    let loss = output_delta_weighted(
         col_major(&mut acts[n_layers - 1], m, d_out),
         out_layer.activation,
         obj.loss,
         y,
+        extra.weights,
         obj.mean_over,
         col_major(cur, m, d_out),
         rows,
@@ -295,6 +319,7 @@ pub fn block_loss_only(
     net: &Network,
     p: &Plan,
     loss: Loss,
+    w: Option<&[f64]>,
     scratch: &mut BlockScratch,
 ) -> f64 {
     let m = x.nrows();
@@ -302,7 +327,7 @@ pub fn block_loss_only(
     let BlockScratch { acts, rows, gemm, .. } = scratch;
     block_forward(x, net, p, acts, rows, gemm);
     let out = &net.layers()[n_layers - 1];
-    block_loss(col_major(&mut acts[n_layers - 1], m, out.weights.ncols()), out.activation, loss, y, rows)
+    block_loss_weighted(col_major(&mut acts[n_layers - 1], m, out.weights.ncols()), out.activation, loss, y, w, rows)
 }
 
 /// Largest number of shards of a full-batch gradient (each has a
@@ -319,6 +344,15 @@ pub const SHARD_BUFFER_BYTES: usize = 64 << 20;
 pub fn shard_count(blocks: usize, params: usize) -> usize {
     let by_memory = (SHARD_BUFFER_BYTES / (params.max(1) * std::mem::size_of::<f64>())).max(1);
     MAX_SHARDS.min(blocks).min(by_memory).max(1)
+}
+
+/// Row weights: one per row, finite and `>= 0`.
+pub fn check_row_weights(w: Option<&[f64]>, rows: usize) -> Result<(), CoreError> {
+    match w {
+        Some(w) if w.len() != rows => err(format!("{} weights for {} rows", w.len(), rows)),
+        Some(w) if w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) => err("the weights must be finite and >= 0".into()),
+        _ => Ok(()),
+    }
 }
 
 /// Checks the shapes of a gradient call.
@@ -369,7 +403,24 @@ pub fn gradient_into_with_block(
     threads: usize,
     block_rows: usize,
 ) -> Result<f64, CoreError> {
+    gradient_into_weighted(x, y, None, net, loss, grad, threads, block_rows)
+}
+
+/// [`gradient_into_with_block`] of the weighted mean loss
+/// `sum_i w_i l_i / sum_i w_i` (`w`: one weight per row; `None`: all 1).
+#[allow(clippy::too_many_arguments)]
+pub fn gradient_into_weighted(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    w: Option<&[f64]>,
+    net: &Network,
+    loss: Loss,
+    grad: &mut [f64],
+    threads: usize,
+    block_rows: usize,
+) -> Result<f64, CoreError> {
     check_shapes(&x, &y, net, loss)?;
+    check_row_weights(w, x.nrows())?;
     let layout = ParamLayout::of(net);
     if grad.len() != layout.len {
         return err(format!("the gradient has {} values but the network {} parameters", grad.len(), layout.len));
@@ -380,7 +431,7 @@ pub fn gradient_into_with_block(
         // the mean over no rows, as torch: NaN
         return Ok(f64::NAN);
     }
-    let obj = Objective { loss, mean_over: loss.mean_over(n, net.n_outputs()) };
+    let obj = Objective { loss, mean_over: loss.weighted_mean_over(n, w.map(|w| w.iter().fold(0.0, |a, &b| a + b)), net.n_outputs()) };
     let work = n.saturating_mul(net.work_per_row()).saturating_mul(3);
     let threads = if work < PARALLEL_MIN_WORK { 1 } else { threads.max(1) };
     let p = Plan::new(net, n, block_rows, threads, true);
@@ -395,7 +446,8 @@ pub fn gradient_into_with_block(
         let mut r = r0;
         while r < r1 {
             let e = (r + rb).min(r1);
-            total += block_gradient(x.slice(s![r..e, ..]), y.slice(s![r..e, ..]), net, &p, obj, buf, r > r0, scratch);
+            let extra = BlockExtra { weights: w.map(|w| &w[r..e]) };
+            total += block_gradient_with(x.slice(s![r..e, ..]), y.slice(s![r..e, ..]), net, &p, obj, extra, buf, r > r0, scratch);
             r = e;
         }
         total
@@ -425,12 +477,25 @@ pub fn gradient_into_with_block(
 /// The mean loss alone over the rows of `x` (no gradient), blocked as
 /// [`gradient_into`] and as independent of the thread count.
 pub fn mean_loss(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Loss, threads: usize) -> Result<f64, CoreError> {
+    mean_loss_weighted(x, y, None, net, loss, threads)
+}
+
+/// [`mean_loss`] weighted as [`gradient_into_weighted`].
+pub fn mean_loss_weighted(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    w: Option<&[f64]>,
+    net: &Network,
+    loss: Loss,
+    threads: usize,
+) -> Result<f64, CoreError> {
     check_shapes(&x, &y, net, loss)?;
+    check_row_weights(w, x.nrows())?;
     let n = x.nrows();
     if n == 0 {
         return Ok(f64::NAN);
     }
-    let mean_over = loss.mean_over(n, net.n_outputs());
+    let mean_over = loss.weighted_mean_over(n, w.map(|w| w.iter().fold(0.0, |a, &b| a + b)), net.n_outputs());
     let work = n.saturating_mul(net.work_per_row());
     let threads = if work < PARALLEL_MIN_WORK { 1 } else { threads.max(1) };
     let p = Plan::new(net, n, 0, threads, false);
@@ -441,7 +506,7 @@ pub fn mean_loss(x: ArrayView2<f64>, y: ArrayView2<f64>, net: &Network, loss: Lo
     let jobs = losses.iter_mut().enumerate();
     let run = |b: usize, l: &mut f64, scratch: &mut BlockScratch| {
         let (r0, r1) = (b * rb, ((b + 1) * rb).min(n));
-        *l = block_loss_only(x.slice(s![r0..r1, ..]), y.slice(s![r0..r1, ..]), net, &p, loss, scratch);
+        *l = block_loss_only(x.slice(s![r0..r1, ..]), y.slice(s![r0..r1, ..]), net, &p, loss, w.map(|w| &w[r0..r1]), scratch);
     };
     run_jobs(jobs, threads.min(blocks), || BlockScratch::new(net, &p), |(b, l), scratch| run(b, l, scratch));
     Ok(losses.iter().fold(0.0, |a, &b| a + b) / mean_over)
@@ -657,6 +722,46 @@ mod tests {
         let l_only2 = mean_loss(x.view(), y.view(), &net, Loss::CrossEntropy, 2).expect("fits");
         assert_eq!(l_only.to_bits(), l_only2.to_bits());
         assert!((l_only - l1).abs() <= 1e-12 * l1);
+    }
+
+    #[test]
+    fn integer_row_weights_equal_duplicated_rows() {
+        for (sizes, acts, loss) in [
+            (&[4, 6, 3][..], &[Tanh, Softmax][..], Loss::CrossEntropy),
+            (&[3, 5, 2][..], &[Sigmoid, Sigmoid][..], Loss::Bce),
+            (&[3, 7, 2][..], &[Relu, Softmax][..], Loss::Mse),
+        ] {
+            let spec = Spec::new(sizes, acts, true, 4);
+            let net = spec.net();
+            let n = 157;
+            let (d_in, d_out) = (sizes[0], *sizes.last().expect("sizes"));
+            let x = random_scaled(n, d_in, 5, 1.5);
+            let y = target(n, d_out, loss, 6);
+            let w: Vec<f64> = (0..n).map(|i| ((i * 7) % 4) as f64).collect();
+            // every row repeated w_i times
+            let rep: Vec<usize> = (0..n).flat_map(|i| std::iter::repeat_n(i, w[i] as usize)).collect();
+            let xd = Array2::from_shape_fn((rep.len(), d_in).f(), |(i, j)| x[(rep[i], j)]);
+            let yd = Array2::from_shape_fn((rep.len(), d_out).f(), |(i, j)| y[(rep[i], j)]);
+            let (ld, gd) = grad_of(&xd, &yd, &net, loss, 1, 0);
+            for (threads, block) in [(1, 0), (3, 7), (2, 64)] {
+                let mut g = vec![f64::NAN; gd.len()];
+                let l = gradient_into_weighted(x.view(), y.view(), Some(&w), &net, loss, &mut g, threads, block).expect("fits");
+                assert!((l - ld).abs() <= 1e-12 * ld.abs(), "{loss:?}: {l} vs {ld}");
+                assert_gradient_close(&g, &gd, 1e-12, &format!("{loss:?} weighted, block {block}"));
+                let lm = mean_loss_weighted(x.view(), y.view(), Some(&w), &net, loss, threads).expect("fits");
+                assert!((lm - ld).abs() <= 1e-12 * ld.abs(), "{loss:?}: mean loss {lm} vs {ld}");
+            }
+            // weights of 1 are no weights, to the bit
+            let ones = vec![1.0; n];
+            let (l1, g1) = grad_of(&x, &y, &net, loss, 1, 0);
+            let mut g = vec![0.0; g1.len()];
+            let l = gradient_into_weighted(x.view(), y.view(), Some(&ones), &net, loss, &mut g, 1, 0).expect("fits");
+            assert!((l - l1).abs() <= 1e-14 * l1.abs());
+            assert_gradient_close(&g, &g1, 1e-13, "weights of 1");
+            let bad = vec![-1.0; n];
+            assert!(gradient_into_weighted(x.view(), y.view(), Some(&bad), &net, loss, &mut g, 1, 0).is_err());
+            assert!(gradient_into_weighted(x.view(), y.view(), Some(&ones[1..]), &net, loss, &mut g, 1, 0).is_err());
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::activation::Activation;
-use crate::backward::{block_gradient, mean_loss, shard_count, Objective, Plan, BlockScratch};
+use crate::backward::{block_gradient_with, check_row_weights, mean_loss_weighted, shard_count, BlockExtra, BlockScratch, Objective, Plan};
 use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
@@ -171,6 +171,13 @@ pub struct Trainer {
     y_val: Array2<f64>,
     order: Vec<usize>,
     rng: ChaCha20Rng,
+    /// The data's rows trained on and held out (in the order of `x` and
+    /// `x_val`), to split row weights alike.
+    train_rows: Vec<usize>,
+    val_rows: Vec<usize>,
+    /// Row weights of the training and validation rows (`None`: all 1).
+    w: Option<Vec<f64>>,
+    w_val: Option<Vec<f64>>,
 }
 
 impl Trainer {
@@ -259,7 +266,26 @@ impl Trainer {
             y_val,
             order: train.iter().enumerate().map(|(r, _)| r).collect(),
             rng,
+            train_rows: train,
+            val_rows: val,
+            w: None,
+            w_val: None,
         })
+    }
+
+    /// Weighs the rows' losses by `w` (one weight per row of the data
+    /// given to [`Trainer::new`], finite, `>= 0`): the loss of a step, of
+    /// an epoch and of the validation rows becomes `sum_i w_i l_i / sum_i
+    /// w_i` over their rows.
+    pub fn set_row_weights(&mut self, w: &[f64]) -> Result<(), CoreError> {
+        check_row_weights(Some(w), self.train_rows.len() + self.val_rows.len())?;
+        let mut wt = try_with_capacity(self.train_rows.len(), "the training rows' weights")?;
+        wt.extend(self.train_rows.iter().map(|&i| w[i]));
+        let mut wv = try_with_capacity(self.val_rows.len(), "the validation rows' weights")?;
+        wv.extend(self.val_rows.iter().map(|&i| w[i]));
+        self.w = Some(wt);
+        self.w_val = Some(wv);
+        Ok(())
     }
 
     /// The current parameters.
@@ -291,7 +317,7 @@ impl Trainer {
     /// current parameters.
     pub fn validation_loss(&self) -> Result<f64, CoreError> {
         let net = self.layout.network(&self.params, &self.activations)?;
-        mean_loss(self.x_val.view(), self.y_val.view(), &net, self.settings.loss, self.settings.threads)
+        mean_loss_weighted(self.x_val.view(), self.y_val.view(), self.w_val.as_deref(), &net, self.settings.loss, self.settings.threads)
     }
 
     /// One epoch. `interrupt` is called on the calling thread between
@@ -368,6 +394,7 @@ impl Trainer {
             d_in: self.d_in,
             d_out: self.d_out,
             order: &self.order,
+            w: self.w.as_deref(),
             step0: self.step,
             decay_ranges: &decay_ranges,
             params: SharedPtr(self.params.as_mut_ptr()),
@@ -395,8 +422,9 @@ impl Trainer {
         };
         self.step += steps_done as u64;
         let rows_done = (steps_done * bs).min(n);
+        let weight_done = epoch.rows_weight(0, rows_done);
         Ok(EpochResult {
-            loss: total_loss / self.settings.loss.mean_over(rows_done, self.d_out),
+            loss: total_loss / self.settings.loss.weighted_mean_over(rows_done, weight_done, self.d_out),
             steps: steps_done,
             interrupted: stop.load(Ordering::Relaxed),
             diverged: diverged.load(Ordering::Relaxed),
@@ -441,6 +469,8 @@ struct Epoch<'e> {
     d_out: usize,
     /// The epoch's shuffled order of the rows.
     order: &'e [usize],
+    /// The rows' weights (`None`: all 1).
+    w: Option<&'e [f64]>,
     /// Steps done before this epoch.
     step0: u64,
     /// The ranges of the parameters that weight decay applies to.
@@ -472,6 +502,7 @@ impl Epoch<'_> {
         let mut scratch = None;
         let mut xb = vec![0.0; self.rb * self.d_in];
         let mut yb = vec![0.0; self.rb * self.d_out];
+        let mut wb = vec![0.0; if self.w.is_some() { self.rb } else { 0 }];
         let mut total = 0.0;
         let mut done = 0;
         let threads = self.threads;
@@ -479,7 +510,7 @@ impl Epoch<'_> {
         for s in 0..self.steps {
             let rows = (s * self.bs, ((s + 1) * self.bs).min(self.n));
             let step_shards = shard_count((rows.1 - rows.0).div_ceil(self.rb), self.p);
-            self.gradients(t, rows, step_shards, &mut scratch, &mut xb, &mut yb);
+            self.gradients(t, rows, step_shards, &mut scratch, (&mut xb, &mut yb, &mut wb));
             if threads > 1 && !self.barrier.wait() {
                 break;
             }
@@ -522,8 +553,7 @@ impl Epoch<'_> {
         (r0, r1): (usize, usize),
         step_shards: usize,
         scratch: &mut Option<BlockScratch>,
-        xb: &mut [f64],
-        yb: &mut [f64],
+        (xb, yb, wb): (&mut [f64], &mut [f64], &mut [f64]),
     ) {
         let (p, rb, d_in, d_out) = (self.p, self.rb, self.d_in, self.d_out);
         let m = r1 - r0;
@@ -534,7 +564,11 @@ impl Epoch<'_> {
         let plan = unsafe { &*self.plan.get() };
         let net = own_network(self.layout, params, self.activations);
         let scratch = scratch.get_or_insert_with(|| BlockScratch::new(&net, plan));
-        let obj = Objective { loss: self.settings.loss, mean_over: self.settings.loss.mean_over(m, d_out) };
+        let weight = self.rows_weight(r0, r1);
+        let obj = Objective {
+            loss: self.settings.loss,
+            mean_over: self.settings.loss.weighted_mean_over(m, weight, d_out),
+        };
         for sh in (t..step_shards).step_by(self.threads) {
             // SAFETY: shard `sh` (hence buffer and loss `sh`) is this
             // thread's alone in phase A; `sh < step_shards <= shards`, the
@@ -552,15 +586,25 @@ impl Epoch<'_> {
                     let yr = &self.y[row * d_out..(row + 1) * d_out];
                     xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
                     yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
+                    if let Some(w) = self.w {
+                        wb[i] = w[row];
+                    }
                 }
                 let xv = col_major_ref(xb, mb, d_in);
                 let yv = col_major_ref(yb, mb, d_out);
                 // the shard's first block writes its buffer, the others
                 // add to it
-                shard_loss += block_gradient(xv, yv, &net, plan, obj, buf, b > k0, scratch);
+                let extra = BlockExtra { weights: self.w.map(|_| &wb[..mb]) };
+                shard_loss += block_gradient_with(xv, yv, &net, plan, obj, extra, buf, b > k0, scratch);
             }
             *loss = shard_loss;
         }
+    }
+
+    /// The sum of the weights of the shuffled rows `r0..r1`, added in
+    /// order (`None` without weights).
+    fn rows_weight(&self, r0: usize, r1: usize) -> Option<f64> {
+        self.w.map(|w| self.order[r0..r1].iter().fold(0.0, |a, &i| a + w[i]))
     }
 
     /// Phase B: the step's loss, the first `step_shards` shards' losses
@@ -792,6 +836,40 @@ mod tests {
                 assert_eq!(a.to_bits(), (b - 0.05 * gi).to_bits(), "n {n}");
             }
         }
+    }
+
+    #[test]
+    fn row_weights_train_alike_on_any_threads_and_weigh_the_full_batch_step() {
+        let (spec, x, y) = setup(&[5, 17, 2], &[Tanh, Sigmoid], 700);
+        let w: Vec<f64> = (0..700).map(|i| ((i * 13) % 5) as f64 * 0.5).collect();
+        for (opt, bs) in [(ADAM, 64), (Optimizer::Sgd { momentum: 0.9 }, 300)] {
+            let run = |threads: usize| {
+                let mut t = trainer(&spec, &x, &y, 70, settings(opt, bs, threads), 3);
+                t.set_row_weights(&w).expect("weights");
+                let losses: Vec<u64> = (0..2).map(|_| t.epoch(&mut never()).expect("epoch").loss.to_bits()).collect();
+                (t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), losses, t.validation_loss().expect("fits").to_bits())
+            };
+            let one = run(1);
+            for threads in [2, 3, 7] {
+                assert_eq!(one, run(threads), "{opt:?}, {threads} threads");
+            }
+        }
+        // one full-batch sgd step: the weighted full-batch gradient
+        let n = 700;
+        let mut s = settings(Optimizer::Sgd { momentum: 0.0 }, n, 2);
+        s.weight_decay = 0.0;
+        let mut t = trainer(&spec, &x, &y, 0, s, 5);
+        t.set_row_weights(&w).expect("weights");
+        let before = t.params().to_vec();
+        let r = t.epoch(&mut never()).expect("epoch");
+        let mut g = vec![0.0; before.len()];
+        let loss = crate::backward::gradient_into_weighted(x.view(), y.view(), Some(&w), &spec.net(), Loss::Bce, &mut g, 1, 0)
+            .expect("fits");
+        assert!((r.loss - loss).abs() <= 1e-13 * loss, "{} vs {loss}", r.loss);
+        for ((&b, &a), &gi) in before.iter().zip(t.params()).zip(&g) {
+            assert!((a - (b - 0.05 * gi)).abs() <= 1e-14 * b.abs().max(1.0));
+        }
+        assert!(t.set_row_weights(&w[1..]).is_err());
     }
 
     #[test]

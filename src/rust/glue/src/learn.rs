@@ -8,7 +8,7 @@
 
 use extendr_api::prelude::*;
 use fwdprop_core::activation::Activation;
-use fwdprop_core::backward::{add_weight_decay, gradient_into, gradient_trace};
+use fwdprop_core::backward::{add_weight_decay, gradient_into, gradient_into_weighted, gradient_trace};
 use fwdprop_core::loss::Loss;
 use fwdprop_core::memory::try_filled;
 use fwdprop_core::network::ParamLayout;
@@ -28,6 +28,14 @@ fn real_of(x: &Robj, arg: &str) -> extendr_api::Result<f64> {
         .or_else(|| x.as_integer().map(f64::from))
         .filter(|v| v.is_finite())
         .ok_or_else(|| other(format!("`{arg}` must be a finite number")))
+}
+
+/// Row weights: `NULL` (none) or a double vector.
+fn row_weights_of<'a>(w: &'a Robj, arg: &str) -> extendr_api::Result<Option<&'a [f64]>> {
+    if w.is_null() {
+        return Ok(None);
+    }
+    w.as_real_slice().map(Some).ok_or_else(|| other(format!("`{arg}` must be NULL or a double vector")))
 }
 
 /// An R double vector holding `values`.
@@ -192,7 +200,8 @@ fn unflatten_params_impl(par: Robj, sizes: Robj, bias: Robj) -> extendr_api::Res
 /// Mean loss and its gradient at the flat parameter vector `par` (layer
 /// by layer: the weights column by column, then the bias if the layer has
 /// one) of the network of `sizes`, `bias`, `activations`, plus weight
-/// decay: `list(loss, gradient)`. For the full-batch optimiser.
+/// decay: `list(loss, gradient)`. `row_weights`: `NULL` or one weight per
+/// row (the weighted mean loss). For the full-batch optimiser.
 /// @keywords internal
 /// @noRd
 #[extendr]
@@ -201,6 +210,7 @@ fn flat_gradient_impl(
     par: Robj,
     x: Robj,
     y: Robj,
+    row_weights: Robj,
     sizes: Robj,
     bias: Robj,
     activations: Robj,
@@ -218,7 +228,9 @@ fn flat_gradient_impl(
     let lambda = real_of(&weight_decay, "weight_decay")?;
     let threads = scalar_count(&threads, "threads")?;
     let mut grad = try_filled(layout.len, 0.0, "the gradient").map_err(|e| other(e.to_string()))?;
-    let mut value = gradient_into(xv, yv, &net, loss, &mut grad, threads).map_err(|e| other(format!("{e}")))?;
+    let w = row_weights_of(&row_weights, "row_weights")?;
+    let mut value =
+        gradient_into_weighted(xv, yv, w, &net, loss, &mut grad, threads, 0).map_err(|e| other(format!("{e}")))?;
     value += add_weight_decay(&layout, par, &mut grad, lambda);
     Ok(List::from_names_and_values(["loss", "gradient"], [Robj::from(value), doubles(&grad)])?.into())
 }
@@ -243,7 +255,8 @@ fn validation_split_impl(n: Robj, n_val: Robj, seed: Robj) -> extendr_api::Resul
 /// data (`x`, `y`), `n_val` rows held out (drawn from the stream seeded by
 /// `seed`) and `settings`, a list of `loss`, `optimizer` ("sgd" or
 /// "adam"), `learn_rate`, `momentum`, `beta1`, `beta2`, `eps`,
-/// `weight_decay`, `batch_size`, `threads`. Returns an external pointer.
+/// `weight_decay`, `batch_size`, `threads`, and optionally `row_weights`
+/// (`NULL` or one per row of `x`). Returns an external pointer.
 /// @keywords internal
 /// @noRd
 #[extendr]
@@ -289,7 +302,14 @@ fn trainer_new_impl(
     };
     let n_val = real_of(&n_val, "n_val")? as usize;
     let seed = real_of(&seed, "seed")? as u64;
-    let trainer = Trainer::new(layout, acts, params, xv, yv, n_val, settings, seed).map_err(|e| other(format!("{e}")))?;
+    let mut trainer =
+        Trainer::new(layout, acts, params, xv, yv, n_val, settings, seed).map_err(|e| other(format!("{e}")))?;
+    let optional = |name: &str| s.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+    if let Some(w) = optional("row_weights") {
+        if let Some(w) = row_weights_of(&w, "row_weights")? {
+            trainer.set_row_weights(w).map_err(|e| other(format!("{e}")))?;
+        }
+    }
     Ok(ExternalPtr::new(trainer).into())
 }
 

@@ -1,0 +1,107 @@
+# fit()'s training options: case and class weights, clipping, schedules,
+# the L1 penalty, dropout.
+
+flat_of <- function(net) fwdprop:::flat_params_impl(net$weights, net$biases, net$activations)$par
+bias_of <- function(net) !vapply(net$biases, is.null, logical(1L))
+
+test_that("integer case weights are repeated rows: full-batch loss and gradient to 1e-12", {
+  set.seed(11)
+  n <- 40
+  x <- matrix(rnorm(n * 3), n)
+  y <- factor(sample(c("a", "b", "c"), n, replace = TRUE))
+  w <- rep(c(0, 1, 2, 3), length.out = n)
+  rep_rows <- rep(seq_len(n), w)
+  net <- network(c(3, 5, 3), activation = "tanh", output = "softmax", bias = TRUE, init = "xavier", seed = 4)
+  p <- flat_of(net)
+  yy <- stats::model.matrix(~ y - 1)
+  attributes(yy) <- list(dim = dim(yy))
+  weighted <- fwdprop:::flat_gradient_impl(p, x, yy, w, net$sizes, bias_of(net), net$activations,
+                                           "cross_entropy", 0, 1L)
+  repeated <- fwdprop:::flat_gradient_impl(p, x[rep_rows, ], yy[rep_rows, ], NULL, net$sizes, bias_of(net),
+                                           net$activations, "cross_entropy", 0, 1L)
+  expect_equal(weighted$loss, repeated$loss, tolerance = 1e-12)
+  expect_equal(weighted$gradient, repeated$gradient, tolerance = 1e-12)
+  # and the loss is the weighted mean of the rows' losses, by hand
+  prob <- forward(net, x)
+  ce <- -log(prob[cbind(seq_len(n), as.integer(y))])
+  expect_equal(weighted$loss, sum(w * ce) / sum(w), tolerance = 1e-12)
+  # one full-batch sgd step of fit(): the same step
+  fw <- fit(net, x, y, weights = w, optimizer = "sgd", epochs = 1, batch_size = n, learn_rate = 0.5,
+            seed = 1, verbose = FALSE)
+  fr <- fit(net, x[rep_rows, ], y[rep_rows], optimizer = "sgd", epochs = 1, batch_size = length(rep_rows),
+            learn_rate = 0.5, seed = 1, verbose = FALSE)
+  expect_equal(flat_of(fw), flat_of(fr), tolerance = 1e-12)
+  expect_equal(flat_of(fw), p - 0.5 * weighted$gradient, tolerance = 1e-12)
+  expect_equal(fw$history$loss, repeated$loss, tolerance = 1e-12)
+  # bfgs: its first recorded loss is the weighted loss at the start
+  fb <- fit(net, x, y, weights = w, optimizer = "bfgs", maxit = 5, verbose = FALSE)
+  expect_equal(fb$history$loss[1], weighted$loss, tolerance = 1e-12)
+})
+
+test_that("class weights weigh each row by its class, as a hand computation in base R", {
+  set.seed(12)
+  n <- 30
+  x <- matrix(rnorm(n * 2), n)
+  y <- factor(sample(c("lo", "mid", "hi"), n, replace = TRUE), levels = c("lo", "mid", "hi"))
+  net <- network(c(2, 3), output = "softmax", bias = TRUE, init = "normal", seed = 2)
+  cw <- c(hi = 3, lo = 0.5, mid = 1)
+  f <- fit(net, x, y, class_weights = cw, optimizer = "sgd", epochs = 1, batch_size = n, learn_rate = 0.3,
+           seed = 1, verbose = FALSE)
+  # by hand: softmax probabilities, weighted cross-entropy and its gradient
+  z <- x %*% net$weights[[1]] + matrix(net$biases[[1]], n, 3, byrow = TRUE)
+  prob <- exp(z) / rowSums(exp(z))
+  Y <- outer(as.integer(y), 1:3, "==") * 1
+  wi <- cw[as.character(y)]
+  loss <- sum(wi * -log(rowSums(prob * Y))) / sum(wi)
+  delta <- wi * (prob - Y) / sum(wi)
+  expect_equal(f$history$loss, loss, tolerance = 1e-12)
+  expect_equal(unname(f$weights[[1]]), unname(net$weights[[1]] - 0.3 * crossprod(x, delta)), tolerance = 1e-12)
+  expect_equal(unname(f$biases[[1]]), unname(net$biases[[1]] - 0.3 * colSums(delta)), tolerance = 1e-12)
+  # unnamed: in the order of the levels; "balanced": n / (k n_c)
+  f2 <- fit(net, x, y, class_weights = c(0.5, 1, 3), optimizer = "sgd", epochs = 1, batch_size = n,
+            learn_rate = 0.3, seed = 1, verbose = FALSE)
+  expect_identical(f2$weights, f$weights)
+  bal <- fwdprop:::check_class_weights("balanced", y, NULL)
+  expect_equal(unname(bal), unname(n / (3 * as.vector(table(y)))))
+  expect_named(bal, levels(y))
+  # class and case weights multiply
+  cases <- seq_len(n) / n
+  f3 <- fit(net, x, y, weights = cases, class_weights = cw, optimizer = "sgd", epochs = 1, batch_size = n,
+            learn_rate = 0.3, seed = 1, verbose = FALSE)
+  w3 <- cases * wi
+  expect_equal(f3$history$loss, sum(w3 * -log(rowSums(prob * Y))) / sum(w3), tolerance = 1e-12)
+})
+
+test_that("weighted training is the same on 1, 2, 3 and 7 threads, bit for bit", {
+  set.seed(13)
+  n <- 300
+  x <- matrix(rnorm(n * 4), n)
+  y <- factor(ifelse(x[, 1] + x[, 2]^2 > 1, "yes", "no"))
+  net <- network(c(4, 16, 1), activation = "relu", output = "sigmoid", bias = TRUE, init = "he", seed = 1)
+  run <- function(threads) {
+    f <- fit(net, x, y, weights = rep(1:3, length.out = n), class_weights = "balanced",
+             epochs = 3, batch_size = 70, validation = 0.2, seed = 9, threads = threads, verbose = FALSE)
+    list(flat_of(f), f$history$loss, f$history$val_loss)
+  }
+  one <- run(1)
+  for (t in c(2, 3, 7)) expect_identical(run(t), one)
+})
+
+test_that("bad weights and class weights are errors that name the argument", {
+  x <- matrix(1:8, 4)
+  y <- factor(c("a", "b", "a", "b"))
+  net <- network(c(2, 2), output = "softmax", bias = TRUE, seed = 1)
+  expect_error(fit(net, x, y, weights = 1:3, verbose = FALSE), "`weights` must be a numeric vector with one",
+               class = "fwdprop_error")
+  expect_error(fit(net, x, y, weights = c(1, -1, 1, 1), verbose = FALSE), ">= 0", class = "fwdprop_error")
+  expect_error(fit(net, x, y, weights = c(1, NA, 1, 1), verbose = FALSE), "no NA", class = "fwdprop_error")
+  expect_error(fit(net, x, y, weights = rep(0, 4), verbose = FALSE), "add up to 0", class = "fwdprop_error")
+  expect_error(fit(net, x, y, class_weights = c(a = 1), verbose = FALSE), "missing: b", class = "fwdprop_error")
+  expect_error(fit(net, x, y, class_weights = c(a = 1, b = 2, z = 1), verbose = FALSE), "unknown: z",
+               class = "fwdprop_error")
+  expect_error(fit(net, x, y, class_weights = 1:3, verbose = FALSE), "one weight per level", class = "fwdprop_error")
+  expect_error(fit(net, x, y, class_weights = "even", verbose = FALSE), "\"balanced\"", class = "fwdprop_error")
+  net1 <- network(c(2, 1), bias = TRUE, seed = 1)
+  expect_error(fit(net1, x, c(0, 1, 0, 1), class_weights = c(1, 2), verbose = FALSE), "needs a factor `y`",
+               class = "fwdprop_error")
+})
