@@ -186,9 +186,9 @@ check_loss <- function(loss, net, arg, call) {
   loss
 }
 
-check_weight_decay <- function(x, call) {
+check_weight_decay <- function(x, call, arg = "weight_decay") {
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x < 0) {
-    fwdprop_error(sprintf("`weight_decay` must be a single number >= 0, not %s.", describe_value(x)),
+    fwdprop_error(sprintf("`%s` must be a single number >= 0, not %s.", arg, describe_value(x)),
                   call = call)
   }
   as.double(x)

@@ -75,11 +75,11 @@ backward_impl <- function(x, y, weights, biases, activations, loss, weight_decay
 #' Mean loss and its gradient at the flat parameter vector `par` (layer
 #' by layer: the weights column by column, then the bias if the layer has
 #' one) of the network of `sizes`, `bias`, `activations`, plus weight
-#' decay: `list(loss, gradient)`. `row_weights`: `NULL` or one weight per
+#' decay and the L1 penalty `l1 * sum(|W|)`: `list(loss, gradient)`. `row_weights`: `NULL` or one weight per
 #' row (the weighted mean loss). For the full-batch optimiser.
 #' @keywords internal
 #' @noRd
-flat_gradient_impl <- function(par, x, y, row_weights, sizes, bias, activations, loss, weight_decay, threads) .Call(wrap__flat_gradient_impl, par, x, y, row_weights, sizes, bias, activations, loss, weight_decay, threads)
+flat_gradient_impl <- function(par, x, y, row_weights, sizes, bias, activations, loss, weight_decay, l1, threads) .Call(wrap__flat_gradient_impl, par, x, y, row_weights, sizes, bias, activations, loss, weight_decay, l1, threads)
 
 #' The flat parameter vector of a network (`weights`, `biases`,
 #' `activations`, as `forward_impl()`), in the core's layout (the one
@@ -108,7 +108,8 @@ validation_split_impl <- function(n, n_val, seed) .Call(wrap__validation_split_i
 #' `seed`) and `settings`, a list of `loss`, `optimizer` ("sgd" or
 #' "adam"), `learn_rate`, `momentum`, `beta1`, `beta2`, `eps`,
 #' `weight_decay`, `batch_size`, `threads`, and optionally `row_weights`
-#' (`NULL` or one per row of `x`). Returns an external pointer.
+#' (`NULL` or one per row of `x`), `l1`, `clip_norm`, `dropout` (each 0
+#' when absent). Returns an external pointer.
 #' @keywords internal
 #' @noRd
 trainer_new_impl <- function(x, y, weights, biases, activations, settings, n_val, seed) .Call(wrap__trainer_new_impl, x, y, weights, biases, activations, settings, n_val, seed)

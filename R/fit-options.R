@@ -65,3 +65,15 @@ check_class_weights <- function(cw, y, call) {
   }
   stats::setNames(as.double(cw[lev]), lev)
 }
+
+# `clip_norm`: NULL (no clipping) or a number > 0, for the minibatch
+# optimisers.
+check_clip_norm <- function(clip_norm, optimizer, call) {
+  if (is.null(clip_norm)) return(NULL)
+  clip_norm <- check_positive(clip_norm, "clip_norm", call = call)
+  if (optimizer == "bfgs") {
+    fwdprop_error("`clip_norm` clips the steps of `optimizer = \"adam\"` or `\"sgd\"`; BFGS takes no such steps.",
+                  call = call)
+  }
+  clip_norm
+}

@@ -56,6 +56,14 @@ generics::fit
 #' @param momentum Momentum of `"sgd"`, in `[0, 1)`.
 #' @param weight_decay `lambda >= 0`: adds `lambda / 2 * sum(W^2)` over
 #'   the weights to the loss (all optimisers).
+#' @param l1 `lambda >= 0`: adds `lambda * sum(abs(W))` over the weights
+#'   (not the biases, as `weight_decay`) to the loss (all optimisers); its
+#'   gradient is `lambda * sign(W)`, 0 at 0.
+#' @param clip_norm `NULL` (default) or a number `> 0` (minibatch
+#'   optimisers): when the L2 norm of a step's gradient of the loss (over
+#'   all weights and biases together, before the `weight_decay` and `l1`
+#'   terms are added) exceeds it, the gradient is scaled by `clip_norm /
+#'   (norm + 1e-6)`, as torch's `nn_utils_clip_grad_norm_()`.
 #' @param weights `NULL` or case weights: one number `>= 0` per row of `x`
 #'   (as nnet's `weights`). The loss becomes the weighted mean
 #'   `sum(w * l) / sum(w)` of the rows' losses `l` (for `"mse"` and
@@ -112,7 +120,8 @@ generics::fit
 fit.fwdprop_network <- function(object, x, y, loss = NULL,
                                 optimizer = c("adam", "sgd", "bfgs"), epochs = 100,
                                 batch_size = 32, learn_rate = 0.01, momentum = 0,
-                                weight_decay = 0, weights = NULL, class_weights = NULL,
+                                weight_decay = 0, l1 = 0, clip_norm = NULL,
+                                weights = NULL, class_weights = NULL,
                                 validation = 0, patience = 10,
                                 maxit = 100, seed = NULL, threads = NULL,
                                 verbose = interactive(), ...) {
@@ -125,6 +134,8 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   validation <- check_fraction(validation, "validation", call = call)
   n <- nrow(d$x)
   d$w <- fit_row_weights(weights, class_weights, y, n, call = call)
+  l1 <- check_weight_decay(l1, call = call, arg = "l1")
+  clip_norm <- check_clip_norm(clip_norm, optimizer, call = call)
   n_val <- round(validation * n)
   if (n - n_val < 1L) {
     fwdprop_error(sprintf("`validation = %s` of %d rows leaves none to train on.",
@@ -139,7 +150,8 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   verbose <- check_flag(verbose, "verbose", call = call)
   seed <- check_seed(seed, call = call)
   net <- d$net
-  settings <- list(loss = d$loss, optimizer = optimizer, weight_decay = weight_decay,
+  settings <- list(loss = d$loss, optimizer = optimizer, weight_decay = weight_decay, l1 = l1,
+                   clip_norm = clip_norm,
                    validation = validation, seed = seed)
   if (optimizer == "bfgs") {
     maxit <- check_count(maxit, "maxit", call = call)
@@ -212,7 +224,7 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   cfg <- list(loss = s$loss, optimizer = s$optimizer, learn_rate = s$learn_rate,
               momentum = s$momentum, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
               weight_decay = s$weight_decay, batch_size = s$batch_size, threads = threads,
-              row_weights = d$w)
+              row_weights = d$w, l1 = s$l1, clip_norm = if (is.null(s$clip_norm)) 0 else s$clip_norm)
   # the trainer holds a copy of the data, the parameters three or four
   # times (current, best, the optimiser's state) and a gradient buffer
   params <- sum(lengths(net$weights)) + sum(lengths(net$biases))
@@ -335,7 +347,7 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   cache <- new.env(parent = emptyenv())
   evaluate <- function(p) {
     if (!identical(p, cache$par)) {
-      r <- flat_gradient_impl(p, x, y, w, sizes, has_bias, acts, s$loss, s$weight_decay, threads)
+      r <- flat_gradient_impl(p, x, y, w, sizes, has_bias, acts, s$loss, s$weight_decay, s$l1, threads)
       cache$par <- p
       cache$loss <- r$loss
       cache$gradient <- r$gradient
@@ -367,11 +379,11 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
       accepted$iteration <- i
     }
     val <- if (n_val > 0L) {
-      flat_gradient_impl(p, xv, yv, wv, sizes, has_bias, acts, s$loss, 0, threads)$loss
+      flat_gradient_impl(p, xv, yv, wv, sizes, has_bias, acts, s$loss, 0, 0, threads)$loss
     } else {
       NA_real_
     }
-    data_loss <- e$loss - 0.5 * s$weight_decay * sum(p[is_weight]^2)
+    data_loss <- e$loss - 0.5 * s$weight_decay * sum(p[is_weight]^2) - s$l1 * sum(abs(p[is_weight]))
     history_add(hist, i, data_loss, val, proc.time()[["elapsed"]] - start)
     iterations <<- i
     progress_update(bar, i, data_loss, val)

@@ -16,9 +16,9 @@ test_that("integer case weights are repeated rows: full-batch loss and gradient 
   yy <- stats::model.matrix(~ y - 1)
   attributes(yy) <- list(dim = dim(yy))
   weighted <- fwdprop:::flat_gradient_impl(p, x, yy, w, net$sizes, bias_of(net), net$activations,
-                                           "cross_entropy", 0, 1L)
+                                           "cross_entropy", 0, 0, 1L)
   repeated <- fwdprop:::flat_gradient_impl(p, x[rep_rows, ], yy[rep_rows, ], NULL, net$sizes, bias_of(net),
-                                           net$activations, "cross_entropy", 0, 1L)
+                                           net$activations, "cross_entropy", 0, 0, 1L)
   expect_equal(weighted$loss, repeated$loss, tolerance = 1e-12)
   expect_equal(weighted$gradient, repeated$gradient, tolerance = 1e-12)
   # and the loss is the weighted mean of the rows' losses, by hand
@@ -103,5 +103,67 @@ test_that("bad weights and class weights are errors that name the argument", {
   expect_error(fit(net, x, y, class_weights = "even", verbose = FALSE), "\"balanced\"", class = "fwdprop_error")
   net1 <- network(c(2, 1), bias = TRUE, seed = 1)
   expect_error(fit(net1, x, c(0, 1, 0, 1), class_weights = c(1, 2), verbose = FALSE), "needs a factor `y`",
+               class = "fwdprop_error")
+})
+
+test_that("clip_norm scales a step's gradient to the norm, as torch's clip_grad_norm_ (sgd, full batch)", {
+  set.seed(14)
+  n <- 25
+  x <- matrix(rnorm(n * 3), n)
+  y <- matrix(rnorm(n * 2), n)
+  net <- network(c(3, 4, 2), activation = "tanh", output = "identity", bias = TRUE, init = "normal", seed = 3)
+  g <- backward(net, x, y)
+  norm <- sqrt(sum(unlist(g$weights)^2) + sum(unlist(g$biases)^2))
+  for (c in c(norm / 4, 2 * norm)) {
+    f <- fit(net, x, y, optimizer = "sgd", epochs = 1, batch_size = n, learn_rate = 0.1, clip_norm = c,
+             seed = 1, verbose = FALSE)
+    coef <- min(1, c / (norm + 1e-6))
+    for (l in 1:2) {
+      expect_equal(unname(f$weights[[l]]), unname(net$weights[[l]] - 0.1 * coef * g$weights[[l]]), tolerance = 1e-12)
+      expect_equal(unname(f$biases[[l]]), unname(net$biases[[l]] - 0.1 * coef * g$biases[[l]]), tolerance = 1e-12)
+    }
+  }
+  expect_error(fit(net, x, y, clip_norm = 0, verbose = FALSE), "`clip_norm` must be a single number > 0",
+               class = "fwdprop_error")
+  expect_error(fit(net, x, y, optimizer = "bfgs", clip_norm = 1, verbose = FALSE), "BFGS", class = "fwdprop_error")
+})
+
+test_that("the l1 penalty adds lambda * sum(|W|) over the weights, its gradient lambda * sign(W)", {
+  set.seed(15)
+  n <- 20
+  x <- matrix(rnorm(n * 2), n)
+  y <- matrix(rnorm(n), n)
+  net <- network(c(2, 3, 1), activation = "tanh", output = "identity", bias = TRUE, init = "normal", seed = 5)
+  p <- flat_of(net)
+  lambda <- 0.05
+  r <- fwdprop:::flat_gradient_impl(p, x, y, NULL, net$sizes, bias_of(net), net$activations, "mse", 0, lambda, 1L)
+  data_loss <- mean((forward(net, x) - y)^2)
+  expect_equal(r$loss, data_loss + lambda * sum(abs(unlist(net$weights))), tolerance = 1e-14)
+  # central differences of the penalised loss (no weight is near 0; the
+  # biases, 0, are not penalised)
+  expect_gt(min(abs(unlist(net$weights))), 1e-3)
+  fd <- vapply(seq_along(p), function(i) {
+    h <- 1e-6
+    at <- function(v) {
+      q <- p
+      q[i] <- v
+      fwdprop:::flat_gradient_impl(q, x, y, NULL, net$sizes, bias_of(net), net$activations, "mse", 0, lambda, 1L)$loss
+    }
+    (at(p[i] + h) - at(p[i] - h)) / (2 * h)
+  }, numeric(1))
+  expect_equal(r$gradient, fd, tolerance = 1e-7)
+  # one full-batch sgd step: w - lr (g + lambda sign(w)); biases unpenalised
+  g <- backward(net, x, y)
+  f <- fit(net, x, y, optimizer = "sgd", epochs = 1, batch_size = n, learn_rate = 0.1, l1 = lambda,
+           seed = 1, verbose = FALSE)
+  for (l in 1:2) {
+    w <- net$weights[[l]]
+    expect_equal(unname(f$weights[[l]]), unname(w - 0.1 * (g$weights[[l]] + lambda * sign(w))), tolerance = 1e-12)
+    expect_equal(unname(f$biases[[l]]), unname(net$biases[[l]] - 0.1 * g$biases[[l]]), tolerance = 1e-12)
+  }
+  # bfgs reports the data loss (without the penalty)
+  fb <- fit(net, x, y, optimizer = "bfgs", maxit = 3, l1 = lambda, verbose = FALSE)
+  expect_equal(fb$history$loss[1], data_loss, tolerance = 1e-12)
+  expect_error(fit(net, x, y, l1 = -1, verbose = FALSE), "`l1` must be a single number >= 0",
                class = "fwdprop_error")
 })

@@ -55,6 +55,22 @@ pub fn add_weight_decay(layout: &ParamLayout, params: &[f64], grad: &mut [f64], 
     0.5 * lambda * sq
 }
 
+/// `loss += lambda * sum(|W|)`, `grad += lambda * sign(W)` (0 at 0) over
+/// the weights (not the biases) of `params`; returns the loss term.
+pub fn add_l1(layout: &ParamLayout, params: &[f64], grad: &mut [f64], lambda: f64) -> f64 {
+    if lambda == 0.0 {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    for r in layout.weight_ranges() {
+        for (g, &w) in grad[r.clone()].iter_mut().zip(&params[r]) {
+            sum += w.abs();
+            *g += lambda * crate::optim::l1_sign(w);
+        }
+    }
+    lambda * sum
+}
+
 /// What a gradient needs besides the network: the loss and how many rows
 /// the mean is over.
 #[derive(Clone, Copy, Debug)]
@@ -762,6 +778,40 @@ mod tests {
             assert!(gradient_into_weighted(x.view(), y.view(), Some(&bad), &net, loss, &mut g, 1, 0).is_err());
             assert!(gradient_into_weighted(x.view(), y.view(), Some(&ones[1..]), &net, loss, &mut g, 1, 0).is_err());
         }
+    }
+
+    #[test]
+    fn the_l1_penalty_is_lambda_sum_abs_w_with_its_subgradient() {
+        let spec = Spec::new(&[3, 4, 2], &[Tanh, Identity], true, 8);
+        let net = spec.net();
+        let layout = ParamLayout::of(&net);
+        let mut p = vec![0.0; layout.len];
+        layout.gather(&net, &mut p);
+        let zeroed = p[2];
+        p[2] = 0.0; // a weight (layer 1 has 12) at 0: subgradient 0
+        let lambda = 0.3;
+        let mut g = vec![0.0; p.len()];
+        let value = add_l1(&layout, &p, &mut g, lambda);
+        // by hand: the weights' absolute values (the biases excluded)
+        let by_hand: f64 = spec.weights.iter().flat_map(|w| w.iter()).map(|v| v.abs()).sum::<f64>() - zeroed.abs();
+        assert!((value - lambda * by_hand).abs() <= 1e-14 * value);
+        let pen = |q: &[f64]| {
+            let mut scratch = vec![0.0; q.len()];
+            add_l1(&layout, q, &mut scratch, lambda)
+        };
+        for i in 0..p.len() {
+            if p[i] == 0.0 {
+                assert_eq!(g[i], 0.0);
+                continue;
+            }
+            let h = 1e-6 * p[i].abs().min(1.0);
+            let (mut a, mut b) = (p.clone(), p.clone());
+            a[i] += h;
+            b[i] -= h;
+            let fd = (pen(&a) - pen(&b)) / (2.0 * h);
+            assert!((g[i] - fd).abs() <= 1e-6 * lambda, "parameter {i}: {} vs {fd}", g[i]);
+        }
+        assert!(layout.layers.iter().all(|l| l.bias.is_none_or(|o| g[o..o + l.d_out].iter().all(|&v| v == 0.0))));
     }
 
     #[test]

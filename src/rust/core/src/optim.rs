@@ -74,6 +74,15 @@ pub struct Settings {
     pub learn_rate: f64,
     /// `lambda` of the weight decay (0 for none).
     pub weight_decay: f64,
+    /// `lambda` of the L1 penalty `lambda sum|W|` over the weights (0 for
+    /// none).
+    pub l1: f64,
+    /// The largest L2 norm of a step's gradient (the data loss's, over all
+    /// parameters), scaled down to it when larger, as torch's
+    /// `clip_grad_norm_`; 0 for no clipping.
+    pub clip_norm: f64,
+    /// The probability of dropping a hidden unit in training (0 for none).
+    pub dropout: f64,
     /// Rows per minibatch (the last one of an epoch may be smaller).
     pub batch_size: usize,
     /// Threads to use (results do not depend on it).
@@ -376,9 +385,10 @@ impl Trainer {
         // the buffers' memory, each written by one thread at a time (see
         // the phases of `Epoch`)
         let bufs_ptr: Vec<SharedPtr<f64>> = bufs.iter_mut().map(|b| SharedPtr(b.as_mut_ptr())).collect();
-        // weight decay applies to the weights, not the biases
-        let decay_ranges: Vec<Range<usize>> =
-            if self.settings.weight_decay != 0.0 { self.layout.weight_ranges().collect() } else { Vec::new() };
+        // weight decay and L1 apply to the weights, not the biases
+        let penalised = self.settings.weight_decay != 0.0 || self.settings.l1 != 0.0;
+        let penalty_ranges: Vec<Range<usize>> =
+            if penalised { self.layout.weight_ranges().collect() } else { Vec::new() };
         let epoch = Epoch {
             n,
             bs,
@@ -396,7 +406,7 @@ impl Trainer {
             order: &self.order,
             w: self.w.as_deref(),
             step0: self.step,
-            decay_ranges: &decay_ranges,
+            penalty_ranges: &penalty_ranges,
             params: SharedPtr(self.params.as_mut_ptr()),
             state1: SharedPtr(self.state1.as_mut_ptr()),
             state2: SharedPtr(self.state2.as_mut_ptr()),
@@ -473,8 +483,9 @@ struct Epoch<'e> {
     w: Option<&'e [f64]>,
     /// Steps done before this epoch.
     step0: u64,
-    /// The ranges of the parameters that weight decay applies to.
-    decay_ranges: &'e [Range<usize>],
+    /// The ranges of the parameters that weight decay and the L1 penalty
+    /// apply to (the weights; empty without either).
+    penalty_ranges: &'e [Range<usize>],
     /// The trainer's parameters and optimiser state (`p` values each).
     params: SharedPtr<f64>,
     state1: SharedPtr<f64>,
@@ -521,7 +532,23 @@ impl Epoch<'_> {
             }
             total += step_loss;
             done += 1;
-            self.update_share(share, step_shards, self.step0 + done as u64);
+            self.sum_share(share, step_shards);
+            // clipping needs the whole gradient's norm: every share summed
+            let scale = if self.settings.clip_norm > 0.0 {
+                if threads > 1 && !self.barrier.wait() {
+                    break;
+                }
+                let scale = self.clip_scale();
+                // every thread's read of the whole gradient done before
+                // any scales its share
+                if threads > 1 && !self.barrier.wait() {
+                    break;
+                }
+                scale
+            } else {
+                1.0
+            };
+            self.update_share(share, scale, self.step0 + done as u64);
             if threads > 1 && !self.barrier.wait() {
                 break;
             }
@@ -617,16 +644,52 @@ impl Epoch<'_> {
             .fold(0.0, |a, &b| a + b)
     }
 
-    /// Phase B: the gradient over this thread's `share` of the parameters
-    /// (the first `step_shards` buffers added in order into the first, plus
-    /// weight decay), then the optimiser's step `t` on that share.
-    fn update_share(&self, share: (usize, usize), step_shards: usize, t: u64) {
-        let settings = &self.settings;
+    /// Phase B: the gradient over this thread's `share` of the
+    /// parameters, the first `step_shards` buffers added in order into the
+    /// first.
+    fn sum_share(&self, share: (usize, usize), step_shards: usize) {
         let len = share.1 - share.0;
         // SAFETY: phase A is over; in phase B each thread reads and writes
-        // only its own share of the parameters, of the optimiser's state
-        // and of the buffers (the shares are disjoint), and no one else
-        // touches them until the barrier that ends phase B.
+        // only its own share of the buffers (the shares are disjoint).
+        let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(share.0), len) };
+        for buf in &self.bufs[1..step_shards] {
+            let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
+            g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
+        }
+    }
+
+    /// Phase B, after the barrier that follows [`Epoch::sum_share`]: the
+    /// factor that scales the step's gradient to an L2 norm of at most
+    /// `clip_norm`, as torch's `clip_grad_norm_`: `min(1, clip_norm /
+    /// (norm + 1e-6))`. Every thread computes it alike (the whole gradient,
+    /// in order).
+    fn clip_scale(&self) -> f64 {
+        // SAFETY: every share of the first buffer is summed (the barrier
+        // before); it is only read until the barrier after, past which
+        // `update_share` writes it.
+        let g = unsafe { std::slice::from_raw_parts(self.bufs[0].get() as *const f64, self.p) };
+        let norm = g.iter().fold(0.0, |a, &v| a + v * v).sqrt();
+        let coef = self.settings.clip_norm / (norm + 1e-6);
+        if coef < 1.0 {
+            coef
+        } else {
+            1.0
+        }
+    }
+
+    /// Phase B: the summed gradient over this thread's `share`, scaled by
+    /// `scale` (clipping), plus the penalties' gradients (weight decay
+    /// `lambda w`, L1 `lambda sign(w)`, over the weights), then the
+    /// optimiser's step `t` on that share.
+    fn update_share(&self, share: (usize, usize), scale: f64, t: u64) {
+        let settings = &self.settings;
+        let len = share.1 - share.0;
+        // SAFETY: in phase B each thread reads and writes only its own
+        // share of the parameters, of the optimiser's state and of the
+        // first buffer (the shares are disjoint; `clip_scale`, the only
+        // reader of other shares, is over in every thread: a barrier
+        // follows it), and no one else touches them until the barrier
+        // that ends phase B.
         let w = unsafe { std::slice::from_raw_parts_mut(self.params.get().add(share.0), len) };
         let s1 = unsafe { std::slice::from_raw_parts_mut(self.state1.get().add(share.0), len) };
         let s2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
@@ -635,17 +698,21 @@ impl Epoch<'_> {
             &mut []
         };
         let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(share.0), len) };
-        for buf in &self.bufs[1..step_shards] {
-            // SAFETY: as above (this thread's share of another buffer)
-            let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
-            g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
+        if scale != 1.0 {
+            g.iter_mut().for_each(|v| *v *= scale);
         }
-        for r in self.decay_ranges {
+        for r in self.penalty_ranges {
             let (a, e) = (r.start.max(share.0), r.end.min(share.1));
             if a < e {
-                let lambda = settings.weight_decay;
                 let (ga, wa) = (&mut g[a - share.0..e - share.0], &w[a - share.0..e - share.0]);
-                ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
+                let lambda = settings.weight_decay;
+                if lambda != 0.0 {
+                    ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
+                }
+                let l1 = settings.l1;
+                if l1 != 0.0 {
+                    ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += l1 * l1_sign(wi));
+                }
             }
         }
         update(w, s1, s2, g, settings, t);
@@ -675,6 +742,18 @@ fn own_network<'f>(layout: &ParamLayout, params: &'f [f64], activations: &[Activ
     match layout.network(params, activations) {
         Ok(net) => net,
         Err(e) => unreachable!("the trainer's own layout: {e}"),
+    }
+}
+
+/// The subgradient of `|w|`: its sign, 0 at 0.
+#[inline]
+pub fn l1_sign(w: f64) -> f64 {
+    if w > 0.0 {
+        1.0
+    } else if w < 0.0 {
+        -1.0
+    } else {
+        0.0
     }
 }
 
@@ -740,7 +819,7 @@ mod tests {
     }
 
     fn settings(optimizer: Optimizer, batch_size: usize, threads: usize) -> Settings {
-        Settings { loss: Loss::Bce, optimizer, learn_rate: 0.05, weight_decay: 0.01, batch_size, threads }
+        Settings { loss: Loss::Bce, optimizer, learn_rate: 0.05, weight_decay: 0.01, l1: 0.0, clip_norm: 0.0, dropout: 0.0, batch_size, threads }
     }
 
     const ADAM: Optimizer = Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
@@ -873,6 +952,52 @@ mod tests {
     }
 
     #[test]
+    fn clipping_and_l1_follow_torch_and_agree_across_threads() {
+        let (spec, x, y) = setup(&[4, 9, 2], &[Tanh, Sigmoid], 300);
+        let net = spec.net();
+        let mut g = vec![0.0; ParamLayout::of(&net).len];
+        gradient_into(x.view(), y.view(), &net, Loss::Bce, &mut g, 1).expect("fits");
+        let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+        // one full-batch sgd step, clipped to a third of the norm (and
+        // not clipped at three times the norm), with an L1 penalty
+        for (c, l1) in [(norm / 3.0, 0.0), (3.0 * norm, 0.0), (norm / 3.0, 0.02), (0.0, 0.02)] {
+            for threads in [1, 2, 3, 7] {
+                let mut s = settings(Optimizer::Sgd { momentum: 0.0 }, 300, threads);
+                (s.weight_decay, s.clip_norm, s.l1) = (0.0, c, l1);
+                let mut t = trainer(&spec, &x, &y, 0, s, 7);
+                let before = t.params().to_vec();
+                t.epoch(&mut never()).expect("epoch");
+                let coef = if c > 0.0 { (c / (norm + 1e-6)).min(1.0) } else { 1.0 };
+                let is_weight: Vec<bool> = {
+                    let mut v = vec![false; before.len()];
+                    t.layout().weight_ranges().for_each(|r| v[r].iter_mut().for_each(|b| *b = true));
+                    v
+                };
+                for i in 0..before.len() {
+                    let pen = if is_weight[i] { l1 * before[i].signum() } else { 0.0 };
+                    let want = before[i] - 0.05 * (g[i] * coef + pen);
+                    let got = t.params()[i];
+                    assert!((got - want).abs() <= 1e-13 * want.abs().max(1.0), "clip {c}, l1 {l1}, {threads} threads: {got} vs {want}");
+                }
+            }
+        }
+        // many steps with clipping and L1: the same bits on any threads
+        let run = |threads: usize| {
+            let mut s = settings(ADAM, 64, threads);
+            (s.clip_norm, s.l1) = (0.05, 0.001);
+            let mut t = trainer(&spec, &x, &y, 30, s, 2);
+            (0..3).for_each(|_| {
+                t.epoch(&mut never()).expect("epoch");
+            });
+            t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
+        };
+        let one = run(1);
+        for threads in [2, 3, 7] {
+            assert_eq!(one, run(threads), "{threads} threads");
+        }
+    }
+
+    #[test]
     fn a_panicking_thread_breaks_the_barrier_instead_of_hanging() {
         let barrier = SpinBarrier::new(3);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -930,7 +1055,7 @@ mod tests {
     fn adam_and_momentum_follow_torchs_formulas() {
         let (spec, x, y) = setup(&[2, 3, 1], &[Sigmoid], 10);
         for opt in [ADAM, Optimizer::Sgd { momentum: 0.5 }] {
-            let s = Settings { loss: Loss::Mse, optimizer: opt, learn_rate: 0.1, weight_decay: 0.2, batch_size: 10, threads: 1 };
+            let s = Settings { loss: Loss::Mse, optimizer: opt, learn_rate: 0.1, weight_decay: 0.2, batch_size: 10, threads: 1, ..settings(opt, 10, 1) };
             let mut t = trainer(&spec, &x, &y, 0, s, 1);
             let layout = t.layout().clone();
             let mut w = t.params().to_vec();
@@ -989,7 +1114,7 @@ mod tests {
     #[test]
     fn divergence_and_interrupts_stop_the_epoch() {
         let (spec, x, y) = setup(&[3, 8, 1], &[Relu, Identity], 300);
-        let s = Settings { loss: Loss::Mse, optimizer: Optimizer::Sgd { momentum: 0.9 }, learn_rate: 1e6, weight_decay: 0.0, batch_size: 10, threads: 2 };
+        let s = Settings { loss: Loss::Mse, learn_rate: 1e6, weight_decay: 0.0, ..settings(Optimizer::Sgd { momentum: 0.9 }, 10, 2) };
         let mut t = trainer(&spec, &x, &y, 0, s, 1);
         let r = t.epoch(&mut never()).expect("epoch");
         assert!(r.diverged && r.steps < 30, "{r:?}");

@@ -8,7 +8,7 @@
 
 use extendr_api::prelude::*;
 use fwdprop_core::activation::Activation;
-use fwdprop_core::backward::{add_weight_decay, gradient_into, gradient_into_weighted, gradient_trace};
+use fwdprop_core::backward::{add_l1, add_weight_decay, gradient_into, gradient_into_weighted, gradient_trace};
 use fwdprop_core::loss::Loss;
 use fwdprop_core::memory::try_filled;
 use fwdprop_core::network::ParamLayout;
@@ -200,7 +200,7 @@ fn unflatten_params_impl(par: Robj, sizes: Robj, bias: Robj) -> extendr_api::Res
 /// Mean loss and its gradient at the flat parameter vector `par` (layer
 /// by layer: the weights column by column, then the bias if the layer has
 /// one) of the network of `sizes`, `bias`, `activations`, plus weight
-/// decay: `list(loss, gradient)`. `row_weights`: `NULL` or one weight per
+/// decay and the L1 penalty `l1 * sum(|W|)`: `list(loss, gradient)`. `row_weights`: `NULL` or one weight per
 /// row (the weighted mean loss). For the full-batch optimiser.
 /// @keywords internal
 /// @noRd
@@ -216,6 +216,7 @@ fn flat_gradient_impl(
     activations: Robj,
     loss: Robj,
     weight_decay: Robj,
+    l1: Robj,
     threads: Robj,
 ) -> extendr_api::Result<Robj> {
     let layout = layout_of(&sizes, &bias)?;
@@ -232,6 +233,7 @@ fn flat_gradient_impl(
     let mut value =
         gradient_into_weighted(xv, yv, w, &net, loss, &mut grad, threads, 0).map_err(|e| other(format!("{e}")))?;
     value += add_weight_decay(&layout, par, &mut grad, lambda);
+    value += add_l1(&layout, par, &mut grad, real_of(&l1, "l1")?);
     Ok(List::from_names_and_values(["loss", "gradient"], [Robj::from(value), doubles(&grad)])?.into())
 }
 
@@ -256,7 +258,8 @@ fn validation_split_impl(n: Robj, n_val: Robj, seed: Robj) -> extendr_api::Resul
 /// `seed`) and `settings`, a list of `loss`, `optimizer` ("sgd" or
 /// "adam"), `learn_rate`, `momentum`, `beta1`, `beta2`, `eps`,
 /// `weight_decay`, `batch_size`, `threads`, and optionally `row_weights`
-/// (`NULL` or one per row of `x`). Returns an external pointer.
+/// (`NULL` or one per row of `x`), `l1`, `clip_norm`, `dropout` (each 0
+/// when absent). Returns an external pointer.
 /// @keywords internal
 /// @noRd
 #[extendr]
@@ -292,11 +295,16 @@ fn trainer_new_impl(
         },
         _ => return Err(other("`optimizer` must be \"sgd\" or \"adam\"".to_string())),
     };
+    let optional = |name: &str| s.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+    let optional_real = |name: &str| optional(name).map_or(Ok(0.0), |v| real_of(&v, name));
     let settings = Settings {
         loss: loss_of(&get("loss")?)?,
         optimizer,
         learn_rate: real_of(&get("learn_rate")?, "learn_rate")?,
         weight_decay: real_of(&get("weight_decay")?, "weight_decay")?,
+        l1: optional_real("l1")?,
+        clip_norm: optional_real("clip_norm")?,
+        dropout: optional_real("dropout")?,
         batch_size: scalar_count(&get("batch_size")?, "batch_size")?,
         threads: scalar_count(&get("threads")?, "threads")?,
     };
@@ -304,7 +312,6 @@ fn trainer_new_impl(
     let seed = real_of(&seed, "seed")? as u64;
     let mut trainer =
         Trainer::new(layout, acts, params, xv, yv, n_val, settings, seed).map_err(|e| other(format!("{e}")))?;
-    let optional = |name: &str| s.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
     if let Some(w) = optional("row_weights") {
         if let Some(w) = row_weights_of(&w, "row_weights")? {
             trainer.set_row_weights(w).map_err(|e| other(format!("{e}")))?;
