@@ -54,6 +54,11 @@ generics::fit
 #' @param learn_rate Step size (minibatch optimisers). torch's default for
 #'   Adam is 0.001; 0.01 trains small networks faster.
 #' @param momentum Momentum of `"sgd"`, in `[0, 1)`.
+#' @param lr_schedule How `learn_rate` changes from epoch to epoch
+#'   (minibatch optimisers): `"constant"` (default), or a schedule such as
+#'   [schedule_step()], [schedule_exponential()], [schedule_cosine()],
+#'   [schedule_plateau()] (or their names, for their defaults); see
+#'   [schedules]. The history records each epoch's rate as `lr`.
 #' @param weight_decay `lambda >= 0`: adds `lambda / 2 * sum(W^2)` over
 #'   the weights to the loss (all optimisers).
 #' @param l1 `lambda >= 0`: adds `lambda * sum(abs(W))` over the weights
@@ -120,6 +125,7 @@ generics::fit
 fit.fwdprop_network <- function(object, x, y, loss = NULL,
                                 optimizer = c("adam", "sgd", "bfgs"), epochs = 100,
                                 batch_size = 32, learn_rate = 0.01, momentum = 0,
+                                lr_schedule = "constant",
                                 weight_decay = 0, l1 = 0, clip_norm = NULL,
                                 weights = NULL, class_weights = NULL,
                                 validation = 0, patience = 10,
@@ -136,6 +142,7 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   d$w <- fit_row_weights(weights, class_weights, y, n, call = call)
   l1 <- check_weight_decay(l1, call = call, arg = "l1")
   clip_norm <- check_clip_norm(clip_norm, optimizer, call = call)
+  lr_schedule <- check_lr_schedule(lr_schedule, optimizer, call = call)
   n_val <- round(validation * n)
   if (n - n_val < 1L) {
     fwdprop_error(sprintf("`validation = %s` of %d rows leaves none to train on.",
@@ -171,7 +178,8 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
                     call = call)
     }
     settings <- c(settings, list(epochs = epochs, batch_size = batch_size, learn_rate = learn_rate,
-                                 momentum = as.double(momentum), patience = patience))
+                                 momentum = as.double(momentum), patience = patience,
+                                 lr_schedule = lr_schedule))
     run <- fit_minibatch(net, d, n_val, settings, threads, verbose, call)
   }
   for (l in seq_along(net$weights)) {
@@ -244,20 +252,23 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   done <- 0L
   bar <- progress_start(verbose, epochs)
   on.exit(progress_done(bar), add = TRUE)
+  sched <- schedule_start(s$lr_schedule, s$learn_rate, epochs)
   tryCatch({
     for (e in seq_len(epochs)) {
+      if (!is.null(sched$schedule)) in_rust(trainer_set_learn_rate_impl(trainer, sched$lr), call = call)
       r <- in_rust(trainer_epoch_impl(trainer), call = call)
       if (r[[4L]] == 1) {
         stopped <- "diverged"
         break
       }
       val <- if (n_val > 0L) in_rust(trainer_validation_loss_impl(trainer), call = call) else NA_real_
-      history_add(hist, e, r[[1L]], val, proc.time()[["elapsed"]] - start)
+      history_add(hist, e, r[[1L]], val, proc.time()[["elapsed"]] - start, lr = sched$lr)
       # an epoch counts once its row of the history is complete (an
       # interrupt may arrive between any two lines)
       done <- e
       progress_update(bar, e, r[[1L]], val)
       monitored <- if (n_val > 0L) val else r[[1L]]
+      schedule_advance(sched, e, monitored)
       if (n_val == 0L || monitored < best) {
         # without validation the last good epoch is kept; with it, the best
         best <- monitored
@@ -291,12 +302,12 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
 history_buffer <- function(size = 64L) {
   h <- new.env(parent = emptyenv())
   h$epoch <- integer(size)
-  h$loss <- h$val_loss <- h$time <- rep(NA_real_, size)
+  h$loss <- h$val_loss <- h$time <- h$lr <- rep(NA_real_, size)
   h
 }
 
-history_add <- function(h, i, loss, val, time) {
-  values <- list(epoch = i, loss = loss, val_loss = val, time = time)
+history_add <- function(h, i, loss, val, time, lr = NA_real_) {
+  values <- list(epoch = i, loss = loss, val_loss = val, time = time, lr = lr)
   for (name in names(values)) {
     # taken out of the environment while it is changed, so that it is
     # changed in place (a vector still bound there would be copied whole)
@@ -312,8 +323,11 @@ history_add <- function(h, i, loss, val, time) {
 # The first `n` rows of a history buffer as the history's data frame.
 history_frame <- function(h, n) {
   keep <- seq_len(n)
-  as_history(data.frame(epoch = h$epoch[keep], loss = h$loss[keep], val_loss = h$val_loss[keep],
-                        time = h$time[keep]))
+  df <- data.frame(epoch = h$epoch[keep], loss = h$loss[keep], val_loss = h$val_loss[keep],
+                   time = h$time[keep])
+  # the learning rate of each epoch (minibatch optimisers)
+  if (any(!is.na(h$lr[keep]))) df$lr <- h$lr[keep]
+  as_history(df)
 }
 
 # The full-batch optimiser: stats::optim()'s BFGS with fwdprop's loss and

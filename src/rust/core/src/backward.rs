@@ -28,6 +28,7 @@
 //! the network with one loop.
 
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use rand_chacha::ChaCha20Rng;
 
 use crate::activation::{activation_backward, apply_activation};
 use crate::forward::{BLOCK_ROWS, PARALLEL_MIN_WORK, SCRATCH_MAX_VALUES};
@@ -55,6 +56,18 @@ pub fn add_weight_decay(layout: &ParamLayout, params: &[f64], grad: &mut [f64], 
     0.5 * lambda * sq
 }
 
+/// The subgradient of `|w|`: its sign, 0 at 0.
+#[inline]
+pub fn l1_sign(w: f64) -> f64 {
+    if w > 0.0 {
+        1.0
+    } else if w < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
 /// `loss += lambda * sum(|W|)`, `grad += lambda * sign(W)` (0 at 0) over
 /// the weights (not the biases) of `params`; returns the loss term.
 pub fn add_l1(layout: &ParamLayout, params: &[f64], grad: &mut [f64], lambda: f64) -> f64 {
@@ -65,7 +78,7 @@ pub fn add_l1(layout: &ParamLayout, params: &[f64], grad: &mut [f64], lambda: f6
     for r in layout.weight_ranges() {
         for (g, &w) in grad[r.clone()].iter_mut().zip(&params[r]) {
             sum += w.abs();
-            *g += lambda * crate::optim::l1_sign(w);
+            *g += lambda * l1_sign(w);
         }
     }
     lambda * sum
@@ -82,11 +95,50 @@ pub struct Objective {
     pub mean_over: f64,
 }
 
-/// What a block's gradient may have besides its rows: a weight per row.
-#[derive(Clone, Copy, Debug, Default)]
+/// What a block's gradient may have besides its rows: a weight per row,
+/// dropout on the hidden layers.
+#[derive(Clone, Copy, Default)]
 pub struct BlockExtra<'a> {
     /// One weight per row of the block (`None`: all 1).
     pub weights: Option<&'a [f64]>,
+    /// Dropout of the hidden units (needs a scratch made by
+    /// [`BlockScratch::with_dropout`]).
+    pub dropout: Option<Dropout<'a>>,
+}
+
+/// Inverted dropout, as torch's `nn_dropout()` in training: each hidden
+/// unit of each row is kept with probability `keep` (`1 - p`) and then
+/// scaled by `1 / keep`, or set to 0. The masks come from a ChaCha20
+/// stream: row `r` of a run (counted over the whole run) takes the words
+/// from `r * words_per_row` on, two per hidden unit (one `u64` each, layer
+/// by layer, unit by unit), so a row's masks do not depend on how rows
+/// are cut into blocks, shards or threads.
+#[derive(Clone, Copy)]
+pub struct Dropout<'a> {
+    /// Probability of keeping a unit, in `(0, 1]`.
+    pub keep: f64,
+    /// The stream (its seed and stream number; its position is set here).
+    pub rng: &'a ChaCha20Rng,
+    /// The run's number of the block's first row.
+    pub first_row: u64,
+}
+
+/// Draws the dropout masks of `m` rows (from `d.first_row` on) for the
+/// hidden layers of widths `widths`: `masks[l]` (column-major `m x
+/// widths[l]`) gets `1 / keep` for a kept unit, 0 for a dropped one.
+pub fn dropout_masks(d: &Dropout, widths: &[usize], m: usize, masks: &mut [Vec<f64>]) {
+    let per_row: u128 = 2 * widths.iter().sum::<usize>() as u128;
+    let mut rng = d.rng.clone();
+    rng.set_word_pos(d.first_row as u128 * per_row);
+    let scale = 1.0 / d.keep;
+    for i in 0..m {
+        for (mask, &w) in masks.iter_mut().zip(widths) {
+            for j in 0..w {
+                let u = crate::init::uniform01(&mut rng);
+                mask[i + j * m] = if u < d.keep { scale } else { 0.0 };
+            }
+        }
+    }
 }
 
 /// How a gradient (or loss) call runs a network over its blocks: each
@@ -182,8 +234,13 @@ impl Plan {
 
 /// Per-thread buffers of the blocked backward pass.
 pub struct BlockScratch {
-    /// Per layer, the block's `a_l` (the last: `z_L`), column-major.
+    /// Per layer, the block's `a_l` (the last: `z_L`), column-major; with
+    /// dropout, a hidden layer's after its mask.
     acts: Vec<Vec<f64>>,
+    /// With dropout: per hidden layer, `a_l` before the mask (for the
+    /// activation's derivative) and the mask.
+    unmasked: Vec<Vec<f64>>,
+    masks: Vec<Vec<f64>>,
     /// Two `delta` buffers (ping-pong), `rows x widest layer`.
     delta: [Vec<f64>; 2],
     /// Per-row workspace (softmax, losses).
@@ -202,8 +259,26 @@ impl BlockScratch {
             delta: [vec![0.0; rb * widest], vec![0.0; rb * widest]],
             rows: vec![0.0; 3 * rb],
             gemm: GemmWork::new(),
+            unmasked: Vec::new(),
+            masks: Vec::new(),
         }
     }
+
+    /// [`BlockScratch::new`] with the buffers of dropout.
+    pub fn with_dropout(net: &Network, p: &Plan) -> Self {
+        let mut s = Self::new(net, p);
+        let rb = p.block_rows;
+        let hidden = &net.layers()[..net.layers().len() - 1];
+        s.unmasked = hidden.iter().map(|l| vec![0.0; rb * l.weights.ncols()]).collect();
+        s.masks = s.unmasked.clone();
+        s
+    }
+}
+
+/// The widths of the hidden layers of `net`.
+fn hidden_widths(net: &Network) -> Vec<usize> {
+    let layers = net.layers();
+    layers[..layers.len() - 1].iter().map(|l| l.weights.ncols()).collect()
 }
 
 /// The forward pass of one block, keeping every layer's output in
@@ -215,6 +290,21 @@ fn block_forward(
     acts: &mut [Vec<f64>],
     rows: &mut [f64],
     gemm: &mut GemmWork,
+) {
+    block_forward_masked(x, net, p, acts, rows, gemm, None)
+}
+
+/// [`block_forward`], with dropout when `dropout` gives the buffers (see
+/// [`BlockScratch`]) filled with the block's masks: a hidden layer's
+/// output is kept in the first before the mask is applied.
+fn block_forward_masked(
+    x: ArrayView2<f64>,
+    net: &Network,
+    p: &Plan,
+    acts: &mut [Vec<f64>],
+    rows: &mut [f64],
+    gemm: &mut GemmWork,
+    mut dropout: Option<(&mut [Vec<f64>], &[Vec<f64>])>,
 ) {
     let m = x.nrows();
     let n_layers = net.layers().len();
@@ -229,6 +319,11 @@ fn block_forward(
         }
         if l + 1 < n_layers {
             apply_activation(out, layer.activation, rows);
+            if let Some((unmasked, masks)) = dropout.as_mut() {
+                let a = &mut rest[0][..m * d];
+                unmasked[l][..m * d].copy_from_slice(a);
+                a.iter_mut().zip(&masks[l][..m * d]).for_each(|(v, &k)| *v *= k);
+            }
         }
     }
 }
@@ -290,8 +385,14 @@ pub fn block_gradient_with(
     let m = x.nrows();
     let layers = net.layers();
     let n_layers = layers.len();
-    let BlockScratch { acts, delta, rows, gemm } = scratch;
-    block_forward(x, net, p, acts, rows, gemm);
+    let BlockScratch { acts, delta, rows, gemm, unmasked, masks } = scratch;
+    let dropout = extra.dropout.filter(|_| n_layers > 1);
+    if let Some(d) = &dropout {
+        assert_eq!(masks.len(), n_layers - 1, "block_gradient: dropout needs BlockScratch::with_dropout");
+        dropout_masks(d, &hidden_widths(net), m, masks);
+    }
+    let masked = dropout.is_some().then(|| (unmasked.as_mut_slice(), masks.as_slice()));
+    block_forward_masked(x, net, p, acts, rows, gemm, masked);
     let out_layer = &layers[n_layers - 1];
     let d_out = out_layer.weights.ncols();
     let [da, db] = delta;
@@ -321,7 +422,15 @@ pub fn block_gradient_with(
         if l > 0 {
             let mut g = col_major(next, m, d_in);
             product_into(dl, layer.weights.t(), p.packed_wt[l].as_ref(), p.small_bwd[l], g.view_mut(), gemm);
-            activation_backward(layers[l - 1].activation, col_major_ref(&acts[l - 1], m, d_in), g, rows);
+            let a_prev = if dropout.is_some() {
+                // through the mask: d(a k)/da = k; the activation's
+                // derivative at the unmasked output
+                ndarray::Zip::from(&mut g).and(col_major_ref(&masks[l - 1], m, d_in)).for_each(|v, &k| *v *= k);
+                &unmasked[l - 1]
+            } else {
+                &acts[l - 1]
+            };
+            activation_backward(layers[l - 1].activation, col_major_ref(a_prev, m, d_in), g, rows);
             std::mem::swap(&mut cur, &mut next);
         }
     }
@@ -462,7 +571,7 @@ pub fn gradient_into_weighted(
         let mut r = r0;
         while r < r1 {
             let e = (r + rb).min(r1);
-            let extra = BlockExtra { weights: w.map(|w| &w[r..e]) };
+            let extra = BlockExtra { weights: w.map(|w| &w[r..e]), dropout: None };
             total += block_gradient_with(x.slice(s![r..e, ..]), y.slice(s![r..e, ..]), net, &p, obj, extra, buf, r > r0, scratch);
             r = e;
         }

@@ -36,7 +36,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::activation::Activation;
-use crate::backward::{block_gradient_with, check_row_weights, mean_loss_weighted, shard_count, BlockExtra, BlockScratch, Objective, Plan};
+use crate::backward::{
+    block_gradient_with, check_row_weights, l1_sign, mean_loss_weighted, shard_count, BlockExtra, BlockScratch, Dropout, Objective, Plan,
+};
 use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
@@ -143,6 +145,14 @@ pub fn training_rng(seed: u64) -> ChaCha20Rng {
     rng
 }
 
+/// The stream of a training run's dropout masks: seeded as
+/// [`training_rng`], on a stream of its own.
+pub fn dropout_rng(seed: u64) -> ChaCha20Rng {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(2);
+    rng
+}
+
 /// The validation split of `n` rows: `n_val` rows drawn at random (in
 /// the order drawn) and the rest (in their original order). The first
 /// use of the run's stream.
@@ -187,6 +197,10 @@ pub struct Trainer {
     /// Row weights of the training and validation rows (`None`: all 1).
     w: Option<Vec<f64>>,
     w_val: Option<Vec<f64>>,
+    /// The stream of the dropout masks, and the rows of the epochs done
+    /// (the run's number of the next epoch's first row).
+    dropout_rng: ChaCha20Rng,
+    rows_seen: u64,
 }
 
 impl Trainer {
@@ -230,6 +244,9 @@ impl Trainer {
         }
         if settings.batch_size == 0 {
             return err("the batch size must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&settings.dropout) {
+            return err(format!("the dropout probability must be in [0, 1), not {}", settings.dropout));
         }
         let mut rng = training_rng(seed);
         let (train, val) = validation_split(n, n_val, &mut rng);
@@ -279,6 +296,8 @@ impl Trainer {
             val_rows: val,
             w: None,
             w_val: None,
+            dropout_rng: dropout_rng(seed),
+            rows_seen: 0,
         })
     }
 
@@ -295,6 +314,12 @@ impl Trainer {
         self.w = Some(wt);
         self.w_val = Some(wv);
         Ok(())
+    }
+
+    /// Sets the step size of the steps to come (a learning-rate schedule
+    /// changes it between epochs; Adam's moments are kept).
+    pub fn set_learn_rate(&mut self, learn_rate: f64) {
+        self.settings.learn_rate = learn_rate;
     }
 
     /// The current parameters.
@@ -405,6 +430,8 @@ impl Trainer {
             d_out: self.d_out,
             order: &self.order,
             w: self.w.as_deref(),
+            dropout: (self.settings.dropout > 0.0).then_some((1.0 - self.settings.dropout, &self.dropout_rng)),
+            rows0: self.rows_seen,
             step0: self.step,
             penalty_ranges: &penalty_ranges,
             params: SharedPtr(self.params.as_mut_ptr()),
@@ -431,6 +458,7 @@ impl Trainer {
             })
         };
         self.step += steps_done as u64;
+        self.rows_seen += n as u64;
         let rows_done = (steps_done * bs).min(n);
         let weight_done = epoch.rows_weight(0, rows_done);
         Ok(EpochResult {
@@ -481,6 +509,10 @@ struct Epoch<'e> {
     order: &'e [usize],
     /// The rows' weights (`None`: all 1).
     w: Option<&'e [f64]>,
+    /// Dropout: the probability of keeping a unit, and the masks' stream.
+    dropout: Option<(f64, &'e ChaCha20Rng)>,
+    /// The run's number of the epoch's first row (for the masks).
+    rows0: u64,
     /// Steps done before this epoch.
     step0: u64,
     /// The ranges of the parameters that weight decay and the L1 penalty
@@ -590,7 +622,13 @@ impl Epoch<'_> {
         let params = unsafe { std::slice::from_raw_parts(self.params.get() as *const f64, p) };
         let plan = unsafe { &*self.plan.get() };
         let net = own_network(self.layout, params, self.activations);
-        let scratch = scratch.get_or_insert_with(|| BlockScratch::new(&net, plan));
+        let scratch = scratch.get_or_insert_with(|| {
+            if self.dropout.is_some() {
+                BlockScratch::with_dropout(&net, plan)
+            } else {
+                BlockScratch::new(&net, plan)
+            }
+        });
         let weight = self.rows_weight(r0, r1);
         let obj = Objective {
             loss: self.settings.loss,
@@ -621,7 +659,8 @@ impl Epoch<'_> {
                 let yv = col_major_ref(yb, mb, d_out);
                 // the shard's first block writes its buffer, the others
                 // add to it
-                let extra = BlockExtra { weights: self.w.map(|_| &wb[..mb]) };
+                let dropout = self.dropout.map(|(keep, rng)| Dropout { keep, rng, first_row: self.rows0 + b0 as u64 });
+                let extra = BlockExtra { weights: self.w.map(|_| &wb[..mb]), dropout };
                 shard_loss += block_gradient_with(xv, yv, &net, plan, obj, extra, buf, b > k0, scratch);
             }
             *loss = shard_loss;
@@ -742,18 +781,6 @@ fn own_network<'f>(layout: &ParamLayout, params: &'f [f64], activations: &[Activ
     match layout.network(params, activations) {
         Ok(net) => net,
         Err(e) => unreachable!("the trainer's own layout: {e}"),
-    }
-}
-
-/// The subgradient of `|w|`: its sign, 0 at 0.
-#[inline]
-pub fn l1_sign(w: f64) -> f64 {
-    if w > 0.0 {
-        1.0
-    } else if w < 0.0 {
-        -1.0
-    } else {
-        0.0
     }
 }
 

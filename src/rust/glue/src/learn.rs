@@ -377,6 +377,20 @@ fn trainer_validation_loss_impl(mut ptr: Robj) -> extendr_api::Result<Robj> {
     Ok(Robj::from(trainer.validation_loss().map_err(|e| other(format!("{e}")))?))
 }
 
+/// Sets the learning rate of the epochs to come (a finite number >= 0: a
+/// cosine schedule reaches 0).
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn trainer_set_learn_rate_impl(mut ptr: Robj, learn_rate: Robj) -> extendr_api::Result<Robj> {
+    let lr = real_of(&learn_rate, "learn_rate")?;
+    if lr < 0.0 {
+        return Err(other("`learn_rate` must be >= 0".to_string()));
+    }
+    trainer_mut(&mut ptr)?.set_learn_rate(lr);
+    Ok(Robj::from(()))
+}
+
 /// Saves the current parameters as the best so far.
 /// @keywords internal
 /// @noRd
@@ -410,5 +424,6 @@ extendr_module! {
     fn trainer_epoch_impl;
     fn trainer_validation_loss_impl;
     fn trainer_save_best_impl;
+    fn trainer_set_learn_rate_impl;
     fn trainer_params_impl;
 }
