@@ -77,3 +77,13 @@ check_clip_norm <- function(clip_norm, optimizer, call) {
   }
   clip_norm
 }
+
+# `dropout`: a probability in [0, 1), for the minibatch optimisers.
+check_dropout <- function(dropout, optimizer, call) {
+  dropout <- check_fraction(dropout, "dropout", call = call)
+  if (dropout > 0 && optimizer == "bfgs") {
+    fwdprop_error(paste("`dropout` drops units in the steps of `optimizer = \"adam\"` or `\"sgd\"`;",
+                        "BFGS needs one fixed loss to minimise."), call = call)
+  }
+  dropout
+}

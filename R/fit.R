@@ -69,6 +69,15 @@ generics::fit
 #'   all weights and biases together, before the `weight_decay` and `l1`
 #'   terms are added) exceeds it, the gradient is scaled by `clip_norm /
 #'   (norm + 1e-6)`, as torch's `nn_utils_clip_grad_norm_()`.
+#' @param dropout Probability `p` in `[0, 1)` of dropping each hidden
+#'   unit during training (minibatch optimisers): inverted dropout, as
+#'   torch's `nn_dropout()`, each unit of each row kept with probability
+#'   `1 - p` and then scaled by `1 / (1 - p)`, on the outputs of every
+#'   hidden layer (not the inputs, not the output layer). Only the training
+#'   steps drop units: the reported `val_loss`, [forward()] and
+#'   [predict()][predict.fwdprop_network()] use the whole network. The masks
+#'   come from the stream seeded by `seed` (drawn row by row), so a fit
+#'   stays reproducible and independent of the thread count.
 #' @param weights `NULL` or case weights: one number `>= 0` per row of `x`
 #'   (as nnet's `weights`). The loss becomes the weighted mean
 #'   `sum(w * l) / sum(w)` of the rows' losses `l` (for `"mse"` and
@@ -126,7 +135,7 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
                                 optimizer = c("adam", "sgd", "bfgs"), epochs = 100,
                                 batch_size = 32, learn_rate = 0.01, momentum = 0,
                                 lr_schedule = "constant",
-                                weight_decay = 0, l1 = 0, clip_norm = NULL,
+                                weight_decay = 0, l1 = 0, clip_norm = NULL, dropout = 0,
                                 weights = NULL, class_weights = NULL,
                                 validation = 0, patience = 10,
                                 maxit = 100, seed = NULL, threads = NULL,
@@ -143,6 +152,7 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   l1 <- check_weight_decay(l1, call = call, arg = "l1")
   clip_norm <- check_clip_norm(clip_norm, optimizer, call = call)
   lr_schedule <- check_lr_schedule(lr_schedule, optimizer, call = call)
+  dropout <- check_dropout(dropout, optimizer, call = call)
   n_val <- round(validation * n)
   if (n - n_val < 1L) {
     fwdprop_error(sprintf("`validation = %s` of %d rows leaves none to train on.",
@@ -158,7 +168,7 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   seed <- check_seed(seed, call = call)
   net <- d$net
   settings <- list(loss = d$loss, optimizer = optimizer, weight_decay = weight_decay, l1 = l1,
-                   clip_norm = clip_norm,
+                   clip_norm = clip_norm, dropout = dropout,
                    validation = validation, seed = seed)
   if (optimizer == "bfgs") {
     maxit <- check_count(maxit, "maxit", call = call)
@@ -232,7 +242,8 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   cfg <- list(loss = s$loss, optimizer = s$optimizer, learn_rate = s$learn_rate,
               momentum = s$momentum, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
               weight_decay = s$weight_decay, batch_size = s$batch_size, threads = threads,
-              row_weights = d$w, l1 = s$l1, clip_norm = if (is.null(s$clip_norm)) 0 else s$clip_norm)
+              row_weights = d$w, l1 = s$l1, clip_norm = if (is.null(s$clip_norm)) 0 else s$clip_norm,
+              dropout = s$dropout)
   # the trainer holds a copy of the data, the parameters three or four
   # times (current, best, the optimiser's state) and a gradient buffer
   params <- sum(lengths(net$weights)) + sum(lengths(net$biases))

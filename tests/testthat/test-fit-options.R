@@ -167,3 +167,50 @@ test_that("the l1 penalty adds lambda * sum(|W|) over the weights, its gradient 
   expect_error(fit(net, x, y, l1 = -1, verbose = FALSE), "`l1` must be a single number >= 0",
                class = "fwdprop_error")
 })
+
+test_that("dropout: reproducible on any threads, p = 0 is no dropout, never in forward()", {
+  set.seed(16)
+  n <- 200
+  x <- matrix(rnorm(n * 4), n)
+  y <- factor(ifelse(x[, 1] * x[, 2] > 0, "same", "other"))
+  net <- network(c(4, 24, 12, 2), activation = c("relu", "tanh"), output = "softmax", bias = TRUE,
+                 init = "he", seed = 3)
+  run <- function(threads, dropout = 0.4, ...) {
+    fit(net, x, y, epochs = 4, batch_size = 50, learn_rate = 0.02, dropout = dropout, validation = 0.25,
+        seed = 7, threads = threads, verbose = FALSE, ...)
+  }
+  one <- run(1)
+  for (t in c(2, 3, 7)) {
+    other <- run(t)
+    expect_identical(other$weights, one$weights)
+    expect_identical(other$biases, one$biases)
+    expect_identical(other$history$loss, one$history$loss)
+  }
+  # p = 0 is the same run as no dropout, bit for bit
+  plain <- fit(net, x, y, epochs = 4, batch_size = 50, learn_rate = 0.02, validation = 0.25, seed = 7,
+               threads = 2, verbose = FALSE)
+  zero <- run(2, dropout = 0)
+  expect_identical(zero$weights, plain$weights)
+  expect_identical(zero$history$loss, plain$history$loss)
+  expect_false(identical(one$weights, plain$weights))
+  # forward() and predict() use the whole network, without masks or
+  # scaling: the plain products of the fitted weights
+  manual <- function(f, x) {
+    a <- pmax(x %*% f$weights[[1]] + rep(f$biases[[1]], each = nrow(x)), 0)
+    a <- tanh(a %*% f$weights[[2]] + rep(f$biases[[2]], each = nrow(x)))
+    z <- a %*% f$weights[[3]] + rep(f$biases[[3]], each = nrow(x))
+    exp(z) / rowSums(exp(z))
+  }
+  expect_equal(unname(forward(one, x)), unname(manual(one, x)), tolerance = 1e-12)
+  expect_identical(forward(one, x), forward(one, x))
+  # the validation loss too: the cross-entropy of the whole network
+  # (recomputed on the held-out rows, which the seed's split gives)
+  split <- fwdprop:::validation_split_impl(n, 50, 7)
+  yv <- y[split$validation]
+  p_val <- manual(one, x[split$validation, ])
+  expect_equal(one$history$val_loss[one$training$best_epoch], mean(-log(p_val[cbind(seq_along(yv), as.integer(yv))])),
+               tolerance = 1e-12)
+  expect_error(run(1, dropout = 1), "`dropout` must be a single number in \\[0, 1\\)", class = "fwdprop_error")
+  expect_error(fit(net, x, y, optimizer = "bfgs", dropout = 0.2, verbose = FALSE), "BFGS",
+               class = "fwdprop_error")
+})

@@ -1025,6 +1025,33 @@ mod tests {
     }
 
     #[test]
+    fn dropout_trains_alike_on_any_threads_and_draws_new_masks_each_epoch() {
+        let (spec, x, y) = setup(&[5, 40, 20, 2], &[Tanh, Relu, Sigmoid], 900);
+        for (opt, bs) in [(ADAM, 128), (Optimizer::Sgd { momentum: 0.9 }, 900)] {
+            let run = |threads: usize, dropout: f64| {
+                let mut s = settings(opt, bs, threads);
+                s.dropout = dropout;
+                let mut t = trainer(&spec, &x, &y, 50, s, 8);
+                let losses: Vec<u64> = (0..3).map(|_| t.epoch(&mut never()).expect("epoch").loss.to_bits()).collect();
+                (t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), losses, t.validation_loss().expect("fits").to_bits())
+            };
+            let one = run(1, 0.3);
+            for threads in [2, 3, 7] {
+                assert_eq!(one, run(threads, 0.3), "{opt:?}, {threads} threads");
+            }
+            assert_ne!(one.0, run(1, 0.0).0);
+        }
+        // with the same weights, two epochs' masks differ (their losses do)
+        let mut s = settings(Optimizer::Sgd { momentum: 0.0 }, 900, 1);
+        (s.learn_rate, s.dropout) = (1e-300, 0.5);
+        let mut t = trainer(&spec, &x, &y, 0, s, 8);
+        let (a, b) = (t.epoch(&mut never()).expect("epoch").loss, t.epoch(&mut never()).expect("epoch").loss);
+        assert_ne!(a, b);
+        s.dropout = 1.0;
+        assert!(Trainer::new(t.layout().clone(), spec.acts.clone(), t.params().to_vec(), x.view(), y.view(), 0, s, 1).is_err());
+    }
+
+    #[test]
     fn a_panicking_thread_breaks_the_barrier_instead_of_hanging() {
         let barrier = SpinBarrier::new(3);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
