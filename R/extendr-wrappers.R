@@ -127,16 +127,16 @@ trainer_epoch_impl <- function(ptr) .Call(wrap__trainer_epoch_impl, ptr)
 #' @noRd
 trainer_validation_loss_impl <- function(ptr) .Call(wrap__trainer_validation_loss_impl, ptr)
 
+#' Saves the current parameters as the best so far.
+#' @keywords internal
+#' @noRd
+trainer_save_best_impl <- function(ptr) .Call(wrap__trainer_save_best_impl, ptr)
+
 #' Sets the learning rate of the epochs to come (a finite number >= 0: a
 #' cosine schedule reaches 0).
 #' @keywords internal
 #' @noRd
 trainer_set_learn_rate_impl <- function(ptr, learn_rate) .Call(wrap__trainer_set_learn_rate_impl, ptr, learn_rate)
-
-#' Saves the current parameters as the best so far.
-#' @keywords internal
-#' @noRd
-trainer_save_best_impl <- function(ptr) .Call(wrap__trainer_save_best_impl, ptr)
 
 #' The parameters, current or best: `list(weights, biases)`.
 #' @keywords internal
