@@ -294,6 +294,10 @@ fn block_forward(
     block_forward_masked(x, net, p, acts, rows, gemm, None)
 }
 
+/// The buffers of dropout in a forward pass: the hidden layers' outputs
+/// before their masks (written), and the masks.
+type DropoutBuffers<'b> = (&'b mut [Vec<f64>], &'b [Vec<f64>]);
+
 /// [`block_forward`], with dropout when `dropout` gives the buffers (see
 /// [`BlockScratch`]) filled with the block's masks: a hidden layer's
 /// output is kept in the first before the mask is applied.
@@ -304,7 +308,7 @@ fn block_forward_masked(
     acts: &mut [Vec<f64>],
     rows: &mut [f64],
     gemm: &mut GemmWork,
-    mut dropout: Option<(&mut [Vec<f64>], &[Vec<f64>])>,
+    mut dropout: Option<DropoutBuffers>,
 ) {
     let m = x.nrows();
     let n_layers = net.layers().len();
@@ -391,7 +395,7 @@ pub fn block_gradient_with(
         assert_eq!(masks.len(), n_layers - 1, "block_gradient: dropout needs BlockScratch::with_dropout");
         dropout_masks(d, &hidden_widths(net), m, masks);
     }
-    let masked = dropout.is_some().then(|| (unmasked.as_mut_slice(), masks.as_slice()));
+    let masked = dropout.is_some().then_some((unmasked.as_mut_slice(), masks.as_slice()));
     block_forward_masked(x, net, p, acts, rows, gemm, masked);
     let out_layer = &layers[n_layers - 1];
     let d_out = out_layer.weights.ncols();
