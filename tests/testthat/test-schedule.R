@@ -150,3 +150,30 @@ test_that("schedules are checked where they are made and where they are used", {
   expect_error(fit(d$net, d$x, d$y, optimizer = "bfgs", lr_schedule = schedule_step(), verbose = FALSE),
                "BFGS has none", class = "fwdprop_error")
 })
+
+test_that("the rates are PyTorch's own (values from torch's schedulers, fixtures/schedules-torch.py)", {
+  ref <- utils::read.csv(test_path("fixtures", "schedules-torch.csv"))
+  torch_lr <- function(name) ref$lr[ref$schedule == name]
+  d <- sched_data()
+  for (case in list(list("step", schedule_step(step_size = 4, gamma = 0.5)),
+                    list("exponential", schedule_exponential(gamma = 0.8)),
+                    list("cosine", schedule_cosine(T_max = 5, eta_min = 0.01)))) {
+    f <- fit(d$net, d$x, d$y, optimizer = "sgd", epochs = 13, batch_size = 10, learn_rate = 0.2,
+             lr_schedule = case[[2]], seed = 1, verbose = FALSE)
+    # (torch's cosine is recursive: the same rates up to rounding)
+    expect_equal(f$history$lr, torch_lr(case[[1]]), tolerance = 1e-12, info = case[[1]])
+  }
+  losses <- c(1, 0.9, 0.8, 0.79995, 0.8, 0.81, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.69, 0.7, 0.7, 0.7)
+  run <- function(schedule, lr0) {
+    st <- fwdprop:::schedule_start(schedule, lr0, length(losses))
+    vapply(seq_along(losses), function(e) {
+      lr <- st$lr
+      fwdprop:::schedule_advance(st, e, losses[e])
+      lr
+    }, numeric(1))
+  }
+  expect_equal(run(schedule_plateau(factor = 0.5, patience = 2), 1), torch_lr("plateau_p2_f05"))
+  expect_equal(run(schedule_plateau(), 1), torch_lr("plateau_default"))
+  expect_equal(run(schedule_plateau(factor = 0.3, patience = 1, threshold = 0.01, min_lr = 0.05, cooldown = 2), 0.2),
+               torch_lr("plateau_cooldown"))
+})
