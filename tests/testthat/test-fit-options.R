@@ -214,3 +214,30 @@ test_that("dropout: reproducible on any threads, p = 0 is no dropout, never in f
   expect_error(fit(net, x, y, optimizer = "bfgs", dropout = 0.2, verbose = FALSE), "BFGS",
                class = "fwdprop_error")
 })
+
+test_that("class and case weights give torch's weighted cross-entropy (values from fixtures/class-weights-torch.py)", {
+  x <- matrix(c(0.5, 1.5, -0.75, 0.1, -1.2, 2.0, -1.0, 0.25, 2.0, 0.2, -0.4, 1.0), 6)
+  y <- factor(c("a", "c", "b", "c", "a", "b"))
+  net <- network(c(2, 3), output = "softmax", bias = TRUE, seed = 1)
+  net$weights[[1]][] <- c(0.3, -0.4, -0.2, 0.1, 0.5, 0.25)
+  net$biases[[1]][] <- c(0.05, -0.1, 0.2)
+  step <- function(...) {
+    fit(net, x, y, optimizer = "sgd", epochs = 1, batch_size = 6, learn_rate = 1, seed = 1, verbose = FALSE, ...)
+  }
+  # torch: F.cross_entropy(x W + b, y, weight = c(3, 0.5, 1)) and its gradient
+  f <- step(class_weights = c(a = 3, b = 0.5, c = 1))
+  expect_equal(f$history$loss, 0.9428750318758835, tolerance = 1e-13)
+  expect_equal(as.vector(net$weights[[1]] - f$weights[[1]]),
+               c(0.2513615277674118, 0.3020244094493263, -0.1879409587155052, -0.22631424995141788,
+                 -0.06342056905190652, -0.07571015949790848), tolerance = 1e-13)
+  expect_equal(unname(net$biases[[1]] - f$biases[[1]]),
+               c(-0.3085347504747673, 0.17313958587231243, 0.13539516460245496), tolerance = 1e-13)
+  # case weights times class weights: sum(w l) / sum(w), w = case * class
+  f <- step(weights = c(1, 2, 0, 1, 3, 1), class_weights = c(a = 3, b = 0.5, c = 1))
+  expect_equal(f$history$loss, 0.9810518183411426, tolerance = 1e-13)
+  expect_equal(as.vector(net$weights[[1]] - f$weights[[1]]),
+               c(0.48731579649337536, 0.27528786997249005, -0.3092001129196521, -0.15837002555726565,
+                 -0.17811568357372326, -0.11691784441522443), tolerance = 1e-13)
+  expect_equal(unname(net$biases[[1]] - f$biases[[1]]),
+               c(-0.42120563614819434, 0.29448679482384144, 0.12671884132435288), tolerance = 1e-13)
+})
