@@ -64,7 +64,8 @@ any_non_finite_impl <- function(x) .Call(wrap__any_non_finite_impl, x)
 
 #' Gradient of the mean loss of a network (`weights`, `biases`,
 #' `activations`, as `forward_impl()`) on `x` (n x d0) against `y` (n x
-#' dL), plus `weight_decay / 2 * sum(W^2)`. Returns `list(loss, weights,
+#' dL), plus `weight_decay / 2 * sum(W^2)` (`weight_decay` may be two
+#' numbers: the weights' and the biases' lambda). Returns `list(loss, weights,
 #' biases)` with the gradients in the network's shapes; with `trace =
 #' TRUE` also `z`, `a` and `delta` (lists of n x d_l matrices, from the
 #' unfused pass). `threads` >= 1; the result does not depend on it.
@@ -75,10 +76,11 @@ backward_impl <- function(x, y, weights, biases, activations, loss, weight_decay
 #' Mean loss and its gradient at the flat parameter vector `par` (layer
 #' by layer: the weights column by column, then the bias if the layer has
 #' one) of the network of `sizes`, `bias`, `activations`, plus weight
-#' decay: `list(loss, gradient)`. For the full-batch optimiser.
+#' decay and the L1 penalty `l1 * sum(|W|)`: `list(loss, gradient)`. `row_weights`: `NULL` or one weight per
+#' row (the weighted mean loss). For the full-batch optimiser.
 #' @keywords internal
 #' @noRd
-flat_gradient_impl <- function(par, x, y, sizes, bias, activations, loss, weight_decay, threads) .Call(wrap__flat_gradient_impl, par, x, y, sizes, bias, activations, loss, weight_decay, threads)
+flat_gradient_impl <- function(par, x, y, row_weights, sizes, bias, activations, loss, weight_decay, l1, threads) .Call(wrap__flat_gradient_impl, par, x, y, row_weights, sizes, bias, activations, loss, weight_decay, l1, threads)
 
 #' The flat parameter vector of a network (`weights`, `biases`,
 #' `activations`, as `forward_impl()`), in the core's layout (the one
@@ -106,7 +108,10 @@ validation_split_impl <- function(n, n_val, seed) .Call(wrap__validation_split_i
 #' data (`x`, `y`), `n_val` rows held out (drawn from the stream seeded by
 #' `seed`) and `settings`, a list of `loss`, `optimizer` ("sgd" or
 #' "adam"), `learn_rate`, `momentum`, `beta1`, `beta2`, `eps`,
-#' `weight_decay`, `batch_size`, `threads`. Returns an external pointer.
+#' `weight_decay`, `batch_size`, `threads`, and optionally `bias_decay`
+#' (the biases' lambda), `row_weights` (`NULL` or one per row of `x`),
+#' `l1`, `clip_norm`, `dropout` (each 0 when absent). Returns an external
+#' pointer.
 #' @keywords internal
 #' @noRd
 trainer_new_impl <- function(x, y, weights, biases, activations, settings, n_val, seed) .Call(wrap__trainer_new_impl, x, y, weights, biases, activations, settings, n_val, seed)
@@ -128,6 +133,12 @@ trainer_validation_loss_impl <- function(ptr) .Call(wrap__trainer_validation_los
 #' @keywords internal
 #' @noRd
 trainer_save_best_impl <- function(ptr) .Call(wrap__trainer_save_best_impl, ptr)
+
+#' Sets the learning rate of the epochs to come (a finite number >= 0: a
+#' cosine schedule reaches 0).
+#' @keywords internal
+#' @noRd
+trainer_set_learn_rate_impl <- function(ptr, learn_rate) .Call(wrap__trainer_set_learn_rate_impl, ptr, learn_rate)
 
 #' The parameters, current or best: `list(weights, biases)`.
 #' @keywords internal

@@ -76,12 +76,49 @@ generics::fit
 #' @param learn_rate Step size (minibatch optimisers). torch's default for
 #'   Adam is 0.001; 0.01 trains small networks faster.
 #' @param momentum Momentum of `"sgd"`, in `[0, 1)`.
+#' @param lr_schedule How `learn_rate` changes from epoch to epoch
+#'   (minibatch optimisers): `"constant"` (default), or a schedule such as
+#'   [schedule_step()], [schedule_exponential()], [schedule_cosine()],
+#'   [schedule_plateau()] (or their names, for their defaults); see
+#'   [schedules]. The history records each epoch's rate as `lr`.
 #' @param weight_decay `lambda >= 0`: adds `lambda / 2 * sum(W^2)` over
 #'   the weights (not the biases) to the mean loss (torch's meaning; all
 #'   optimisers).
 #' @param decay `d >= 0`: nnet's `decay`, `d * sum(w^2)` over the weights
 #'   and biases on the summed loss (all optimisers); see Weight decay. Not
 #'   together with `weight_decay`.
+#' @param l1 `lambda >= 0`: adds `lambda * sum(abs(W))` over the weights
+#'   (not the biases, as `weight_decay`) to the mean loss (all optimisers);
+#'   its gradient is `lambda * sign(W)`, 0 at 0.
+#' @param clip_norm `NULL` (default) or a number `> 0` (minibatch
+#'   optimisers): when the L2 norm of a step's gradient of the loss (over
+#'   all weights and biases together, before the `weight_decay` and `l1`
+#'   terms are added) exceeds it, the gradient is scaled by `clip_norm /
+#'   (norm + 1e-6)`, as torch's `nn_utils_clip_grad_norm_()`.
+#' @param dropout Probability `p` in `[0, 1)` of dropping each hidden
+#'   unit during training (minibatch optimisers): inverted dropout, as
+#'   torch's `nn_dropout()`, each unit of each row kept with probability
+#'   `1 - p` and then scaled by `1 / (1 - p)`, on the outputs of every
+#'   hidden layer (not the inputs, not the output layer). Only the training
+#'   steps drop units: the reported `val_loss`, [forward()] and
+#'   [predict()][predict.fwdprop_network()] use the whole network. The masks
+#'   come from the stream seeded by `seed` (drawn row by row), so a fit
+#'   stays reproducible and independent of the thread count.
+#' @param weights `NULL` or case weights: one number `>= 0` per row of `x`
+#'   (as nnet's `weights`). The loss becomes the weighted mean
+#'   `sum(w * l) / sum(w)` of the rows' losses `l` (for `"mse"` and
+#'   `"bce"`, `l` is the row's mean over the outputs), in every step, in
+#'   the full-batch loss of `"bfgs"` and in the reported `loss` and
+#'   `val_loss` (the held-out rows keep their weights). Whole-number
+#'   weights are the same as repeating the rows. With `decay`, nnet's
+#'   summed loss is the weighted sum.
+#' @param class_weights `NULL`, or for a factor `y`, a weight per class:
+#'   a numeric vector named by the levels of `y`, an unnamed one in the
+#'   order of the levels, or `"balanced"` (`n / (k * n_c)` for a class of
+#'   `n_c` of the `n` rows and `k` classes). Each row's weight is
+#'   multiplied by its class's, and the loss is the weighted mean as for
+#'   `weights`: the normalisation of torch's `nn_cross_entropy_loss(weight
+#'   = )` with class targets.
 #' @param validation Fraction of the rows held out for `val_loss`, in
 #'   `[0, 1)` (all optimisers).
 #' @param patience Epochs (`"bfgs"`: iterations) without improvement of
@@ -125,7 +162,10 @@ generics::fit
 fit.fwdprop_network <- function(object, x, y, loss = NULL,
                                 optimizer = c("adam", "sgd", "bfgs"), epochs = 100,
                                 batch_size = 32, learn_rate = 0.01, momentum = 0,
-                                weight_decay = 0, decay = 0, validation = 0, patience = 10,
+                                lr_schedule = "constant",
+                                weight_decay = 0, decay = 0, l1 = 0, clip_norm = NULL, dropout = 0,
+                                weights = NULL, class_weights = NULL,
+                                validation = 0, patience = 10,
                                 maxit = 100, seed = NULL, threads = NULL,
                                 verbose = interactive(), ...) {
   call <- sys.call()
@@ -135,6 +175,11 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   optimizer <- check_choice(optimizer, "optimizer", c("adam", "sgd", "bfgs"), call = call)
   validation <- check_fraction(validation, "validation", call = call)
   n <- nrow(d$x)
+  d$w <- fit_row_weights(weights, class_weights, y, n, call = call)
+  l1 <- check_weight_decay(l1, call = call, arg = "l1")
+  clip_norm <- check_clip_norm(clip_norm, optimizer, call = call)
+  lr_schedule <- check_lr_schedule(lr_schedule, optimizer, call = call)
+  dropout <- check_dropout(dropout, optimizer, call = call)
   n_val <- round(validation * n)
   if (n - n_val < 1L) {
     fwdprop_error(sprintf("`validation = %s` of %d rows leaves none to train on.",
@@ -144,15 +189,22 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
     fwdprop_error(sprintf("`validation = %s` of %d rows holds out no row: use a larger fraction, or 0.",
                           format(validation), n), call = call)
   }
-  # the decay's lambdas on the mean loss of the training rows
-  lambdas <- decay_lambdas(weight_decay, decay, d$loss, n - n_val, ncol(d$y), call = call)
   patience <- if (is.null(patience)) NULL else check_count(patience, "patience", call = call)
   threads <- if (is.null(threads)) fwdprop_threads() else check_count(threads, "threads", call = call)
   verbose <- check_flag(verbose, "verbose", call = call)
   seed <- check_seed(seed, call = call)
+  # the decay's lambdas on the mean loss of the training rows (with row
+  # weights, nnet's summed loss is the weighted sum: the mean divides by
+  # the training rows' total weight)
+  rows <- n - n_val
+  if (!is.null(d$w)) {
+    rows <- sum(d$w[if (n_val > 0L) validation_split_impl(n, n_val, seed)$train else seq_len(n)])
+  }
+  lambdas <- decay_lambdas(weight_decay, decay, d$loss, rows, ncol(d$y), call = call)
   net <- d$net
   settings <- list(loss = d$loss, optimizer = optimizer, weight_decay = as.double(weight_decay),
-                   decay = as.double(decay), validation = validation, seed = seed, lambdas = lambdas)
+                   decay = as.double(decay), l1 = l1, clip_norm = clip_norm, dropout = dropout,
+                   validation = validation, seed = seed, lambdas = lambdas)
   if (optimizer == "bfgs") {
     maxit <- check_count(maxit, "maxit", call = call)
     settings$maxit <- maxit
@@ -172,7 +224,8 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
                     call = call)
     }
     settings <- c(settings, list(epochs = epochs, batch_size = batch_size, learn_rate = learn_rate,
-                                 momentum = as.double(momentum), patience = patience))
+                                 momentum = as.double(momentum), patience = patience,
+                                 lr_schedule = lr_schedule))
     run <- fit_minibatch(net, d, n_val, settings, threads, verbose, call)
   }
   for (l in seq_along(net$weights)) {
@@ -249,7 +302,9 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   cfg <- list(loss = s$loss, optimizer = s$optimizer, learn_rate = s$learn_rate,
               momentum = s$momentum, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
               weight_decay = s$lambdas[[1L]], bias_decay = s$lambdas[[2L]],
-              batch_size = s$batch_size, threads = threads)
+              batch_size = s$batch_size, threads = threads,
+              row_weights = d$w, l1 = s$l1, clip_norm = if (is.null(s$clip_norm)) 0 else s$clip_norm,
+              dropout = s$dropout)
   # the trainer holds a copy of the data, the parameters three or four
   # times (current, best, the optimiser's state) and a gradient buffer
   params <- sum(lengths(net$weights)) + sum(lengths(net$biases))
@@ -275,8 +330,10 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   done <- 0L
   bar <- progress_start(verbose, epochs)
   on.exit(progress_done(bar), add = TRUE)
+  sched <- schedule_start(s$lr_schedule, s$learn_rate, epochs)
   tryCatch({
     for (e in seq_len(epochs)) {
+      if (!is.null(sched$schedule)) in_rust(trainer_set_learn_rate_impl(trainer, sched$lr), call = call)
       r <- in_rust(trainer_epoch_impl(trainer), call = call)
       if (r[[4L]] == 1) {
         stopped <- "diverged"
@@ -287,7 +344,7 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
         diverged_loss <- r[[1L]]
       }
       val <- if (n_val > 0L) in_rust(trainer_validation_loss_impl(trainer), call = call) else NA_real_
-      history_add(hist, e, r[[1L]], val, proc.time()[["elapsed"]] - start)
+      history_add(hist, e, r[[1L]], val, proc.time()[["elapsed"]] - start, lr = sched$lr)
       # an epoch counts once its row of the history is complete (an
       # interrupt may arrive between any two lines)
       done <- e
@@ -297,6 +354,7 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
       # lowest training loss (returned when the run diverges or is
       # interrupted; a completed run without validation returns its last)
       monitored <- if (n_val > 0L) val else r[[1L]]
+      schedule_advance(sched, e, monitored)
       if (monitored < best) {
         best <- monitored
         best_epoch <- e
@@ -331,12 +389,12 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
 history_buffer <- function(size = 64L) {
   h <- new.env(parent = emptyenv())
   h$epoch <- integer(size)
-  h$loss <- h$val_loss <- h$time <- rep(NA_real_, size)
+  h$loss <- h$val_loss <- h$time <- h$lr <- rep(NA_real_, size)
   h
 }
 
-history_add <- function(h, i, loss, val, time) {
-  values <- list(epoch = i, loss = loss, val_loss = val, time = time)
+history_add <- function(h, i, loss, val, time, lr = NA_real_) {
+  values <- list(epoch = i, loss = loss, val_loss = val, time = time, lr = lr)
   for (name in names(values)) {
     # taken out of the environment while it is changed, so that it is
     # changed in place (a vector still bound there would be copied whole)
@@ -352,8 +410,11 @@ history_add <- function(h, i, loss, val, time) {
 # The first `n` rows of a history buffer as the history's data frame.
 history_frame <- function(h, n) {
   keep <- seq_len(n)
-  as_history(data.frame(epoch = h$epoch[keep], loss = h$loss[keep], val_loss = h$val_loss[keep],
-                        time = h$time[keep]))
+  df <- data.frame(epoch = h$epoch[keep], loss = h$loss[keep], val_loss = h$val_loss[keep],
+                   time = h$time[keep])
+  # the learning rate of each epoch (minibatch optimisers)
+  if (any(!is.na(h$lr[keep]))) df$lr <- h$lr[keep]
+  as_history(df)
 }
 
 # The full-batch optimiser: stats::optim()'s BFGS with fwdprop's loss and
@@ -365,13 +426,18 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   acts <- net$activations
   x <- d$x
   y <- d$y
-  xv <- yv <- NULL
+  w <- d$w
+  xv <- yv <- wv <- NULL
   if (n_val > 0L) {
     split <- validation_split_impl(nrow(x), n_val, s$seed)
     xv <- x[split$validation, , drop = FALSE]
     yv <- y[split$validation, , drop = FALSE]
     x <- x[split$train, , drop = FALSE]
     y <- y[split$train, , drop = FALSE]
+    if (!is.null(w)) {
+      wv <- w[split$validation]
+      w <- w[split$train]
+    }
   }
   # the flat parameters in the core's layout (defined once, in Rust), and
   # which of them are weights (the history reports the data loss, without
@@ -383,7 +449,7 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   cache <- new.env(parent = emptyenv())
   evaluate <- function(p) {
     if (!identical(p, cache$par)) {
-      r <- flat_gradient_impl(p, x, y, sizes, has_bias, acts, s$loss, lambdas, threads)
+      r <- flat_gradient_impl(p, x, y, w, sizes, has_bias, acts, s$loss, lambdas, s$l1, threads)
       cache$par <- p
       cache$loss <- r$loss
       cache$gradient <- r$gradient
@@ -413,7 +479,7 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
     e <- evaluate(p)
     i <- iterations + 1L
     val <- if (n_val > 0L) {
-      flat_gradient_impl(p, xv, yv, sizes, has_bias, acts, s$loss, 0, threads)$loss
+      flat_gradient_impl(p, xv, yv, wv, sizes, has_bias, acts, s$loss, 0, 0, threads)$loss
     } else {
       NA_real_
     }
@@ -426,7 +492,8 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
     } else {
       accepted$since <- accepted$since + 1L
     }
-    data_loss <- e$loss - 0.5 * (lambdas[[1L]] * sum(p[is_weight]^2) + lambdas[[2L]] * sum(p[!is_weight]^2))
+    data_loss <- e$loss - 0.5 * (lambdas[[1L]] * sum(p[is_weight]^2) + lambdas[[2L]] * sum(p[!is_weight]^2)) -
+      s$l1 * sum(abs(p[is_weight]))
     history_add(hist, i, data_loss, val, proc.time()[["elapsed"]] - start)
     iterations <<- i
     progress_update(bar, i, data_loss, val)
@@ -440,7 +507,10 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   }
   stopped <- NULL
   res <- tryCatch(
-    in_rust(stats::optim(par, fn, gr, method = "BFGS", control = list(maxit = s$maxit, fnscale = 1 / nrow(x))),
+    # fnscale: optim works on the summed loss, as nnet (with row weights the
+    # weighted sum, as for repeated rows)
+    in_rust(stats::optim(par, fn, gr, method = "BFGS",
+                         control = list(maxit = s$maxit, fnscale = 1 / (if (is.null(w)) nrow(x) else sum(w)))),
             call = call),
     interrupt = function(cnd) {
       stopped <<- "interrupted"

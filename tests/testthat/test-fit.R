@@ -16,7 +16,8 @@ test_that("fit() learns XOR with adam, sgd and bfgs", {
     expect_s3_class(f, "fwdprop_network")
     h <- f$history
     expect_s3_class(h, "fwdprop_history")
-    expect_named(h, c("epoch", "loss", "val_loss", "time"))
+    # the minibatch optimisers record each epoch's learning rate
+    expect_named(h, c("epoch", "loss", "val_loss", "time", if (!identical(f, fb)) "lr"))
     expect_lt(h$loss[nrow(h)], h$loss[1] / 10)
     # the record's last loss is the loss of the returned network (bfgs:
     # the full-batch loss at the last accepted point)

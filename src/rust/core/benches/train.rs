@@ -119,6 +119,9 @@ fn main() {
                 optimizer: Optimizer::Sgd { momentum: 0.0 },
                 learn_rate: 0.01,
                 weight_decay: 0.0,
+                l1: 0.0,
+                clip_norm: 0.0,
+                dropout: 0.0,
                 batch_size: 128,
                 threads,
             };

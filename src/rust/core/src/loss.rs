@@ -69,6 +69,21 @@ impl Loss {
             Loss::CrossEntropy => rows as f64,
         }
     }
+
+    /// [`Loss::mean_over`] of rows whose weights add up to `weight`
+    /// (`None`: `rows` rows of weight 1): the weights' sum in place of the
+    /// rows.
+    pub fn weighted_mean_over(self, rows: usize, weight: Option<f64>, cols: usize) -> f64 {
+        match weight {
+            None => self.mean_over(rows, cols),
+            Some(sum) => {
+                match self {
+                    Loss::Mse | Loss::Bce => sum * cols as f64,
+                    Loss::CrossEntropy => sum,
+                }
+            }
+        }
+    }
 }
 
 /// `max(z, 0) - z y + log(1 + exp(-|z|))`: binary cross-entropy of
@@ -92,17 +107,40 @@ pub fn bce_from_logit(z: f64, y: f64) -> f64 {
 /// When the loss does not fit the activation ([`Loss::fits`]) or the
 /// shapes differ (callers check both).
 pub fn output_delta(
+    z: ArrayViewMut2<f64>,
+    output: Activation,
+    loss: Loss,
+    y: ArrayView2<f64>,
+    mean_over: f64,
+    delta: ArrayViewMut2<f64>,
+    rows: &mut [f64],
+) -> f64 {
+    output_delta_weighted(z, output, loss, y, None, mean_over, delta, rows)
+}
+
+/// [`output_delta`] with a weight per row (`None`: every row 1): row `i`'s
+/// loss and its `dL/dz` are multiplied by `w[i]`; `mean_over` is then the
+/// sum of the batch's weights (times the outputs for mse and bce), so that
+/// the loss is `sum_i w_i l_i / sum_i w_i`.
+#[allow(clippy::too_many_arguments)]
+pub fn output_delta_weighted(
     mut z: ArrayViewMut2<f64>,
     output: Activation,
     loss: Loss,
     y: ArrayView2<f64>,
+    w: Option<&[f64]>,
     mean_over: f64,
     mut delta: ArrayViewMut2<f64>,
     rows: &mut [f64],
 ) -> f64 {
     assert!(z.dim() == y.dim() && z.dim() == delta.dim(), "output_delta: z, y and delta differ in shape");
     assert!(loss.fits(output), "output_delta: {} does not fit a {} output", loss.name(), output.name());
-    let inv = 1.0 / mean_over;
+    // a batch whose weights are all 0 has no gradient (not NaN)
+    let inv = if mean_over > 0.0 { 1.0 / mean_over } else { 0.0 };
+    if let Some(w) = w {
+        assert_eq!(w.len(), z.nrows(), "output_delta: one weight per row");
+        return weighted_delta(z, output, loss, y, w, inv, delta, rows);
+    }
     match loss {
         Loss::Bce => {
             let mut sum = 0.0;
@@ -163,6 +201,107 @@ pub fn output_delta(
     }
 }
 
+/// The weighted arm of [`output_delta_weighted`] (`inv`: 1 / mean_over).
+#[allow(clippy::too_many_arguments)]
+fn weighted_delta(
+    mut z: ArrayViewMut2<f64>,
+    output: Activation,
+    loss: Loss,
+    y: ArrayView2<f64>,
+    w: &[f64],
+    inv: f64,
+    mut delta: ArrayViewMut2<f64>,
+    rows: &mut [f64],
+) -> f64 {
+    let mut total = 0.0;
+    match loss {
+        Loss::Bce => {
+            for ((mut dc, zc), yc) in delta.axis_iter_mut(Axis(1)).zip(z.axis_iter(Axis(1))).zip(y.axis_iter(Axis(1))) {
+                for (((d, &v), &t), &wi) in dc.iter_mut().zip(zc.iter()).zip(yc.iter()).zip(w) {
+                    total += wi * bce_from_logit(v, t);
+                    *d = (sigmoid(v) - t) * inv * wi;
+                }
+            }
+        }
+        Loss::CrossEntropy => {
+            let m = z.nrows();
+            let (lse, rest) = rows.split_at_mut(m);
+            let (ysum, rest) = rest.split_at_mut(m);
+            row_log_sum_exp(z.view(), lse, &mut rest[..m]);
+            ysum.fill(0.0);
+            for (zc, yc) in z.axis_iter(Axis(1)).zip(y.axis_iter(Axis(1))) {
+                for ((((&v, &t), &l), ys), &wi) in zc.iter().zip(yc.iter()).zip(lse.iter()).zip(ysum.iter_mut()).zip(w) {
+                    if t != 0.0 {
+                        total += wi * (t * (l - v));
+                    }
+                    *ys += t;
+                }
+            }
+            for ((mut dc, zc), yc) in delta.axis_iter_mut(Axis(1)).zip(z.axis_iter(Axis(1))).zip(y.axis_iter(Axis(1))) {
+                for (((((d, &v), &t), &l), &ys), &wi) in
+                    dc.iter_mut().zip(zc.iter()).zip(yc.iter()).zip(lse.iter()).zip(ysum.iter()).zip(w)
+                {
+                    *d = ((v - l).exp() * ys - t) * inv * wi;
+                }
+            }
+        }
+        Loss::Mse => {
+            apply_activation(z.view_mut(), output, rows);
+            for ((mut dc, ac), yc) in delta.axis_iter_mut(Axis(1)).zip(z.axis_iter(Axis(1))).zip(y.axis_iter(Axis(1))) {
+                for (((d, &a), &t), &wi) in dc.iter_mut().zip(ac.iter()).zip(yc.iter()).zip(w) {
+                    let e = a - t;
+                    total += wi * (e * e);
+                    *d = 2.0 * e * inv * wi;
+                }
+            }
+            activation_backward(output, z.view(), delta, rows);
+        }
+    }
+    total
+}
+
+/// Sum of `w_i` times row `i`'s loss (`acc`: a workspace of one value per
+/// row, zeroed; `rows`: at least `2 m` more). For mse, `z` holds the
+/// activation's output already.
+fn weighted_row_losses(
+    z: ArrayView2<f64>,
+    loss: Loss,
+    y: ArrayView2<f64>,
+    w: &[f64],
+    acc: &mut [f64],
+    rows: &mut [f64],
+) -> f64 {
+    match loss {
+        Loss::Bce => {
+            for (zc, yc) in z.axis_iter(Axis(1)).zip(y.axis_iter(Axis(1))) {
+                for ((a, &v), &t) in acc.iter_mut().zip(zc.iter()).zip(yc.iter()) {
+                    *a += bce_from_logit(v, t);
+                }
+            }
+        }
+        Loss::CrossEntropy => {
+            let m = z.nrows();
+            let (lse, rest) = rows.split_at_mut(m);
+            row_log_sum_exp(z, lse, &mut rest[..m]);
+            for (zc, yc) in z.axis_iter(Axis(1)).zip(y.axis_iter(Axis(1))) {
+                for (((a, &v), &t), &l) in acc.iter_mut().zip(zc.iter()).zip(yc.iter()).zip(lse.iter()) {
+                    if t != 0.0 {
+                        *a += t * (l - v);
+                    }
+                }
+            }
+        }
+        Loss::Mse => {
+            for (ac, yc) in z.axis_iter(Axis(1)).zip(y.axis_iter(Axis(1))) {
+                for ((a, &v), &t) in acc.iter_mut().zip(ac.iter()).zip(yc.iter()) {
+                    *a += (v - t) * (v - t);
+                }
+            }
+        }
+    }
+    acc.iter().zip(w).fold(0.0, |s, (&a, &wi)| s + wi * a)
+}
+
 /// `lse[i] = log(sum_j exp(z[i, j]))`, the row maximum subtracted first
 /// (no overflow); `sums` is a workspace of `z.nrows()` values.
 fn row_log_sum_exp(z: ArrayView2<f64>, lse: &mut [f64], sums: &mut [f64]) {
@@ -181,8 +320,32 @@ fn row_log_sum_exp(z: ArrayView2<f64>, lse: &mut [f64], sums: &mut [f64]) {
 
 /// The loss alone (no derivative) of a block, summed: as
 /// [`output_delta`], for validation data. `z` is overwritten.
-pub fn block_loss(mut z: ArrayViewMut2<f64>, output: Activation, loss: Loss, y: ArrayView2<f64>, rows: &mut [f64]) -> f64 {
+pub fn block_loss(z: ArrayViewMut2<f64>, output: Activation, loss: Loss, y: ArrayView2<f64>, rows: &mut [f64]) -> f64 {
+    block_loss_weighted(z, output, loss, y, None, rows)
+}
+
+/// [`block_loss`] with a weight per row (`None`: every row 1), the sum of
+/// `w_i` times row `i`'s loss.
+pub fn block_loss_weighted(
+    mut z: ArrayViewMut2<f64>,
+    output: Activation,
+    loss: Loss,
+    y: ArrayView2<f64>,
+    w: Option<&[f64]>,
+    rows: &mut [f64],
+) -> f64 {
     assert_eq!(z.dim(), y.dim(), "block_loss: z and y differ in shape");
+    if let Some(w) = w {
+        // the loss of the weighted delta, without using the delta: into a
+        // copy of z's shape would cost memory; per row instead
+        if loss == Loss::Mse {
+            // the activation needs the whole workspace (softmax: 3 m)
+            apply_activation(z.view_mut(), output, rows);
+        }
+        let (acc, rest) = rows.split_at_mut(z.nrows());
+        acc.fill(0.0);
+        return weighted_row_losses(z.view(), loss, y, w, acc, rest);
+    }
     match loss {
         Loss::Bce => {
             let mut sum = 0.0;

@@ -36,7 +36,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::activation::Activation;
-use crate::backward::{block_gradient, mean_loss, shard_count, Objective, Plan, BlockScratch};
+use crate::backward::{
+    block_gradient_with, check_row_weights, l1_sign, mean_loss_weighted, shard_count, BlockExtra, BlockScratch, Dropout, Objective, Plan,
+};
 use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
@@ -74,6 +76,15 @@ pub struct Settings {
     pub learn_rate: f64,
     /// `lambda` of the weight decay (0 for none).
     pub weight_decay: f64,
+    /// `lambda` of the L1 penalty `lambda sum|W|` over the weights (0 for
+    /// none).
+    pub l1: f64,
+    /// The largest L2 norm of a step's gradient (the data loss's, over all
+    /// parameters), scaled down to it when larger, as torch's
+    /// `clip_grad_norm_`; 0 for no clipping.
+    pub clip_norm: f64,
+    /// The probability of dropping a hidden unit in training (0 for none).
+    pub dropout: f64,
     /// Rows per minibatch (the last one of an epoch may be smaller).
     pub batch_size: usize,
     /// Threads to use (results do not depend on it).
@@ -134,6 +145,14 @@ pub fn training_rng(seed: u64) -> ChaCha20Rng {
     rng
 }
 
+/// The stream of a training run's dropout masks: seeded as
+/// [`training_rng`], on a stream of its own.
+pub fn dropout_rng(seed: u64) -> ChaCha20Rng {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(2);
+    rng
+}
+
 /// The validation split of `n` rows: `n_val` rows drawn at random (in
 /// the order drawn) and the rest (in their original order). The first
 /// use of the run's stream.
@@ -174,6 +193,17 @@ pub struct Trainer {
     /// `lambda` of the decay of the biases (0: they are not decayed; see
     /// [`Trainer::set_bias_decay`]).
     bias_decay: f64,
+    /// The data's rows trained on and held out (in the order of `x` and
+    /// `x_val`), to split row weights alike.
+    train_rows: Vec<usize>,
+    val_rows: Vec<usize>,
+    /// Row weights of the training and validation rows (`None`: all 1).
+    w: Option<Vec<f64>>,
+    w_val: Option<Vec<f64>>,
+    /// The stream of the dropout masks, and the rows of the epochs done
+    /// (the run's number of the next epoch's first row).
+    dropout_rng: ChaCha20Rng,
+    rows_seen: u64,
 }
 
 impl Trainer {
@@ -217,6 +247,9 @@ impl Trainer {
         }
         if settings.batch_size == 0 {
             return err("the batch size must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&settings.dropout) {
+            return err(format!("the dropout probability must be in [0, 1), not {}", settings.dropout));
         }
         let mut rng = training_rng(seed);
         let (train, val) = validation_split(n, n_val, &mut rng);
@@ -263,6 +296,12 @@ impl Trainer {
             order: train.iter().enumerate().map(|(r, _)| r).collect(),
             rng,
             bias_decay: 0.0,
+            train_rows: train,
+            val_rows: val,
+            w: None,
+            w_val: None,
+            dropout_rng: dropout_rng(seed),
+            rows_seen: 0,
         })
     }
 
@@ -271,6 +310,27 @@ impl Trainer {
     /// default) leaves them undecayed.
     pub fn set_bias_decay(&mut self, lambda: f64) {
         self.bias_decay = lambda;
+    }
+
+    /// Weighs the rows' losses by `w` (one weight per row of the data
+    /// given to [`Trainer::new`], finite, `>= 0`): the loss of a step, of
+    /// an epoch and of the validation rows becomes `sum_i w_i l_i / sum_i
+    /// w_i` over their rows.
+    pub fn set_row_weights(&mut self, w: &[f64]) -> Result<(), CoreError> {
+        check_row_weights(Some(w), self.train_rows.len() + self.val_rows.len())?;
+        let mut wt = try_with_capacity(self.train_rows.len(), "the training rows' weights")?;
+        wt.extend(self.train_rows.iter().map(|&i| w[i]));
+        let mut wv = try_with_capacity(self.val_rows.len(), "the validation rows' weights")?;
+        wv.extend(self.val_rows.iter().map(|&i| w[i]));
+        self.w = Some(wt);
+        self.w_val = Some(wv);
+        Ok(())
+    }
+
+    /// Sets the step size of the steps to come (a learning-rate schedule
+    /// changes it between epochs; Adam's moments are kept).
+    pub fn set_learn_rate(&mut self, learn_rate: f64) {
+        self.settings.learn_rate = learn_rate;
     }
 
     /// The current parameters.
@@ -302,7 +362,7 @@ impl Trainer {
     /// current parameters.
     pub fn validation_loss(&self) -> Result<f64, CoreError> {
         let net = self.layout.network(&self.params, &self.activations)?;
-        mean_loss(self.x_val.view(), self.y_val.view(), &net, self.settings.loss, self.settings.threads)
+        mean_loss_weighted(self.x_val.view(), self.y_val.view(), self.w_val.as_deref(), &net, self.settings.loss, self.settings.threads)
     }
 
     /// One epoch. `interrupt` is called on the calling thread between
@@ -361,14 +421,14 @@ impl Trainer {
         // the buffers' memory, each written by one thread at a time (see
         // the phases of `Epoch`)
         let bufs_ptr: Vec<SharedPtr<f64>> = bufs.iter_mut().map(|b| SharedPtr(b.as_mut_ptr())).collect();
-        // weight decay applies to the weights; the biases have their own
-        // lambda (0 unless set: nnet's decay covers them)
-        let mut decay_ranges: Vec<(Range<usize>, f64)> = Vec::new();
-        if self.settings.weight_decay != 0.0 {
-            decay_ranges.extend(self.layout.weight_ranges().map(|r| (r, self.settings.weight_decay)));
+        // weight decay and L1 apply to the weights; the biases have their
+        // own decay lambda (0 unless set: nnet's decay covers them) and no L1
+        let mut penalty_ranges: Vec<(Range<usize>, f64, f64)> = Vec::new();
+        if self.settings.weight_decay != 0.0 || self.settings.l1 != 0.0 {
+            penalty_ranges.extend(self.layout.weight_ranges().map(|r| (r, self.settings.weight_decay, self.settings.l1)));
         }
         if self.bias_decay != 0.0 {
-            decay_ranges.extend(self.layout.bias_ranges().map(|r| (r, self.bias_decay)));
+            penalty_ranges.extend(self.layout.bias_ranges().map(|r| (r, self.bias_decay, 0.0)));
         }
         let epoch = Epoch {
             n,
@@ -385,8 +445,11 @@ impl Trainer {
             d_in: self.d_in,
             d_out: self.d_out,
             order: &self.order,
+            w: self.w.as_deref(),
+            dropout: (self.settings.dropout > 0.0).then_some((1.0 - self.settings.dropout, &self.dropout_rng)),
+            rows0: self.rows_seen,
             step0: self.step,
-            decay_ranges: &decay_ranges,
+            penalty_ranges: &penalty_ranges,
             params: SharedPtr(self.params.as_mut_ptr()),
             state1: SharedPtr(self.state1.as_mut_ptr()),
             state2: SharedPtr(self.state2.as_mut_ptr()),
@@ -411,9 +474,11 @@ impl Trainer {
             })
         };
         self.step += steps_done as u64;
+        self.rows_seen += n as u64;
         let rows_done = (steps_done * bs).min(n);
+        let weight_done = epoch.rows_weight(0, rows_done);
         Ok(EpochResult {
-            loss: total_loss / self.settings.loss.mean_over(rows_done, self.d_out),
+            loss: total_loss / self.settings.loss.weighted_mean_over(rows_done, weight_done, self.d_out),
             steps: steps_done,
             interrupted: stop.load(Ordering::Relaxed),
             diverged: diverged.load(Ordering::Relaxed),
@@ -458,10 +523,17 @@ struct Epoch<'e> {
     d_out: usize,
     /// The epoch's shuffled order of the rows.
     order: &'e [usize],
+    /// The rows' weights (`None`: all 1).
+    w: Option<&'e [f64]>,
+    /// Dropout: the probability of keeping a unit, and the masks' stream.
+    dropout: Option<(f64, &'e ChaCha20Rng)>,
+    /// The run's number of the epoch's first row (for the masks).
+    rows0: u64,
     /// Steps done before this epoch.
     step0: u64,
-    /// The ranges of the parameters that weight decay applies to.
-    decay_ranges: &'e [(Range<usize>, f64)],
+    /// The ranges of the parameters that the penalties apply to, each
+    /// with its decay `lambda` and its L1 `lambda` (empty without any).
+    penalty_ranges: &'e [(Range<usize>, f64, f64)],
     /// The trainer's parameters and optimiser state (`p` values each).
     params: SharedPtr<f64>,
     state1: SharedPtr<f64>,
@@ -489,6 +561,7 @@ impl Epoch<'_> {
         let mut scratch = None;
         let mut xb = vec![0.0; self.rb * self.d_in];
         let mut yb = vec![0.0; self.rb * self.d_out];
+        let mut wb = vec![0.0; if self.w.is_some() { self.rb } else { 0 }];
         let mut total = 0.0;
         let mut done = 0;
         let threads = self.threads;
@@ -496,7 +569,7 @@ impl Epoch<'_> {
         for s in 0..self.steps {
             let rows = (s * self.bs, ((s + 1) * self.bs).min(self.n));
             let step_shards = shard_count((rows.1 - rows.0).div_ceil(self.rb), self.p);
-            self.gradients(t, rows, step_shards, &mut scratch, &mut xb, &mut yb);
+            self.gradients(t, rows, step_shards, &mut scratch, (&mut xb, &mut yb, &mut wb));
             if threads > 1 && !self.barrier.wait() {
                 break;
             }
@@ -507,7 +580,23 @@ impl Epoch<'_> {
             }
             total += step_loss;
             done += 1;
-            self.update_share(share, step_shards, self.step0 + done as u64);
+            self.sum_share(share, step_shards);
+            // clipping needs the whole gradient's norm: every share summed
+            let scale = if self.settings.clip_norm > 0.0 {
+                if threads > 1 && !self.barrier.wait() {
+                    break;
+                }
+                let scale = self.clip_scale();
+                // every thread's read of the whole gradient done before
+                // any scales its share
+                if threads > 1 && !self.barrier.wait() {
+                    break;
+                }
+                scale
+            } else {
+                1.0
+            };
+            self.update_share(share, scale, self.step0 + done as u64);
             if threads > 1 && !self.barrier.wait() {
                 break;
             }
@@ -539,8 +628,7 @@ impl Epoch<'_> {
         (r0, r1): (usize, usize),
         step_shards: usize,
         scratch: &mut Option<BlockScratch>,
-        xb: &mut [f64],
-        yb: &mut [f64],
+        (xb, yb, wb): (&mut [f64], &mut [f64], &mut [f64]),
     ) {
         let (p, rb, d_in, d_out) = (self.p, self.rb, self.d_in, self.d_out);
         let m = r1 - r0;
@@ -550,8 +638,18 @@ impl Epoch<'_> {
         let params = unsafe { std::slice::from_raw_parts(self.params.get() as *const f64, p) };
         let plan = unsafe { &*self.plan.get() };
         let net = own_network(self.layout, params, self.activations);
-        let scratch = scratch.get_or_insert_with(|| BlockScratch::new(&net, plan));
-        let obj = Objective { loss: self.settings.loss, mean_over: self.settings.loss.mean_over(m, d_out) };
+        let scratch = scratch.get_or_insert_with(|| {
+            if self.dropout.is_some() {
+                BlockScratch::with_dropout(&net, plan)
+            } else {
+                BlockScratch::new(&net, plan)
+            }
+        });
+        let weight = self.rows_weight(r0, r1);
+        let obj = Objective {
+            loss: self.settings.loss,
+            mean_over: self.settings.loss.weighted_mean_over(m, weight, d_out),
+        };
         for sh in (t..step_shards).step_by(self.threads) {
             // SAFETY: shard `sh` (hence buffer and loss `sh`) is this
             // thread's alone in phase A; `sh < step_shards <= shards`, the
@@ -569,15 +667,26 @@ impl Epoch<'_> {
                     let yr = &self.y[row * d_out..(row + 1) * d_out];
                     xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
                     yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
+                    if let Some(w) = self.w {
+                        wb[i] = w[row];
+                    }
                 }
                 let xv = col_major_ref(xb, mb, d_in);
                 let yv = col_major_ref(yb, mb, d_out);
                 // the shard's first block writes its buffer, the others
                 // add to it
-                shard_loss += block_gradient(xv, yv, &net, plan, obj, buf, b > k0, scratch);
+                let dropout = self.dropout.map(|(keep, rng)| Dropout { keep, rng, first_row: self.rows0 + b0 as u64 });
+                let extra = BlockExtra { weights: self.w.map(|_| &wb[..mb]), dropout };
+                shard_loss += block_gradient_with(xv, yv, &net, plan, obj, extra, buf, b > k0, scratch);
             }
             *loss = shard_loss;
         }
+    }
+
+    /// The sum of the weights of the shuffled rows `r0..r1`, added in
+    /// order (`None` without weights).
+    fn rows_weight(&self, r0: usize, r1: usize) -> Option<f64> {
+        self.w.map(|w| self.order[r0..r1].iter().fold(0.0, |a, &i| a + w[i]))
     }
 
     /// Phase B: the step's loss, the first `step_shards` shards' losses
@@ -590,16 +699,52 @@ impl Epoch<'_> {
             .fold(0.0, |a, &b| a + b)
     }
 
-    /// Phase B: the gradient over this thread's `share` of the parameters
-    /// (the first `step_shards` buffers added in order into the first, plus
-    /// weight decay), then the optimiser's step `t` on that share.
-    fn update_share(&self, share: (usize, usize), step_shards: usize, t: u64) {
-        let settings = &self.settings;
+    /// Phase B: the gradient over this thread's `share` of the
+    /// parameters, the first `step_shards` buffers added in order into the
+    /// first.
+    fn sum_share(&self, share: (usize, usize), step_shards: usize) {
         let len = share.1 - share.0;
         // SAFETY: phase A is over; in phase B each thread reads and writes
-        // only its own share of the parameters, of the optimiser's state
-        // and of the buffers (the shares are disjoint), and no one else
-        // touches them until the barrier that ends phase B.
+        // only its own share of the buffers (the shares are disjoint).
+        let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(share.0), len) };
+        for buf in &self.bufs[1..step_shards] {
+            let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
+            g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
+        }
+    }
+
+    /// Phase B, after the barrier that follows [`Epoch::sum_share`]: the
+    /// factor that scales the step's gradient to an L2 norm of at most
+    /// `clip_norm`, as torch's `clip_grad_norm_`: `min(1, clip_norm /
+    /// (norm + 1e-6))`. Every thread computes it alike (the whole gradient,
+    /// in order).
+    fn clip_scale(&self) -> f64 {
+        // SAFETY: every share of the first buffer is summed (the barrier
+        // before); it is only read until the barrier after, past which
+        // `update_share` writes it.
+        let g = unsafe { std::slice::from_raw_parts(self.bufs[0].get() as *const f64, self.p) };
+        let norm = g.iter().fold(0.0, |a, &v| a + v * v).sqrt();
+        let coef = self.settings.clip_norm / (norm + 1e-6);
+        if coef < 1.0 {
+            coef
+        } else {
+            1.0
+        }
+    }
+
+    /// Phase B: the summed gradient over this thread's `share`, scaled by
+    /// `scale` (clipping), plus the penalties' gradients (weight decay
+    /// `lambda w`, L1 `lambda sign(w)`, over the weights), then the
+    /// optimiser's step `t` on that share.
+    fn update_share(&self, share: (usize, usize), scale: f64, t: u64) {
+        let settings = &self.settings;
+        let len = share.1 - share.0;
+        // SAFETY: in phase B each thread reads and writes only its own
+        // share of the parameters, of the optimiser's state and of the
+        // first buffer (the shares are disjoint; `clip_scale`, the only
+        // reader of other shares, is over in every thread: a barrier
+        // follows it), and no one else touches them until the barrier
+        // that ends phase B.
         let w = unsafe { std::slice::from_raw_parts_mut(self.params.get().add(share.0), len) };
         let s1 = unsafe { std::slice::from_raw_parts_mut(self.state1.get().add(share.0), len) };
         let s2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
@@ -608,17 +753,20 @@ impl Epoch<'_> {
             &mut []
         };
         let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(share.0), len) };
-        for buf in &self.bufs[1..step_shards] {
-            // SAFETY: as above (this thread's share of another buffer)
-            let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
-            g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
+        if scale != 1.0 {
+            g.iter_mut().for_each(|v| *v *= scale);
         }
-        for (r, lambda) in self.decay_ranges {
+        for (r, lambda, l1) in self.penalty_ranges {
             let (a, e) = (r.start.max(share.0), r.end.min(share.1));
             if a < e {
-                let lambda = *lambda;
                 let (ga, wa) = (&mut g[a - share.0..e - share.0], &w[a - share.0..e - share.0]);
-                ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
+                let (lambda, l1) = (*lambda, *l1);
+                if lambda != 0.0 {
+                    ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
+                }
+                if l1 != 0.0 {
+                    ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += l1 * l1_sign(wi));
+                }
             }
         }
         update(w, s1, s2, g, settings, t);
@@ -713,7 +861,7 @@ mod tests {
     }
 
     fn settings(optimizer: Optimizer, batch_size: usize, threads: usize) -> Settings {
-        Settings { loss: Loss::Bce, optimizer, learn_rate: 0.05, weight_decay: 0.01, batch_size, threads }
+        Settings { loss: Loss::Bce, optimizer, learn_rate: 0.05, weight_decay: 0.01, l1: 0.0, clip_norm: 0.0, dropout: 0.0, batch_size, threads }
     }
 
     const ADAM: Optimizer = Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
@@ -812,6 +960,113 @@ mod tests {
     }
 
     #[test]
+    fn row_weights_train_alike_on_any_threads_and_weigh_the_full_batch_step() {
+        let (spec, x, y) = setup(&[5, 17, 2], &[Tanh, Sigmoid], 700);
+        let w: Vec<f64> = (0..700).map(|i| ((i * 13) % 5) as f64 * 0.5).collect();
+        for (opt, bs) in [(ADAM, 64), (Optimizer::Sgd { momentum: 0.9 }, 300)] {
+            let run = |threads: usize| {
+                let mut t = trainer(&spec, &x, &y, 70, settings(opt, bs, threads), 3);
+                t.set_row_weights(&w).expect("weights");
+                let losses: Vec<u64> = (0..2).map(|_| t.epoch(&mut never()).expect("epoch").loss.to_bits()).collect();
+                (t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), losses, t.validation_loss().expect("fits").to_bits())
+            };
+            let one = run(1);
+            for threads in [2, 3, 7] {
+                assert_eq!(one, run(threads), "{opt:?}, {threads} threads");
+            }
+        }
+        // one full-batch sgd step: the weighted full-batch gradient
+        let n = 700;
+        let mut s = settings(Optimizer::Sgd { momentum: 0.0 }, n, 2);
+        s.weight_decay = 0.0;
+        let mut t = trainer(&spec, &x, &y, 0, s, 5);
+        t.set_row_weights(&w).expect("weights");
+        let before = t.params().to_vec();
+        let r = t.epoch(&mut never()).expect("epoch");
+        let mut g = vec![0.0; before.len()];
+        let loss = crate::backward::gradient_into_weighted(x.view(), y.view(), Some(&w), &spec.net(), Loss::Bce, &mut g, 1, 0)
+            .expect("fits");
+        assert!((r.loss - loss).abs() <= 1e-13 * loss, "{} vs {loss}", r.loss);
+        for ((&b, &a), &gi) in before.iter().zip(t.params()).zip(&g) {
+            assert!((a - (b - 0.05 * gi)).abs() <= 1e-14 * b.abs().max(1.0));
+        }
+        assert!(t.set_row_weights(&w[1..]).is_err());
+    }
+
+    #[test]
+    fn clipping_and_l1_follow_torch_and_agree_across_threads() {
+        let (spec, x, y) = setup(&[4, 9, 2], &[Tanh, Sigmoid], 300);
+        let net = spec.net();
+        let mut g = vec![0.0; ParamLayout::of(&net).len];
+        gradient_into(x.view(), y.view(), &net, Loss::Bce, &mut g, 1).expect("fits");
+        let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+        // one full-batch sgd step, clipped to a third of the norm (and
+        // not clipped at three times the norm), with an L1 penalty
+        for (c, l1) in [(norm / 3.0, 0.0), (3.0 * norm, 0.0), (norm / 3.0, 0.02), (0.0, 0.02)] {
+            for threads in [1, 2, 3, 7] {
+                let mut s = settings(Optimizer::Sgd { momentum: 0.0 }, 300, threads);
+                (s.weight_decay, s.clip_norm, s.l1) = (0.0, c, l1);
+                let mut t = trainer(&spec, &x, &y, 0, s, 7);
+                let before = t.params().to_vec();
+                t.epoch(&mut never()).expect("epoch");
+                let coef = if c > 0.0 { (c / (norm + 1e-6)).min(1.0) } else { 1.0 };
+                let is_weight: Vec<bool> = {
+                    let mut v = vec![false; before.len()];
+                    t.layout().weight_ranges().for_each(|r| v[r].iter_mut().for_each(|b| *b = true));
+                    v
+                };
+                for i in 0..before.len() {
+                    let pen = if is_weight[i] { l1 * before[i].signum() } else { 0.0 };
+                    let want = before[i] - 0.05 * (g[i] * coef + pen);
+                    let got = t.params()[i];
+                    assert!((got - want).abs() <= 1e-13 * want.abs().max(1.0), "clip {c}, l1 {l1}, {threads} threads: {got} vs {want}");
+                }
+            }
+        }
+        // many steps with clipping and L1: the same bits on any threads
+        let run = |threads: usize| {
+            let mut s = settings(ADAM, 64, threads);
+            (s.clip_norm, s.l1) = (0.05, 0.001);
+            let mut t = trainer(&spec, &x, &y, 30, s, 2);
+            (0..3).for_each(|_| {
+                t.epoch(&mut never()).expect("epoch");
+            });
+            t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
+        };
+        let one = run(1);
+        for threads in [2, 3, 7] {
+            assert_eq!(one, run(threads), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn dropout_trains_alike_on_any_threads_and_draws_new_masks_each_epoch() {
+        let (spec, x, y) = setup(&[5, 40, 20, 2], &[Tanh, Relu, Sigmoid], 900);
+        for (opt, bs) in [(ADAM, 128), (Optimizer::Sgd { momentum: 0.9 }, 900)] {
+            let run = |threads: usize, dropout: f64| {
+                let mut s = settings(opt, bs, threads);
+                s.dropout = dropout;
+                let mut t = trainer(&spec, &x, &y, 50, s, 8);
+                let losses: Vec<u64> = (0..3).map(|_| t.epoch(&mut never()).expect("epoch").loss.to_bits()).collect();
+                (t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), losses, t.validation_loss().expect("fits").to_bits())
+            };
+            let one = run(1, 0.3);
+            for threads in [2, 3, 7] {
+                assert_eq!(one, run(threads, 0.3), "{opt:?}, {threads} threads");
+            }
+            assert_ne!(one.0, run(1, 0.0).0);
+        }
+        // with the same weights, two epochs' masks differ (their losses do)
+        let mut s = settings(Optimizer::Sgd { momentum: 0.0 }, 900, 1);
+        (s.learn_rate, s.dropout) = (1e-300, 0.5);
+        let mut t = trainer(&spec, &x, &y, 0, s, 8);
+        let (a, b) = (t.epoch(&mut never()).expect("epoch").loss, t.epoch(&mut never()).expect("epoch").loss);
+        assert_ne!(a, b);
+        s.dropout = 1.0;
+        assert!(Trainer::new(t.layout().clone(), spec.acts.clone(), t.params().to_vec(), x.view(), y.view(), 0, s, 1).is_err());
+    }
+
+    #[test]
     fn a_panicking_thread_breaks_the_barrier_instead_of_hanging() {
         let barrier = SpinBarrier::new(3);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -869,7 +1124,7 @@ mod tests {
     fn adam_and_momentum_follow_torchs_formulas() {
         let (spec, x, y) = setup(&[2, 3, 1], &[Sigmoid], 10);
         for opt in [ADAM, Optimizer::Sgd { momentum: 0.5 }] {
-            let s = Settings { loss: Loss::Mse, optimizer: opt, learn_rate: 0.1, weight_decay: 0.2, batch_size: 10, threads: 1 };
+            let s = Settings { loss: Loss::Mse, optimizer: opt, learn_rate: 0.1, weight_decay: 0.2, batch_size: 10, threads: 1, ..settings(opt, 10, 1) };
             let mut t = trainer(&spec, &x, &y, 0, s, 1);
             let layout = t.layout().clone();
             let mut w = t.params().to_vec();
@@ -928,7 +1183,7 @@ mod tests {
     #[test]
     fn divergence_and_interrupts_stop_the_epoch() {
         let (spec, x, y) = setup(&[3, 8, 1], &[Relu, Identity], 300);
-        let s = Settings { loss: Loss::Mse, optimizer: Optimizer::Sgd { momentum: 0.9 }, learn_rate: 1e6, weight_decay: 0.0, batch_size: 10, threads: 2 };
+        let s = Settings { loss: Loss::Mse, learn_rate: 1e6, weight_decay: 0.0, ..settings(Optimizer::Sgd { momentum: 0.9 }, 10, 2) };
         let mut t = trainer(&spec, &x, &y, 0, s, 1);
         let r = t.epoch(&mut never()).expect("epoch");
         assert!(r.diverged && r.steps < 30, "{r:?}");

@@ -8,7 +8,7 @@
 
 use extendr_api::prelude::*;
 use fwdprop_core::activation::Activation;
-use fwdprop_core::backward::{add_decay, gradient_into, gradient_trace};
+use fwdprop_core::backward::{add_decay, add_l1, gradient_into, gradient_into_weighted, gradient_trace};
 use fwdprop_core::loss::Loss;
 use fwdprop_core::memory::try_filled;
 use fwdprop_core::network::ParamLayout;
@@ -43,6 +43,14 @@ fn real_of(x: &Robj, arg: &str) -> extendr_api::Result<f64> {
         .or_else(|| x.as_integer().map(f64::from))
         .filter(|v| v.is_finite())
         .ok_or_else(|| other(format!("`{arg}` must be a finite number")))
+}
+
+/// Row weights: `NULL` (none) or a double vector.
+fn row_weights_of<'a>(w: &'a Robj, arg: &str) -> extendr_api::Result<Option<&'a [f64]>> {
+    if w.is_null() {
+        return Ok(None);
+    }
+    w.as_real_slice().map(Some).ok_or_else(|| other(format!("`{arg}` must be NULL or a double vector")))
 }
 
 /// An R double vector holding `values`.
@@ -208,7 +216,8 @@ fn unflatten_params_impl(par: Robj, sizes: Robj, bias: Robj) -> extendr_api::Res
 /// Mean loss and its gradient at the flat parameter vector `par` (layer
 /// by layer: the weights column by column, then the bias if the layer has
 /// one) of the network of `sizes`, `bias`, `activations`, plus weight
-/// decay: `list(loss, gradient)`. For the full-batch optimiser.
+/// decay and the L1 penalty `l1 * sum(|W|)`: `list(loss, gradient)`. `row_weights`: `NULL` or one weight per
+/// row (the weighted mean loss). For the full-batch optimiser.
 /// @keywords internal
 /// @noRd
 #[extendr]
@@ -217,11 +226,13 @@ fn flat_gradient_impl(
     par: Robj,
     x: Robj,
     y: Robj,
+    row_weights: Robj,
     sizes: Robj,
     bias: Robj,
     activations: Robj,
     loss: Robj,
     weight_decay: Robj,
+    l1: Robj,
     threads: Robj,
 ) -> extendr_api::Result<Robj> {
     let layout = layout_of(&sizes, &bias)?;
@@ -234,8 +245,11 @@ fn flat_gradient_impl(
     let (lambda, lambda_bias) = decay_of(&weight_decay)?;
     let threads = scalar_count(&threads, "threads")?;
     let mut grad = try_filled(layout.len, 0.0, "the gradient").map_err(|e| other(e.to_string()))?;
-    let mut value = gradient_into(xv, yv, &net, loss, &mut grad, threads).map_err(|e| other(format!("{e}")))?;
+    let w = row_weights_of(&row_weights, "row_weights")?;
+    let mut value =
+        gradient_into_weighted(xv, yv, w, &net, loss, &mut grad, threads, 0).map_err(|e| other(format!("{e}")))?;
     value += add_decay(&layout, par, &mut grad, lambda, lambda_bias);
+    value += add_l1(&layout, par, &mut grad, real_of(&l1, "l1")?);
     Ok(List::from_names_and_values(["loss", "gradient"], [Robj::from(value), doubles(&grad)])?.into())
 }
 
@@ -259,8 +273,10 @@ fn validation_split_impl(n: Robj, n_val: Robj, seed: Robj) -> extendr_api::Resul
 /// data (`x`, `y`), `n_val` rows held out (drawn from the stream seeded by
 /// `seed`) and `settings`, a list of `loss`, `optimizer` ("sgd" or
 /// "adam"), `learn_rate`, `momentum`, `beta1`, `beta2`, `eps`,
-/// `weight_decay`, `batch_size`, `threads` and optionally `bias_decay`
-/// (the biases' lambda, 0 by default). Returns an external pointer.
+/// `weight_decay`, `batch_size`, `threads`, and optionally `bias_decay`
+/// (the biases' lambda), `row_weights` (`NULL` or one per row of `x`),
+/// `l1`, `clip_norm`, `dropout` (each 0 when absent). Returns an external
+/// pointer.
 /// @keywords internal
 /// @noRd
 #[extendr]
@@ -296,20 +312,31 @@ fn trainer_new_impl(
         },
         _ => return Err(other("`optimizer` must be \"sgd\" or \"adam\"".to_string())),
     };
+    let optional = |name: &str| s.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+    let optional_real = |name: &str| optional(name).map_or(Ok(0.0), |v| real_of(&v, name));
     let settings = Settings {
         loss: loss_of(&get("loss")?)?,
         optimizer,
         learn_rate: real_of(&get("learn_rate")?, "learn_rate")?,
         weight_decay: real_of(&get("weight_decay")?, "weight_decay")?,
+        l1: optional_real("l1")?,
+        clip_norm: optional_real("clip_norm")?,
+        dropout: optional_real("dropout")?,
         batch_size: scalar_count(&get("batch_size")?, "batch_size")?,
         threads: scalar_count(&get("threads")?, "threads")?,
     };
     let n_val = real_of(&n_val, "n_val")? as usize;
     let seed = real_of(&seed, "seed")? as u64;
-    let mut trainer = Trainer::new(layout, acts, params, xv, yv, n_val, settings, seed).map_err(|e| other(format!("{e}")))?;
+    let mut trainer =
+        Trainer::new(layout, acts, params, xv, yv, n_val, settings, seed).map_err(|e| other(format!("{e}")))?;
     // optional: the biases' decay (nnet's `decay` covers them)
-    if let Ok(b) = get("bias_decay") {
+    if let Some(b) = optional("bias_decay") {
         trainer.set_bias_decay(real_of(&b, "bias_decay")?);
+    }
+    if let Some(w) = optional("row_weights") {
+        if let Some(w) = row_weights_of(&w, "row_weights")? {
+            trainer.set_row_weights(w).map_err(|e| other(format!("{e}")))?;
+        }
     }
     Ok(ExternalPtr::new(trainer).into())
 }
@@ -371,6 +398,20 @@ fn trainer_validation_loss_impl(mut ptr: Robj) -> extendr_api::Result<Robj> {
     Ok(Robj::from(trainer.validation_loss().map_err(|e| other(format!("{e}")))?))
 }
 
+/// Sets the learning rate of the epochs to come (a finite number >= 0: a
+/// cosine schedule reaches 0).
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn trainer_set_learn_rate_impl(mut ptr: Robj, learn_rate: Robj) -> extendr_api::Result<Robj> {
+    let lr = real_of(&learn_rate, "learn_rate")?;
+    if lr < 0.0 {
+        return Err(other("`learn_rate` must be >= 0".to_string()));
+    }
+    trainer_mut(&mut ptr)?.set_learn_rate(lr);
+    Ok(Robj::from(()))
+}
+
 /// Saves the current parameters as the best so far.
 /// @keywords internal
 /// @noRd
@@ -404,5 +445,6 @@ extendr_module! {
     fn trainer_epoch_impl;
     fn trainer_validation_loss_impl;
     fn trainer_save_best_impl;
+    fn trainer_set_learn_rate_impl;
     fn trainer_params_impl;
 }
