@@ -607,8 +607,16 @@ arg_label <- function(expr, fallback) {
 # numbers, which take `like`'s dtype (a fractional number with an integer
 # tensor gives float).
 as_operand <- function(x, like, what, call, arg = NULL) {
-  if (is_tensor(x)) {
+  if (is.environment(x) && inherits(x, "fwdprop_tensor")) {
     return(x)
+  }
+  if (is.double(x) && length(x) == 1L && is.null(attributes(x))) {
+    # the common case: one number
+    dtype <- .subset2(like, "dtype")
+    if (dtype == "double") {
+      return(new_tensor_obj(x, integer(0), dtype))
+    }
+    return(new_tensor_obj(.Call(fwdprop_round_f32, x), integer(0), "float"))
   }
   if (!is.atomic(x) || is.null(x) || !is_numeric_storage(x) || is.object(x) && !is.matrix(x)) {
     if (!is.null(arg)) {
@@ -732,7 +740,7 @@ inplace_arith <- function(self, other, op, alpha, what, call) {
   o <- as_operand(other, self, what, call)
   shape <- .subset2(self, "shape")
   so <- .subset2(o, "shape")
-  if (!identical(broadcast_shape(shape, so), shape)) {
+  if (!(length(so) == length(shape) && all(so == shape)) && !identical(broadcast_shape(shape, so), shape)) {
     fwdprop_error(sprintf(
       "`$%s()` cannot change the shape of the tensor (%s) to broadcast with the other operand (%s).",
       what, shape_label(shape), shape_label(so)
@@ -769,8 +777,8 @@ Ops.fwdprop_tensor <- function(e1, e2) {
       "!" = !to_r_array(.subset2(e1, "data") != 0, .subset2(e1, "shape"))
     ))
   }
-  t1 <- is_tensor(e1)
-  t2 <- is_tensor(e2)
+  t1 <- is.environment(e1) && inherits(e1, "fwdprop_tensor")
+  t2 <- is.environment(e2) && inherits(e2, "fwdprop_tensor")
   if (t1 && t2) {
     a <- e1
     b <- e2
@@ -784,7 +792,7 @@ Ops.fwdprop_tensor <- function(e1, e2) {
     b <- e2
     kind <- 3L
   }
-  if (op %in% arith_ops) {
+  if (any(op == arith_ops)) {
     return(tensor_arith(op, a, b, kind, sys.call()))
   }
   # comparisons and logic: a plain logical array of the broadcast shape
