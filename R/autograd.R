@@ -76,6 +76,13 @@ round_dtype <- function(data, dtype) {
   if (dtype == "float") .Call(fwdprop_round_f32, data) else data
 }
 
+# The sum of all values as PyTorch's CPU kernel adds them (its order of
+# additions, in float32 for float tensors), so sums and means of float32
+# tensors are PyTorch's own values.
+sum_torch <- function(d, dtype) {
+  if (dtype == "long") sum(d) else .Call(fwdprop_sum_torch, d, dtype == "float")
+}
+
 # TRUE when an operation on these tensors must be recorded.
 grad_needed <- function(a, b = NULL) {
   autograd_state$enabled &&
@@ -434,15 +441,15 @@ expand_data <- function(d, s, shape) {
 }
 
 # The gradient `g` of a broadcast result of shape `shape` summed back to an
-# operand's shape `s`.
-reduce_grad <- function(g, shape, s) {
+# operand's shape `s` (of dtype `dtype`: a sum to one value is PyTorch's).
+reduce_grad <- function(g, shape, s, dtype = "double") {
   n <- prod(s)
   total <- length(g)
   if (n == total) {
     return(g)
   }
   if (n == 1) {
-    return(sum(g))
+    return(sum_torch(as.double(g), dtype))
   }
   if (recycles_to(s, shape)) {
     return(.rowSums(g, n, total %/% n))
@@ -524,8 +531,8 @@ tensor_arith <- function(op, a, b, kind = 1L, call = sys.call(-1L)) {
   }
   ra <- .subset2(a, "requires_grad")
   rb <- .subset2(b, "requires_grad")
-  back_a <- function(v) round_dtype(reduce_grad(v, shape, sa), ta)
-  back_b <- function(v) round_dtype(reduce_grad(v, shape, sb), tb)
+  back_a <- function(v) round_dtype(reduce_grad(v, shape, sa, ta), ta)
+  back_b <- function(v) round_dtype(reduce_grad(v, shape, sb, tb), tb)
   r <- function(v) round_dtype(v, dtype)
   backward <- switch(op,
     "+" = function(g) list(if (ra) back_a(g), if (rb) back_b(g)),
@@ -620,7 +627,7 @@ tensor_reduce <- function(x, how, dim = NULL, keepdim = FALSE, call = sys.call(-
   }
   n_in <- length(d)
   if (is.null(dim)) {
-    out <- if (how == "sum") sum(d) else round_dtype(sum(d), dtype) / n_in
+    out <- if (how == "sum") sum_torch(d, dtype) else sum_torch(d, dtype) / n_in
     out_shape <- integer(0)
     name <- if (how == "sum") "SumBackward0" else "MeanBackward0"
     count <- n_in

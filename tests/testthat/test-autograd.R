@@ -397,6 +397,30 @@ test_that("float32 tensors hold float32 values, float64 tensors base R's", {
   expect_output(print(torch_tensor(1:2)$dtype), "^torch_Long$")
 })
 
+test_that("sums and means add in PyTorch's order, in float32 for float tensors", {
+  ref <- utils::read.csv(test_path("torch-sums.csv"), stringsAsFactors = FALSE)
+  f32 <- function(x) readBin(writeBin(as.double(x), raw(), size = 4L), "double", n = length(x), size = 4L)
+  differs_from_exact <- 0L
+  for (r in seq_len(nrow(ref))) {
+    n <- ref$n[r]
+    v <- (((1:n) * 7919) %% 1000 - 500) / 37
+    s32 <- as.numeric(sum(torch_tensor(v)))
+    expect_identical(s32, as.numeric(ref$float32[r]), label = paste("float32 sum of", n))
+    expect_identical(as.numeric(sum(torch_tensor(v, dtype = torch_double()))), as.numeric(ref$float64[r]), label = paste("float64 sum of", n))
+    expect_identical(as.numeric(mean(torch_tensor(v))), f32(s32 / n))
+    differs_from_exact <- differs_from_exact + (s32 != f32(sum(f32(v))))
+  }
+  # the order matters: the exactly rounded sum differs for most sizes
+  expect_gt(differs_from_exact, 50L)
+  # the gradient of a broadcast number is such a sum too
+  x <- torch_tensor(v)
+  mu <- torch_tensor(0.5, requires_grad = TRUE)
+  mu2 <- torch_tensor(0.5, requires_grad = TRUE)
+  sum((x - mu)^2)$backward()
+  g <- as.numeric(with_no_grad(-2 * (x - mu2)))
+  expect_identical(as.numeric(mu$grad), as.numeric(sum(torch_tensor(g))))
+})
+
 test_that("gradcheck() reports the worst relative error against finite differences", {
   a <- torch_tensor(matrix(c(0.5, -1, 2, 0.25), 2), requires_grad = TRUE)
   b <- torch_tensor(c(1.5, -0.5), requires_grad = TRUE)
@@ -444,9 +468,9 @@ test_that("lecture 6's code prints the lecture's output and PyTorch's float32 va
   mu_vec <- seq(0, 10, by = 0.02)
   result <- vapply(mu_vec, function(m) as.numeric(f(mu = m, x = x_tensor)), numeric(1))
   expect_identical(capture.output(head(result)), "[1] 37.27285 37.06098 36.84991 36.63964 36.43018 36.22152")
-  # every point of the curve is PyTorch's float32 value to one unit in the
-  # last place (PyTorch sums float32 values in its own order)
-  expect_lte(max(abs(result - ref$curve) / ref$curve), 2^-22)
+  # every point of the curve is PyTorch's float32 value, bit for bit (the
+  # sum inside mean() adds in PyTorch's order)
+  expect_identical(result, ref$curve)
   f_prime <- function(mu, x) {
     -mean(2 * (x - mu))
   }
