@@ -944,3 +944,115 @@ tensor_index <- function(x, idx, drop, call) {
     list(round_dtype(v, dtype))
   })
 }
+
+# Drawing the graph ----------------------------------------------------------------
+
+#' Draw the computation graph of a tensor
+#'
+#' `plot()` on a tensor that has a `grad_fn` draws the operations that
+#' `$backward()` would go through, as torch records them: the result at the
+#' top, each operation (e.g. `MeanBackward0`) above the operations and
+#' leaves it takes gradients to, and the leaves that require gradients at
+#' the bottom (labelled with their shape). Tensors that need no gradient
+#' (data, numbers) are left out, as torch leaves them out of the graph.
+#' The drawing uses base graphics on the current device, so it works in R
+#' Markdown documents.
+#'
+#' @param x A tensor.
+#' @param ... Unused; a misspelt argument is an error.
+#' @return Invisibly, a list with `nodes` (a data frame: `id`, `label`,
+#'   `depth` from the top, `leaf`) and `edges` (a data frame: `from`, `to`,
+#'   the gradient flowing from `from` to `to`).
+#' @seealso [torch_tensor()]
+#' @export
+#' @examples
+#' x <- torch_tensor(c(5.1, 7.4, 7.2, 5.7))
+#' mu <- torch_tensor(2.5, requires_grad = TRUE)
+#' y <- mean((x - mu)^2)
+#' plot(y)
+plot.fwdprop_tensor <- function(x, ...) {
+  call <- sys.call()
+  check_no_dots(..., fun = "plot()", call = call)
+  if (!.subset2(x, "requires_grad")) {
+    fwdprop_error("this tensor has no computation graph to draw: it does not require gradients (make its inputs with `requires_grad = TRUE`).", call = call)
+  }
+  g <- tensor_graph(x)
+  draw_tensor_graph(g)
+  invisible(g)
+}
+
+# The graph below `root`: nodes (tensors that require gradients) with their
+# longest distance from the root, and the edges between them.
+tensor_graph <- function(root) {
+  tensors <- list(root)
+  depth <- 0L
+  from <- integer(0)
+  to <- integer(0)
+  i <- 1L
+  while (i <= length(tensors)) {
+    node <- .subset2(tensors[[i]], "node")
+    for (inp in node$inputs) {
+      if (!.subset2(inp, "requires_grad")) {
+        next
+      }
+      k <- Position(function(t) identical(t, inp), tensors)
+      if (is.na(k)) {
+        tensors[[length(tensors) + 1L]] <- inp
+        depth <- c(depth, depth[[i]] + 1L)
+        k <- length(tensors)
+      } else if (depth[[k]] < depth[[i]] + 1L) {
+        depth[[k]] <- depth[[i]] + 1L
+      }
+      from <- c(from, i)
+      to <- c(to, k)
+    }
+    i <- i + 1L
+  }
+  # depths pushed down later must reach the nodes below them too
+  for (pass in seq_along(tensors)) {
+    deeper <- depth[to] < depth[from] + 1L
+    if (!any(deeper)) {
+      break
+    }
+    for (e in which(deeper)) {
+      depth[to[[e]]] <- max(depth[to[[e]]], depth[from[[e]]] + 1L)
+    }
+  }
+  leaf <- vapply(tensors, function(t) is.null(.subset2(t, "node")), logical(1L))
+  label <- vapply(tensors, function(t) {
+    node <- .subset2(t, "node")
+    if (is.null(node)) sprintf("leaf {%s}", paste(.subset2(t, "shape"), collapse = ",")) else node$name
+  }, character(1L))
+  list(
+    nodes = data.frame(id = seq_along(tensors), label = label, depth = depth, leaf = leaf, stringsAsFactors = FALSE),
+    edges = data.frame(from = from, to = to)
+  )
+}
+
+draw_tensor_graph <- function(g) {
+  nodes <- g$nodes
+  edges <- g$edges
+  old <- graphics::par(mar = c(0.5, 0.5, 0.5, 0.5))
+  on.exit(graphics::par(old))
+  max_depth <- max(nodes$depth)
+  graphics::plot.new()
+  graphics::plot.window(xlim = c(0, 1), ylim = c(-max_depth - 0.5, 0.5))
+  # x positions: spread each level evenly
+  x <- numeric(nrow(nodes))
+  for (d in unique(nodes$depth)) {
+    at <- which(nodes$depth == d)
+    x[at] <- seq_along(at) / (length(at) + 1)
+  }
+  y <- -nodes$depth
+  cex <- 0.85
+  w <- graphics::strwidth(nodes$label, cex = cex) / 2 + 0.02
+  h <- graphics::strheight("M", cex = cex) * 1.2
+  for (e in seq_len(nrow(edges))) {
+    a <- edges$from[[e]]
+    b <- edges$to[[e]]
+    graphics::arrows(x[b], y[b] + h, x[a], y[a] - h, length = 0.08, col = "grey40")
+  }
+  fill <- ifelse(nodes$leaf, "#d9ead3", "#dbe8f6")
+  graphics::rect(x - w, y - h, x + w, y + h, col = fill, border = "grey30")
+  graphics::text(x, y, nodes$label, cex = cex)
+}

@@ -519,3 +519,26 @@ test_that("lecture 6's code prints the lecture's output and PyTorch's float32 va
   expect_identical(capture.output(x_tensor$mean()), c("torch_tensor", "5.30665", "[ CPUFloatType{} ]"))
   expect_identical(as.numeric(x_tensor$mean()), ref$mean)
 })
+
+test_that("plot() draws the graph torch records and returns its nodes and edges", {
+  x <- torch_tensor(c(5.1, 7.4, 7.2))
+  mu <- torch_tensor(2.5, requires_grad = TRUE)
+  w <- torch_tensor(c(1, 2, 3), requires_grad = TRUE)
+  y <- mean((x - mu)^2 * w + w)
+  file <- tempfile(fileext = ".png")
+  grDevices::png(file)
+  g <- plot(y)
+  grDevices::dev.off()
+  expect_gt(file.size(file), 1000)
+  n <- g$nodes
+  expect_identical(n$label[n$depth == 0], "MeanBackward0")
+  expect_setequal(n$label, c("MeanBackward0", "AddBackward0", "MulBackward0", "PowBackward0", "SubBackward0", "leaf {1}", "leaf {3}"))
+  # w feeds both the product and the sum: one node, two edges, drawn below both
+  leaf_w <- n$id[n$label == "leaf {3}"]
+  expect_identical(sum(g$edges$to == leaf_w), 2L)
+  expect_identical(n$depth[n$id == leaf_w], max(n$depth[n$label %in% c("MulBackward0", "AddBackward0")]) + 1L)
+  # data (x) and numbers (2) are not in the graph
+  expect_identical(nrow(n), 7L)
+  expect_error(plot(x), class = "fwdprop_error")
+  expect_error(plot(y, foo = 1), class = "fwdprop_error")
+})
