@@ -598,6 +598,38 @@ tensor_unary <- function(fun, x) {
   op_result(out, shape, dtype, spec$name, list(x), function(g) list(round_dtype(deriv(g, d, out), dtype)))
 }
 
+# `x$clamp(min, max)`: values limited to [min, max] (either may be NULL);
+# the gradient passes where the value was inside, as in torch.
+tensor_clamp <- function(x, min = NULL, max = NULL, call = sys.call(-1L)) {
+  for (arg in c("min", "max")) {
+    v <- get(arg)
+    if (!is.null(v) && (!is.numeric(v) || length(v) != 1L || is.na(v))) {
+      fwdprop_error(sprintf("`%s` must be a number or NULL, not %s.", arg, describe_value(v)), call = call)
+    }
+  }
+  d <- .subset2(x, "data")
+  dtype <- .subset2(x, "dtype")
+  out <- d
+  if (!is.null(min)) {
+    out <- pmax(out, round_dtype(as.double(min), dtype))
+  }
+  if (!is.null(max)) {
+    out <- pmin(out, round_dtype(as.double(max), dtype))
+  }
+  shape <- .subset2(x, "shape")
+  if (!grad_needed(x)) {
+    return(new_tensor_obj(out, shape, dtype))
+  }
+  inside <- rep(TRUE, length(d))
+  if (!is.null(min)) {
+    inside <- inside & d >= min
+  }
+  if (!is.null(max)) {
+    inside <- inside & d <= max
+  }
+  op_result(out, shape, dtype, "ClampBackward1", list(x), function(g) list(g * inside))
+}
+
 # Reductions ---------------------------------------------------------------------
 
 # A `dim` argument (1-based; negative counts from the end) as 1-based

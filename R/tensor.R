@@ -211,7 +211,7 @@ cpu_device <- structure(list(type = "cpu"), class = "fwdprop_device")
 #' Arithmetic: `$mm()`, `$matmul()`, `$add()`, `$sub()`, `$mul()`,
 #' `$div()`, `$pow()`, `$neg()`, `$exp()`, `$log()`, `$sqrt()`, `$abs()`,
 #' `$sigmoid()`, `$tanh()`, `$relu()`, `$mean(dim, keepdim)`,
-#' `$sum(dim, keepdim)`, `$max()`, `$min()`.
+#' `$sum(dim, keepdim)`, `$max()`, `$min()`, `$clamp(min, max)`.
 #' R functions: `+ - * / ^ %% %/%` and unary `-` (broadcast as in torch:
 #' sizes equal or 1 in each dimension, counted from the last), `exp()`,
 #' `log()`, `sqrt()`, `abs()`, `tanh()`, `sin()`, `cos()`, `sigmoid()`,
@@ -538,6 +538,7 @@ local({
   }
   m$mean <- function(self, expr) function(dim = NULL, keepdim = FALSE) tensor_reduce(self, "mean", dim, keepdim, sys.call())
   m$sum <- function(self, expr) function(dim = NULL, keepdim = FALSE) tensor_reduce(self, "sum", dim, keepdim, sys.call())
+  m$clamp <- function(self, expr) function(min = NULL, max = NULL) tensor_clamp(self, min, max, sys.call())
   m$max <- function(self, expr) function() tensor_extreme(self, "max")
   m$min <- function(self, expr) function() tensor_extreme(self, "min")
 })

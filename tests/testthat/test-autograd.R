@@ -132,6 +132,9 @@ test_that("unary functions give base R's values and finite-difference gradients"
   expect_equal(as_array(tb$relu()), pmax(b, 0), tolerance = 1e-15)
   expect_equal(as_array(abs(tb)), abs(b), tolerance = 1e-15)
   expect_equal(as_array(log(ta, 2)), log2(a), tolerance = 1e-15)
+  expect_identical(as_array(tb$clamp(min = -1, max = 1.5)), pmin(pmax(b, -1), 1.5))
+  expect_identical(as_array(tb$clamp(max = 0)), pmin(b, 0))
+  expect_error(tb$clamp(min = "a"), class = "fwdprop_error")
   fs <- list(
     exp = function(ts) weighted_sum(exp(ts[[2]]), w),
     log = function(ts) weighted_sum(log(ts[[1]]), w),
@@ -145,7 +148,9 @@ test_that("unary functions give base R's values and finite-difference gradients"
     sin = function(ts) weighted_sum(sin(ts[[2]]), w),
     cos = function(ts) weighted_sum(cos(ts[[2]]), w),
     log1p = function(ts) weighted_sum(log1p(ts[[1]]), w),
-    expm1 = function(ts) weighted_sum(expm1(ts[[2]]), w)
+    expm1 = function(ts) weighted_sum(expm1(ts[[2]]), w),
+    clamp = function(ts) weighted_sum(ts[[2]]$clamp(min = -1, max = 1.5), w),
+    clamp_min = function(ts) weighted_sum(ts[[2]]$clamp(min = 0.25), w)
   )
   for (nm in names(fs)) {
     expect_gradients(fs[[nm]], list(a, b), info = nm)
