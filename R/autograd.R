@@ -836,7 +836,15 @@ tensor_t <- function(x, call = sys.call(-1L)) {
   if (length(shape) > 2L) {
     fwdprop_error(sprintf("`$t()` expects a tensor with at most 2 dimensions, not %s: use `$transpose()`.", shape_label(shape)), call = call)
   }
-  tensor_transpose(x, 1L, 2L, name = "TBackward0")
+  # a matrix: row-major data of r x c is column-major c x r
+  r <- shape[[1L]]
+  k <- shape[[2L]]
+  out <- as.vector(t(matrix(.subset2(x, "data"), k, r)))
+  dtype <- .subset2(x, "dtype")
+  if (!grad_needed(x)) {
+    return(new_tensor_obj(out, c(k, r), dtype))
+  }
+  op_result(out, c(k, r), dtype, "TBackward0", list(x), function(g) list(as.vector(t(matrix(g, r, k)))))
 }
 
 # Swaps dimensions `d0` and `d1` (1-based).

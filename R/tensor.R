@@ -504,15 +504,20 @@ local({
   m$mm <- function(self, expr) {
     function(mat2) {
       call <- sys.call()
-      label <- arg_label(substitute(mat2), "mat2")
-      tensor_mm(self, as_operand(mat2, self, "mm", call, label), arg_label(expr, "self"), label, call)
+      # labels are promises: deparsed only for an error message
+      tensor_mm(
+        self, as_operand(mat2, self, "mm", call, arg_label(substitute(mat2), "mat2")),
+        arg_label(expr, "self"), arg_label(substitute(mat2), "mat2"), call
+      )
     }
   }
   m$matmul <- function(self, expr) {
     function(other) {
       call <- sys.call()
-      label <- arg_label(substitute(other), "other")
-      tensor_matmul(self, as_operand(other, self, "matmul", call, label), arg_label(expr, "self"), label, call)
+      tensor_matmul(
+        self, as_operand(other, self, "matmul", call, arg_label(substitute(other), "other")),
+        arg_label(expr, "self"), arg_label(substitute(other), "other"), call
+      )
     }
   }
   arith_methods <- c(add = "+", sub = "-", mul = "*", div = "/", pow = "^")
