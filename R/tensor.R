@@ -1000,6 +1000,10 @@ c.fwdprop_tensor <- function(...) {
 #' (like [rbind()]) and `dim = 2` columns (like [cbind()]); `-1` counts from
 #' the end. Gradients flow back to each piece.
 #'
+#' `torch_stack(tensors, dim)` joins tensors of one shape along a new
+#' dimension `dim` (so 8 vectors of length 2 make an 8x2 matrix with the
+#' default `dim = 1`).
+#'
 #' `torch_cat()` is the same function under torch's name, so lecture code
 #' such as `torch_cat(c(beta_1, beta_2, beta_3), 2)` runs unchanged (`c()`
 #' on tensors returns a list). When every element is a real torch tensor
@@ -1032,6 +1036,25 @@ torch_cat <- function(tensors, dim = 1L) {
     return(getExportedValue("torch", "torch_cat")(tensors, dim))
   }
   cat_tensors(tensors, dim, call = sys.call())
+}
+
+#' @rdname tensor_cat
+#' @export
+torch_stack <- function(tensors, dim = 1L) {
+  call <- sys.call()
+  if (!is.list(tensors) || is.object(tensors) || !length(tensors) || !all(vapply(tensors, is_tensor, logical(1L)))) {
+    fwdprop_error(sprintf("`tensors` must be a non-empty list of tensors, not %s.", describe_object(tensors)), call = call)
+  }
+  shapes <- lapply(tensors, function(t) .subset2(t, "shape"))
+  for (k in seq_along(shapes)) {
+    if (!identical(shapes[[k]], shapes[[1L]])) {
+      fwdprop_error(sprintf(
+        "stack expects each tensor to be equal size, but `tensors[[1]]` is %s and `tensors[[%d]]` is %s.",
+        shape_label(shapes[[1L]]), k, shape_label(shapes[[k]])
+      ), call = call)
+    }
+  }
+  tensor_cat_impl(lapply(tensors, tensor_unsqueeze, dim = dim, call = call), dim, call)
 }
 
 cat_tensors <- function(tensors, dim, call) {

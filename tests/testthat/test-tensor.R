@@ -426,6 +426,19 @@ test_that("tensor_cat() joins along dim as rbind() and cbind() do for matrices",
   )
 })
 
+test_that("torch_stack() joins tensors of one shape along a new dimension", {
+  rows <- lapply(1:4, function(i) td(c(i, 10 * i)))
+  expect_identical(as_array(torch_stack(rows)), cbind(1:4, 10 * (1:4)) * 1)
+  expect_identical(as_array(torch_stack(rows, 2)), rbind(1:4, 10 * (1:4)) * 1)
+  expect_identical(torch_stack(list(td(1), td(2)))$shape, c(2L, 1L))
+  w <- torch_tensor(c(1, 2), requires_grad = TRUE)
+  s <- torch_stack(list(w, w * 3))
+  sum(s)$backward()
+  expect_identical(as.numeric(w$grad), c(4, 4))
+  expect_error(torch_stack(list(td(1:2), td(1:3))), class = "fwdprop_error")
+  expect_error(torch_stack(list()), class = "fwdprop_error")
+})
+
 test_that("tensor_cat() rejects mismatched shapes and bad arguments", {
   a <- td(matrix(1, 2, 1))
   b <- td(matrix(1, 3, 2))
