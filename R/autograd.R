@@ -1096,3 +1096,62 @@ draw_tensor_graph <- function(g) {
   graphics::rect(x - w, y - h, x + w, y + h, col = fill, border = "grey30")
   graphics::text(x, y, nodes$label, cex = cex)
 }
+
+# A fused linear layer ---------------------------------------------------------
+
+# `x W^T + b` for a 2-dimensional `x` (n x in), `weight` (out x in, torch's
+# layout) and `bias` (out, or NULL), recorded as one node (torch's
+# AddmmBackward0; MmBackward0 without a bias). For nn modules: one node
+# instead of three (transpose, product, broadcast sum).
+tensor_linear <- function(x, weight, bias = NULL, call = sys.call(-1L)) {
+  sx <- .subset2(x, "shape")
+  sw <- .subset2(weight, "shape")
+  if (length(sx) != 2L || length(sw) != 2L || sx[[2L]] != sw[[2L]]) {
+    fwdprop_error(sprintf(
+      "cannot apply a linear layer with weight %s (out x in) to input %s: the input needs 2 dimensions and %d columns.",
+      shape_label(sw), shape_label(sx), if (length(sw) == 2L) sw[[2L]] else NA_integer_
+    ), call = call)
+  }
+  if (!is.null(bias) && !identical(.subset2(bias, "shape"), sw[[1L]])) {
+    fwdprop_error(sprintf(
+      "the bias of a linear layer with weight %s must have %d values, not shape %s.",
+      shape_label(sw), sw[[1L]], shape_label(.subset2(bias, "shape"))
+    ), call = call)
+  }
+  dtype <- same_dtype(x, weight, "a linear layer", "input", "weight", call)
+  n <- sx[[1L]]
+  i <- sx[[2L]]
+  o <- sw[[1L]]
+  xt <- matrix(.subset2(x, "data"), i, n)
+  wt <- matrix(.subset2(weight, "data"), i, o)
+  # row-major data: t(x W^T + b) = W x^T + b, column-major o x n
+  out <- crossprod(wt, xt)
+  if (dtype == "float") {
+    out <- .Call(fwdprop_round_f32, as.vector(out))
+  }
+  if (!is.null(bias)) {
+    out <- as.vector(out) + .subset2(bias, "data")
+  }
+  out <- round_dtype(as.vector(out), dtype)
+  shape <- c(n, o)
+  needs <- autograd_state$enabled && (.subset2(x, "requires_grad") || .subset2(weight, "requires_grad") ||
+    (!is.null(bias) && .subset2(bias, "requires_grad")))
+  if (!needs) {
+    return(new_tensor_obj(out, shape, dtype))
+  }
+  rx <- .subset2(x, "requires_grad")
+  rw <- .subset2(weight, "requires_grad")
+  rb <- !is.null(bias) && .subset2(bias, "requires_grad")
+  inputs <- if (is.null(bias)) list(x, weight) else list(x, weight, bias)
+  op_result(out, shape, dtype, if (is.null(bias)) "MmBackward0" else "AddmmBackward0", inputs, function(g) {
+    gt <- matrix(g, o, n)
+    grads <- list(
+      if (rx) round_dtype(as.vector(wt %*% gt), dtype),
+      if (rw) round_dtype(as.vector(tcrossprod(xt, gt)), dtype)
+    )
+    if (!is.null(bias)) {
+      grads[3L] <- list(if (rb) round_dtype(.rowSums(g, o, n), dtype))
+    }
+    grads
+  })
+}

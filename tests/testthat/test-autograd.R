@@ -547,3 +547,21 @@ test_that("plot() draws the graph torch records and returns its nodes and edges"
   expect_error(plot(x), class = "fwdprop_error")
   expect_error(plot(y, foo = 1), class = "fwdprop_error")
 })
+
+test_that("the fused linear layer equals x W^T + b, with finite-difference gradients", {
+  set.seed(108)
+  linear <- fwdprop:::tensor_linear
+  X <- rand_array(c(5, 3))
+  W <- rand_array(c(4, 3))
+  b <- rand_array(4)
+  out <- linear(torch_tensor(X, dtype = torch_double()), torch_tensor(W, dtype = torch_double()), torch_tensor(b, dtype = torch_double()))
+  expect_equal(as_array(out), X %*% t(W) + matrix(b, 5, 4, byrow = TRUE), tolerance = 1e-14)
+  expect_equal(as_array(linear(torch_tensor(X, dtype = torch_double()), torch_tensor(W, dtype = torch_double()))), X %*% t(W), tolerance = 1e-14)
+  w8 <- torch_tensor(rand_array(c(5, 4)), dtype = torch_double())
+  expect_gradients(function(ts) weighted_sum(linear(ts[[1]], ts[[2]], ts[[3]]), w8), list(X, W, b))
+  expect_gradients(function(ts) weighted_sum(tanh(linear(ts[[1]], ts[[2]])), w8), list(X, W))
+  x <- torch_tensor(X, requires_grad = TRUE)
+  expect_identical(format(linear(x, torch_tensor(W), torch_tensor(b))$grad_fn), "AddmmBackward0")
+  expect_error(linear(x, torch_tensor(t(W))), class = "fwdprop_error")
+  expect_error(linear(x, torch_tensor(W), torch_tensor(1:3 / 2)), class = "fwdprop_error")
+})
