@@ -399,12 +399,13 @@ filled_tensor <- function(sizes, fill, dtype, device, requires_grad, call) {
   new_tensor_obj(round_dtype(as.double(fill(n, dtype)), dtype), as.integer(shape), dtype, requires_grad)
 }
 
-# Random streams: temporary base-R versions, replaced at merge by the
-# torch-compatible streams of R/init.R (torch_stream_uniform(),
-# torch_stream_normal(), torch_generator_seed()).
-.tensor_uniform <- function(n, dtype) stats::runif(n)
-.tensor_normal <- function(n, dtype) stats::rnorm(n)
-.tensor_seed <- function(s) set.seed(s)
+# Random streams: libtorch's CPU generator (R/init.R), seeded as torch for
+# R seeded it when the lectures were made, so torch_rand() after
+# torch_manual_seed() gives the lectures' numbers.
+stream_dtype <- function(dtype) if (dtype == "double") "double" else "float"
+.tensor_uniform <- function(n, dtype) torch_stream_uniform(n, stream_dtype(dtype))
+.tensor_normal <- function(n, dtype) torch_stream_normal(n, stream_dtype(dtype))
+.tensor_seed <- function(s) torch_generator_seed(s)
 
 # $ fields and methods ---------------------------------------------------------
 
