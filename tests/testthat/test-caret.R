@@ -4,6 +4,14 @@
 # (loading caret can warn on machines without a time zone service)
 suppressWarnings(requireNamespace("caret", quietly = TRUE))
 
+# mlp() called directly with a grid point's decay, given to the argument
+# caret_mlp() gives it to
+mlp_decay <- function(x, y, hidden, decay, ...) {
+  args <- list(x, y, hidden = hidden, ...)
+  args[[fwdprop:::caret_decay_arg]] <- decay
+  do.call(mlp, args)
+}
+
 test_that("caret::train() tunes a classifier with caret_mlp(), with class probabilities", {
   skip_if_not_installed("caret")
   grid <- expand.grid(hidden = c(2, 3), decay = c(0, 0.01))
@@ -18,7 +26,7 @@ test_that("caret::train() tunes a classifier with caret_mlp(), with class probab
   expect_identical(nrow(tuned$resample), 3L)
   best <- tuned$bestTune
   # the final model is mlp() fitted on all rows with the best parameters
-  direct <- mlp(iris[, 1:4], iris$Species, hidden = best$hidden, weight_decay = best$decay,
+  direct <- mlp_decay(iris[, 1:4], iris$Species, hidden = best$hidden, decay = best$decay,
                 optimizer = "bfgs", maxit = 60, seed = 3)
   expect_equal(tuned$finalModel$weights, direct$weights, tolerance = 1e-12)
   new <- iris[c(1:5, 51:55, 101:105), 1:4]
@@ -29,7 +37,7 @@ test_that("caret::train() tunes a classifier with caret_mlp(), with class probab
   expect_equal(rowSums(probs), rep(1, 15), tolerance = 1e-12, ignore_attr = TRUE)
   # the accuracy of a resample is that of its fold's predictions
   fold <- tuned$control$index[[1L]]
-  m1 <- mlp(iris[fold, 1:4], iris$Species[fold], hidden = best$hidden, weight_decay = best$decay,
+  m1 <- mlp_decay(iris[fold, 1:4], iris$Species[fold], hidden = best$hidden, decay = best$decay,
             optimizer = "bfgs", maxit = 60, seed = 3)
   held <- setdiff(seq_len(150), fold)
   acc <- mean(predict(m1, iris[held, 1:4], type = "class") == iris$Species[held])
@@ -51,7 +59,7 @@ test_that("caret::train() tunes a regression and a two-class model with caret_ml
   expect_identical(best$RMSE, NULL)
   expect_identical(tuned$results$RMSE[tuned$results$hidden == best$hidden & tuned$results$decay == best$decay],
                    min(tuned$results$RMSE))
-  direct <- mlp(x, mtcars$mpg, hidden = best$hidden, weight_decay = best$decay, optimizer = "bfgs",
+  direct <- mlp_decay(x, mtcars$mpg, hidden = best$hidden, decay = best$decay, optimizer = "bfgs",
                 maxit = 80, seed = 1)
   expect_equal(unname(predict(tuned, x)), unname(predict(direct, x)[, 1L]), tolerance = 1e-12)
 
@@ -65,7 +73,7 @@ test_that("caret::train() tunes a regression and a two-class model with caret_ml
                       maxit = 50, seed = 1)
   expect_true(all(is.finite(two$results$Accuracy)))
   p <- predict(two, d[, c("wt", "hp", "qsec")], type = "prob")
-  direct2 <- mlp(d[, c("wt", "hp", "qsec")], am, hidden = 2, weight_decay = 0.01, optimizer = "bfgs",
+  direct2 <- mlp_decay(d[, c("wt", "hp", "qsec")], am, hidden = 2, decay = 0.01, optimizer = "bfgs",
                  maxit = 50, seed = 1)
   p2 <- predict(direct2, d[, c("wt", "hp", "qsec")])[, 1L]
   expect_equal(p$manual, unname(p2), tolerance = 1e-12)
@@ -85,6 +93,15 @@ test_that("caret_mlp() has caret's parts, the nnet model's grid, and refuses cas
   s <- info$sort(data.frame(hidden = c(3, 1, 1), decay = c(0, 0, 0.1)))
   expect_identical(s$hidden, c(1, 1, 3))
   expect_identical(s$decay, c(0.1, 0, 0))
+  # the grid's decay reaches the fit: the same weights as mlp() with it
+  # directly, not those without it
+  fit_d <- info$fit(mtcars[c("wt", "hp")], mtcars$mpg, wts = NULL, param = data.frame(hidden = 2, decay = 0.1),
+                    maxit = 30, seed = 1)
+  expect_equal(fit_d$weights, mlp_decay(mtcars[c("wt", "hp")], mtcars$mpg, hidden = 2, decay = 0.1,
+                                        optimizer = "bfgs", maxit = 30, seed = 1)$weights, tolerance = 1e-12)
+  fit_0 <- info$fit(mtcars[c("wt", "hp")], mtcars$mpg, wts = NULL, param = data.frame(hidden = 2, decay = 0),
+                    maxit = 30, seed = 1)
+  expect_gt(max(abs(fit_d$weights[[1L]] - fit_0$weights[[1L]])), 1e-3)
   expect_error(info$fit(iris[1:4], iris$Species, wts = rep(1, 150), param = data.frame(hidden = 1, decay = 0)),
                class = "fwdprop_error", regexp = "case weights")
   skip_if_not_installed("caret")
