@@ -238,4 +238,12 @@ test_that("in HTML output every table's headers are aligned as their columns' ce
                  "<caption>\\s*Layer 1 \\(2 .{1,4} 3, sigmoid\\): <code>weights\\[\\[1\\]\\]</code> and\\s+<code>biases")
     unlink(html)
   }
+  # GitHub's markdown keeps markdown tables (GitHub drops inline styles)
+  md <- rmarkdown::render(rmd, output_format = rmarkdown::github_document(html_preview = FALSE),
+                          output_dir = dir, intermediates_dir = dir, quiet = TRUE, envir = new.env())
+  text <- readLines(md, warn = FALSE, encoding = "UTF-8")
+  expect_false(any(grepl("<table", text, fixed = TRUE)))
+  expect_length(md_tables(text), 9L)
+  expect_identical(md_tables(text)[[1L]]$cells[1L, ], c("layer", "inputs", "outputs", "activation", "weights", "biases"))
+  expect_true(any(grepl("|------:|-------:|--------:|:-----------|", text, fixed = TRUE)))
 })
