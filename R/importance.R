@@ -49,7 +49,8 @@
 #'   matrix or data frame of the inputs.
 #' @param y The response: a vector (or matrix) with one element (row) per
 #'   row of `data`, or the name of its column in `data`. For models from
-#'   [mlp()] with a recipe it can be left out.
+#'   [mlp()] with a formula or a recipe it can be left out: the response
+#'   is then taken from `data` as the model's formula (or recipe) names it.
 #' @param repeats The number of permutations per predictor (a whole
 #'   number, at least 1).
 #' @param metric The loss to compare: `"loss"` (the default), `"mse"`,
@@ -72,13 +73,13 @@
 #' d <- data.frame(x1 = runif(200), x2 = runif(200), g = factor(sample(c("a", "b"), 200, TRUE)))
 #' d$y <- sin(4 * d$x1) + (d$g == "b") + rnorm(200, sd = 0.1)
 #' m <- mlp(y ~ x1 + x2 + g, data = d, hidden = 4, optimizer = "bfgs", seed = 1)
-#' imp <- importance(m, d, y = "y", seed = 1)
+#' imp <- importance(m, d, seed = 1) # the response `y` taken from `d`
 #' imp
 #' plot(imp)
 #'
 #' # a classifier, by its drop in accuracy
 #' iris_m <- mlp(Species ~ ., data = iris, hidden = 3, optimizer = "bfgs", seed = 1)
-#' importance(iris_m, iris, y = "Species", metric = "accuracy", seed = 1)
+#' importance(iris_m, iris, metric = "accuracy", seed = 1)
 importance <- function(model, ...) {
   UseMethod("importance")
 }
@@ -92,6 +93,7 @@ importance.fwdprop_network <- function(model, data, y = NULL, repeats = 5L, metr
                 choices = c("data", "y", "repeats", "metric", "seed"))
   model <- check_network(model, "model", call = call)
   data <- importance_data(data, call)
+  if (is.null(y)) y <- formula_response(model, data, call)
   truth <- importance_response(y, data, call)
   vars <- importance_variables(model, data, call)
   predict_fun <- function(d) network_response(model, d, call)
@@ -117,6 +119,20 @@ importance_data <- function(data, call) {
                           nrow(data), if (nrow(data) == 1L) "" else "s"), call = call)
   }
   data
+}
+
+# The response of a model fitted from a formula (mlp(y ~ ., data)), taken
+# from `data` as the formula takes it; NULL for other models.
+formula_response <- function(model, data, call) {
+  mf <- model[["model"]]
+  tt <- if (is.data.frame(mf)) attr(mf, "terms")
+  r <- if (inherits(tt, "terms")) attr(tt, "response") else 0L
+  if (!is.data.frame(data) || r == 0L) return(NULL)
+  expr <- attr(tt, "variables")[[r + 1L]]
+  tryCatch(eval(expr, data, baseenv()), error = function(e) {
+    fwdprop_error(sprintf("`data` lacks the model's response `%s`: give it as `y`.", deparse1(expr)),
+                  call = call)
+  })
 }
 
 # The response: a column of `data` named by `y`, or `y` itself.

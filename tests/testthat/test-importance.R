@@ -23,6 +23,11 @@ test_that("importance() finds the predictor the response depends on, and the noi
   expect_identical(imp$repeats, c(5L, 5L))
   expect_identical(attr(imp, "metric"), "mse")
   expect_equal(attr(imp, "baseline"), mean((predict(m, d)[, 1L] - d$y)^2))
+  # the formula's response is found in `data`
+  expect_identical(importance(m, d, repeats = 5, seed = 42), imp)
+  ml <- mlp(log(y + 10) ~ x1 + x2, data = d, hidden = 2, optimizer = "bfgs", seed = 1, maxit = 30)
+  expect_identical(importance(ml, d, seed = 1), importance(ml, d, y = log(d$y + 10), seed = 1))
+  expect_error(importance(ml, d[c("x1", "x2")]), class = "fwdprop_error", regexp = "`log(y + 10)`", fixed = TRUE)
 })
 
 test_that("importance() equals the permutations done by hand, in the documented order", {
@@ -141,7 +146,8 @@ test_that("importance() works on networks fitted on matrices, and with a metric 
 test_that("importance() refuses bad input with errors naming the argument", {
   d <- imp_data(60)
   m <- mlp(y ~ x1 + x2, data = d, hidden = 2, optimizer = "bfgs", seed = 1, maxit = 20)
-  expect_error(importance(m, d), class = "fwdprop_error", regexp = "`y` is missing")
+  m_xy <- mlp(d[c("x1", "x2")], d$y, hidden = 2, optimizer = "bfgs", seed = 1, maxit = 20)
+  expect_error(importance(m_xy, d), class = "fwdprop_error", regexp = "`y` is missing")
   expect_error(importance(m, d, y = "z"), class = "fwdprop_error", regexp = "does not have")
   expect_error(importance(m, d, y = 1:3), class = "fwdprop_error", regexp = "one value per row")
   expect_error(importance(m, d, y = "y", repeats = 0), class = "fwdprop_error", regexp = "`repeats`")
