@@ -75,6 +75,12 @@ mlp.recipe <- function(x, data, hidden = 5, ...) {
     }
   )
   fitted$recipe <- rec
+  # the user's call, with the seed used, for print(), summary() and update()
+  record <- match.call()
+  record[[1L]] <- as.name("mlp")
+  names(record)[names(record) == "x"] <- ""
+  record$seed <- fitted$training$seed
+  fitted$call <- record
   class(fitted) <- c("fwdprop_mlp_recipe", class(fitted))
   fitted
 }

@@ -52,6 +52,16 @@ test_that("mlp() with a recipe fits and predicts as the recipe's steps done by h
   # an already prepared recipe is used as it is
   m2 <- mlp(prepped, data = train, hidden = 3, optimizer = "bfgs", seed = 1, maxit = 80)
   expect_equal(predict(m2, test), pred, tolerance = 1e-12)
+  # the model's methods: fitted values on the processed training data, the
+  # user's call, update() through the recipe
+  expect_equal(fitted(m), predict(hand, x_hand), tolerance = 1e-10, ignore_attr = TRUE)
+  expect_identical(m$call[[2L]], quote(rec))
+  expect_identical(m$call$seed, 1)
+  m3 <- update(m, hidden = 2)
+  expect_s3_class(m3, "fwdprop_mlp_recipe")
+  expect_identical(m3$sizes, c(5L, 2L, 1L))
+  expect_equal(predict(m3, test), predict(mlp(x_hand, train$mpg, hidden = 2, optimizer = "bfgs", seed = 1,
+                                              maxit = 80), new_hand), tolerance = 1e-10)
 })
 
 test_that("mlp() with a recipe makes classifiers, and importance() permutes the original columns", {
