@@ -15,6 +15,7 @@ mod json;
 mod learn;
 mod ops;
 mod safetensors;
+mod torch_rng;
 
 extendr_module! {
     mod fwdprop;
@@ -22,6 +23,7 @@ extendr_module! {
     use learn;
     use json;
     use safetensors;
+    use torch_rng;
 }
 
 /// Registers the package's `.Call` routines: extendr's (the functions of
