@@ -2,7 +2,7 @@
 # the hidden layer's width and the weight decay.
 
 # The argument of mlp() that takes the grid's `decay`.
-caret_decay_arg <- "weight_decay"
+caret_decay_arg <- "decay"
 
 #' mlp() as a model for caret
 #'
@@ -10,7 +10,8 @@ caret_decay_arg <- "weight_decay"
 #' takes as its `method`, so that caret tunes, resamples and compares
 #' fwdprop networks as it does its built-in models. The tuning parameters
 #' are those of caret's `"nnet"` model: `hidden`, the width of the single
-#' hidden layer, and `decay`, the weight decay. The default grid is
+#' hidden layer, and `decay`, the weight decay in nnet's meaning (the
+#' `decay` argument of [mlp()] and [fit()]). The default grid is
 #' caret's for `"nnet"` too (widths 1, 3, 5, ... and decays 0 and
 #' 10^-1 ... 10^-4).
 #'
