@@ -83,6 +83,8 @@ test_that("the report template's tables are aligned in an html_vignette too", {
   on.exit(options(old), add = TRUE)
   html <- rmarkdown::render(rmd, output_format = "rmarkdown::html_vignette", output_dir = dir,
                             quiet = TRUE, intermediates_dir = dir, envir = new.env())
+  # the template puts knitr's table options back as they were
+  expect_null(getOption("knitr.table.format"))
   page <- readLines(html, warn = FALSE, encoding = "UTF-8")
   expect_false(any(grepl("## Error", page, fixed = TRUE)))
   tables <- html_tables(page)
