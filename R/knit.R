@@ -22,8 +22,11 @@
 #'
 #' knitr calls these methods itself; call `knitr::knit_print()` in a chunk
 #' to change `digits`, `weights` or the number of rows shown. Tables are
-#' made by [knitr::kable()] in the format of the document (markdown tables
-#' in R Markdown, so they work in HTML, PDF and Word output alike).
+#' made by [knitr::kable()] in the format of the document: in HTML output
+#' (`html_document`, `html_vignette`, pkgdown articles) HTML tables in which
+#' each column's header is aligned as its numbers are (right for numbers,
+#' left for text), whatever the page's style sheet; markdown tables
+#' elsewhere (PDF, Word, GitHub markdown).
 #'
 #' @param x A network from [network()], or a trace from
 #'   `forward(net, x, trace = TRUE)`.
@@ -278,8 +281,7 @@ kable_matrix <- function(m, caption = NULL, digits = 4L, max_rows = 20L, max_col
     caption <- paste0(caption, if (!is.null(caption)) " " else "",
                       sprintf("(%s shown)", paste(cut, collapse = ", ")))
   }
-  as.character(knitr::kable(df, caption = caption, align = c("l", rep("r", shown_c)),
-                            row.names = FALSE))
+  kable_table(df, caption, align = c("l", rep("r", shown_c)))
 }
 
 # A data frame as a table: numeric columns rounded to `digits`, the first
@@ -291,7 +293,46 @@ kable_frame <- function(df, caption = NULL, digits = 4L, max_rows = 20L) {
     caption <- paste0(caption, if (!is.null(caption)) " " else "",
                       sprintf("(first %d of %d rows shown)", nrow(df), n))
   }
-  as.character(knitr::kable(df, caption = caption, digits = digits, row.names = FALSE))
+  align <- ifelse(vapply(df, is.numeric, logical(1L)), "r", "l")
+  kable_table(df, caption, align = align, digits = digits)
+}
+
+# knitr::kable() of a data frame in the document's format. In HTML output
+# (html_document, html_vignette, pkgdown articles) an HTML table whose
+# header cells carry their column's alignment as an inline style, as its
+# body cells do: pandoc writes the alignment of a markdown table as an
+# `align` attribute, which the CSS of Bootstrap (html_document) and of
+# pkgdown overrides for header cells (`th { text-align: left }`), so that
+# the headers of right-aligned number columns stood left, over the
+# neighbouring column. Elsewhere (PDF, Word, GitHub markdown) a markdown
+# pipe table, whose alignment those formats honour.
+kable_table <- function(df, caption, align, digits = getOption("digits")) {
+  if (html_tables_wanted()) {
+    out <- knitr::kable(df, format = "html", caption = html_caption(caption), align = align,
+                        digits = digits, row.names = FALSE,
+                        table.attr = "class=\"table table-condensed\"")
+  } else {
+    out <- knitr::kable(df, format = "pipe", caption = caption, align = align, digits = digits,
+                        row.names = FALSE)
+  }
+  as.character(out)
+}
+
+# Whether knitr is writing HTML (not markdown for GitHub, whose pages drop
+# the inline styles of HTML tables).
+html_tables_wanted <- function() {
+  knitr::is_html_output(excludes = c("markdown", "gfm", "commonmark", "commonmark_x",
+                                     "markdown_strict", "markdown_github", "markdown_mmd",
+                                     "markdown_phpextra"))
+}
+
+# A caption's markdown (text with `code`) as HTML.
+html_caption <- function(caption) {
+  if (is.null(caption)) return(NULL)
+  caption <- gsub("&", "&amp;", caption, fixed = TRUE)
+  caption <- gsub("<", "&lt;", caption, fixed = TRUE)
+  caption <- gsub(">", "&gt;", caption, fixed = TRUE)
+  gsub("`([^`]*)`", "<code>\\1</code>", caption)
 }
 
 `%||%` <- function(x, y) if (is.null(x)) y else x

@@ -25,6 +25,8 @@ pkgs=(
   r-cran-progressr
   r-cran-pkgdown
   r-cran-xml2
+  r-cran-recipes # mlp() with a recipe (apt brings hardhat, dplyr, ...)
+  r-cran-caret # caret_mlp() (apt brings ggplot2, lattice, ...)
   pandoc
   xz-utils
   util-linux

@@ -52,3 +52,42 @@ table_numbers <- function(cells) {
   matrix(as.numeric(m), nrow(m))
 }
 
+
+# The alignment each cell of an HTML page's tables is shown with where a
+# style sheet sets `th { text-align: left }` (Bootstrap, pkgdown): the
+# inline style's `text-align`, else "left" for a header cell (the style
+# sheet's, which beats an `align` attribute) and the `align` attribute (or
+# "left") for a body cell. A list per table: `header` (one per column) and
+# `body` (a matrix, a row per table row).
+html_alignments <- function(html) {
+  html <- gsub("(?s)<script.*?</script>", "", paste(html, collapse = "\n"), perl = TRUE)
+  pieces <- strsplit(html, "<table", fixed = TRUE)[[1L]][-1L]
+  align_of <- function(tag) {
+    style <- regmatches(tag, regexpr("text-align:\\s*[a-z]+", tag))
+    if (length(style)) return(sub("text-align:\\s*", "", style))
+    attr <- regmatches(tag, regexpr("align=\"[a-z]+\"", tag))
+    if (startsWith(tag, "<td") && length(attr)) return(sub("align=\"([a-z]+)\"", "\\1", attr))
+    "left"
+  }
+  lapply(pieces, function(p) {
+    p <- sub("(?s)</table>.*$", "", p, perl = TRUE)
+    rows <- regmatches(p, gregexpr("(?s)<tr[^>]*>.*?</tr>", p, perl = TRUE))[[1L]]
+    tags <- lapply(rows, function(r) regmatches(r, gregexpr("<t[dh][^>]*>", r))[[1L]])
+    is_head <- vapply(tags, function(t) length(t) > 0L && all(startsWith(t, "<th")), logical(1L))
+    list(header = vapply(tags[[which(is_head)[1L]]], align_of, character(1L), USE.NAMES = FALSE),
+         body = do.call(rbind, lapply(tags[!is_head], function(t) vapply(t, align_of, character(1L), USE.NAMES = FALSE))))
+  })
+}
+
+# Every header cell of every table is aligned as the body cells of its
+# column (and these agree with each other).
+expect_aligned_tables <- function(page, min_tables = 1L) {
+  al <- html_alignments(page)
+  expect_gte(length(al), min_tables)
+  for (t in al) {
+    expect_identical(ncol(t$body), length(t$header))
+    for (j in seq_along(t$header)) {
+      expect_identical(unique(t$body[, j]), t$header[[j]])
+    }
+  }
+}

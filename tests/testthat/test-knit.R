@@ -190,3 +190,60 @@ test_that("knit_print() shows a training history as a table of its first, last a
   expect_identical(tab$cells[1L, ], c("epoch", "loss", "time"))
   expect_identical(nrow(tab$cells), 4L)
 })
+
+test_that("in HTML output every table's headers are aligned as their columns' cells", {
+  skip_if_not_installed("knitr")
+  skip_if_not_installed("rmarkdown")
+  skip_if_not(rmarkdown::pandoc_available("2.0"), "pandoc is not available")
+  dir <- tempfile("fwdprop-align")
+  dir.create(dir)
+  on.exit(unlink(dir, recursive = TRUE), add = TRUE)
+  # (an html_vignette's title is checked against \VignetteIndexEntry{})
+  old <- options(rmarkdown.html_vignette.check_title = FALSE)
+  on.exit(options(old), add = TRUE)
+  rmd <- file.path(dir, "align.Rmd")
+  writeLines(c(
+    "---", "title: align", "---", "",
+    "```{r}",
+    "library(fwdprop)",
+    "net <- network(weights = list(",
+    sprintf("  matrix(c(%s), 2),", paste(kn_beta, collapse = ", ")),
+    sprintf("  matrix(c(%s), 3)", paste(kn_gamma, collapse = ", ")),
+    "), biases = list(c(0.5, -0.25, 0), 0.125))",
+    "x <- matrix(1:6, ncol = 2, byrow = TRUE)",
+    "net",
+    "forward(net, x, trace = TRUE)",
+    "backward(net, x, c(0, 1, 1))",
+    "fit(net, x, c(0, 1, 1), epochs = 30, batch_size = 3, seed = 1)$history",
+    "```"
+  ), rmd)
+  for (format in c("html_document", "html_vignette")) {
+    html <- rmarkdown::render(rmd, output_format = paste0("rmarkdown::", format), output_dir = dir,
+                              intermediates_dir = dir, quiet = TRUE, envir = new.env())
+    page <- readLines(html, warn = FALSE, encoding = "UTF-8")
+    # layers, 2 weight tables, the trace's input and 2 layers, 2 gradient
+    # tables, the history
+    expect_length(html_tables(page), 9L)
+    expect_aligned_tables(page, 9L)
+    al <- html_alignments(page)
+    # numbers right, labels (the row names, the activation) left
+    expect_identical(al[[1L]]$header, c("right", "right", "right", "left", "right", "right"))
+    expect_identical(al[[2L]]$header, c("left", "right", "right", "right"))
+    # the numbers and captions are those of the markdown tables
+    tables <- html_tables(page)
+    kn_check_network_tables(tables)
+    kn_check_trace_tables(tables)
+    # the caption's code is code
+    expect_match(paste(page, collapse = " "),
+                 "<caption>\\s*Layer 1 \\(2 .{1,4} 3, sigmoid\\): <code>weights\\[\\[1\\]\\]</code> and\\s+<code>biases")
+    unlink(html)
+  }
+  # GitHub's markdown keeps markdown tables (GitHub drops inline styles)
+  md <- rmarkdown::render(rmd, output_format = rmarkdown::github_document(html_preview = FALSE),
+                          output_dir = dir, intermediates_dir = dir, quiet = TRUE, envir = new.env())
+  text <- readLines(md, warn = FALSE, encoding = "UTF-8")
+  expect_false(any(grepl("<table", text, fixed = TRUE)))
+  expect_length(md_tables(text), 9L)
+  expect_identical(md_tables(text)[[1L]]$cells[1L, ], c("layer", "inputs", "outputs", "activation", "weights", "biases"))
+  expect_true(any(grepl("|------:|-------:|--------:|:-----------|", text, fixed = TRUE)))
+})

@@ -14,6 +14,9 @@ test_that("the forward-pass report template renders to HTML with its diagram and
   # the weights' plot, the loss curves and the diagram are embedded as PNGs
   expect_identical(lengths(regmatches(page, gregexpr("<img src=\"data:image/png;base64,", page, fixed = TRUE))), 3L)
   expect_false(grepl("## Error", page, fixed = TRUE)) # no chunk failed
+  # every table's headers are aligned as their columns' numbers (inline
+  # styles, which Bootstrap's `th { text-align: left }` cannot override)
+  expect_aligned_tables(page, 10L)
   # the formulas are MathML, shown by the browser with no MathJax (which
   # would be loaded from the network)
   expect_gte(lengths(regmatches(page, gregexpr("<math display=", page, fixed = TRUE))), 6L)
@@ -66,4 +69,29 @@ test_that("the forward-pass report template renders to HTML with its diagram and
   p <- table_with_caption(tables, "Scores of the first six held-out flowers")
   expect_identical(p[1L, ], levels(iris$Species))
   expect_identical(matrix(as.numeric(p[-1L, ]), 6L), unname(round(head(predict(fitted, X[test, ])), 4)))
+})
+
+test_that("the report template's tables are aligned in an html_vignette too", {
+  skip_if_not_installed("rmarkdown")
+  skip_if_not(rmarkdown::pandoc_available("1.14"), "pandoc is not available")
+  dir <- tempfile("fwdprop-report")
+  dir.create(dir)
+  on.exit(unlink(dir, recursive = TRUE), add = TRUE)
+  rmd <- file.path(dir, "report.Rmd")
+  rmarkdown::draft(rmd, template = "forward-pass", package = "fwdprop", edit = FALSE)
+  old <- options(rmarkdown.html_vignette.check_title = FALSE)
+  on.exit(options(old), add = TRUE)
+  html <- rmarkdown::render(rmd, output_format = "rmarkdown::html_vignette", output_dir = dir,
+                            quiet = TRUE, intermediates_dir = dir, envir = new.env())
+  # the template puts knitr's table options back as they were
+  expect_null(getOption("knitr.table.format"))
+  page <- readLines(html, warn = FALSE, encoding = "UTF-8")
+  expect_false(any(grepl("## Error", page, fixed = TRUE)))
+  tables <- html_tables(page)
+  expect_length(Filter(function(t) !is.na(t$caption), tables), 10L)
+  expect_aligned_tables(page, 10L)
+  # the history: numbers right, under right-aligned headers
+  al <- html_alignments(page)
+  hist <- which(vapply(tables, function(t) !is.na(t$caption) && grepl("epochs", t$caption, fixed = TRUE), logical(1L)))
+  expect_identical(al[[hist]]$header[1:3], rep("right", 3L))
 })
