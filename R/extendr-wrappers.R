@@ -174,4 +174,45 @@ safetensors_read_impl <- function(path, names) .Call(wrap__safetensors_read_impl
 #' @noRd
 safetensors_write_impl <- function(path, names, tensors, shapes, metadata) .Call(wrap__safetensors_write_impl, path, names, tensors, shapes, metadata)
 
+#' `torch_manual_seed(seed)`: seeds the default generator; with
+#' `lecture = TRUE` also draws `randint(1, 1e6)` from it and seeds the
+#' initialisers' generator with that (torch for R of 2021), else the
+#' initialisers draw from the default generator (PyTorch).
+#' @keywords internal
+#' @noRd
+torch_rng_seed_impl <- function(seed, lecture) .Call(wrap__torch_rng_seed_impl, seed, lecture)
+
+#' Seeds only the initialisers' own generator and makes them draw from it.
+#' @keywords internal
+#' @noRd
+torch_rng_seed_init_impl <- function(seed) .Call(wrap__torch_rng_seed_init_impl, seed)
+
+#' `n` values of `torch_rand(n)` (`normal = FALSE`) or `torch_randn(n)`
+#' from the default generator, float (`double = FALSE`) or double.
+#' @keywords internal
+#' @noRd
+torch_rng_draw_impl <- function(n, normal, double) .Call(wrap__torch_rng_draw_impl, n, normal, double)
+
+#' `n` values of `torch_randint(low, high)` from the default generator,
+#' as doubles; `low < high`, both whole numbers below 2^53 in size.
+#' @keywords internal
+#' @noRd
+torch_rng_randint_impl <- function(n, low, high) .Call(wrap__torch_rng_randint_impl, n, low, high)
+
+#' `nn_linear(n_in, n_out, bias)`'s initial values from the initialisers'
+#' generator: `list(weight = n_out x n_in matrix, bias = vector or NULL)`.
+#' @keywords internal
+#' @noRd
+torch_rng_linear_impl <- function(n_in, n_out, bias, double) .Call(wrap__torch_rng_linear_impl, n_in, n_out, bias, double)
+
+#' The whole state of the streams as a raw vector.
+#' @keywords internal
+#' @noRd
+torch_rng_state_impl <- function() .Call(wrap__torch_rng_state_impl)
+
+#' Restores a state from `torch_rng_state_impl()`.
+#' @keywords internal
+#' @noRd
+torch_rng_restore_impl <- function(state) .Call(wrap__torch_rng_restore_impl, state)
+
 

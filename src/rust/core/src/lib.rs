@@ -20,7 +20,9 @@
 //!   the bias;
 //! * [`forward`]: the forward passes (fused, unfused, allocation-free);
 //! * [`backward`]: the gradient of a loss (blocked and unfused);
-//! * [`optim`]: training epochs (SGD, Adam).
+//! * [`optim`]: training epochs (SGD, Adam);
+//! * [`torch_rng`]: libtorch's CPU random streams (mt19937, uniform, normal,
+//!   `nn_linear()`'s initialisation), number for number.
 
 pub mod activation;
 pub mod backward;
@@ -33,6 +35,7 @@ pub mod memory;
 mod nan;
 pub mod network;
 pub mod optim;
+pub mod torch_rng;
 mod parallel;
 mod product;
 #[cfg(test)]

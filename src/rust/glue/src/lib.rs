@@ -16,6 +16,7 @@ mod learn;
 mod ops;
 mod safetensors;
 mod tensor;
+mod torch_rng;
 
 extendr_module! {
     mod fwdprop;
@@ -23,6 +24,7 @@ extendr_module! {
     use learn;
     use json;
     use safetensors;
+    use torch_rng;
 }
 
 /// Registers the package's `.Call` routines: extendr's (the functions of
