@@ -88,25 +88,42 @@ forward_checked <- function(net, x, trace, threads, call = sys.call(-1L),
 #' (a data frame or a matrix with column names; for formula fits, a data
 #' frame with the formula's variables), applies the input scaling the
 #' network was fitted with, returns a numeric response on its original
-#' scale, and with `type = "class"` returns classes as a factor with the
-#' network's class levels.
+#' scale, and returns classes as a factor with the network's class levels.
 #'
-#' Classes: the most probable output of a softmax (or several sigmoid)
-#' outputs, or for a single sigmoid output the second class where the
-#' output is above 0.5. Without class levels, classes are column numbers
-#' (or 0 and 1 for a single output).
+#' `type` says what is returned, one row per row of `newdata` (with its
+#' row names), columns named by class or by response:
+#' * `"response"` (the default): the network's output on the response's
+#'   scale: for a regression, values in the units of the response (one
+#'   column per response); for a classifier with one sigmoid output (two
+#'   classes), the probability of the second class, one column named by
+#'   it; for a softmax output, one probability column per class.
+#' * `"prob"`: class probabilities, one column per class, also for two
+#'   classes (`1 - p` and `p`); rows sum to 1.
+#' * `"class"`: the predicted classes, a factor with the classes of the
+#'   training data: the most probable class, or for two classes the
+#'   second one where its probability is at least `threshold`. Without
+#'   class levels, classes are column numbers (or 0 and 1 for a single
+#'   output).
+#' * `"raw"` or `"link"` (the same): the output layer's `z`, before its
+#'   activation (logits of a classifier; for a regression fitted with a
+#'   scaled response, on the scale the network was trained on).
 #'
 #' @param object A network from [network()], [mlp()], [fit()] or
 #'   `as_network()`.
-#' @param newdata A numeric matrix or data frame, one row per sample.
-#' @param type `"response"` (the network's output) or `"class"`.
+#' @param newdata A numeric matrix or data frame, one row per sample. For a
+#'   model from [mlp()] it may be left out: then the predictions are those
+#'   of the training rows (the fitted values).
+#' @param type `"response"`, `"prob"`, `"class"`, `"raw"` or `"link"`; see
+#'   Details.
+#' @param threshold For a classifier with two classes and `type = "class"`:
+#'   the probability of the second class from which it is predicted, a
+#'   number in (0, 1).
 #' @inheritParams forward
 #' @param ... Not used; any argument here is an error (a misspelt `trace`
 #'   or `threads` would otherwise be silently ignored).
-#' @return With `type = "response"`, as [forward()]: a matrix with one row
-#'   per sample and one column per output. With `type = "class"`, a
-#'   factor (or integer vector) with one class per sample. With `trace =
-#'   TRUE`, the trace of the network's own (scaled) values.
+#' @return With `type = "class"`, a factor (or integer vector) with one
+#'   class per sample. Otherwise a matrix with one row per sample. With
+#'   `trace = TRUE`, the trace of the network's own (scaled) values.
 #' @export
 #' @examples
 #' net <- network(c(4, 5, 3), output = "softmax", seed = 1)
@@ -115,15 +132,23 @@ forward_checked <- function(net, x, trace, threads, call = sys.call(-1L),
 #'
 #' m <- mlp(Species ~ ., data = iris, hidden = 3, epochs = 30, seed = 1)
 #' predict(m, iris[c(1, 51, 101), ], type = "class")
-predict.fwdprop_network <- function(object, newdata, type = c("response", "class"),
-                                    trace = FALSE, threads = NULL, ...) {
+#' predict(m, iris[c(1, 51, 101), ], type = "raw")
+#'
+#' two <- droplevels(iris[51:150, ])
+#' b <- mlp(Species ~ ., data = two, hidden = 2, epochs = 30, seed = 1)
+#' predict(b, two[c(1, 100), ])                  # P(virginica)
+#' predict(b, two[c(1, 100), ], type = "prob")   # both classes
+#' predict(b, two[c(1, 100), ], type = "class", threshold = 0.8)
+predict.fwdprop_network <- function(object, newdata, type = c("response", "prob", "class", "raw", "link"),
+                                    trace = FALSE, threads = NULL, ..., threshold = 0.5) {
   call <- sys.call()
   if (missing(newdata)) {
     fwdprop_error("`newdata` is missing: give the inputs, a numeric matrix with one row per sample.",
                   call = call)
   }
-  check_no_dots(..., fun = "predict()", call = call, choices = c("newdata", "type", "trace", "threads"))
-  response <- identical(type, c("response", "class")) || identical(type, "response")
+  check_no_dots(..., fun = "predict()", call = call,
+                choices = c("newdata", "type", "threshold", "trace", "threads"))
+  response <- identical(type, predict_types) || identical(type, "response")
   if (response && is.list(object) && is_plain_network(object)) {
     res <- .Call(fwdprop_forward_fast, object, newdata, trace, threads)
     if (is.null(res)) {
@@ -132,15 +157,31 @@ predict.fwdprop_network <- function(object, newdata, type = c("response", "class
     }
     return(res)
   }
-  type <- if (response) "response" else check_choice(type, "type", c("response", "class"), call = call)
+  predict_network(object, newdata, type, threshold, trace, threads, call)
+}
+
+predict_types <- c("response", "prob", "class", "raw", "link")
+
+# predict() of a network or a model from mlp(): checks, inputs, the forward
+# pass (through an identity output layer for "raw"), outputs. Errors name
+# `call`.
+predict_network <- function(object, newdata, type, threshold, trace, threads, call) {
+  type <- check_choice(type, "type", predict_types, call = call)
   object <- check_network(object, "object", call = call)
+  if (!identical(threshold, 0.5)) {
+    check_threshold(object, threshold, type, call)
+  }
   x <- network_input(object, newdata, "newdata", call = call)
-  res <- forward_checked(object, x, trace, threads, call = call,
+  net <- object
+  if (type %in% c("raw", "link")) {
+    net$activations[[length(net$activations)]] <- "identity"
+  }
+  res <- forward_checked(net, x, trace, threads, call = call,
                          net_arg = "object", x_arg = "newdata")
-  if (!identical(trace, FALSE)) {
+  if (!identical(trace, FALSE) || type %in% c("raw", "link")) {
     return(res)
   }
-  network_output(object, res, type, call = call)
+  network_output(object, res, type, threshold = threshold, call = call)
 }
 
 #' @export

@@ -28,6 +28,8 @@ input_names <- function(net) rownames(net[["weights"]][[1L]])
 # network's input names where `x` has column names, checked and coerced by
 # as_input_matrix(), then scaled.
 network_input <- function(net, x, arg = "x", call = sys.call(-1L)) {
+  # row names of a data frame kept unless they are the automatic 1, 2, ...
+  rn <- if (is.data.frame(x) && .row_names_info(x) > 0L) row.names(x) else NULL
   tt <- net[["terms"]]
   if (!is.null(tt) && is.data.frame(x)) {
     x <- model_matrix(tt, x, arg, call)
@@ -48,6 +50,7 @@ network_input <- function(net, x, arg = "x", call = sys.call(-1L)) {
     }
   }
   x <- as_input_matrix(x, net$sizes[[1L]], arg = arg, call = call)
+  if (!is.null(rn) && is.null(rownames(x))) rownames(x) <- rn
   sc <- net[["scaling"]]
   if (!is.null(sc)) {
     x <- scale_columns(x, sc$center, sc$scale)
@@ -74,18 +77,26 @@ model_matrix <- function(tt, data, arg, call) {
                     call = call)
     }
   )
-  x <- stats::model.matrix(tt$terms, mf, contrasts.arg = tt$contrasts)
+  x <- tryCatch(stats::model.matrix(tt$terms, mf, contrasts.arg = tt$contrasts), error = function(e) {
+    # e.g. a column that was a factor in training but is not one here
+    fwdprop_error(sprintf("`%s` does not fit the network's formula: %s (are its columns of the types they had in training?)",
+                          arg, conditionMessage(e)), call = call)
+  })
   x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
   attr(x, "assign") <- NULL
   attr(x, "contrasts") <- NULL
   x
 }
 
-# The network's raw output as the user's scale: regression targets
-# un-scaled, or classes.
-network_output <- function(net, out, type, call = sys.call(-1L)) {
+# The network's output (`out`, after the output activation) as the user's
+# scale: regression targets un-scaled, class probabilities (`"prob"`: one
+# column per class, also for a single sigmoid output) or classes.
+network_output <- function(net, out, type, threshold = 0.5, call = sys.call(-1L)) {
   if (type == "class") {
-    return(output_classes(net, out, call))
+    return(output_classes(net, out, threshold, call))
+  }
+  if (type == "prob") {
+    return(output_probabilities(net, out, call))
   }
   ts <- net[["target_scaling"]]
   if (!is.null(ts)) {
@@ -96,20 +107,62 @@ network_output <- function(net, out, type, call = sys.call(-1L)) {
   out
 }
 
-# Classes from a classifier's output: the most probable of several softmax
-# (or sigmoid) outputs, or output > 0.5 for a single sigmoid output; a
-# factor with the network's levels, or integer class numbers without.
-output_classes <- function(net, out, call) {
+# Refuses an output layer that gives no probabilities or classes.
+check_classifier <- function(net, type, call) {
   act <- net$activations[[length(net$activations)]]
   if (!(act %in% c("softmax", "sigmoid"))) {
     fwdprop_error(sprintf(
-      "`type = \"class\"` needs a classifier (a softmax or sigmoid output layer), but the network's output is \"%s\".",
-      act
+      "`type = \"%s\"` needs a classifier (a softmax or sigmoid output layer), but the network's output is \"%s\".",
+      type, act
     ), call = call)
   }
+  act
+}
+
+# `threshold` of predict(): a probability, for a classifier with a single
+# sigmoid output (two classes) and `type = "class"`.
+check_threshold <- function(net, threshold, type, call) {
+  if (!is.numeric(threshold) || length(threshold) != 1L || is.na(threshold) ||
+      threshold <= 0 || threshold >= 1) {
+    fwdprop_error(sprintf("`threshold` must be a single number in (0, 1), not %s.",
+                          describe_value(threshold)), call = call)
+  }
+  k <- net$sizes[[length(net$sizes)]]
+  act <- net$activations[[length(net$activations)]]
+  if (k != 1L || act != "sigmoid") {
+    fwdprop_error(sprintf(paste(
+      "`threshold` applies to a classifier of two classes (one sigmoid output), but the network has",
+      "%d %s output%s; the class is the most probable one."), k, act, if (k == 1L) "" else "s"), call = call)
+  }
+  if (type != "class") {
+    fwdprop_error(sprintf("`threshold` applies to `type = \"class\"` only, not to `type = \"%s\"`.", type),
+                  call = call)
+  }
+  invisible(threshold)
+}
+
+# Class probabilities, one column per class: a softmax output as it is, a
+# single sigmoid output p as the two columns 1 - p and p.
+output_probabilities <- function(net, out, call) {
+  check_classifier(net, "prob", call)
+  if (ncol(out) > 1L) {
+    return(out)
+  }
+  lev <- net[["levels"]]
+  if (is.null(lev)) lev <- c("0", "1")
+  p <- cbind(1 - out[, 1L], out[, 1L])
+  dimnames(p) <- list(rownames(out), lev)
+  p
+}
+
+# Classes from a classifier's output: the most probable of several softmax
+# (or sigmoid) outputs, or output >= threshold for a single sigmoid output; a
+# factor with the network's levels, or integer class numbers without.
+output_classes <- function(net, out, threshold = 0.5, call) {
+  check_classifier(net, "class", call)
   k <- ncol(out)
   idx <- if (k == 1L) {
-    ifelse(out[, 1L] > 0.5, 2L, 1L)
+    ifelse(out[, 1L] >= threshold, 2L, 1L)
   } else {
     # NA rows give NA, as which.max() of NA would not
     cls <- max.col(out, ties.method = "first")

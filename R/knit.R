@@ -89,6 +89,44 @@ knit_print.fwdprop_network <- function(x, options = NULL, ..., digits = 4L, weig
 }
 
 #' @rdname knit_print.fwdprop_network
+#' @usage
+#' \method{knit_print}{fwdprop_mlp}(x, options = NULL, ..., digits = 4L, weights = FALSE)
+#' @details A model from [mlp()] shows its formula (or call), a table of
+#'   its fit statistics (as [summary()][summary.fwdprop_mlp()]: loss and
+#'   accuracy or RMSE on the training and validation rows), its classes
+#'   and their counts, then the network's tables (without the weights
+#'   unless `weights = TRUE`).
+#' @exportS3Method knitr::knit_print
+knit_print.fwdprop_mlp <- function(x, options = NULL, ..., digits = 4L, weights = FALSE) {
+  call <- sys.call()
+  s <- summary(x)
+  digits <- check_digits(digits, call = call)
+  what <- if (is.null(s$formula)) deparse1(s$call) else deparse1(s$formula)
+  unit <- if (identical(s$optimizer, "bfgs")) "iterations" else "epochs"
+  head <- sprintf("**fwdprop mlp** `%s`: %s, %s loss, %d %s (%s), %d rows trained on, %d held out.",
+                  what, s$optimizer, s$loss_name, s$epochs, unit, gsub("_", " ", s$stopped),
+                  s$rows[["train"]], s$rows[["validation"]])
+  stat <- data.frame(rows = c("train", "validation"), loss = c(s$loss, s$val_loss), stringsAsFactors = FALSE)
+  if (!is.null(s$accuracy)) {
+    stat$accuracy <- unname(s$accuracy)
+  } else {
+    rm <- s$rmse
+    colnames(rm) <- if (ncol(rm) == 1L) "rmse" else paste0("rmse ", colnames(rm))
+    stat <- cbind(stat, rm)
+  }
+  if (s$rows[["validation"]] == 0L) stat <- stat[1L, , drop = FALSE]
+  parts <- list(head, kable_frame(stat, caption = "Fit statistics", digits = digits))
+  if (!is.null(s$classes)) {
+    counts <- data.frame(class = names(s$classes), rows = as.vector(s$classes), stringsAsFactors = FALSE)
+    parts <- c(parts, list(kable_frame(counts, caption = "Classes")))
+  }
+  net <- x
+  class(net) <- setdiff(class(x), "fwdprop_mlp")
+  parts <- c(parts, list(as.character(knit_print.fwdprop_network(net, digits = digits, weights = weights))))
+  knit_parts(parts)
+}
+
+#' @rdname knit_print.fwdprop_network
 #' @usage NULL
 #' @exportS3Method knitr::knit_print
 knit_print.fwdprop_trace <- function(x, options = NULL, ..., digits = 4L, rows = 20L) {

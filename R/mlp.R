@@ -41,12 +41,29 @@
 #'     of the training (see [fit()]); drawn from R's generator when `NULL`;
 #'
 #'   and the arguments of [fit()]: `optimizer`, `epochs`, `batch_size`,
-#'   `learn_rate`, `weight_decay`, `validation`, `patience`, `maxit`,
-#'   `threads`, `verbose`, ...
-#' @return A fitted `fwdprop_network`, with `$levels` (classifiers),
-#'   `$scaling`, `$target_scaling` (a scaled numeric response), `$terms`
-#'   (formula fits), `$history` and `$training` (see [fit()]).
-#' @seealso [fit()], [predict.fwdprop_network()]
+#'   `learn_rate`, `decay` (nnet's meaning), `weight_decay` (torch's),
+#'   `validation`, `patience`, `maxit`, `threads`, `verbose`, ...
+#' @return A model of class `fwdprop_mlp`: a fitted `fwdprop_network`
+#'   (everything that takes a network takes it) with `$levels`
+#'   (classifiers), `$scaling`, `$target_scaling` (a scaled numeric
+#'   response), `$terms` (formula fits), `$history` and `$training` (see
+#'   [fit()]), and what the model functions of R use: `$call` (with the
+#'   seed used, so that [update()][update.fwdprop_mlp()] fits from the same
+#'   start), and the training data: `$model`, the model frame (formula
+#'   fits), or `$x` and `$y`. Its methods: [predict()][predict.fwdprop_mlp()]
+#'   (`type = "response"`, `"prob"`, `"class"`, `"raw"`),
+#'   [fitted()][fitted.fwdprop_mlp()], `residuals()`, `coef()`, `nobs()`,
+#'   `formula()`, `terms()`, `model.frame()`, `update()`,
+#'   [print()][print.fwdprop_mlp()], `summary()`, `glance()`, `tidy()` and,
+#'   in R Markdown, `knit_print()`. A saved model ([saveRDS()]) holds no
+#'   environment of the session that fitted it: it is small, and predicts
+#'   in another session once fwdprop is loaded.
+#'
+#'   Arguments that are not mlp()'s or [fit()]'s are errors that name the
+#'   argument meant, also for nnet's names (`size` is `hidden`; `decay`
+#'   means what it means in nnet; `linout`, `entropy` and `softmax` are not
+#'   needed).
+#' @seealso [fit()], [predict.fwdprop_mlp()], [summary.fwdprop_mlp()], [fitted.fwdprop_mlp()]
 #' @export
 #' @examples
 #' set.seed(1)
@@ -66,7 +83,9 @@ mlp <- function(x, ...) {
 #' @rdname mlp
 #' @export
 mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.omit) {
-  call <- sys.call()
+  call <- mlp_call(sys.call())
+  record <- match.call()
+  mlp_check_dots(..., call = call)
   formula <- x
   if (missing(data) || !is.data.frame(data)) {
     fwdprop_error("`data` must be a data frame holding the formula's variables.", call = call)
@@ -76,6 +95,7 @@ mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.
   names(mf)[names(mf) == "x"] <- "formula"
   mf[[1L]] <- quote(stats::model.frame)
   mf$drop.unused.levels <- TRUE
+  frame_call <- mf
   mf <- tryCatch(eval(mf, parent.frame()), error = function(e) {
     fwdprop_error(sprintf("the formula does not fit `data`: %s", conditionMessage(e)), call = call)
   })
@@ -84,17 +104,20 @@ mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.
   if (is.null(y)) {
     fwdprop_error("the formula has no response: write it as `y ~ x1 + x2`.", call = call)
   }
+  response <- deparse1(attr(tt, "variables")[[attr(tt, "response") + 1L]])
+  if (!is.null(attr(tt, "offset"))) {
+    fwdprop_error("the formula has an `offset()` term, which a network cannot use: remove it.", call = call)
+  }
   if (length(attr(tt, "term.labels")) == 0L) {
-    fwdprop_error("the formula has no predictors: write it as `y ~ x1 + x2` (or `y ~ .` for all columns).",
-                  call = call)
+    fwdprop_error(sprintf(paste(
+      "the formula `%s` has no predictors: a network needs inputs. Write it as `%s ~ x1 + x2`",
+      "(or `%s ~ .` for all columns)."), deparse1(formula), response, response), call = call)
   }
   if (nrow(mf) == 0L) {
+    check_response_not_all_na(frame_call, response, parent.frame(), call)
     fwdprop_error(sprintf(paste(
       "no rows are left to train on: each of the %d rows of `data` has a missing value in one of",
       "the formula's variables (or lies outside `subset`)."), nrow(data)), call = call)
-  }
-  if (!is.null(attr(tt, "offset"))) {
-    fwdprop_error("the formula has an `offset()` term, which a network cannot use: remove it.", call = call)
   }
   check_predictors(mf[-attr(tt, "response")], call = call)
   xm <- stats::model.matrix(tt, mf)
@@ -102,33 +125,94 @@ mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.
   xm <- xm[, colnames(xm) != "(Intercept)", drop = FALSE]
   attr(xm, "assign") <- NULL
   attr(xm, "contrasts") <- NULL
-  terms_info <- list(terms = stats::delete.response(tt),
+  terms_info <- list(terms = strip_environment(stats::delete.response(tt)),
                      xlevels = stats::.getXlevels(tt, mf), contrasts = contr)
-  mlp_fit(xm, y, hidden, terms_info, call, ...)
+  attr(mf, "terms") <- strip_environment(tt)
+  m <- mlp_fit(xm, y, hidden, terms_info, call, response = response, ...)
+  mlp_record(m, record, call, model = mf)
 }
 
 #' @rdname mlp
 #' @export
 mlp.default <- function(x, y, hidden = 5, ...) {
-  call <- sys.call()
+  call <- mlp_call(sys.call())
+  record <- match.call()
+  mlp_check_dots(..., call = call)
   terms_info <- NULL
+  x_train <- x
   if (is.data.frame(x) && !all(vapply(x, is_numeric_storage, logical(1L)))) {
     # factor predictors: expanded as model.matrix() does, and remembered
     check_predictors(x, call = call)
     tt <- stats::terms(~., data = x)
     mf <- stats::model.frame(tt, x, na.action = stats::na.pass, drop.unused.levels = TRUE)
     xm <- stats::model.matrix(tt, mf)
-    terms_info <- list(terms = tt, xlevels = stats::.getXlevels(tt, mf),
+    terms_info <- list(terms = strip_environment(tt), xlevels = stats::.getXlevels(tt, mf),
                        contrasts = attr(xm, "contrasts"))
     x <- xm[, colnames(xm) != "(Intercept)", drop = FALSE]
     attr(x, "assign") <- NULL
     attr(x, "contrasts") <- NULL
   }
-  mlp_fit(x, y, hidden, terms_info, call, ...)
+  m <- mlp_fit(x, y, hidden, terms_info, call, response = NULL, ...)
+  if (is.character(y) || is.logical(y)) y <- factor(y)
+  if (is.factor(y)) y <- droplevels(y)
+  mlp_record(m, record, call, x = x_train, y = y)
+}
+
+# The call as the user wrote it, for messages and the model's record: a
+# method's call names the method (mlp.formula), which the user did not call.
+mlp_call <- function(call) {
+  if (is.call(call) && identical(call[[1L]], quote(mlp.formula)) || identical(call[[1L]], quote(mlp.default))) {
+    call[[1L]] <- quote(mlp)
+  }
+  call
+}
+
+# A formula's (or terms') environment replaced by the global one: what a
+# model keeps of its formula must not hold on to the frame it was fitted
+# in (saveRDS() would write everything that frame holds). Prediction needs
+# only the variables of `newdata` and functions found from the global
+# environment, as for a formula typed at the console.
+strip_environment <- function(f) {
+  if (!is.null(f)) environment(f) <- globalenv()
+  f
+}
+
+# With no row left after `na.action`: is the response NA in every row? Then
+# say so (rather than blame the predictors).
+check_response_not_all_na <- function(frame_call, response, env, call) {
+  frame_call$na.action <- quote(stats::na.pass)
+  all_rows <- tryCatch(eval(frame_call, env), error = function(e) NULL)
+  if (is.null(all_rows) || nrow(all_rows) == 0L) return(invisible())
+  y <- stats::model.response(all_rows)
+  if (all(is.na(y))) {
+    fwdprop_error(sprintf(
+      "the response `%s` is NA in every one of the %d rows of `data`: there is nothing to learn from.",
+      response, nrow(all_rows)), call = call)
+  }
+  invisible()
+}
+
+# What a fitted model keeps beyond its network, for its methods (fitted(),
+# residuals(), update(), model.frame(), summary(), ...): the call (with the
+# seed that was used, so that update() fits again from the same start), and
+# the training data: the model frame of a formula fit (as lm() keeps it),
+# or `x` and `y`.
+mlp_record <- function(m, record, call, model = NULL, x = NULL, y = NULL) {
+  record[[1L]] <- call[[1L]]
+  record$seed <- m$training$seed
+  names(record)[names(record) == "x"] <- ""
+  m$call <- record
+  m$model <- model
+  m$x <- x
+  m$y <- y
+  class(m) <- c("fwdprop_mlp", class(m))
+  m
 }
 
 # Refuses predictors that model.matrix() would turn into an R error: complex
-# columns, and factors (or strings) with a single level in the rows used.
+# columns, and factors (or strings) with a single level in the rows used;
+# warns of a factor (or strings) with so many levels that it becomes
+# hundreds of inputs, or one input per few rows (an identifier).
 check_predictors <- function(df, call) {
   for (name in names(df)) {
     v <- df[[name]]
@@ -144,13 +228,33 @@ check_predictors <- function(df, call) {
           "Drop it from the formula (or the data)."
         ), name, if (length(lv) == 1L) sprintf("a single level (\"%s\")", lv) else "no level"), call = call)
       }
+      n <- length(v)
+      if (length(lv) > 100L || (length(lv) > 10L && length(lv) >= n / 2)) {
+        warning(fwdprop_warning(sprintf(paste(
+          "predictor `%s` has %d levels in %d rows: it becomes %d inputs (one per level but the first)%s.",
+          "Drop it, or group its levels, unless that is what you mean."
+        ), name, length(lv), n, length(lv) - 1L,
+        if (length(lv) >= n / 2) ", and looks like an identifier" else ""), call = call))
+      }
     }
   }
   invisible(df)
 }
 
-mlp_fit <- function(x, y, hidden, terms_info, call, activation = "sigmoid", output = NULL,
-                    loss = NULL, scale = TRUE, init = NULL, seed = NULL, ...) {
+mlp_fit <- function(x, y, hidden, terms_info, call, response = NULL, activation = "sigmoid",
+                    output = NULL, loss = NULL, scale = TRUE, init = NULL, seed = NULL, ...) {
+  withCallingHandlers(
+    mlp_fit_network(x, y, hidden, terms_info, call, response, activation, output, loss, scale, init, seed, ...),
+    fwdprop_error = function(e) {
+      # errors of network() and fit() reported as mlp()'s
+      e$call <- call
+      stop(e)
+    }
+  )
+}
+
+mlp_fit_network <- function(x, y, hidden, terms_info, call, response, activation, output, loss, scale,
+                            init, seed, ...) {
   if (is.data.frame(x)) {
     x <- as_input_matrix(x, ncol(x), "x", call = call)
   } else {
@@ -164,23 +268,11 @@ mlp_fit <- function(x, y, hidden, terms_info, call, activation = "sigmoid", outp
   }
   hidden <- as.integer(hidden[hidden > 0])
   scale <- check_flag(scale, "scale", call = call)
-  n <- nrow(x)
-  levels <- NULL
-  if (is.character(y) || is.logical(y)) y <- factor(y)
-  if (is.factor(y)) {
-    y <- droplevels(y)
-    levels <- levels(y)
-    if (length(levels) < 2L) {
-      fwdprop_error(sprintf("`y` has %d class%s: a classifier needs at least two.", length(levels),
-                            if (length(levels) == 1L) "" else "es"), call = call)
-    }
-    k <- if (length(levels) == 2L) 1L else length(levels)
-    if (is.null(output)) output <- if (k == 1L) "sigmoid" else "softmax"
-  } else {
-    check_numeric(y, "y", call = call)
-    k <- if (is.null(dim(y))) 1L else ncol(y)
-    if (is.null(output)) output <- "identity"
-  }
+  r <- mlp_response(y, response, call)
+  y <- r$y
+  levels <- r$levels
+  k <- r$k
+  if (is.null(output)) output <- r$output
   seed <- check_seed(seed, call = call)
   if (is.null(init)) {
     init <- if (is.character(activation) && !anyNA(activation) && all(activation == "relu")) "he" else "xavier"
@@ -188,7 +280,7 @@ mlp_fit <- function(x, y, hidden, terms_info, call, activation = "sigmoid", outp
   net <- network(c(ncol(x), hidden, k), activation = activation, output = output, bias = TRUE,
                  init = init, seed = seed)
   rownames(net$weights[[1L]]) <- colnames(x)
-  if (!is.null(levels) && k > 1L) colnames(net$weights[[length(net$weights)]]) <- levels
+  colnames(net$weights[[length(net$weights)]]) <- r$names
   if (!is.null(levels)) net$levels <- levels
   if (scale) {
     center <- colMeans(x, na.rm = TRUE)
@@ -206,13 +298,69 @@ mlp_fit <- function(x, y, hidden, terms_info, call, activation = "sigmoid", outp
     }
   }
   if (!is.null(terms_info)) net$terms <- terms_info
-  fitted <- withCallingHandlers(
-    fit(net, x, y, loss = loss, seed = seed, ...),
-    fwdprop_error = function(e) {
-      # report fit()'s argument errors as mlp()'s
-      e$call <- call
-      stop(e)
+  fit(net, x, y, loss = loss, seed = seed, ...)
+}
+
+# The response as the network learns it: a factor (from characters or
+# logicals) with its levels, the number of outputs, the output activation
+# they call for and the names of the outputs (the classes; the second class
+# for a single sigmoid output; the response's name or its columns' names).
+# `response`: the response's name in a formula, NULL for `y`.
+mlp_response <- function(y, response, call) {
+  what <- if (is.null(response)) "`y`" else sprintf("the response `%s`", response)
+  if (is.character(y) || is.logical(y)) y <- factor(y)
+  if (length(y) > 0L && all(is.na(y))) {
+    fwdprop_error(sprintf("%s is NA in every row: there is nothing to learn from.", what), call = call)
+  }
+  if (is.factor(y)) {
+    y <- droplevels(y)
+    levels <- levels(y)
+    if (length(levels) < 2L) {
+      fwdprop_error(sprintf("%s has %s in the rows used: a classifier needs at least two classes.", what,
+                            if (length(levels) == 1L) sprintf("a single class (\"%s\")", levels) else "no class"),
+                    call = call)
+    }
+    k <- if (length(levels) == 2L) 1L else length(levels)
+    return(list(y = y, levels = levels, k = k, output = if (k == 1L) "sigmoid" else "softmax",
+                names = if (k == 1L) levels[[2L]] else levels))
+  }
+  check_numeric(y, "y", call = call)
+  k <- if (is.null(dim(y))) 1L else ncol(y)
+  names <- if (k > 1L) colnames(y) else if (!is.null(response)) response else colnames(y)
+  list(y = y, levels = NULL, k = k, output = "identity", names = names)
+}
+
+# mlp()'s settings are fit()'s arguments and mlp()'s own: any other name is
+# an error naming mlp() (not fit(), which the user did not call), with the
+# argument meant, also for the names nnet::nnet() gives its settings.
+mlp_check_dots <- function(..., call) {
+  if (...length() == 0L) return(invisible())
+  dots <- ...names()
+  if (is.null(dots)) dots <- rep("", ...length())
+  if (!all(nzchar(dots))) {
+    fwdprop_error(sprintf(paste(
+      "mlp() takes its settings by name, but argument %d after `hidden` has none",
+      "(write e.g. `epochs = 50`)."), which(!nzchar(dots))[[1L]]), call = call)
+  }
+  known <- c("hidden", "activation", "output", "loss", "scale", "init", "seed",
+             setdiff(names(formals(fit.fwdprop_network)), c("object", "x", "y", "...")))
+  bad <- setdiff(dots, known)
+  if (length(bad) == 0L) return(invisible())
+  bad <- bad[[1L]]
+  automatic <- "mlp() chooses the output layer and the loss from the response (see ?mlp); to choose them yourself, use `output` and `loss`"
+  hint <- switch(bad,
+    size = , sizes = , units = , hidden_units = , layers = sprintf(
+      " %s is `hidden` here: the widths of the hidden layers (`hidden = c(10, 5)` for two).",
+      if (bad == "size") "nnet's `size`" else sprintf("`%s`", bad)),
+    linout = , entropy = , softmax = , censored = sprintf(" nnet's `%s` is not needed: %s.", bad, automatic),
+    trace = " nnet's `trace` is `verbose` here.",
+    rang = , Wts = " The starting weights come from `init` and `seed` here.",
+    skip = " A network from mlp() has no skip-layer connections.",
+    MaxNWts = " mlp() has no limit on the number of weights.",
+    {
+      d <- utils::adist(bad, known, ignore.case = TRUE)[1L, ]
+      if (min(d) <= max(2L, nchar(bad) %/% 3L)) sprintf(" Did you mean `%s`?", known[[which.min(d)]]) else ""
     }
   )
-  fitted
+  fwdprop_error(sprintf("mlp() has no argument `%s`.%s", bad, hint), call = call)
 }

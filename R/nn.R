@@ -418,39 +418,8 @@ linear_forward <- function(input, weight, bias, call = sys.call(-1L)) {
     ), call = call)
   }
   x <- if (length(shape) == 1L) tensor_view(input, c(1L, k)) else input
-  dtype <- same_dtype(x, weight, "`nn_linear()`", "input", "weight", call)
-  out <- linear_op(x, weight, bias, dtype)
+  out <- tensor_linear(x, weight, bias, call)
   if (length(shape) == 1L) tensor_view(out, -1L) else out
-}
-
-# x %*% t(weight) (+ bias) as one recorded operation (torch's addmm / mm):
-# on row-major data, t(out) = weight %*% t(x), with t(x) and t(weight)
-# the data read column-major.
-linear_op <- function(x, weight, bias, dtype) {
-  r <- .subset2(x, "shape")[[1L]]
-  o <- .subset2(weight, "shape")[[1L]]
-  k <- .subset2(weight, "shape")[[2L]]
-  xt <- matrix(.subset2(x, "data"), k, r)
-  wt <- matrix(.subset2(weight, "data"), k, o)
-  out <- crossprod(wt, xt)
-  if (!is.null(bias)) {
-    out <- out + .subset2(bias, "data")
-  }
-  out <- round_dtype(as.vector(out), dtype)
-  inputs <- if (is.null(bias)) list(x, weight) else list(x, weight, bias)
-  if (!(grad_needed(x, weight) || (!is.null(bias) && grad_needed(bias)))) {
-    return(new_tensor_obj(out, c(r, o), dtype))
-  }
-  rx <- .subset2(x, "requires_grad")
-  rw <- .subset2(weight, "requires_grad")
-  op_result(out, c(r, o), dtype, if (is.null(bias)) "MmBackward0" else "AddmmBackward0", inputs, function(g) {
-    gt <- matrix(g, o, r)
-    list(
-      if (rx) round_dtype(as.vector(wt %*% gt), dtype),
-      if (rw) round_dtype(as.vector(tcrossprod(xt, gt)), dtype),
-      if (!is.null(bias) && .subset2(bias, "requires_grad")) round_dtype(.rowSums(gt, o, r), dtype)
-    )[seq_along(inputs)]
-  })
 }
 
 #' Sequential containers

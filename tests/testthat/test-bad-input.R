@@ -785,7 +785,7 @@ test_that("fit() and mlp() refuse bad settings with fwdprop_error naming the arg
     cases("data", mlp(Species ~ ., data = as.matrix(iris[, 1:4])), mlp(Species ~ .)),
     cases("y", mlp(iris[, 1:4], factor(rep("a", 150)))),
     cases("scale", mlp(Species ~ ., data = iris, scale = NA)),
-    cases("type", predict(bad_net, X, type = "link"), predict(bad_net, X, type = NA))
+    cases("type", predict(bad_net, X, type = "logit"), predict(bad_net, X, type = NA))
   )
   n <- expect_bad_inputs(all_cases)
   expect_gte(n, 30)

@@ -105,6 +105,7 @@ replay_torch_rng <- function(mode, dtype, seed, ops) {
       u = torch_stream_uniform(as.numeric(arg), dtype),
       n = torch_stream_normal(as.numeric(arg), dtype),
       r = torch_stream_randint(as.numeric(arg), 1, 1e6),
+      R = torch_stream_randint(as.numeric(arg), -5, 2^40),
       L = {
         io <- as.numeric(strsplit(sub("b$", "", arg), "x", fixed = TRUE)[[1]])
         p <- torch_linear_init(io[1], io[2], bias = endsWith(arg, "b"), dtype = dtype)

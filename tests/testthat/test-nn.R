@@ -30,7 +30,7 @@ test_that("lecture 7: nn_linear()'s weights and outputs are the lecture's", {
   expect_equal(as_array(mat_op2$weight), matrix(c(0.3400, 0.3999, 0.1655, -0.5988, -0.0115, 0.1199), 3), tolerance = 2e-4)
   expect_equal(as_array(mat_op2$bias), c(0.5163, 0.0683, -0.5182), tolerance = 2e-4)
   expect_equal(as_array(mat_op2(X)), matrix(c(-0.3413, -0.8589, -1.3765, 0.4453, 1.2221, 1.9990, -0.1129, 0.4579, 1.0287), 3), tolerance = 2e-4)
-  # one rounding (torch's addmm) against two (mm, then +): within a float32 ulp
+  # the fused operation (torch's addmm) against mm, then +
   expect_equal(as_array(mat_op2(X)), as_array(X$mm(mat_op2$weight$t()) + mat_op2$bias), tolerance = 1e-6)
   expect_identical(format(mat_op2(X)$grad_fn), "AddmmBackward0")
   expect_identical(format(mat_op(X)$grad_fn), "MmBackward0")
@@ -172,7 +172,7 @@ test_that("lecture 8: the starting loss is 4268.52 and PyTorch's training is fol
   set.seed(2021)
   x <- sort(sample(1:100, 100))
   y <- x + 30 * sin(0.1 * x) + 5 * rnorm(100)
-  fwdprop:::torch_generator_seed(2021)
+  torch_manual_seed(2021)
   TwoLayerNet <- nn_module(
     classname = "TowLayerNet",
     initialize = function(data_in, hidden, data_out) {

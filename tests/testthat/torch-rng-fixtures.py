@@ -14,7 +14,7 @@ Writes one line per case: id, mode, dtype, seed, ops, values.
   R seeded at load with sample(1e5, 1)); the ops are L ops.
 ops (space-separated, run in order, values concatenated):
   uK  torch.rand(K)                 nK  torch.randn(K)
-  rK  torch.randint(1, 1000000, (K,))
+  rK  torch.randint(1, 1000000, (K,))   RK  torch.randint(-5, 2**40, (K,))
   nK#  torch.randn(K) as a digest of its IEEE bits b[i] (unsigned integers,
       i = 1..K): two values, sum(b[i]) and sum(i * b[i]), both mod 2^52.
   LIxO / LIxOb  nn.Linear(I, O, bias = False / True): the weight (O x I,
@@ -82,6 +82,9 @@ def run(mode, dtype, seed, ops):
         elif k == "r":
             r = torch.randint(1, 1000000, (int(arg),), generator=default)
             vals += bits(r.to(torch.float64), "double")
+        elif k == "R":
+            r = torch.randint(-5, 2**40, (int(arg),), generator=default)
+            vals += bits(r.to(torch.float64), "double")
         elif k == "L":
             b = arg.endswith("b")
             i, o = (int(x) for x in arg.rstrip("b").split("x"))
@@ -96,7 +99,7 @@ def cases():
     for dtype in ("float", "double"):
         for s in seeds:
             yield "pytorch", dtype, s, "u40 u7"
-            yield "pytorch", dtype, s, "r5 u3"
+            yield "pytorch", dtype, s, "r5 u3 R4 u2"
         for s in (0, 2021):
             for k in range(1, 41):
                 yield "pytorch", dtype, s, "n%d" % k

@@ -694,9 +694,14 @@ mod tests {
                     out.extend(digest(&v, case.dtype));
                 }
                 "n" => out.extend(s.normal(arg.parse().unwrap(), case.dtype)),
-                "r" => {
+                "r" | "R" => {
                     let mut v = vec![0i64; arg.parse().unwrap()];
-                    s.default_generator().randint(1, 1_000_000, &mut v);
+                    let (low, high) = if op.starts_with('r') {
+                        (1, 1_000_000)
+                    } else {
+                        (-5, 1 << 40)
+                    };
+                    s.default_generator().randint(low, high, &mut v);
                     out.extend(v.iter().map(|&x| x as f64));
                 }
                 _ => {
