@@ -27,6 +27,7 @@ pkgs=(
   r-cran-xml2
   r-cran-recipes # mlp() with a recipe (apt brings hardhat, dplyr, ...)
   r-cran-caret # caret_mlp() (apt brings ggplot2, lattice, ...)
+  r-cran-rsample # lecture 9's split (tests)
   pandoc
   xz-utils
   util-linux
