@@ -1,110 +1,294 @@
-# Torch-style tensors on plain matrices: a light S3 class over a double
-# matrix, so the lecture's torch code runs with `torch_tensor()` renamed to
-# `tensor()`.
+# Torch-style tensors: torch_tensor() (or tensor()), their dtypes and
+# devices, creation functions, `$` methods, arithmetic, indexing, printing.
+# The object itself, the recorded operations and the backward pass are in
+# R/autograd.R (see its header for the internal API).
 
-# Constructor and conversion ---------------------------------------------
+# dtypes ---------------------------------------------------------------------
 
-#' Torch-style tensors on plain R matrices
+# names of dtype constructors and strings, and the dtype they mean
+dtype_calls <- c(
+  torch_float = "float", torch_float32 = "float",
+  torch_double = "double", torch_float64 = "double",
+  torch_long = "long", torch_int64 = "long"
+)
+dtype_strings <- c(
+  float = "float", float32 = "float", double = "double", float64 = "double",
+  long = "long", int64 = "long"
+)
+
+new_dtype <- function(name) structure(list(name = name), class = "fwdprop_dtype")
+
+#' Tensor element types and devices
 #'
-#' `tensor()` wraps a numeric matrix in the light class `fwdprop_tensor`, so
-#' code written for torch for R runs with only the constructor renamed:
-#' `X$mm(beta)`, `sigmoid(z)`, `a * gamma`, `1 / (1 + exp(-z))` and
-#' [torch_cat()] work and print as torch does. Underneath is an ordinary
-#' double matrix, and every computation is fwdprop's ([mm()], [sigmoid()]):
-#' no `libtorch` is needed.
+#' `torch_float()` (32-bit floating point, the default, as in torch),
+#' `torch_double()` (64-bit) and `torch_long()` (64-bit integers) are the
+#' element types (dtypes) of fwdprop's tensors; `torch_float32()`,
+#' `torch_float64()` and `torch_int64()` are the same under their other
+#' names. A float32 tensor holds float32 values: after each operation the
+#' result is rounded to the nearest float32, so sums, products and
+#' quotients are PyTorch's own. A double tensor computes with R's doubles.
 #'
-#' @section Shape:
-#' A tensor is always 2-dimensional. A matrix keeps its shape; a vector
-#' (where `torch_tensor(1:3)` would give a 1-dimensional tensor of size
-#' `{3}`) becomes a one-column matrix, `3x1`, as [as.matrix()] makes it, with
-#' the vector's names as row names. Arrays of more than 2 dimensions are
-#' refused. Integer and logical values are stored as double.
+#' fwdprop computes on the CPU: `torch_device("cpu")` is accepted wherever
+#' torch takes a device, `cuda_is_available()` is `FALSE`, and asking for
+#' `"cuda"` is an error that says how to write the line for the CPU.
 #'
-#' @section Methods:
-#' - `X$mm(mat2)`: the matrix product, as a tensor, with the rules and
-#'   values of [mm()]; `mat2` may be a tensor or a plain numeric matrix.
-#' - `X$sigmoid()`, `X$t()`: [sigmoid()] and [t()] as tensors.
-#' - `X$shape`: the dimensions (an integer vector), like torch's `$shape`;
-#'   `X$size()` the same, `X$size(1)` one of them (negative `dim` counts
-#'   from the end, as in torch).
-#' - `as.matrix(X)` (or `as.array()`) returns the plain matrix, and
-#'   `as.data.frame(X)` a data frame of its columns;
-#'   `as.numeric(X)` and `as.vector(X)` the values, column by column.
-#' - `dim()`, `nrow()`, `ncol()`, `length()`, `sum()`, `max()`, `mean()`
-#'   and the like work as on the matrix underneath.
-#' - Arithmetic (`+ - * / ^ %% %/%`, unary `-`) and the `Math` functions
-#'   (`exp()`, `log()`, `abs()`, `sqrt()`, `round()`, ...) return tensors,
-#'   so the formula `1 / (1 + exp(-z))` (that of the CRAN package
-#'   `sigmoid`'s `sigmoid()`) gives a tensor equal to `sigmoid(z)`. The
-#'   other operand may be a number, a numeric matrix or a tensor. Two
-#'   matrices of different shapes are broadcast as torch does: each
-#'   dimension must be equal or 1 (a `1xn` row is recycled down the rows, an
-#'   `nx1` column across the columns). Vectors of length > 1 are refused,
-#'   since R would recycle them down the columns where torch broadcasts them
-#'   along the rows: use a one-row or one-column matrix instead.
-#' - Comparisons (`== != < > <= >=`) and `& | !` return a plain logical
-#'   matrix (torch would return a bool tensor; fwdprop tensors hold doubles
-#'   only), ready for `all()`, `any()`, `which()` or indexing.
-#' - `X[i, j]` indexes as for a matrix: a result that is still a matrix
-#'   (e.g. with `drop = FALSE`) is a tensor, a dropped result a plain vector.
-#'   `X[i, j] <- value` keeps the tensor.
-#' - `c(a, b, ...)` on tensors returns a plain `list()` of them, so
-#'   `torch_cat(c(beta_1, beta_2), 2)` works as in the lecture (the first
-#'   argument of `c()` must be a tensor; otherwise write `list()`).
-#' - `X %*% Y`, `rbind()` and `cbind()` use base R and return plain
-#'   matrices; use `X$mm(Y)` and [tensor_cat()] to keep the class.
-#'
-#' Printing follows torch for R; see [format.fwdprop_tensor()].
-#'
-#' @param data A numeric, integer or logical matrix or vector (a vector
-#'   becomes a one-column matrix), or a tensor.
-#' @param dtype The element type. Only double is supported; for lecture code
-#'   `dtype = torch_double()` and `dtype = torch_float64()` are accepted
-#'   without evaluating them, so they work when torch is not installed, as
-#'   do `"double"`, `"float64"` and `NULL` (the default, double). Any other
-#'   type (e.g. `torch_float()`, `"int32"`) is an error.
-#' @return A tensor: a double matrix of class
-#'   `c("fwdprop_tensor", "matrix", "array")`.
-#' @seealso [tensor_cat()], [mm()], [sigmoid()], [format.fwdprop_tensor()].
+#' @param type The device type: `"cpu"`.
+#' @param index Ignored (for torch's signature).
+#' @return A dtype object (printed as torch prints it, e.g. `torch_Float`),
+#'   a device object, or `FALSE`.
+#' @seealso [torch_tensor()]
 #' @export
 #' @examples
-#' X <- tensor(matrix(1:6, ncol = 2, byrow = TRUE), dtype = torch_double())
-#' X
-#' beta <- tensor(matrix(c(0.2827, 0.9234, 0.2923, 0.8373, 0.2862, 0.2668), 2))
-#' z <- X$mm(beta)
-#' z
-#' sigmoid(z)
-#' all.equal(as.matrix(1 / (1 + exp(-z))), plogis(as.matrix(z)))
-#' z$shape
-#' z > 3
-#' tensor(1:3)
-tensor <- function(data, dtype = NULL) {
-  call <- sys.call()
-  check_tensor_dtype(substitute(dtype), parent.frame(), call)
-  new_tensor(as_tensor_matrix(data, "data", call))
+#' torch_float()
+#' torch_tensor(c(0.1, 0.2))$dtype
+#' torch_tensor(c(0.1, 0.2), dtype = torch_double())
+#' cuda_is_available()
+#' torch_device("cpu")
+torch_float <- function() new_dtype("float")
+
+#' @rdname torch_float
+#' @export
+torch_float32 <- function() new_dtype("float")
+
+#' @rdname torch_float
+#' @export
+torch_double <- function() new_dtype("double")
+
+#' @rdname torch_float
+#' @export
+torch_float64 <- function() new_dtype("double")
+
+#' @rdname torch_float
+#' @export
+torch_long <- function() new_dtype("long")
+
+#' @rdname torch_float
+#' @export
+torch_int64 <- function() new_dtype("long")
+
+#' @export
+print.fwdprop_dtype <- function(x, ...) {
+  cat("torch_", dtype_label(x$name), "\n", sep = "")
+  invisible(x)
 }
 
-# Wraps a numeric matrix (attributes other than dim/dimnames dropped).
-new_tensor <- function(m) {
-  if (typeof(m) != "double") {
-    storage.mode(m) <- "double"
+#' @export
+as.character.fwdprop_dtype <- function(x, ...) dtype_label(x$name)
+
+# `dtype` from its unevaluated expression: torch's dtype constructors
+# (also as `torch::torch_double()`, when torch is not installed) are read
+# by name; anything else is evaluated in `env`. NULL for no dtype.
+resolve_dtype <- function(expr, env, call) {
+  if (is.null(expr)) {
+    return(NULL)
   }
-  attributes(m) <- list(dim = dim(m), dimnames = dimnames(m))
-  # "matrix" and "array" as R's own "mts" class lists them, so matrix
-  # methods (summary(), unique(), head(), ...) apply where fwdprop has none
-  class(m) <- c("fwdprop_tensor", "matrix", "array")
-  m
+  if (is.call(expr)) {
+    fn <- expr[[1L]]
+    if (is.call(fn) && (identical(fn[[1L]], as.name("::")) || identical(fn[[1L]], as.name(":::")))) {
+      fn <- fn[[3L]]
+    }
+    name <- if (is.symbol(fn)) as.character(fn) else ""
+    if (name %in% names(dtype_calls) && length(expr) == 1L) {
+      return(dtype_calls[[name]])
+    }
+    if (startsWith(name, "torch_")) {
+      dtype_error(sprintf("`%s`", paste(deparse(expr, width.cutoff = 500L), collapse = " ")), call)
+    }
+  }
+  value <- if (is.character(expr)) expr else eval(expr, env)
+  dtype_from_value(value, call)
 }
 
-is_tensor <- function(x) inherits(x, "fwdprop_tensor")
+dtype_from_value <- function(value, call) {
+  if (is.null(value)) {
+    return(NULL)
+  }
+  if (inherits(value, "fwdprop_dtype")) {
+    return(value$name)
+  }
+  if (inherits(value, "torch_dtype")) {
+    type <- tolower(as.character(value))
+    if (length(type) == 1L && type %in% names(dtype_strings)) {
+      return(dtype_strings[[type]])
+    }
+    dtype_error(sprintf("torch's `%s`", paste(as.character(value), collapse = " ")), call)
+  }
+  if (is.character(value) && length(value) == 1L && !is.na(value)) {
+    if (tolower(value) %in% names(dtype_strings)) {
+      return(dtype_strings[[tolower(value)]])
+    }
+    dtype_error(sprintf("\"%s\"", value), call)
+  }
+  dtype_error(describe_value(value), call)
+}
+
+dtype_error <- function(what, call) {
+  fwdprop_error(sprintf(
+    "`dtype` must be `torch_float()` (float32), `torch_double()` (float64) or `torch_long()` (int64), or one of \"float\", \"double\", \"long\", not %s: fwdprop tensors hold these three types.",
+    what
+  ), call = call)
+}
+
+# Devices ------------------------------------------------------------------
+
+#' @rdname torch_float
+#' @export
+torch_device <- function(type, index = NULL) {
+  check_device(type, sys.call())
+  structure(list(type = "cpu"), class = "fwdprop_device")
+}
+
+#' @rdname torch_float
+#' @export
+cuda_is_available <- function() FALSE
+
+#' @export
+print.fwdprop_device <- function(x, ...) {
+  cat("torch_device(type='cpu')\n")
+  invisible(x)
+}
+
+# A device argument: NULL, "cpu" or a cpu device; "cuda" and others are
+# errors saying how to write the line.
+check_device <- function(device, call) {
+  if (is.null(device) || inherits(device, "fwdprop_device")) {
+    return(invisible(TRUE))
+  }
+  type <- if (inherits(device, "torch_device")) device$type else device
+  if (is.character(type) && length(type) == 1L && !is.na(type) && identical(tolower(sub(":.*", "", type)), "cpu")) {
+    return(invisible(TRUE))
+  }
+  shown <- if (is.character(type) && length(type) == 1L) sprintf("\"%s\"", type) else describe_value(type)
+  fwdprop_error(sprintf(
+    "fwdprop computes on the CPU only, so device %s is not available (`cuda_is_available()` is FALSE). Leave out `device = ...` and `$cuda()`, or write `torch_device(\"cpu\")`; the computation is the same.",
+    shown
+  ), call = call)
+}
+
+cpu_device <- structure(list(type = "cpu"), class = "fwdprop_device")
+
+# Constructors ----------------------------------------------------------------
+
+#' Torch-style tensors with automatic differentiation
+#'
+#' `torch_tensor()` (or its short name `tensor()`) makes a tensor as torch
+#' for R does, so the torch code of the lecture series runs with
+#' `library(torch)` replaced by `library(fwdprop)` and prints what torch
+#' prints; no `libtorch` is needed.
+#'
+#' A tensor has a shape (0 dimensions for a single number such as a mean,
+#' 1 for a vector, 2 for a matrix, or more), a dtype ([torch_float()], the
+#' default for numbers; [torch_double()]; [torch_long()], the default for
+#' integers) and reference semantics: `$sub_()`, `$zero_()` and
+#' `$backward()` change the tensor itself, wherever it is used. An R vector
+#' becomes a 1-dimensional tensor, a matrix or array keeps its shape, and
+#' `x[i, j]` indexes as in R.
+#'
+#' @section Automatic differentiation:
+#' A tensor made with `requires_grad = TRUE` (or after `$requires_grad_()`)
+#' is a leaf whose gradient is wanted. Operations on it are recorded; the
+#' result shows the last one in `$grad_fn` (e.g. `MeanBackward0`).
+#' `y$backward()` on a result with one value computes the gradients of `y`
+#' and adds them to `$grad` of every leaf that requires gradients (they
+#' accumulate over calls, as in torch: reset them with `$grad$zero_()`).
+#' The recorded graph is freed by `$backward()` unless `retain_graph = TRUE`.
+#' Inside [with_no_grad()] nothing is recorded, and leaves may be changed in
+#' place. [gradcheck()] compares the gradients with finite differences.
+#'
+#' @section Methods:
+#' Fields: `$grad`, `$requires_grad`, `$grad_fn`, `$is_leaf`, `$shape`,
+#' `$dtype`, `$device`, `$ndim`.
+#' Autograd: `$backward(gradient, retain_graph)`, `$requires_grad_()`,
+#' `$detach()`, `$detach_()`.
+#' In place: `$zero_()`, `$sub_(other, alpha)`, `$add_(other, alpha)`,
+#' `$mul_(other)`, `$div_(other)`, `$copy_(src)`, `$fill_(value)`,
+#' `$uniform_(from, to)`, `$normal_(mean, std)`.
+#' Values: `$item()`, `$size(dim)`, `$dim()`, `$numel()`, `$view(...)`,
+#' `$reshape(...)`, `$squeeze(dim)`, `$unsqueeze(dim)`, `$t()`,
+#' `$transpose(dim0, dim1)`, `$clone()`, `$to(dtype, device)`, `$float()`,
+#' `$double()`, `$long()`, `$cpu()`, `$cuda()` (an error: fwdprop computes
+#' on the CPU).
+#' Arithmetic: `$mm()`, `$matmul()`, `$add()`, `$sub()`, `$mul()`,
+#' `$div()`, `$pow()`, `$neg()`, `$exp()`, `$log()`, `$sqrt()`, `$abs()`,
+#' `$sigmoid()`, `$tanh()`, `$relu()`, `$mean(dim, keepdim)`,
+#' `$sum(dim, keepdim)`, `$max()`, `$min()`.
+#' R functions: `+ - * / ^ %% %/%` and unary `-` (broadcast as in torch:
+#' sizes equal or 1 in each dimension, counted from the last), `exp()`,
+#' `log()`, `sqrt()`, `abs()`, `tanh()`, `sin()`, `cos()`, `sigmoid()`,
+#' `mean()`, `sum()`, `max()`, `min()` return tensors; comparisons return a
+#' plain logical array; `as.numeric()`, `as.matrix()`, `as.array()`,
+#' [as_array()], `dim()` and `length()` convert.
+#'
+#' @param data A numeric, integer or logical vector, matrix or array, or a
+#'   tensor (copied).
+#' @param dtype `NULL` (the default: [torch_long()] for integers without
+#'   `NA`, else [torch_float()]), [torch_float()], [torch_double()],
+#'   [torch_long()], or one of `"float"`, `"double"`, `"long"`.
+#' @param device `NULL` or `"cpu"` (see [torch_device()]).
+#' @param requires_grad `TRUE` to record operations for gradients.
+#' @param ... Unused; a misspelt argument is an error.
+#' @return A tensor (class `fwdprop_tensor`).
+#' @seealso [with_no_grad()], [gradcheck()], [torch_zeros()],
+#'   [format.fwdprop_tensor()], [tensor_cat()].
+#' @export
+#' @examples
+#' x <- torch_tensor(c(5.1, 7.4, 7.2, 5.7))
+#' mu <- torch_tensor(2.5, requires_grad = TRUE)
+#' y <- mean((x - mu)^2)
+#' y
+#' y$grad_fn
+#' y$backward()
+#' mu$grad
+#' # the lecture's matrices, in double precision
+#' X <- tensor(matrix(1:6, ncol = 2, byrow = TRUE), dtype = torch_double())
+#' X$mm(tensor(matrix(c(0.2827, 0.9234, 0.2923, 0.8373, 0.2862, 0.2668), 2), dtype = torch_double()))
+torch_tensor <- function(data, dtype = NULL, device = NULL, requires_grad = FALSE, ...) {
+  call <- sys.call()
+  check_no_dots(..., fun = "torch_tensor()", call = call, choices = c("dtype", "device", "requires_grad"))
+  dt <- resolve_dtype(substitute(dtype), parent.frame(), call)
+  make_tensor(data, dt, device, requires_grad, call)
+}
+
+#' @rdname torch_tensor
+#' @export
+tensor <- function(data, dtype = NULL, device = NULL, requires_grad = FALSE, ...) {
+  call <- sys.call()
+  check_no_dots(..., fun = "tensor()", call = call, choices = c("dtype", "device", "requires_grad"))
+  dt <- resolve_dtype(substitute(dtype), parent.frame(), call)
+  make_tensor(data, dt, device, requires_grad, call)
+}
+
+make_tensor <- function(data, dtype, device, requires_grad, call) {
+  check_device(device, call)
+  check_flag(requires_grad, "requires_grad", call = call)
+  parts <- tensor_parts(data, "data", call)
+  dtype <- dtype %||% parts$dtype
+  check_grad_dtype(requires_grad, dtype, call)
+  d <- parts$data
+  if (dtype == "long") {
+    d <- trunc(d)
+  }
+  new_tensor_obj(round_dtype(d, dtype), parts$shape, dtype, requires_grad)
+}
+
+`%||%` <- function(a, b) if (is.null(a)) b else a
+
+check_grad_dtype <- function(requires_grad, dtype, call) {
+  if (isTRUE(requires_grad) && dtype == "long") {
+    fwdprop_error(
+      "only tensors of floating point dtype can require gradients, not torch_long(): use `dtype = torch_float()` or `torch_double()`.",
+      call = call
+    )
+  }
+}
 
 torch_available <- function() requireNamespace("torch", quietly = TRUE)
 
-# Converts what `tensor()` accepts (tensor, numeric matrix or vector) to a
-# plain double matrix; errors name `arg`.
-as_tensor_matrix <- function(x, arg, call) {
+# What `torch_tensor()` accepts as data: list(data = row-major doubles,
+# shape, dtype = the natural dtype). Errors name `arg`.
+tensor_parts <- function(x, arg, call) {
   if (is_tensor(x)) {
-    return(unclass(x))
+    return(list(data = .subset2(x, "data"), shape = .subset2(x, "shape"), dtype = .subset2(x, "dtype")))
   }
   if (inherits(x, "torch_tensor")) {
     if (!torch_available()) {
@@ -118,28 +302,291 @@ as_tensor_matrix <- function(x, arg, call) {
   if (!is.atomic(x) || is.null(x) || !is_numeric_storage(x)) {
     hint <- if (is.data.frame(x)) " Use `as.matrix()` to convert it." else ""
     fwdprop_error(sprintf(
-      "`%s` must be a numeric vector or matrix, not %s.%s", arg, describe_object(x), hint
+      "`%s` must be a numeric vector, matrix or array, not %s.%s", arg, describe_object(x), hint
     ), call = call)
   }
+  dtype <- if (is.integer(x) && !anyNA(x)) "long" else "float"
   d <- dim(x)
-  if (length(d) > 2L) {
-    fwdprop_error(sprintf(
-      "`%s` must be a numeric vector or matrix, not %s with %d dimensions (%s): fwdprop tensors are 2-dimensional.",
-      arg, describe_object(x), length(d), shape_string(x)
-    ), call = call)
+  list(data = from_r_array(x), shape = if (is.null(d)) length(x) else as.integer(d), dtype = dtype)
+}
+
+# Creation functions ------------------------------------------------------------
+
+#' Tensors of zeros, ones and random numbers
+#'
+#' `torch_zeros()`, `torch_ones()`, `torch_rand()` (uniform on \[0, 1)),
+#' `torch_randn()` (standard normal), `torch_empty()` (zeros here) and
+#' `torch_eye()` make tensors of the given sizes, as in torch:
+#' `torch_rand(7)` is a 1-dimensional tensor of 7 values, `torch_zeros(3,
+#' 5)` a 3x5 matrix. `torch_manual_seed()` seeds the random numbers.
+#'
+#' @param ... The sizes, as numbers or one vector.
+#' @param dtype As in [torch_tensor()]; the default is [torch_float()].
+#' @param device `NULL` or `"cpu"`.
+#' @param requires_grad `TRUE` to make a leaf that requires gradients.
+#' @param n Rows (and columns) of the identity matrix.
+#' @param seed A whole number.
+#' @return A tensor; `torch_manual_seed()` returns `NULL` invisibly.
+#' @seealso [torch_tensor()]
+#' @export
+#' @examples
+#' torch_zeros(3, 5)
+#' torch_ones(2)
+#' torch_manual_seed(2021)
+#' torch_rand(2, 3)
+torch_zeros <- function(..., dtype = NULL, device = NULL, requires_grad = FALSE) {
+  call <- sys.call()
+  filled_tensor(list(...), function(n, dtype) numeric(n), resolve_dtype(substitute(dtype), parent.frame(), call), device, requires_grad, call)
+}
+
+#' @rdname torch_zeros
+#' @export
+torch_ones <- function(..., dtype = NULL, device = NULL, requires_grad = FALSE) {
+  call <- sys.call()
+  filled_tensor(list(...), function(n, dtype) rep(1, n), resolve_dtype(substitute(dtype), parent.frame(), call), device, requires_grad, call)
+}
+
+#' @rdname torch_zeros
+#' @export
+torch_empty <- function(..., dtype = NULL, device = NULL, requires_grad = FALSE) {
+  call <- sys.call()
+  filled_tensor(list(...), function(n, dtype) numeric(n), resolve_dtype(substitute(dtype), parent.frame(), call), device, requires_grad, call)
+}
+
+#' @rdname torch_zeros
+#' @export
+torch_rand <- function(..., dtype = NULL, device = NULL, requires_grad = FALSE) {
+  call <- sys.call()
+  filled_tensor(list(...), .tensor_uniform, resolve_dtype(substitute(dtype), parent.frame(), call), device, requires_grad, call)
+}
+
+#' @rdname torch_zeros
+#' @export
+torch_randn <- function(..., dtype = NULL, device = NULL, requires_grad = FALSE) {
+  call <- sys.call()
+  filled_tensor(list(...), .tensor_normal, resolve_dtype(substitute(dtype), parent.frame(), call), device, requires_grad, call)
+}
+
+#' @rdname torch_zeros
+#' @export
+torch_eye <- function(n, dtype = NULL, device = NULL, requires_grad = FALSE) {
+  call <- sys.call()
+  n <- check_count(n, "n", call = call)
+  filled_tensor(list(n, n), function(k, dtype) as.vector(diag(n)), resolve_dtype(substitute(dtype), parent.frame(), call), device, requires_grad, call)
+}
+
+#' @rdname torch_zeros
+#' @export
+torch_manual_seed <- function(seed) {
+  call <- sys.call()
+  if (!is.numeric(seed) || length(seed) != 1L || is.na(seed) || seed != round(seed)) {
+    fwdprop_error(sprintf("`seed` must be a whole number, not %s.", describe_value(seed)), call = call)
   }
-  if (length(d) < 2L) {
-    nm <- names(x)
-    out <- matrix(as.double(x), ncol = 1L)
-    if (!is.null(nm)) {
-      rownames(out) <- nm
+  .tensor_seed(seed)
+  invisible(NULL)
+}
+
+filled_tensor <- function(sizes, fill, dtype, device, requires_grad, call) {
+  check_device(device, call)
+  check_flag(requires_grad, "requires_grad", call = call)
+  shape <- unlist(sizes, use.names = FALSE)
+  if (!is.numeric(shape) || !length(shape) || anyNA(shape) || any(shape < 0) || any(shape != round(shape))) {
+    fwdprop_error(sprintf("the sizes must be whole numbers of at least 0 (e.g. `3, 5` or `c(3, 5)`), not %s.", describe_value(shape)), call = call)
+  }
+  dtype <- dtype %||% "float"
+  check_grad_dtype(requires_grad, dtype, call)
+  n <- prod(shape)
+  new_tensor_obj(round_dtype(as.double(fill(n, dtype)), dtype), as.integer(shape), dtype, requires_grad)
+}
+
+# Random streams: temporary base-R versions, replaced at merge by the
+# torch-compatible streams of R/init.R (torch_stream_uniform(),
+# torch_stream_normal(), torch_generator_seed()).
+.tensor_uniform <- function(n, dtype) stats::runif(n)
+.tensor_normal <- function(n, dtype) stats::rnorm(n)
+.tensor_seed <- function(s) set.seed(s)
+
+# $ fields and methods ---------------------------------------------------------
+
+# Each entry: function(self, expr) returning the field's value or the
+# method (a closure on `self`); `expr` is the tensor's expression, for
+# messages.
+tensor_members <- new.env(parent = emptyenv())
+
+local({
+  m <- tensor_members
+  # fields
+  m$grad <- function(self, expr) .subset2(self, "grad")
+  m$requires_grad <- function(self, expr) .subset2(self, "requires_grad")
+  m$grad_fn <- function(self, expr) tensor_grad_fn(self)
+  m$is_leaf <- function(self, expr) is.null(.subset2(self, "node"))
+  m$shape <- function(self, expr) .subset2(self, "shape")
+  m$ndim <- function(self, expr) length(.subset2(self, "shape"))
+  m$dtype <- function(self, expr) new_dtype(.subset2(self, "dtype"))
+  m$device <- function(self, expr) cpu_device
+  m$data <- function(self, expr) tensor_detach(self)
+  # autograd
+  m$backward <- function(self, expr) {
+    function(gradient = NULL, retain_graph = FALSE, create_graph = FALSE) {
+      if (!isFALSE(create_graph)) {
+        fwdprop_error("`create_graph = TRUE` (gradients of gradients) is not supported by fwdprop.", call = sys.call())
+      }
+      tensor_backward(self, gradient, retain_graph, call = sys.call())
     }
-    return(out)
   }
-  out <- x
-  attributes(out) <- list(dim = d, dimnames = dimnames(x))
-  storage.mode(out) <- "double"
-  out
+  m$requires_grad_ <- function(self, expr) {
+    function(requires_grad = TRUE) {
+      call <- sys.call()
+      check_flag(requires_grad, "requires_grad", call = call)
+      if (!is.null(.subset2(self, "node")) && !requires_grad) {
+        fwdprop_error("`requires_grad_(FALSE)` works on leaves only; this tensor is the result of an operation: use `$detach()`.", call = call)
+      }
+      check_grad_dtype(requires_grad, .subset2(self, "dtype"), call)
+      assign("requires_grad", requires_grad || !is.null(.subset2(self, "node")), envir = self)
+      self
+    }
+  }
+  m$detach <- function(self, expr) function() tensor_detach(self)
+  m$detach_ <- function(self, expr) {
+    function() {
+      assign("node", NULL, envir = self)
+      assign("requires_grad", FALSE, envir = self)
+      self
+    }
+  }
+  m$retain_grad <- function(self, expr) function() invisible(self)
+  # in place
+  m$zero_ <- function(self, expr) function() inplace_set(self, numeric(length(.subset2(self, "data"))), "zero_", sys.call())
+  m$fill_ <- function(self, expr) function(value) inplace_set(self, rep(as.double(value), length(.subset2(self, "data"))), "fill_", sys.call())
+  m$sub_ <- function(self, expr) function(other, alpha = 1) inplace_arith(self, other, "-", alpha, "sub_", sys.call())
+  m$add_ <- function(self, expr) function(other, alpha = 1) inplace_arith(self, other, "+", alpha, "add_", sys.call())
+  m$mul_ <- function(self, expr) function(other) inplace_arith(self, other, "*", 1, "mul_", sys.call())
+  m$div_ <- function(self, expr) function(other) inplace_arith(self, other, "/", 1, "div_", sys.call())
+  m$copy_ <- function(self, expr) function(src) inplace_arith(self, src, "copy", 1, "copy_", sys.call())
+  m$uniform_ <- function(self, expr) {
+    function(from = 0, to = 1) {
+      n <- length(.subset2(self, "data"))
+      inplace_set(self, from + (to - from) * .tensor_uniform(n, .subset2(self, "dtype")), "uniform_", sys.call())
+    }
+  }
+  m$normal_ <- function(self, expr) {
+    function(mean = 0, std = 1) {
+      n <- length(.subset2(self, "data"))
+      inplace_set(self, mean + std * .tensor_normal(n, .subset2(self, "dtype")), "normal_", sys.call())
+    }
+  }
+  # values and shapes
+  m$item <- function(self, expr) function() tensor_item(self, sys.call())
+  m$size <- function(self, expr) function(dim) tensor_size(self, dim, sys.call())
+  m$dim <- function(self, expr) function() length(.subset2(self, "shape"))
+  m$numel <- function(self, expr) function() length(.subset2(self, "data"))
+  m$view <- function(self, expr) function(...) tensor_view(self, unlist(list(...)), call = sys.call())
+  m$reshape <- function(self, expr) function(...) tensor_view(self, unlist(list(...)), name = "ViewBackward0", call = sys.call())
+  m$squeeze <- function(self, expr) function(dim = NULL) tensor_squeeze(self, dim, sys.call())
+  m$unsqueeze <- function(self, expr) function(dim) tensor_unsqueeze(self, dim, sys.call())
+  m$t <- function(self, expr) function() tensor_t(self, call = sys.call())
+  m$transpose <- function(self, expr) function(dim0, dim1) tensor_transpose(self, dim0, dim1, call = sys.call())
+  m$clone <- function(self, expr) function() tensor_clone(self)
+  m$to <- function(self, expr) {
+    function(dtype = NULL, device = NULL, ...) {
+      call <- sys.call()
+      check_device(device, call)
+      dt <- resolve_dtype(substitute(dtype), parent.frame(), call)
+      if (is.null(dt)) self else tensor_to_dtype(self, dt)
+    }
+  }
+  m$float <- function(self, expr) function() tensor_to_dtype(self, "float")
+  m$double <- function(self, expr) function() tensor_to_dtype(self, "double")
+  m$long <- function(self, expr) function() tensor_to_dtype(self, "long")
+  m$cpu <- function(self, expr) function() self
+  m$cuda <- function(self, expr) function(...) check_device("cuda", sys.call())
+  # arithmetic
+  m$mm <- function(self, expr) {
+    function(mat2) {
+      call <- sys.call()
+      label <- arg_label(substitute(mat2), "mat2")
+      tensor_mm(self, as_operand(mat2, self, "mm", call, label), arg_label(expr, "self"), label, call)
+    }
+  }
+  m$matmul <- function(self, expr) {
+    function(other) {
+      call <- sys.call()
+      label <- arg_label(substitute(other), "other")
+      tensor_matmul(self, as_operand(other, self, "matmul", call, label), arg_label(expr, "self"), label, call)
+    }
+  }
+  arith_methods <- c(add = "+", sub = "-", mul = "*", div = "/", pow = "^")
+  for (nm in names(arith_methods)) {
+    local({
+      o <- arith_methods[[nm]]
+      m[[nm]] <- function(self, expr) {
+        function(other) {
+          call <- sys.call()
+          if (is_tensor(other)) {
+            return(tensor_arith(o, self, other, 1L, call))
+          }
+          tensor_arith(o, self, as_operand(other, self, o, call, arg_label(substitute(other), "other")), 2L, call)
+        }
+      }
+    })
+  }
+  for (f in names(unary_ops)) {
+    local({
+      fun <- f
+      m[[fun]] <- function(self, expr) function() tensor_unary(fun, self)
+    })
+  }
+  m$mean <- function(self, expr) function(dim = NULL, keepdim = FALSE) tensor_reduce(self, "mean", dim, keepdim, sys.call())
+  m$sum <- function(self, expr) function(dim = NULL, keepdim = FALSE) tensor_reduce(self, "sum", dim, keepdim, sys.call())
+  m$max <- function(self, expr) function() tensor_extreme(self, "max")
+  m$min <- function(self, expr) function() tensor_extreme(self, "min")
+})
+
+#' @export
+`$.fwdprop_tensor` <- function(x, name) {
+  f <- tensor_members[[name]]
+  if (is.null(f)) {
+    unknown_member(substitute(x), name, sys.call())
+  }
+  f(x, substitute(x))
+}
+
+#' @export
+`[[.fwdprop_tensor` <- function(x, i, ...) {
+  if (is.character(i) && length(i) == 1L && ...length() == 0L) {
+    f <- tensor_members[[i]]
+    if (is.null(f)) {
+      unknown_member(substitute(x), i, sys.call())
+    }
+    return(f(x, substitute(x)))
+  }
+  to_r_array(.subset2(x, "data"), .subset2(x, "shape"))[[i, ...]]
+}
+
+unknown_member <- function(expr, name, call) {
+  fwdprop_error(sprintf(
+    "`%s$%s` is not available: fwdprop tensors have the fields and methods listed in `?torch_tensor` (e.g. `$grad`, `$backward()`, `$mm()`, `$view()`, `$item()`).",
+    arg_label(expr, "x"), name
+  ), call = call)
+}
+
+#' @export
+`$<-.fwdprop_tensor` <- function(x, name, value) {
+  call <- sys.call()
+  if (identical(name, "requires_grad")) {
+    check_flag(value, "requires_grad", call = call)
+    check_grad_dtype(value, .subset2(x, "dtype"), call)
+    assign("requires_grad", value || !is.null(.subset2(x, "node")), envir = x)
+    return(x)
+  }
+  if (identical(name, "grad") && (is.null(value) || is_tensor(value))) {
+    assign("grad", value, envir = x)
+    return(x)
+  }
+  fwdprop_error(sprintf(
+    "cannot set `$%s`: only `$requires_grad` (TRUE or FALSE) and `$grad` (NULL or a tensor) can be set. Use `x[i] <- value` or in-place methods such as `$copy_()` to change values.",
+    name
+  ), call = call)
 }
 
 # An argument's expression as a short label for messages, or `fallback`.
@@ -156,202 +603,363 @@ arg_label <- function(expr, fallback) {
   fallback
 }
 
-# dtype ------------------------------------------------------------------
-
-double_dtype_calls <- c("torch_double", "torch_float64")
-double_dtype_strings <- c("double", "float64")
-
-# Checks `dtype` from its unevaluated expression, so `torch_double()` is
-# accepted without torch; other expressions are evaluated in `env`.
-check_tensor_dtype <- function(expr, env, call) {
-  if (is.null(expr)) {
-    return(invisible(TRUE))
+# The other operand of a method or operator as a tensor: a tensor, or R
+# numbers, which take `like`'s dtype (a fractional number with an integer
+# tensor gives float).
+as_operand <- function(x, like, what, call, arg = NULL) {
+  if (is_tensor(x)) {
+    return(x)
   }
-  shown <- paste(deparse(expr, width.cutoff = 500L), collapse = " ")
-  if (is.call(expr)) {
-    fn <- expr[[1L]]
-    if (is.call(fn) && (identical(fn[[1L]], as.name("::")) || identical(fn[[1L]], as.name(":::")))) {
-      fn <- fn[[3L]]
+  if (!is.atomic(x) || is.null(x) || !is_numeric_storage(x) || is.object(x) && !is.matrix(x)) {
+    if (!is.null(arg)) {
+      fwdprop_error(sprintf("`%s` must be a tensor or numbers, not %s.", arg, describe_object(x)), call = call)
     }
-    name <- if (is.symbol(fn)) as.character(fn) else ""
-    if (name %in% double_dtype_calls && length(expr) == 1L) {
-      return(invisible(TRUE))
-    }
-    if (startsWith(name, "torch_")) {
-      dtype_error(sprintf("`%s`", shown), call)
-    }
-  }
-  if (is.character(expr)) {
-    value <- expr
-  } else {
-    value <- eval(expr, env)
-  }
-  if (is.null(value)) {
-    return(invisible(TRUE))
-  }
-  if (inherits(value, "torch_dtype")) {
-    type <- tolower(as.character(value))
-    if (length(type) == 1L && type %in% double_dtype_strings) {
-      return(invisible(TRUE))
-    }
-    dtype_error(sprintf("torch's `%s`", paste(as.character(value), collapse = " ")), call)
-  }
-  if (is.character(value) && length(value) == 1L && !is.na(value)) {
-    if (tolower(value) %in% double_dtype_strings) {
-      return(invisible(TRUE))
-    }
-    dtype_error(sprintf("\"%s\"", value), call)
-  }
-  dtype_error(describe_value(value), call)
-}
-
-dtype_error <- function(what, call) {
-  fwdprop_error(sprintf(
-    "`dtype` must be double (`torch_double()`, `torch_float64()`, \"double\" or \"float64\"), not %s: fwdprop tensors hold doubles only.",
-    what
-  ), call = call)
-}
-
-# $ methods --------------------------------------------------------------
-
-#' @export
-`$.fwdprop_tensor` <- function(x, name) {
-  tensor_field(x, name, arg_label(substitute(x), "self"), call = sys.call())
-}
-
-#' @export
-`[[.fwdprop_tensor` <- function(x, ...) {
-  args <- list(...)
-  if (length(args) == 1L && is.character(args[[1L]]) && length(args[[1L]]) == 1L) {
-    return(tensor_field(x, args[[1L]], arg_label(substitute(x), "self"), call = sys.call()))
-  }
-  unclass(x)[[...]]
-}
-
-# `x$name`: the methods are closures bound to `x`.
-tensor_field <- function(x, name, self, call) {
-  force(x)
-  switch(name,
-    mm = function(mat2) {
-      tensor_mm(x, mat2, self, arg_label(substitute(mat2), "mat2"), call = sys.call())
-    },
-    sigmoid = function() sigmoid.fwdprop_tensor(x),
-    t = function() t.fwdprop_tensor(x),
-    shape = dim(unclass(x)),
-    size = function(dim) {
-      d <- base::dim(unclass(x))
-      if (missing(dim)) {
-        return(d)
-      }
-      d[tensor_dim(dim, "dim", sys.call())]
-    },
     fwdprop_error(sprintf(
-      "`%s$%s` is not available: fwdprop tensors have %s. Use base R functions (e.g. `exp()`, `as.matrix()`) for the rest.",
-      self, name,
-      "`$mm()`, `$sigmoid()`, `$t()`, `$shape` and `$size()`"
+      "cannot use %s with a tensor in `%s`: the other operand must be a tensor or numbers.",
+      describe_object(x), what
     ), call = call)
-  )
+  }
+  dtype <- .subset2(like, "dtype")
+  if (dtype == "long" && typeof(x) == "double") {
+    dtype <- "float"
+  }
+  d <- dim(x)
+  if (is.null(d) && length(x) == 1L) {
+    return(new_tensor_obj(round_dtype(as.double(x), dtype), integer(0), dtype))
+  }
+  new_tensor_obj(round_dtype(from_r_array(x), dtype), if (is.null(d)) length(x) else as.integer(d), dtype)
 }
 
-#' @export
-`$<-.fwdprop_tensor` <- function(x, name, value) {
-  fwdprop_error(sprintf(
-    "cannot set `$%s`: a fwdprop tensor is a matrix with no settable fields. Use `x[i, j] <- value` to change values.",
-    name
-  ), call = sys.call())
+tensor_detach <- function(x) {
+  new_tensor_obj(.subset2(x, "data"), .subset2(x, "shape"), .subset2(x, "dtype"))
 }
 
-# A dimension index for a 2-d tensor: 1, 2, or -1, -2 counting from the end
-# (as torch's `$size()`); returns 1 or 2.
-tensor_dim <- function(dim, arg, call) {
-  ok <- is.numeric(dim) && length(dim) == 1L && !is.na(dim) && dim %in% c(1, 2, -1, -2)
+tensor_clone <- function(x) {
+  if (!grad_needed(x)) {
+    return(tensor_detach(x))
+  }
+  op_result(.subset2(x, "data"), .subset2(x, "shape"), .subset2(x, "dtype"), "CloneBackward0", list(x), function(g) list(g))
+}
+
+tensor_to_dtype <- function(x, dtype) {
+  from <- .subset2(x, "dtype")
+  if (from == dtype) {
+    return(x)
+  }
+  d <- .subset2(x, "data")
+  out <- if (dtype == "long") trunc(d) else round_dtype(d, dtype)
+  if (!grad_needed(x) || dtype == "long") {
+    return(new_tensor_obj(out, .subset2(x, "shape"), dtype))
+  }
+  op_result(out, .subset2(x, "shape"), dtype, "ToCopyBackward0", list(x), function(g) list(round_dtype(g, from)))
+}
+
+tensor_item <- function(x, call) {
+  d <- .subset2(x, "data")
+  if (length(d) != 1L) {
+    fwdprop_error(sprintf(
+      "`$item()` needs a tensor with one value, not one of shape %s (%d values): use `as.numeric()` or `as_array()` for all of them.",
+      shape_label(.subset2(x, "shape")), length(d)
+    ), call = call)
+  }
+  if (.subset2(x, "dtype") == "long") as.integer(d) else d
+}
+
+tensor_size <- function(x, dim, call) {
+  shape <- .subset2(x, "shape")
+  if (missing(dim)) {
+    return(shape)
+  }
+  nd <- length(shape)
+  ok <- is.numeric(dim) && length(dim) == 1L && !is.na(dim) && dim == round(dim) && dim != 0 && abs(dim) <= nd
   if (!ok) {
     fwdprop_error(sprintf(
-      "`%s` must be 1 or 2 (or -1, -2 counting from the end) for a 2-dimensional tensor, not %s.",
-      arg, describe_value(dim)
+      "`dim` must be a dimension of this %d-dimensional tensor (1 to %d, or -1 to -%d counting from the end), not %s.",
+      nd, nd, nd, describe_value(dim)
     ), call = call)
   }
-  as.integer(if (dim < 0) 3 + dim else dim)
+  shape[[if (dim < 0) nd + 1L + as.integer(dim) else as.integer(dim)]]
 }
 
-tensor_mm <- function(x, mat2, x_label, mat2_label, call) {
-  a <- unclass(x)
-  b <- as_operand_matrix(mat2, mat2_label, call)
-  if (ncol(a) != nrow(b)) {
+tensor_squeeze <- function(x, dim, call) {
+  shape <- .subset2(x, "shape")
+  if (is.null(dim)) {
+    new_shape <- shape[shape != 1L]
+  } else {
+    k <- reduce_dims(dim, shape, call)
+    new_shape <- if (length(shape) && shape[[k]] == 1L) shape[-k] else shape
+  }
+  tensor_view(x, new_shape, name = if (is.null(dim)) "SqueezeBackward0" else "SqueezeBackward1", call = call)
+}
+
+tensor_unsqueeze <- function(x, dim, call) {
+  shape <- .subset2(x, "shape")
+  nd <- length(shape) + 1L
+  if (!is.numeric(dim) || length(dim) != 1L || is.na(dim) || dim != round(dim) || dim == 0 || abs(dim) > nd) {
+    fwdprop_error(sprintf("`dim` must be a position 1 to %d (or -1 to -%d), not %s.", nd, nd, describe_value(dim)), call = call)
+  }
+  k <- if (dim < 0) nd + 1L + as.integer(dim) else as.integer(dim)
+  tensor_view(x, append(shape, 1L, after = k - 1L), name = "UnsqueezeBackward0", call = call)
+}
+
+# In-place changes --------------------------------------------------------------
+
+# torch's rule: a leaf that requires gradients may change in place only
+# inside with_no_grad(); a recorded result not at all (here).
+check_inplace <- function(self, what, call) {
+  if (autograd_state$enabled && .subset2(self, "requires_grad")) {
+    if (is.null(.subset2(self, "node"))) {
+      fwdprop_error(sprintf(
+        "a leaf tensor that requires grad is being used in an in-place operation (`$%s()`): wrap the update in `with_no_grad({ ... })`, as an optimiser step does.",
+        what
+      ), call = call)
+    }
     fwdprop_error(sprintf(
-      "cannot multiply `%s` (%s) by `%s` (%s): `%s` has %d column%s but `%s` has %d row%s.",
-      x_label, shape_string(a), mat2_label, shape_string(b),
-      x_label, ncol(a), if (ncol(a) == 1L) "" else "s",
-      mat2_label, nrow(b), if (nrow(b) == 1L) "" else "s"
+      "`$%s()` on the result of a recorded operation is not supported: write it out of place (e.g. `y <- y - 1` instead of `y$sub_(1)`), or `$detach()` first.",
+      what
     ), call = call)
   }
-  new_tensor(mm(a, b))
 }
 
-# A tensor or a numeric matrix (as `mm()` requires) as a double matrix.
-as_operand_matrix <- function(x, arg, call) {
-  if (is_tensor(x)) {
-    return(unclass(x))
+inplace_set <- function(self, data, what, call) {
+  check_inplace(self, what, call)
+  assign("data", round_dtype(as.double(data), .subset2(self, "dtype")), envir = self)
+  self
+}
+
+inplace_arith <- function(self, other, op, alpha, what, call) {
+  check_inplace(self, what, call)
+  o <- as_operand(other, self, what, call)
+  shape <- .subset2(self, "shape")
+  so <- .subset2(o, "shape")
+  if (!identical(broadcast_shape(shape, so), shape)) {
+    fwdprop_error(sprintf(
+      "`$%s()` cannot change the shape of the tensor (%s) to broadcast with the other operand (%s).",
+      what, shape_label(shape), shape_label(so)
+    ), call = call)
   }
-  if (inherits(x, "torch_tensor")) {
-    return(as_tensor_matrix(x, arg, call))
+  od <- expand_data(.subset2(o, "data"), so, shape)
+  d <- .subset2(self, "data")
+  out <- switch(op,
+    "-" = d - alpha * od,
+    "+" = d + alpha * od,
+    "*" = d * od,
+    "/" = d / od,
+    "copy" = rep_len(od, length(d))
+  )
+  dtype <- .subset2(self, "dtype")
+  if (dtype == "long") {
+    out <- trunc(out)
   }
-  as_double_matrix(x, arg, call = call)
+  assign("data", round_dtype(as.double(out), dtype), envir = self)
+  self
 }
 
-# Base generics ------------------------------------------------------------
+# Group generics --------------------------------------------------------------
+
+arith_ops <- c("+", "-", "*", "/", "^", "%%", "%/%")
 
 #' @export
-sigmoid.fwdprop_tensor <- function(x) {
-  new_tensor(sigmoid(unclass(x)))
+Ops.fwdprop_tensor <- function(e1, e2) {
+  op <- .Generic
+  if (nargs() == 1L) {
+    return(switch(op,
+      "-" = tensor_unary("neg", e1),
+      "+" = e1,
+      "!" = !to_r_array(.subset2(e1, "data") != 0, .subset2(e1, "shape"))
+    ))
+  }
+  t1 <- is_tensor(e1)
+  t2 <- is_tensor(e2)
+  if (t1 && t2) {
+    a <- e1
+    b <- e2
+    kind <- 1L
+  } else if (t1) {
+    a <- e1
+    b <- as_operand(e2, e1, op, sys.call())
+    kind <- 2L
+  } else {
+    a <- as_operand(e1, e2, op, sys.call())
+    b <- e2
+    kind <- 3L
+  }
+  if (op %in% arith_ops) {
+    return(tensor_arith(op, a, b, kind, sys.call()))
+  }
+  # comparisons and logic: a plain logical array of the broadcast shape
+  out <- with_no_grad(tensor_arith("-", a, b, kind, sys.call()))
+  shape <- .subset2(out, "shape")
+  fun <- get(op, envir = baseenv(), mode = "function")
+  res <- fun(expand_data(.subset2(a, "data"), .subset2(a, "shape"), shape), expand_data(.subset2(b, "data"), .subset2(b, "shape"), shape))
+  to_r_array(res, shape)
 }
 
 #' @export
-t.fwdprop_tensor <- function(x) {
-  new_tensor(t(unclass(x)))
+Math.fwdprop_tensor <- function(x, ...) {
+  g <- .Generic
+  if (!is.null(unary_ops[[g]]) && ...length() == 0L) {
+    return(tensor_unary(g, x))
+  }
+  if (g == "log") {
+    base <- list(...)[[1L]]
+    return(tensor_arith("/", tensor_unary("log", x), as_operand(log(base), x, "log", sys.call()), 2L))
+  }
+  # no gradient (zero in torch): floor(), round(), sign(), ...
+  out <- get(g, envir = baseenv(), mode = "function")(.subset2(x, "data"), ...)
+  shape <- .subset2(x, "shape")
+  if (length(out) != length(.subset2(x, "data"))) {
+    return(out)
+  }
+  dtype <- .subset2(x, "dtype")
+  out <- round_dtype(as.double(out), dtype)
+  if (!grad_needed(x)) {
+    return(new_tensor_obj(out, shape, dtype))
+  }
+  name <- paste0(toupper(substr(g, 1L, 1L)), substring(g, 2L), "Backward0")
+  op_result(out, shape, dtype, name, list(x), function(g) list(numeric(length(g))))
 }
 
 #' @export
-as.matrix.fwdprop_tensor <- function(x, ...) {
-  unclass(x)
+Summary.fwdprop_tensor <- function(..., na.rm = FALSE) {
+  args <- list(...)
+  g <- .Generic
+  if (length(args) == 1L && is_tensor(args[[1L]]) && g %in% c("sum", "max", "min")) {
+    x <- args[[1L]]
+    return(if (g == "sum") tensor_reduce(x, "sum", call = sys.call()) else tensor_extreme(x, g))
+  }
+  vals <- lapply(args, function(a) if (is_tensor(a)) .subset2(a, "data") else a)
+  do.call(g, c(vals, na.rm = na.rm))
 }
 
 #' @export
-as.array.fwdprop_tensor <- function(x, ...) {
-  unclass(x)
+mean.fwdprop_tensor <- function(x, dim = NULL, keepdim = FALSE, ...) {
+  tensor_reduce(x, "mean", dim, keepdim, sys.call())
 }
 
 #' @export
-as.data.frame.fwdprop_tensor <- function(x, ...) {
-  as.data.frame(unclass(x), ...)
+sigmoid.fwdprop_tensor <- function(x) tensor_unary("sigmoid", x)
+
+#' @export
+t.fwdprop_tensor <- function(x) tensor_t(x, call = sys.call())
+
+# Conversions ---------------------------------------------------------------------
+
+#' Convert a tensor to an R array
+#'
+#' `as_array(x)` returns the values of a tensor as an R array with the
+#' tensor's shape (R's index order: `as_array(x)[i, j]` is `x[i, j]`), a
+#' vector for a 1-dimensional tensor and a single number for a
+#' 0-dimensional one, as torch's `as_array()`. `as.matrix()`,
+#' `as.numeric()` and `as.vector()` work as on that array.
+#'
+#' @param x A tensor.
+#' @return A double array (integer for [torch_long()] tensors).
+#' @seealso [torch_tensor()]
+#' @export
+#' @examples
+#' x <- torch_tensor(matrix(1:6, 2), dtype = torch_double())
+#' as_array(x)
+#' as.numeric(x)
+as_array <- function(x) {
+  if (!is_tensor(x)) {
+    if (inherits(x, "torch_tensor") && torch_available()) {
+      return(getExportedValue("torch", "as_array")(x))
+    }
+    fwdprop_error(sprintf("`x` must be a tensor, not %s.", describe_object(x)), call = sys.call())
+  }
+  tensor_array(x)
+}
+
+tensor_array <- function(x) {
+  d <- .subset2(x, "data")
+  if (.subset2(x, "dtype") == "long" && all(abs(d) <= .Machine$integer.max)) {
+    d <- as.integer(d)
+  }
+  to_r_array(d, .subset2(x, "shape"))
 }
 
 #' @export
-`dim<-.fwdprop_tensor` <- function(x, value) {
-  out <- unclass(x)
-  dim(out) <- value
-  if (is.matrix(out)) new_tensor(out) else out
-}
+as.array.fwdprop_tensor <- function(x, ...) tensor_array(x)
 
 #' @export
-`[.fwdprop_tensor` <- function(x, ...) {
-  out <- NextMethod()
-  if (is.matrix(out)) new_tensor(unclass(out)) else unclass(out)
+as.matrix.fwdprop_tensor <- function(x, ...) as.matrix(tensor_array(x))
+
+#' @export
+as.vector.fwdprop_tensor <- function(x, mode = "any") as.vector(tensor_array(x), mode)
+
+#' @export
+as.double.fwdprop_tensor <- function(x, ...) as.double(tensor_array(x))
+
+#' @export
+as.numeric.fwdprop_tensor <- function(x, ...) as.double(tensor_array(x))
+
+#' @export
+as.integer.fwdprop_tensor <- function(x, ...) as.integer(tensor_array(x))
+
+#' @export
+as.logical.fwdprop_tensor <- function(x, ...) as.logical(tensor_array(x))
+
+#' @export
+as.data.frame.fwdprop_tensor <- function(x, ...) as.data.frame(as.matrix(x), ...)
+
+#' @export
+dim.fwdprop_tensor <- function(x) .subset2(x, "shape")
+
+#' @export
+length.fwdprop_tensor <- function(x) length(.subset2(x, "data"))
+
+#' @export
+`[.fwdprop_tensor` <- function(x, ..., drop = TRUE) {
+  call <- sys.call()
+  idx <- tensor_index_args(x, sys.call(), parent.frame(), call)
+  tensor_index(x, idx, drop, call)
 }
 
 #' @export
 `[<-.fwdprop_tensor` <- function(x, ..., value) {
-  m <- unclass(x)
-  if (is_tensor(value)) {
-    value <- unclass(value)
+  call <- sys.call()
+  check_inplace(x, "[<-", call)
+  idx <- tensor_index_args(x, call[-length(call)], parent.frame(), call)
+  v <- if (is_tensor(value)) to_r_array(.subset2(value, "data"), .subset2(value, "shape")) else value
+  if (!is.atomic(v) || is.null(v) || !is_numeric_storage(v)) {
+    fwdprop_error(sprintf("cannot assign %s into a tensor: the value must be numeric.", describe_object(value)), call = call)
   }
-  if (!is.atomic(value) || is.null(value) || !is_numeric_storage(value)) {
+  shape <- .subset2(x, "shape")
+  arr <- to_r_array(.subset2(x, "data"), shape)
+  arr <- do.call(`[<-`, c(list(arr), idx, list(value = as.double(v))))
+  assign("data", round_dtype(from_r_array(arr), .subset2(x, "dtype")), envir = x)
+  x
+}
+
+# The index arguments of `x[...]` as a list (an empty argument as the
+# empty symbol); a negative single number counts from the end, as in torch.
+tensor_index_args <- function(x, cl, env, call) {
+  args <- as.list(cl)[-(1:2)]
+  if (!is.null(names(args))) {
+    args <- args[names(args) != "drop"]
+  }
+  shape <- .subset2(x, "shape")
+  if (length(args) != max(1L, length(shape))) {
     fwdprop_error(sprintf(
-      "cannot assign %s into a tensor: the value must be numeric.", describe_object(value)
-    ), call = sys.call())
+      "a tensor of shape %s takes %d index%s in `[`, not %d.",
+      shape_label(shape), max(1L, length(shape)), if (length(shape) > 1L) "es" else "", length(args)
+    ), call = call)
   }
-  m[...] <- value
-  new_tensor(m)
+  # an empty index (`x[, 2]`) selects everything: seq_len() of its size
+  lapply(seq_along(args), function(k) {
+    if (identical(args[[k]], quote(expr = ))) {
+      return(structure(seq_len(if (length(shape)) shape[[k]] else 1L), fwdprop_all = TRUE))
+    }
+    v <- eval(args[[k]], env)
+    if (is_tensor(v)) {
+      v <- tensor_array(v)
+    }
+    if (is.numeric(v) && length(v) == 1L && !is.na(v) && v < 0) {
+      v <- shape[[k]] + 1 + v
+    }
+    v
+  })
 }
 
 #' @export
@@ -369,159 +977,33 @@ c.fwdprop_tensor <- function(...) {
   do.call(c, pieces)
 }
 
-# Group generics -----------------------------------------------------------
-
-logical_ops <- c("==", "!=", "<", ">", "<=", ">=", "&", "|", "!")
-
-#' @export
-Ops.fwdprop_tensor <- function(e1, e2) {
-  op <- .Generic
-  call <- sys.call()
-  if (nargs() == 1L) {
-    x <- unclass(e1)
-    out <- switch(op,
-      "-" = -x,
-      "+" = x,
-      "!" = !x
-    )
-    return(if (op %in% logical_ops) out else new_tensor(out))
-  }
-  a <- ops_operand(e1, op, e1, e2, call)
-  b <- ops_operand(e2, op, e1, e2, call)
-  ab <- broadcast_pair(a, b, op, e1, e2, call)
-  fun <- get(op, envir = baseenv(), mode = "function")
-  out <- fun(ab[[1L]], ab[[2L]])
-  if (op %in% logical_ops) out else new_tensor(out)
-}
-
-# "a 3x2 tensor", "a 2x2 matrix", "a character vector"
-describe_operand <- function(x) {
-  if (is_tensor(x)) {
-    return(sprintf("a %s tensor", shape_string(x)))
-  }
-  d <- describe_object(x)
-  if (is.matrix(x) || (is.array(x) && length(dim(x)) > 2L)) {
-    d <- sprintf("%s (%s)", d, shape_string(x))
-  } else if (is.atomic(x) && !is.null(x) && is.null(dim(x)) && !is.factor(x)) {
-    d <- sprintf("%s of length %d", d, length(x))
-  }
-  d
-}
-
-ops_error <- function(op, e1, e2, why, call) {
-  fwdprop_error(sprintf(
-    "cannot apply `%s` to %s and %s: %s",
-    op, describe_operand(e1), describe_operand(e2), why
-  ), call = call)
-}
-
-# One operand of an arithmetic or comparison: a plain matrix or a number.
-ops_operand <- function(x, op, e1, e2, call) {
-  if (is_tensor(x)) {
-    return(unclass(x))
-  }
-  if (!is.atomic(x) || is.null(x) || !is_numeric_storage(x)) {
-    ops_error(op, e1, e2, "the other operand must be a number, a numeric matrix or a tensor.", call)
-  }
-  d <- dim(x)
-  if (length(d) == 2L) {
-    attributes(x) <- list(dim = d, dimnames = dimnames(x))
-    return(x)
-  }
-  if (is.null(d) && length(x) == 1L) {
-    return(as.vector(x))
-  }
-  if (!is.null(d)) {
-    ops_error(op, e1, e2, "arrays other than matrices are not supported.", call)
-  }
-  ops_error(
-    op, e1, e2,
-    "use a number, or a matrix (one row or one column to broadcast) so the direction is explicit; R would recycle a vector down the columns, torch broadcasts it along the rows.",
-    call
-  )
-}
-
-# torch's broadcasting for two matrices: each dimension equal or 1.
-broadcast_pair <- function(a, b, op, e1, e2, call) {
-  da <- dim(a)
-  db <- dim(b)
-  if (is.null(da) || is.null(db) || identical(da, db)) {
-    return(list(a, b))
-  }
-  if (!all(da == db | da == 1L | db == 1L)) {
-    ops_error(
-      op, e1, e2,
-      "the shapes must be equal or 1 in each dimension (torch's broadcasting).", call
-    )
-  }
-  out <- ifelse(da == db, da, ifelse(da == 1L, db, da))
-  list(expand_matrix(a, out), expand_matrix(b, out))
-}
-
-# Repeats a matrix's single row and/or column up to `d`; names are kept
-# along a dimension that is not expanded.
-expand_matrix <- function(m, d) {
-  dm <- dim(m)
-  if (identical(dm, as.integer(d))) {
-    return(m)
-  }
-  dn <- dimnames(m)
-  i <- if (dm[1L] == d[1L]) seq_len(d[1L]) else rep.int(1L, d[1L])
-  j <- if (dm[2L] == d[2L]) seq_len(d[2L]) else rep.int(1L, d[2L])
-  out <- m[i, j, drop = FALSE]
-  dimnames(out) <- if (is.null(dn)) {
-    NULL
-  } else {
-    list(
-      if (dm[1L] == d[1L]) dn[[1L]] else NULL,
-      if (dm[2L] == d[2L]) dn[[2L]] else NULL
-    )
-  }
-  out
-}
-
-#' @export
-Math.fwdprop_tensor <- function(x, ...) {
-  out <- get(.Generic, envir = baseenv(), mode = "function")(unclass(x), ...)
-  if (is.matrix(out) && is.numeric(out)) new_tensor(out) else out
-}
-
-#' @export
-Summary.fwdprop_tensor <- function(..., na.rm = FALSE) {
-  args <- lapply(list(...), function(a) if (is_tensor(a)) unclass(a) else a)
-  do.call(.Generic, c(args, na.rm = na.rm))
-}
-
 # Concatenation ------------------------------------------------------------
 
 #' Concatenate tensors, like torch's `torch_cat()`
 #'
-#' `tensor_cat(tensors, dim)` joins a list of tensors or matrices along a
-#' dimension: `dim = 1` stacks rows (like [rbind()]), `dim = 2` stacks
-#' columns (like [cbind()]), as `torch_cat()` does in torch for R (`-1`
-#' and `-2` count from the end). The result is a tensor.
+#' `tensor_cat(tensors, dim)` joins a list of tensors along dimension `dim`,
+#' as `torch_cat()` does in torch for R: for matrices `dim = 1` stacks rows
+#' (like [rbind()]) and `dim = 2` columns (like [cbind()]); `-1` counts from
+#' the end. Gradients flow back to each piece.
 #'
 #' `torch_cat()` is the same function under torch's name, so lecture code
 #' such as `torch_cat(c(beta_1, beta_2, beta_3), 2)` runs unchanged (`c()`
 #' on tensors returns a list). When every element is a real torch tensor
 #' (class `torch_tensor`) and the torch package is installed, `torch_cat()`
-#' hands the call to `torch::torch_cat()` instead. fwdprop does not depend
-#' on torch; if both packages are attached, whichever was attached last
-#' provides `torch_cat()`.
+#' hands the call to `torch::torch_cat()` instead. If both packages are
+#' attached, whichever was attached last provides `torch_cat()`.
 #'
-#' @param tensors A `list()` of tensors ([tensor()]) or numeric matrices
-#'   (vectors count as one-column matrices, as in [tensor()]).
-#' @param dim 1 to stack rows, 2 to stack columns.
-#' @return A tensor. Joining along rows needs the same number of columns in
-#'   every element, along columns the same number of rows; dimnames are
-#'   combined as [rbind()] and [cbind()] combine them.
-#' @seealso [tensor()]
+#' @param tensors A `list()` of tensors, or of numeric matrices and arrays
+#'   (made tensors as by [torch_tensor()]).
+#' @param dim The dimension to join along.
+#' @return A tensor. All pieces need the same number of dimensions and the
+#'   same sizes except along `dim`; the dtype is the widest of theirs.
+#' @seealso [torch_tensor()]
 #' @export
 #' @examples
-#' beta_1 <- tensor(matrix(c(0.6234, 0.8609), ncol = 1))
-#' beta_2 <- tensor(matrix(c(0.6403, 0.0095), ncol = 1))
-#' beta_3 <- tensor(matrix(c(0.2326, 0.6661), ncol = 1))
-#' torch_cat(c(beta_1, beta_2, beta_3), 2)
+#' beta_1 <- tensor(matrix(c(0.6234, 0.8609), ncol = 1), dtype = torch_double())
+#' beta_2 <- tensor(matrix(c(0.6403, 0.0095), ncol = 1), dtype = torch_double())
+#' torch_cat(c(beta_1, beta_2), 2)
 #' tensor_cat(list(beta_1, beta_2), 1)
 tensor_cat <- function(tensors, dim = 1L) {
   cat_tensors(tensors, dim, call = sys.call())
@@ -540,43 +1022,45 @@ torch_cat <- function(tensors, dim = 1L) {
 
 cat_tensors <- function(tensors, dim, call) {
   if (!is.list(tensors) || is.object(tensors)) {
-    what <- if (is_tensor(tensors)) describe_operand(tensors) else describe_object(tensors)
+    what <- if (is_tensor(tensors)) sprintf("a tensor of shape %s", shape_label(.subset2(tensors, "shape"))) else describe_object(tensors)
     fwdprop_error(sprintf(
-      "`tensors` must be a list of tensors or matrices (e.g. `list(a, b)` or `c(a, b)`), not %s.",
+      "`tensors` must be a list of tensors (e.g. `list(a, b)` or `c(a, b)`), not %s.",
       what
     ), call = call)
   }
   if (length(tensors) == 0L) {
     fwdprop_error("`tensors` must hold at least one tensor, not an empty list.", call = call)
   }
-  along <- tensor_dim(dim, "dim", call)
-  mats <- lapply(seq_along(tensors), function(i) {
-    as_tensor_matrix(tensors[[i]], sprintf("tensors[[%d]]", i), call)
+  first <- Find(is_tensor, tensors)
+  tensors <- lapply(seq_along(tensors), function(i) {
+    t <- tensors[[i]]
+    if (is_tensor(t)) {
+      return(t)
+    }
+    parts <- tensor_parts(t, sprintf("tensors[[%d]]", i), call)
+    dtype <- if (is.null(first)) parts$dtype else .subset2(first, "dtype")
+    new_tensor_obj(round_dtype(parts$data, dtype), parts$shape, dtype)
   })
-  keep <- if (along == 1L) 2L else 1L
-  sizes <- vapply(mats, function(m) dim(m)[keep], integer(1L))
-  bad <- which(sizes != sizes[[1L]])
-  if (length(bad)) {
-    k <- bad[[1L]]
-    fwdprop_error(sprintf(
-      "cannot concatenate along dim %d (%s): every element needs %d %s, but `tensors[[1]]` is %s and `tensors[[%d]]` is %s.",
-      along, if (along == 1L) "rows, like `rbind()`" else "columns, like `cbind()`",
-      sizes[[1L]], paste0(if (keep == 2L) "column" else "row", if (sizes[[1L]] == 1L) "" else "s"),
-      shape_string(mats[[1L]]), k, shape_string(mats[[k]])
-    ), call = call)
+  ok <- is.numeric(dim) && length(dim) == 1L && !is.na(dim) && dim == round(dim)
+  if (!ok) {
+    fwdprop_error(sprintf("`dim` must be a whole number, a dimension of the tensors, not %s.", describe_value(dim)), call = call)
   }
-  bind <- if (along == 1L) rbind else cbind
-  new_tensor(do.call(bind, unname(mats)))
+  tensor_cat_impl(tensors, dim, call)
 }
 
 # Printing -----------------------------------------------------------------
 
 #' Print tensors as torch for R does
 #'
-#' `print()` shows a tensor as torch for R prints a 2-dimensional CPU double
-#' tensor: a first line `torch_tensor`, the values, and a footer such as
-#' `[ CPUDoubleType{3,2} ]` giving the shape. `format()` returns those lines
-#' as a character vector. Dimnames are not shown (torch has none).
+#' `print()` shows a tensor as torch for R prints it: a first line
+#' `torch_tensor`, the values, and a footer such as `[ CPUFloatType{3,2} ]`
+#' giving the dtype and the shape (`{}` for a single number, `{7}` for a
+#' vector of 7). `format()` returns those lines as a character vector.
+#'
+#' A 0-dimensional tensor (a mean, a loss) shows its value with 6
+#' significant digits (C's `%g`: `20.0462`, `-5.61331`). A vector is shown
+#' as a column. A tensor of more than 2 dimensions is shown matrix by
+#' matrix, each headed `(i,.,.) = ` and laid out on its own.
 #'
 #' The layout is libtorch's rule. Let `hi` and `lo` be
 #' `floor(log10(v)) + 1` of the largest and the smallest absolute finite
@@ -616,12 +1100,14 @@ cat_tensors <- function(tensors, dim, call) {
 #' @param ... Ignored.
 #' @return `format()`: a character vector, one element per line.
 #'   `print()`: `x`, invisibly.
-#' @seealso [tensor()]
+#' @seealso [torch_tensor()]
 #' @export
 #' @examples
-#' tensor(matrix(c(0.1137034, 0.6222994), ncol = 1))
+#' tensor(matrix(c(0.1137034, 0.6222994), ncol = 1), dtype = torch_double())
 #' tensor(matrix(1:6, ncol = 2, byrow = TRUE))
 #' tensor(matrix(c(1e-6, 1, NA, Inf), 2))
+#' torch_tensor(20.04621)$mean()
+#' torch_tensor(array(1:12, c(2, 3, 2)))
 #' format(tensor(matrix(c(123456.7, 234567.8), 1)))
 format.fwdprop_tensor <- function(x, n = 30L, width = 80L, ...) {
   call <- sys.call()
@@ -629,10 +1115,15 @@ format.fwdprop_tensor <- function(x, n = 30L, width = 80L, ...) {
     fwdprop_error(sprintf("`n` must be a single number (-1 for no limit), not %s.", describe_value(n)), call = call)
   }
   width <- check_count(width, "width", call = call)
-  m <- unclass(x)
-  d <- dim(m)
-  footer <- sprintf("[ CPUDoubleType{%d,%d} ]", d[1L], d[2L])
-  body <- tensor_body_lines(m, n, width)
+  shape <- .subset2(x, "shape")
+  v <- .subset2(x, "data")
+  footer <- sprintf("[ CPU%sType{%s} ]", dtype_label(.subset2(x, "dtype")), paste(shape, collapse = ","))
+  body <- switch(as.character(min(length(shape), 3L)),
+    "0" = format_scalar(v),
+    "1" = tensor_body_lines(matrix(v, ncol = 1L), n, width),
+    "2" = tensor_body_lines(matrix(v, shape[[1L]], shape[[2L]], byrow = TRUE), n, width),
+    "3" = tensor_slices_lines(v, shape, n, width)
+  )
   if (n > 1 && length(body) + 1L > n) {
     body <- c(body[seq_len(n)], "... [the output was truncated (use n=-1 to disable)]")
   }
@@ -726,6 +1217,49 @@ tensor_body_lines <- function(m, n, width) {
     }
     block <- cells[, first:min(last, cols), drop = FALSE]
     lines <- c(lines, scale_line, do.call(paste, c(asplit(block, 2L), sep = " ")))
+  }
+  lines
+}
+
+# A 0-dimensional tensor's value as C++'s default stream output (`%g`).
+format_scalar <- function(v) {
+  if (is.na(v)) {
+    return("nan")
+  }
+  if (is.infinite(v)) {
+    return(if (v > 0) "inf" else "-inf")
+  }
+  sprintf("%g", v)
+}
+
+# A tensor of 3 or more dimensions: one block per matrix, headed
+# "(i,j,.,.) = ", each laid out on its own (as libtorch does; the first
+# index runs fastest) and indented by one space.
+tensor_slices_lines <- function(v, shape, n, width) {
+  nd <- length(shape)
+  lead <- shape[seq_len(nd - 2L)]
+  r <- shape[[nd - 1L]]
+  k <- shape[[nd]]
+  per <- r * k
+  if (per == 0 || prod(lead) == 0) {
+    return(character())
+  }
+  lines <- character()
+  # slice s (row-major over the leading dims) starts at (s - 1) * per
+  counters <- as.matrix(expand.grid(lapply(lead, seq_len)))
+  for (row in seq_len(nrow(counters))) {
+    ctr <- counters[row, ]
+    s <- sum((ctr - 1) * rev(cumprod(rev(c(lead[-1L], 1)))))
+    m <- matrix(v[s * per + seq_len(per)], r, k, byrow = TRUE)
+    block <- tensor_body_lines(m, -1, width - 1L)
+    block <- ifelse(nzchar(block) & !startsWith(block, "Columns"), paste0(" ", block), block)
+    if (row > 1L) {
+      lines <- c(lines, "")
+    }
+    lines <- c(lines, sprintf("(%s,.,.) = ", paste(ctr, collapse = ",")), block)
+    if (n > 1 && length(lines) > n) {
+      break
+    }
   }
   lines
 }

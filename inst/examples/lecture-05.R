@@ -45,4 +45,4 @@ print(tr)
 
 cat("\n== the lecture's torch style: tensor()$mm() ==\n")
 Xt <- tensor(X, dtype = torch_double())
-print(sigmoid(sigmoid(Xt$mm(tensor(beta)))$mm(tensor(gamma))))
+print(sigmoid(sigmoid(Xt$mm(tensor(beta, dtype = torch_double())))$mm(tensor(gamma, dtype = torch_double()))))

@@ -15,6 +15,7 @@ mod json;
 mod learn;
 mod ops;
 mod safetensors;
+mod tensor;
 mod torch_rng;
 
 extendr_module! {
@@ -39,7 +40,7 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
     use extendr_api::metadata::{Arg, Func};
     let mut meta = get_fwdprop_metadata();
     // (R name = C name, doc, argument names, entry point)
-    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 3] = [
+    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 4] = [
         (
             "fwdprop_mm_fast",
             "Fast path of mm() for small plain matrices.",
@@ -57,6 +58,12 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
             "Fast path of forward() for small inputs.",
             &["net", "x", "trace", "threads"],
             fast::fwdprop_forward_fast as *const u8,
+        ),
+        (
+            "fwdprop_round_f32",
+            "Doubles rounded to float32, for float32 tensors.",
+            &["x"],
+            tensor::fwdprop_round_f32 as *const u8,
         ),
     ];
     for (name, doc, args, func_ptr) in raw {

@@ -1,0 +1,497 @@
+# Autograd of the torch-style tensors. Every gradient is checked against
+# central finite differences computed here, in double precision, from the
+# forward values; the forward values themselves are checked against base R.
+
+# Central finite differences of the scalar `f(arrays)` (a function of plain
+# R arrays, evaluated through the tensors with recording off) for the
+# inputs listed in `wrt`.
+fd_gradients <- function(f, arrays, wrt = seq_along(arrays), h = 1e-6) {
+  value <- function(a) {
+    ts <- lapply(a, function(v) torch_tensor(v, dtype = torch_double()))
+    as.numeric(with_no_grad(f(ts)))
+  }
+  lapply(wrt, function(k) {
+    v <- arrays[[k]]
+    g <- v * 0
+    for (i in seq_along(v)) {
+      up <- arrays
+      down <- arrays
+      up[[k]][i] <- v[i] + h
+      down[[k]][i] <- v[i] - h
+      g[i] <- (value(up) - value(down)) / (2 * h)
+    }
+    g
+  })
+}
+
+# autograd's gradients of the scalar f(tensors) for the inputs in `wrt`
+auto_gradients <- function(f, arrays, wrt = seq_along(arrays)) {
+  ts <- lapply(seq_along(arrays), function(k) {
+    torch_tensor(arrays[[k]], dtype = torch_double(), requires_grad = k %in% wrt)
+  })
+  y <- f(ts)
+  y$backward()
+  # an input the result does not depend on gets no gradient (NULL), as in
+  # torch: zero
+  lapply(wrt, function(k) {
+    g <- ts[[k]]$grad
+    if (is.null(g)) arrays[[k]] * 0 else as_array(g)
+  })
+}
+
+rel_error <- function(a, b) max(abs(a - b) / pmax(1, abs(b)))
+
+expect_gradients <- function(f, arrays, wrt = seq_along(arrays), tol = 1e-6, info = NULL) {
+  auto <- auto_gradients(f, arrays, wrt)
+  fd <- fd_gradients(f, arrays, wrt)
+  for (k in seq_along(wrt)) {
+    expect_identical(dim(auto[[k]]), dim(fd[[k]]), info = info)
+    expect_lte(rel_error(as.vector(auto[[k]]), as.vector(fd[[k]])), tol, label = paste(info, "input", wrt[[k]]))
+  }
+}
+
+rand_array <- function(shape, lo = -2, hi = 2) {
+  v <- runif(prod(shape), lo, hi)
+  if (length(shape) == 1L) v else array(v, shape)
+}
+
+# weights so that every output value matters to the scalar being checked
+weighted_sum <- function(y, w) sum(y * w)
+
+test_that("elementwise arithmetic gives base R's values and finite-difference gradients, with broadcasting", {
+  set.seed(101)
+  shape_pairs <- list(
+    list(c(3, 4), c(3, 4)), list(c(3, 4), 4), list(4, c(3, 4)), list(c(3, 1), c(1, 4)),
+    list(c(2, 3, 4), c(3, 1)), list(c(2, 1, 4), c(3, 4)), list(5, 1), list(c(2, 3), c(1, 1)),
+    list(integer(0), c(2, 2)), list(c(sample(2:4, 1), 1, sample(2:4, 1)), 1)
+  )
+  ops <- list(`+` = `+`, `-` = `-`, `*` = `*`, `/` = `/`)
+  for (sp in shape_pairs) {
+    a <- if (length(sp[[1]])) rand_array(sp[[1]]) else runif(1, 0.5, 2)
+    b <- rand_array(sp[[2]], 0.5, 2)
+    for (op in names(ops)) {
+      f <- ops[[op]]
+      # forward against base R, broadcasting by hand in R's index order
+      ta <- if (length(sp[[1]])) torch_tensor(a, dtype = torch_double()) else torch_tensor(a, dtype = torch_double())$view(integer(0))
+      out <- f(ta, torch_tensor(b, dtype = torch_double()))
+      full <- out$shape
+      expand <- function(x, s) {
+        if (!length(s)) s <- 1L
+        pad <- c(rep(1L, length(full) - length(s)), s)
+        arr <- array(x, pad)
+        idx <- lapply(seq_along(full), function(k) if (pad[k] == full[k]) seq_len(full[k]) else rep(1L, full[k]))
+        do.call(`[`, c(list(arr), idx, list(drop = FALSE)))
+      }
+      want <- f(expand(a, if (length(sp[[1]])) sp[[1]] else integer(0)), expand(b, sp[[2]]))
+      expect_equal(as.vector(as_array(out)), as.vector(want), tolerance = 1e-15, info = op)
+      w <- rand_array(full)
+      g <- function(ts) {
+        x <- if (length(sp[[1]])) ts[[1]] else ts[[1]]$view(integer(0))
+        weighted_sum(f(x, ts[[2]]), torch_tensor(w, dtype = torch_double()))
+      }
+      expect_gradients(g, list(a, b), info = paste(op, paste(sp[[1]], collapse = "x"), paste(sp[[2]], collapse = "x")))
+    }
+  }
+})
+
+test_that("powers, numbers on either side and unary minus have finite-difference gradients", {
+  set.seed(102)
+  a <- rand_array(c(3, 2), 0.5, 2)
+  b <- rand_array(c(3, 2), -1, 1)
+  w <- rand_array(c(3, 2))
+  wt <- torch_tensor(w, dtype = torch_double())
+  fs <- list(
+    square = function(ts) weighted_sum(ts[[1]]^2, wt),
+    cube = function(ts) weighted_sum(ts[[1]]^3, wt),
+    half = function(ts) weighted_sum(ts[[1]]^0.5, wt),
+    tensor_power = function(ts) weighted_sum(ts[[1]]^ts[[2]], wt),
+    number_power = function(ts) weighted_sum(2^ts[[2]], wt),
+    numbers = function(ts) weighted_sum(3 - ts[[1]] * 2 + 1 / ts[[1]] - ts[[2]] / 4, wt),
+    neg = function(ts) weighted_sum(-ts[[1]] * ts[[2]], wt),
+    methods = function(ts) weighted_sum(ts[[1]]$add(ts[[2]])$mul(2)$sub(1)$div(ts[[1]])$pow(2), wt)
+  )
+  for (nm in names(fs)) {
+    expect_gradients(fs[[nm]], list(a, b), info = nm)
+  }
+  expect_equal(as_array(torch_tensor(a, dtype = torch_double())^torch_tensor(b, dtype = torch_double())), a^b, tolerance = 1e-15)
+  expect_equal(as_array(2^torch_tensor(b, dtype = torch_double())), 2^b, tolerance = 1e-15)
+})
+
+test_that("unary functions give base R's values and finite-difference gradients", {
+  set.seed(103)
+  a <- rand_array(c(2, 3, 2), 0.1, 2)
+  b <- rand_array(c(2, 3, 2), -2, 2)
+  w <- torch_tensor(rand_array(c(2, 3, 2)), dtype = torch_double())
+  ta <- torch_tensor(a, dtype = torch_double())
+  tb <- torch_tensor(b, dtype = torch_double())
+  expect_equal(as_array(exp(tb)), exp(b), tolerance = 1e-15)
+  expect_equal(as_array(log(ta)), log(a), tolerance = 1e-15)
+  expect_equal(as_array(sqrt(ta)), sqrt(a), tolerance = 1e-15)
+  expect_equal(as_array(tanh(tb)), tanh(b), tolerance = 1e-15)
+  expect_equal(as_array(sigmoid(tb)), plogis(b), tolerance = 1e-15)
+  expect_equal(as_array(tb$relu()), pmax(b, 0), tolerance = 1e-15)
+  expect_equal(as_array(abs(tb)), abs(b), tolerance = 1e-15)
+  expect_equal(as_array(log(ta, 2)), log2(a), tolerance = 1e-15)
+  fs <- list(
+    exp = function(ts) weighted_sum(exp(ts[[2]]), w),
+    log = function(ts) weighted_sum(log(ts[[1]]), w),
+    log_base = function(ts) weighted_sum(log(ts[[1]], 10), w),
+    sqrt = function(ts) weighted_sum(sqrt(ts[[1]]), w),
+    sigmoid = function(ts) weighted_sum(sigmoid(ts[[2]]), w),
+    sigmoid_method = function(ts) weighted_sum(ts[[2]]$sigmoid(), w),
+    tanh = function(ts) weighted_sum(ts[[2]]$tanh(), w),
+    relu = function(ts) weighted_sum(ts[[2]]$relu(), w),
+    abs = function(ts) weighted_sum(abs(ts[[2]]), w),
+    sin = function(ts) weighted_sum(sin(ts[[2]]), w),
+    cos = function(ts) weighted_sum(cos(ts[[2]]), w),
+    log1p = function(ts) weighted_sum(log1p(ts[[1]]), w),
+    expm1 = function(ts) weighted_sum(expm1(ts[[2]]), w)
+  )
+  for (nm in names(fs)) {
+    expect_gradients(fs[[nm]], list(a, b), info = nm)
+  }
+})
+
+test_that("reductions give base R's values and finite-difference gradients", {
+  set.seed(104)
+  a <- rand_array(c(3, 4, 2))
+  ta <- torch_tensor(a, dtype = torch_double())
+  expect_equal(as.numeric(mean(ta)), mean(a), tolerance = 1e-15)
+  expect_equal(as.numeric(sum(ta)), sum(a), tolerance = 1e-15)
+  expect_equal(as.numeric(ta$sum(dim = 2)), as.numeric(apply(a, c(1, 3), sum)), tolerance = 1e-15)
+  expect_identical(ta$sum(dim = 2)$shape, c(3L, 2L))
+  expect_identical(ta$mean(dim = c(1, 3), keepdim = TRUE)$shape, c(1L, 4L, 1L))
+  expect_equal(as.numeric(ta$mean(dim = c(1, 3))), as.numeric(apply(a, 2, mean)), tolerance = 1e-15)
+  expect_equal(as.numeric(ta$mean(dim = -1)), as.numeric(apply(a, c(1, 2), mean)), tolerance = 1e-15)
+  expect_equal(as.numeric(max(ta)), max(a))
+  expect_equal(as.numeric(ta$min()), min(a))
+  w2 <- torch_tensor(rand_array(c(3, 2)), dtype = torch_double())
+  w3 <- torch_tensor(rand_array(c(1, 4, 1)), dtype = torch_double())
+  fs <- list(
+    mean = function(ts) mean(ts[[1]]),
+    sum = function(ts) sum(ts[[1]] * ts[[1]]),
+    sum_dim = function(ts) weighted_sum(ts[[1]]$sum(dim = 2), w2),
+    mean_dim_keep = function(ts) weighted_sum(ts[[1]]$mean(dim = c(1, 3), keepdim = TRUE), w3),
+    max = function(ts) max(ts[[1]]) * 2,
+    min = function(ts) ts[[1]]$min()
+  )
+  for (nm in names(fs)) {
+    expect_gradients(fs[[nm]], list(a), info = nm)
+  }
+})
+
+test_that("products, transposes, views, concatenation and indexing have finite-difference gradients", {
+  set.seed(105)
+  r <- sample(2:5, 1)
+  k <- sample(2:5, 1)
+  n <- sample(2:5, 1)
+  A <- rand_array(c(r, k))
+  B <- rand_array(c(k, n))
+  v <- rand_array(k)
+  u <- rand_array(r)
+  tA <- torch_tensor(A, dtype = torch_double())
+  tB <- torch_tensor(B, dtype = torch_double())
+  expect_equal(as_array(tA$mm(tB)), A %*% B, tolerance = 1e-14)
+  expect_equal(as_array(tA$matmul(torch_tensor(v, dtype = torch_double()))), as.vector(A %*% v), tolerance = 1e-14)
+  expect_equal(as_array(torch_tensor(u, dtype = torch_double())$matmul(tA)), as.vector(u %*% A), tolerance = 1e-14)
+  expect_equal(as.numeric(torch_tensor(v, dtype = torch_double())$matmul(torch_tensor(v, dtype = torch_double()))), sum(v * v), tolerance = 1e-14)
+  expect_equal(as_array(tA$t()), t(A))
+  expect_equal(as_array(tA$view(c(k, r))), matrix(as.vector(t(A)), k, r, byrow = TRUE))
+  w <- function(shape) torch_tensor(rand_array(shape), dtype = torch_double())
+  wrn <- w(c(r, n))
+  wr <- w(r)
+  wn <- w(n)
+  wkr <- w(c(k, r))
+  w3k <- w(c(3, k - 1))
+  fs <- list(
+    mm = function(ts) weighted_sum(ts[[1]]$mm(ts[[2]]), wrn),
+    mv = function(ts) weighted_sum(ts[[1]]$matmul(ts[[3]]), wr),
+    vm = function(ts) weighted_sum(ts[[4]]$matmul(ts[[1]])$matmul(ts[[2]]), wn),
+    dot = function(ts) ts[[3]]$matmul(ts[[3]] * 2),
+    t = function(ts) weighted_sum(ts[[1]]$t(), wkr),
+    transpose = function(ts) weighted_sum(ts[[1]]$transpose(1, 2), wkr),
+    view = function(ts) weighted_sum(ts[[1]]$view(c(k, -1)), wkr),
+    squeeze = function(ts) weighted_sum(ts[[1]]$unsqueeze(1)$squeeze(1), wrn$mm(ts[[2]]$t())),
+    cat = function(ts) weighted_sum(torch_cat(list(ts[[1]], ts[[1]]^2), 2), torch_cat(list(wrn$mm(ts[[2]]$t())^0, wrn$mm(ts[[2]]$t())), 2)),
+    index = function(ts) weighted_sum(ts[[1]][c(1, 2, 1), 2:k], w3k),
+    index_drop = function(ts) sum(ts[[1]][2, ] * ts[[1]][, 1]$sum()),
+    clone = function(ts) sum(ts[[1]]$clone()^2)
+  )
+  arrays <- list(A, B, v, u)
+  for (nm in names(fs)) {
+    set.seed(106)
+    expect_gradients(fs[[nm]], arrays, info = nm)
+  }
+})
+
+test_that("a chain of more than ten operations has finite-difference gradients", {
+  set.seed(107)
+  X <- rand_array(c(5, 3))
+  W1 <- rand_array(c(3, 4))
+  b1 <- rand_array(4)
+  W2 <- rand_array(c(4, 1))
+  y <- rand_array(c(5, 1))
+  net <- function(ts) {
+    h <- tanh(ts[[1]]$mm(ts[[2]]) + ts[[3]])
+    h2 <- sigmoid(h * 1.5 - 0.25)$mm(ts[[4]])
+    z <- exp(-h2^2) / (1 + abs(h2)) + log(1 + h2^2)
+    mean((z - ts[[5]])^2) + 0.01 * sum(ts[[2]]^2) + sqrt(sum(ts[[4]]^2))
+  }
+  expect_gradients(net, list(X, W1, b1, W2, y), wrt = 1:4)
+})
+
+test_that("gradients accumulate over backward() calls and the graph is freed", {
+  x <- torch_tensor(c(1, 2, 3), dtype = torch_double())
+  mu <- torch_tensor(0.5, dtype = torch_double(), requires_grad = TRUE)
+  g_once <- -2 * mean(c(1, 2, 3) - 0.5)
+  y <- mean((x - mu)^2)
+  y$backward()
+  expect_equal(as.numeric(mu$grad), g_once)
+  y2 <- mean((x - mu)^2)
+  y2$backward()
+  expect_equal(as.numeric(mu$grad), 2 * g_once)
+  grad_before <- mu$grad
+  mu$grad$zero_()
+  expect_identical(as.numeric(grad_before), 0)
+  # retain_graph keeps the graph for a second pass
+  y3 <- mean((x - mu)^2)
+  y3$backward(retain_graph = TRUE)
+  y3$backward()
+  expect_equal(as.numeric(mu$grad), 2 * g_once)
+  expect_error(y3$backward(), class = "fwdprop_error")
+  # the grad_fn is kept after the pass
+  expect_identical(format(y3$grad_fn), "MeanBackward0")
+  # a tensor used twice gets the sum of both paths
+  a <- torch_tensor(3, dtype = torch_double(), requires_grad = TRUE)
+  (a * a + a)$backward()
+  expect_equal(as.numeric(a$grad), 2 * 3 + 1)
+  # no gradient for tensors that do not require one, and for results
+  expect_null(x$grad)
+  expect_false(x$requires_grad)
+  expect_true(y$requires_grad)
+  expect_false(y$is_leaf)
+  expect_true(mu$is_leaf)
+})
+
+test_that("with_no_grad() records nothing, and in-place updates follow torch's rules", {
+  mu <- torch_tensor(0.5, requires_grad = TRUE)
+  y <- with_no_grad(mu * 2)
+  expect_null(y$grad_fn)
+  expect_false(y$requires_grad)
+  # with_no_grad() returns its value and restores recording, also on error
+  expect_identical(with_no_grad(1 + 1), 2)
+  expect_error(with_no_grad(stop("boom")), "boom")
+  expect_false(is.null((mu * 2)$grad_fn))
+  expect_error(mu$sub_(1), class = "fwdprop_error")
+  expect_error(mu$zero_(), class = "fwdprop_error")
+  with_no_grad(mu$sub_(0.25))
+  expect_identical(as.numeric(mu), 0.25)
+  # sub_() with alpha, add_(), mul_(), copy_() and fill_() on plain tensors
+  z <- torch_tensor(c(1, 2, 3), dtype = torch_double())
+  z$sub_(torch_tensor(c(1, 1, 1), dtype = torch_double()), alpha = 0.5)
+  expect_identical(as.numeric(z), c(0.5, 1.5, 2.5))
+  z$add_(1)$mul_(2)
+  expect_identical(as.numeric(z), c(3, 5, 7))
+  z$copy_(c(9, 8, 7))
+  expect_identical(as.numeric(z), c(9, 8, 7))
+  z$fill_(4)
+  expect_identical(as.numeric(z), c(4, 4, 4))
+  # the same object everywhere (reference semantics)
+  alias <- z
+  z$zero_()
+  expect_identical(as.numeric(alias), c(0, 0, 0))
+  # detach() and detach_()
+  w <- torch_tensor(c(1, 2), requires_grad = TRUE)
+  d <- (w * 2)$detach()
+  expect_false(d$requires_grad)
+  expect_null(d$grad_fn)
+  r <- w * 3
+  expect_identical(r$detach_(), r)
+  expect_null(r$grad_fn)
+  # requires_grad_() and $requires_grad <- TRUE
+  a <- torch_tensor(c(1, 2))
+  expect_identical(a$requires_grad_(), a)
+  expect_true(a$requires_grad)
+  b <- torch_tensor(1)
+  b$requires_grad <- TRUE
+  expect_true(b$requires_grad)
+})
+
+test_that("autograd errors are fwdprop_errors that say what to do", {
+  x <- torch_tensor(c(1, 2, 3))
+  mu <- torch_tensor(0.5, requires_grad = TRUE)
+  y <- (x - mu)^2
+  expect_error(y$backward(), class = "fwdprop_error")
+  expect_error(x$backward(), class = "fwdprop_error")
+  m <- mean(y)
+  m$backward()
+  expect_error(m$backward(), class = "fwdprop_error")
+  expect_error(mu$sub_(1), class = "fwdprop_error")
+  A <- torch_tensor(matrix(1:6, 3), dtype = torch_double())
+  B <- torch_tensor(matrix(1:6, 3))
+  expect_error(A$mm(A), class = "fwdprop_error")
+  expect_error(A$mm(A$t()$float()), class = "fwdprop_error")
+  expect_error(torch_tensor(1:3, requires_grad = TRUE), class = "fwdprop_error")
+  expect_snapshot(error = TRUE, {
+    y$backward()
+    x$backward()
+    m$backward()
+    mu$sub_(1)
+    A$mm(A)
+    A$mm(B$t())
+    A$mm(torch_tensor(1:2, dtype = torch_double()))
+    A + torch_tensor(c(1, 2, 3, 4), dtype = torch_double())
+    torch_tensor(1:3, requires_grad = TRUE)
+    y$backward(gradient = torch_tensor(1))
+    y$backward(create_graph = TRUE)
+  })
+  # y$backward() with a gradient of its shape works
+  y2 <- (x - mu)^2
+  y2$backward(gradient = torch_tensor(c(1, 1, 1)))
+  expect_equal(as.numeric(mu$grad), as.numeric(-2 * sum(c(1, 2, 3) - 0.5)) - 2 * mean(c(1, 2, 3) - 0.5), tolerance = 1e-6)
+})
+
+test_that("grad_fn names are torch's", {
+  x <- torch_tensor(c(1, 2, 3))
+  w <- torch_tensor(c(0.5, 0.25, 2), requires_grad = TRUE)
+  W <- torch_tensor(matrix(c(1, 2, 3, 4), 2), requires_grad = TRUE)
+  nm <- function(t) format(t$grad_fn)
+  expect_identical(nm(mean((x - w)^2)), "MeanBackward0")
+  expect_identical(nm(x - w), "SubBackward0")
+  expect_identical(nm(w^2), "PowBackward0")
+  expect_identical(nm(w + x), "AddBackward0")
+  expect_identical(nm(w * x), "MulBackward0")
+  expect_identical(nm(w / x), "DivBackward0")
+  expect_identical(nm(-w), "NegBackward0")
+  expect_identical(nm(exp(w)), "ExpBackward0")
+  expect_identical(nm(log(w)), "LogBackward0")
+  expect_identical(nm(sigmoid(w)), "SigmoidBackward0")
+  expect_identical(nm(w$tanh()), "TanhBackward0")
+  expect_identical(nm(w$relu()), "ReluBackward0")
+  expect_identical(nm(sum(w)), "SumBackward0")
+  expect_identical(nm(W$mm(W)), "MmBackward0")
+  expect_identical(nm(W$t()), "TBackward0")
+  expect_identical(nm(W$view(4)), "ViewBackward0")
+  expect_identical(nm(torch_cat(list(w, w))), "CatBackward0")
+  expect_null(w$grad_fn)
+  expect_output(print(mean(w)$grad_fn), "^MeanBackward0$")
+})
+
+test_that("float32 tensors hold float32 values, float64 tensors base R's", {
+  v <- c(0.1, 1 / 3, 2.5, 1e-40, 16777217, NaN)
+  f32 <- function(x) readBin(writeBin(x, raw(), size = 4L), "double", n = length(x), size = 4L)
+  expect_identical(as.numeric(torch_tensor(v)), f32(v))
+  expect_identical(as.numeric(torch_tensor(v, dtype = torch_double())), v)
+  a <- runif(50)
+  b <- runif(50)
+  # each result is the float32 rounding of the exact result of float32 inputs
+  ta <- torch_tensor(a)
+  tb <- torch_tensor(b)
+  expect_identical(as.numeric(ta + tb), f32(f32(a) + f32(b)))
+  expect_identical(as.numeric(ta * tb), f32(f32(a) * f32(b)))
+  expect_identical(as.numeric(ta / tb), f32(f32(a) / f32(b)))
+  expect_identical(as.numeric(sqrt(ta)), f32(sqrt(f32(a))))
+  expect_identical(as.numeric(torch_tensor(a, dtype = torch_double()) * b), a * b)
+  expect_output(print(torch_tensor(v)$dtype), "^torch_Float$")
+  expect_output(print(torch_tensor(v, dtype = "float64")$dtype), "^torch_Double$")
+  expect_output(print(torch_tensor(1:2)$dtype), "^torch_Long$")
+})
+
+test_that("gradcheck() reports the worst relative error against finite differences", {
+  a <- torch_tensor(matrix(c(0.5, -1, 2, 0.25), 2), requires_grad = TRUE)
+  b <- torch_tensor(c(1.5, -0.5), requires_grad = TRUE)
+  expect_message(res <- gradcheck(function(a, b) tanh(a$mm(a) + b)^2, list(a, b)), "worst relative error")
+  expect_true(res$ok)
+  expect_lt(res$max_error, 1e-7)
+  # the analytic gradient of sum(w * tanh(A A + b)^2) by hand in base R
+  A <- matrix(c(0.5, -1, 2, 0.25), 2)
+  # a wrong gradient is found: abs() has derivative sign(x), here replaced
+  # by a function whose recorded derivative is wrong at x = 0.5
+  bad <- function(x) {
+    out <- x * 1
+    assign("node", list(name = "Bad", inputs = list(x), backward = function(g) list(g * 3), seq = 0), envir = out)
+    assign("requires_grad", TRUE, envir = out)
+    out
+  }
+  expect_message(res_bad <- gradcheck(function(x) sum(bad(x)), torch_tensor(c(0.5, 1), requires_grad = TRUE)))
+  expect_false(res_bad$ok)
+  expect_equal(res_bad$max_error, 2 / 1, tolerance = 1e-6)
+  expect_error(gradcheck(1, a), class = "fwdprop_error")
+  expect_error(gradcheck(function(a) a, list(1)), class = "fwdprop_error")
+})
+
+# Lecture 6 ---------------------------------------------------------------------
+
+# PyTorch's float32 values for the lecture (torch-lecture06.py)
+lecture06_torch <- function() {
+  ref <- utils::read.csv(test_path("lecture06-torch.csv"), stringsAsFactors = FALSE)
+  ref$value <- as.numeric(ref$value)
+  split(ref$value, ref$what)
+}
+
+test_that("lecture 6's code prints the lecture's output and PyTorch's float32 values", {
+  ref <- lecture06_torch()
+  # the lecture's seven data values (they come from torch's random stream)
+  x_tensor <- torch_tensor(ref$x)
+  expect_identical(
+    capture.output(x_tensor),
+    c("torch_tensor", " 5.1339", " 7.4256", " 7.1589", " 5.7047", " 1.6527", " 0.4431", " 9.6277", "[ CPUFloatType{7} ]")
+  )
+  f <- function(mu, x) {
+    mean((x - mu)^2)
+  }
+  expect_identical(capture.output(f(2, x_tensor)), c("torch_tensor", "20.0462", "[ CPUFloatType{} ]"))
+  mu_vec <- seq(0, 10, by = 0.02)
+  result <- vapply(mu_vec, function(m) as.numeric(f(mu = m, x = x_tensor)), numeric(1))
+  expect_identical(capture.output(head(result)), "[1] 37.27285 37.06098 36.84991 36.63964 36.43018 36.22152")
+  # every point of the curve is PyTorch's float32 value to one unit in the
+  # last place (PyTorch sums float32 values in its own order)
+  expect_lte(max(abs(result - ref$curve) / ref$curve), 2^-22)
+  f_prime <- function(mu, x) {
+    -mean(2 * (x - mu))
+  }
+  expect_identical(capture.output(f_prime(2.5, x_tensor)), c("torch_tensor", "-5.61331", "[ CPUFloatType{} ]"))
+  expect_identical(as.numeric(f_prime(2.5, x_tensor)), ref$f_prime)
+
+  mu <- torch_tensor(2.5, requires_grad = TRUE)
+  expect_identical(capture.output(mu), c("torch_tensor", " 2.5000", "[ CPUFloatType{1} ]"))
+  y <- mean((x_tensor - mu)^2)
+  expect_identical(capture.output(y$grad_fn), "MeanBackward0")
+  y$backward()
+  expect_identical(capture.output(mu$grad), c("torch_tensor", "-5.6133", "[ CPUFloatType{1} ]"))
+  expect_identical(as.numeric(mu$grad), ref$grad)
+  z <- y^2
+  expect_identical(capture.output(z$grad_fn), "PowBackward0")
+  expect_identical(capture.output(z$detach_()), c("torch_tensor", "288.646", "[ CPUFloatType{} ]"))
+  expect_identical(as.numeric(z), ref$z)
+  expect_identical(capture.output(z$grad_fn), "NULL")
+
+  a <- torch_tensor(c(1, 2))
+  expect_identical(capture.output(a), c("torch_tensor", " 1", " 2", "[ CPUFloatType{2} ]"))
+  expect_identical(capture.output(a$requires_grad), "[1] FALSE")
+  expect_identical(capture.output(a$requires_grad_(TRUE)), c("torch_tensor", " 1", " 2", "[ CPUFloatType{2} ]"))
+  expect_identical(capture.output(y), c("torch_tensor", "16.9896", "[ CPUFloatType{} ]"))
+  expect_identical(as.numeric(y), ref$y)
+  expect_identical(capture.output(with_no_grad({
+    y
+    y$grad_fn
+  })), "MeanBackward0")
+
+  learning_rate <- 0.1
+  mu <- torch_tensor(0.5, requires_grad = TRUE)
+  result <- rep(0, 100)
+  result[1] <- as.numeric(mu)
+  for (i in 2:100) {
+    result[i] <- as.numeric(mu)
+    y <- mean((x_tensor - mu)^2)
+    y$backward()
+    with_no_grad({
+      mu$sub_(learning_rate * mu$grad)
+      mu$grad$zero_()
+    })
+  }
+  expect_identical(capture.output(tail(result)), "[1] 5.306654 5.306654 5.306654 5.306654 5.306654 5.306654")
+  expect_identical(result, ref$descent)
+  expect_identical(capture.output(x_tensor$mean()), c("torch_tensor", "5.30665", "[ CPUFloatType{} ]"))
+  expect_identical(as.numeric(x_tensor$mean()), ref$mean)
+})
