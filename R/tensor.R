@@ -399,12 +399,12 @@ filled_tensor <- function(sizes, fill, dtype, device, requires_grad, call) {
   new_tensor_obj(round_dtype(as.double(fill(n, dtype)), dtype), as.integer(shape), dtype, requires_grad)
 }
 
-# Random streams: temporary base-R versions, replaced at merge by the
-# torch-compatible streams of R/init.R (torch_stream_uniform(),
-# torch_stream_normal(), torch_generator_seed()).
-.tensor_uniform <- function(n, dtype) stats::runif(n)
-.tensor_normal <- function(n, dtype) stats::rnorm(n)
-.tensor_seed <- function(s) set.seed(s)
+# Random streams: libtorch's CPU streams of R/init.R, number for number
+# (torch_manual_seed() seeds as torch for R did in 2021: the lecture's numbers).
+.tensor_stream_dtype <- function(dtype) if (identical(dtype, "double")) "double" else "float"
+.tensor_uniform <- function(n, dtype) torch_stream_uniform(n, .tensor_stream_dtype(dtype))
+.tensor_normal <- function(n, dtype) torch_stream_normal(n, .tensor_stream_dtype(dtype))
+.tensor_seed <- function(s) torch_generator_seed(check_torch_seed(s, call = sys.call(-1L)))
 
 # $ fields and methods ---------------------------------------------------------
 
