@@ -189,13 +189,20 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
         grads[[p]] <- if (is.null(grads[[p]])) gj else round_dtype(grads[[p]] + gj, .subset2(inp, "dtype"))
       }
     }
-    if (!retain_graph) {
+    if (!retain_graph && !(nd$name %in% nodes_without_saved_values)) {
       nd$backward <- NULL
       assign("node", nd, envir = t)
     }
   }
   invisible(NULL)
 }
+
+# Nodes that keep no values for the backward pass: as in torch, a second
+# backward through them works (e.g. through `x$view()` of a leaf reused in
+# every step of a training loop).
+nodes_without_saved_values <- c("ViewBackward0", "TBackward0", "TransposeBackward0", "AddBackward0",
+                                "SubBackward0", "NegBackward0", "CloneBackward0", "UnsqueezeBackward0",
+                                "SqueezeBackward0", "SqueezeBackward1")
 
 # The gradient the pass starts from: ones for a one-element result, else
 # `gradient` (a tensor or numbers of the root's shape).
