@@ -2,34 +2,11 @@
 # what it prints is what lecture 6 printed (torch for R, 2021). The
 # expected lines are copied from the lecture's printout, not from fwdprop.
 
-# Runs the chunks in a fresh environment, printing visible values as knitr
-# does; returns per chunk label the printed lines and the objects after it.
-lecture_chunk_output <- function(chunks) {
-  env <- new.env(parent = globalenv())
-  png_file <- tempfile(fileext = ".png")
-  grDevices::png(png_file)
-  on.exit({
-    grDevices::dev.off()
-    unlink(png_file)
-  }, add = TRUE)
-  out <- list()
-  for (label in setdiff(names(chunks), "setup")) {
-    exprs <- parse(text = chunks[[label]], encoding = "UTF-8")
-    printed <- utils::capture.output(for (e in exprs) {
-      r <- withVisible(eval(e, envir = env))
-      if (r$visible) print(r$value)
-    })
-    out[[label]] <- list(printed = printed, objects = mget(ls(env), envir = env))
-  }
-  out
-}
-
 test_that("the lecture 6 article prints the lecture's numbers", {
   skip_if_not_installed("knitr")
   chunks <- rmd_chunks(vignette_source("lecture-06"))
   seen <- lecture_chunk_output(chunks)
   p <- function(label) seen[[label]]$printed
-  tensor_lines <- function(values, type) c("torch_tensor", values, sprintf("[ %s ]", type))
 
   expect_identical(p("data"), tensor_lines(c(" 5.1339", " 7.4256", " 7.1589", " 5.7047",
                                              " 1.6527", " 0.4431", " 9.6277"), "CPUFloatType{7}"))
