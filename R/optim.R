@@ -177,7 +177,7 @@ sgd_update <- function(p, g, state, s, r) {
   }
   if (s$momentum != 0) {
     mom <- r(s$momentum)
-    buf <- if (is.null(state$momentum_buffer)) g else r(mom * state$momentum_buffer + r(1 - s$dampening) * g)
+    buf <- if (is.null(state$momentum_buffer)) g else r(r(mom * state$momentum_buffer) + r(1 - s$dampening) * g)
     state <- list(momentum_buffer = buf)
     g <- if (s$nesterov) r(g + mom * buf) else buf
   }
