@@ -1,6 +1,7 @@
 # The activations a network can use, listed once: every check of an
 # activation name reads them from here.
-activation_names <- c("sigmoid", "relu", "tanh", "identity", "softmax")
+activation_names <- c("sigmoid", "relu", "tanh", "identity", "softmax",
+                      "leaky_relu", "elu", "gelu", "softplus")
 
 # Whether `x` names one or more activations (a character vector, no NA).
 is_activation_names <- function(x) {

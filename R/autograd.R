@@ -28,11 +28,12 @@ autograd_state$seq <- 0
 
 # The tensor object: this function's own frame, classed. Fields as above.
 new_tensor_obj <- function(data, shape, dtype, requires_grad = FALSE, node = NULL) {
-  force(data)
-  force(shape)
-  force(dtype)
-  force(requires_grad)
-  force(node)
+  # evaluate the arguments now (cheaper than force())
+  data
+  shape
+  dtype
+  requires_grad
+  node
   grad <- NULL
   `class<-`(environment(), "fwdprop_tensor")
 }
@@ -73,6 +74,13 @@ shape_label <- function(shape) {
 # Values rounded to the dtype: float32 tensors hold float32 values.
 round_dtype <- function(data, dtype) {
   if (dtype == "float") .Call(fwdprop_round_f32, data) else data
+}
+
+# The sum of all values as PyTorch's CPU kernel adds them (its order of
+# additions, in float32 for float tensors), so sums and means of float32
+# tensors are PyTorch's own values.
+sum_torch <- function(d, dtype) {
+  if (dtype == "long") sum(d) else .Call(fwdprop_sum_torch, d, dtype == "float")
 }
 
 # TRUE when an operation on these tensors must be recorded.
@@ -136,7 +144,7 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
   if (!is.logical(retain_graph) || length(retain_graph) != 1L || is.na(retain_graph)) {
     fwdprop_error(sprintf("`retain_graph` must be TRUE or FALSE, not %s.", describe_value(retain_graph)), call = call)
   }
-  g0 <- backward_seed(root, gradient, call)
+  g0 <- if (is.null(gradient) && length(.subset2(root, "data")) == 1L) 1 else backward_seed(root, gradient, call)
   node <- .subset2(root, "node")
   if (is.null(node)) {
     accumulate_grad(root, g0)
@@ -146,31 +154,33 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
   # topological order (a result is made after its inputs)
   tensors <- list(root)
   seqs <- node$seq
+  n <- 1L
   i <- 1L
-  while (i <= length(tensors)) {
+  while (i <= n) {
     nd <- .subset2(tensors[[i]], "node")
     if (is.null(nd$backward)) {
       freed_graph_error(call)
     }
     for (inp in nd$inputs) {
       ind <- .subset2(inp, "node")
-      if (!is.null(ind) && !(ind$seq %in% seqs)) {
-        tensors[[length(tensors) + 1L]] <- inp
-        seqs <- c(seqs, ind$seq)
+      if (!is.null(ind) && !any(seqs == ind$seq)) {
+        n <- n + 1L
+        tensors[[n]] <- inp
+        seqs[n] <- ind$seq
       }
     }
     i <- i + 1L
   }
-  grads <- vector("list", length(tensors))
+  grads <- vector("list", n)
   grads[[1L]] <- g0
-  for (k in order(seqs, decreasing = TRUE)) {
+  for (k in if (n == 1L) 1L else backward_order(seqs)) {
     t <- tensors[[k]]
     nd <- .subset2(t, "node")
     g <- grads[[k]]
-    grads[k] <- list(NULL)
     if (is.null(g)) {
       next
     }
+    grads[k] <- list(NULL)
     gin <- nd$backward(g)
     inputs <- nd$inputs
     for (j in seq_along(inputs)) {
@@ -185,13 +195,13 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
           accumulate_grad(inp, gj)
         }
       } else {
-        p <- match(ind$seq, seqs)
+        p <- which(seqs == ind$seq)
         grads[[p]] <- if (is.null(grads[[p]])) gj else round_dtype(grads[[p]] + gj, .subset2(inp, "dtype"))
       }
     }
     if (!retain_graph && !(nd$name %in% nodes_without_saved_values)) {
       nd$backward <- NULL
-      assign("node", nd, envir = t)
+      t[["node"]] <- nd
     }
   }
   invisible(NULL)
@@ -203,6 +213,26 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
 nodes_without_saved_values <- c("ViewBackward0", "TBackward0", "TransposeBackward0", "AddBackward0",
                                 "SubBackward0", "NegBackward0", "CloneBackward0", "UnsqueezeBackward0",
                                 "SqueezeBackward0", "SqueezeBackward1")
+
+# Positions of `seqs` in decreasing order (order() costs tens of
+# microseconds on a few values; graphs found from the root are mostly in
+# order already).
+backward_order <- function(seqs) {
+  n <- length(seqs)
+  if (n == 1L || all(seqs[-1L] < seqs[-n])) {
+    return(seq_len(n))
+  }
+  if (n > 64L) {
+    return(order(seqs, decreasing = TRUE))
+  }
+  ord <- integer(n)
+  for (i in seq_len(n)) {
+    k <- which.max(seqs)
+    ord[i] <- k
+    seqs[k] <- -Inf
+  }
+  ord
+}
 
 # The gradient the pass starts from: ones for a one-element result, else
 # `gradient` (a tensor or numbers of the root's shape).
@@ -240,15 +270,17 @@ freed_graph_error <- function(call) {
 accumulate_grad <- function(leaf, g) {
   old <- .subset2(leaf, "grad")
   dtype <- .subset2(leaf, "dtype")
-  shape <- .subset2(leaf, "shape")
-  if (length(g) == 1L && length(.subset2(leaf, "data")) != 1L) {
-    g <- rep(g, length(.subset2(leaf, "data")))
-  }
   if (is.null(old)) {
-    assign("grad", new_tensor_obj(g, shape, dtype), envir = leaf)
+    n <- length(.subset2(leaf, "data"))
+    if (length(g) != n) {
+      g <- rep_len(g, n)
+    }
+    leaf[["grad"]] <- new_tensor_obj(g, .subset2(leaf, "shape"), dtype)
   } else {
-    assign("data", round_dtype(.subset2(old, "data") + g, dtype), envir = old)
+    v <- .subset2(old, "data") + g
+    old[["data"]] <- if (dtype == "float") .Call(fwdprop_round_f32, v) else v
   }
+  invisible(NULL)
 }
 
 # grad_fn -------------------------------------------------------------------
@@ -379,12 +411,17 @@ broadcast_shape <- function(sa, sb) {
   if (!all(pa == pb | pa == 1L | pb == 1L)) {
     return(NULL)
   }
-  as.integer(ifelse(pa == 1L, pb, pa))
+  one <- pa == 1L
+  pa[one] <- pb[one]
+  as.integer(pa)
 }
 
 # TRUE when row-major data of shape `s` recycles (as R recycles) to `shape`:
 # one value, as many values, or `s` (without leading 1s) the trailing part.
 recycles_to <- function(s, shape) {
+  if (length(s) == length(shape) && all(s == shape)) {
+    return(TRUE)
+  }
   n <- prod(s)
   if (n == 1 || n == prod(shape)) {
     return(TRUE)
@@ -411,15 +448,15 @@ expand_data <- function(d, s, shape) {
 }
 
 # The gradient `g` of a broadcast result of shape `shape` summed back to an
-# operand's shape `s`.
-reduce_grad <- function(g, shape, s) {
+# operand's shape `s` (of dtype `dtype`: a sum to one value is PyTorch's).
+reduce_grad <- function(g, shape, s, dtype = "double") {
   n <- prod(s)
   total <- length(g)
   if (n == total) {
     return(g)
   }
   if (n == 1) {
-    return(sum(g))
+    return(sum_torch(as.double(g), dtype))
   }
   if (recycles_to(s, shape)) {
     return(.rowSums(g, n, total %/% n))
@@ -466,8 +503,13 @@ tensor_arith <- function(op, a, b, kind = 1L, call = sys.call(-1L)) {
   if (dtype == "long" && op == "/") {
     dtype <- "float"
   }
-  if (identical(sa, sb)) {
+  if (length(sa) == length(sb) && all(sa == sb)) {
     shape <- sa
+  } else if (length(db) == 1L && length(sb) <= length(sa)) {
+    # b is one value with no more dimensions: R recycles it
+    shape <- sa
+  } else if (length(da) == 1L && length(sa) <= length(sb)) {
+    shape <- sb
   } else {
     shape <- broadcast_shape(sa, sb)
     if (is.null(shape)) {
@@ -485,19 +527,19 @@ tensor_arith <- function(op, a, b, kind = 1L, call = sys.call(-1L)) {
     "%%" = da %% db,
     "%/%" = da %/% db
   )
-  if (dtype != "double") {
-    out <- round_dtype(out, dtype)
+  if (dtype == "float") {
+    out <- .Call(fwdprop_round_f32, out)
   }
-  if (!grad_needed(a, b)) {
+  if (!(autograd_state$enabled && (.subset2(a, "requires_grad") || .subset2(b, "requires_grad")))) {
     return(new_tensor_obj(out, shape, dtype))
   }
-  if (!op %in% names(binary_names)) {
+  if (is.null(binary_names[[op]])) {
     fwdprop_error(sprintf("`%s` has no gradient: use it on tensors that do not require gradients (e.g. inside `with_no_grad()` or on `$detach()`).", op), call = call)
   }
   ra <- .subset2(a, "requires_grad")
   rb <- .subset2(b, "requires_grad")
-  back_a <- function(v) round_dtype(reduce_grad(v, shape, sa), ta)
-  back_b <- function(v) round_dtype(reduce_grad(v, shape, sb), tb)
+  back_a <- function(v) round_dtype(reduce_grad(v, shape, sa, ta), ta)
+  back_b <- function(v) round_dtype(reduce_grad(v, shape, sb, tb), tb)
   r <- function(v) round_dtype(v, dtype)
   backward <- switch(op,
     "+" = function(g) list(if (ra) back_a(g), if (rb) back_b(g)),
@@ -563,6 +605,38 @@ tensor_unary <- function(fun, x) {
   op_result(out, shape, dtype, spec$name, list(x), function(g) list(round_dtype(deriv(g, d, out), dtype)))
 }
 
+# `x$clamp(min, max)`: values limited to [min, max] (either may be NULL);
+# the gradient passes where the value was inside, as in torch.
+tensor_clamp <- function(x, min = NULL, max = NULL, call = sys.call(-1L)) {
+  for (arg in c("min", "max")) {
+    v <- get(arg)
+    if (!is.null(v) && (!is.numeric(v) || length(v) != 1L || is.na(v))) {
+      fwdprop_error(sprintf("`%s` must be a number or NULL, not %s.", arg, describe_value(v)), call = call)
+    }
+  }
+  d <- .subset2(x, "data")
+  dtype <- .subset2(x, "dtype")
+  out <- d
+  if (!is.null(min)) {
+    out <- pmax(out, round_dtype(as.double(min), dtype))
+  }
+  if (!is.null(max)) {
+    out <- pmin(out, round_dtype(as.double(max), dtype))
+  }
+  shape <- .subset2(x, "shape")
+  if (!grad_needed(x)) {
+    return(new_tensor_obj(out, shape, dtype))
+  }
+  inside <- rep(TRUE, length(d))
+  if (!is.null(min)) {
+    inside <- inside & d >= min
+  }
+  if (!is.null(max)) {
+    inside <- inside & d <= max
+  }
+  op_result(out, shape, dtype, "ClampBackward1", list(x), function(g) list(g * inside))
+}
+
 # Reductions ---------------------------------------------------------------------
 
 # A `dim` argument (1-based; negative counts from the end) as 1-based
@@ -592,7 +666,7 @@ tensor_reduce <- function(x, how, dim = NULL, keepdim = FALSE, call = sys.call(-
   }
   n_in <- length(d)
   if (is.null(dim)) {
-    out <- if (how == "sum") sum(d) else round_dtype(sum(d), dtype) / n_in
+    out <- if (how == "sum") sum_torch(d, dtype) else sum_torch(d, dtype) / n_in
     out_shape <- integer(0)
     name <- if (how == "sum") "SumBackward0" else "MeanBackward0"
     count <- n_in
@@ -769,7 +843,15 @@ tensor_t <- function(x, call = sys.call(-1L)) {
   if (length(shape) > 2L) {
     fwdprop_error(sprintf("`$t()` expects a tensor with at most 2 dimensions, not %s: use `$transpose()`.", shape_label(shape)), call = call)
   }
-  tensor_transpose(x, 1L, 2L, name = "TBackward0")
+  # a matrix: row-major data of r x c is column-major c x r
+  r <- shape[[1L]]
+  k <- shape[[2L]]
+  out <- as.vector(t(matrix(.subset2(x, "data"), k, r)))
+  dtype <- .subset2(x, "dtype")
+  if (!grad_needed(x)) {
+    return(new_tensor_obj(out, c(k, r), dtype))
+  }
+  op_result(out, c(k, r), dtype, "TBackward0", list(x), function(g) list(as.vector(t(matrix(g, r, k)))))
 }
 
 # Swaps dimensions `d0` and `d1` (1-based).
@@ -907,5 +989,176 @@ tensor_index <- function(x, idx, drop, call) {
       v[p] <- g
     }
     list(round_dtype(v, dtype))
+  })
+}
+
+# Drawing the graph ----------------------------------------------------------------
+
+#' Draw the computation graph of a tensor
+#'
+#' `plot()` on a tensor that has a `grad_fn` draws the operations that
+#' `$backward()` would go through, as torch records them: the result at the
+#' top, each operation (e.g. `MeanBackward0`) above the operations and
+#' leaves it takes gradients to, and the leaves that require gradients at
+#' the bottom (labelled with their shape). Tensors that need no gradient
+#' (data, numbers) are left out, as torch leaves them out of the graph.
+#' The drawing uses base graphics on the current device, so it works in R
+#' Markdown documents.
+#'
+#' @param x A tensor.
+#' @param ... Unused; a misspelt argument is an error.
+#' @return Invisibly, a list with `nodes` (a data frame: `id`, `label`,
+#'   `depth` from the top, `leaf`) and `edges` (a data frame: `from`, `to`,
+#'   the gradient flowing from `from` to `to`).
+#' @seealso [torch_tensor()]
+#' @export
+#' @examples
+#' x <- torch_tensor(c(5.1, 7.4, 7.2, 5.7))
+#' mu <- torch_tensor(2.5, requires_grad = TRUE)
+#' y <- mean((x - mu)^2)
+#' plot(y)
+plot.fwdprop_tensor <- function(x, ...) {
+  call <- sys.call()
+  check_no_dots(..., fun = "plot()", call = call)
+  if (!.subset2(x, "requires_grad")) {
+    fwdprop_error("this tensor has no computation graph to draw: it does not require gradients (make its inputs with `requires_grad = TRUE`).", call = call)
+  }
+  g <- tensor_graph(x)
+  draw_tensor_graph(g)
+  invisible(g)
+}
+
+# The graph below `root`: nodes (tensors that require gradients) with their
+# longest distance from the root, and the edges between them.
+tensor_graph <- function(root) {
+  tensors <- list(root)
+  depth <- 0L
+  from <- integer(0)
+  to <- integer(0)
+  i <- 1L
+  while (i <= length(tensors)) {
+    node <- .subset2(tensors[[i]], "node")
+    for (inp in node$inputs) {
+      if (!.subset2(inp, "requires_grad")) {
+        next
+      }
+      k <- Position(function(t) identical(t, inp), tensors)
+      if (is.na(k)) {
+        tensors[[length(tensors) + 1L]] <- inp
+        depth <- c(depth, depth[[i]] + 1L)
+        k <- length(tensors)
+      } else if (depth[[k]] < depth[[i]] + 1L) {
+        depth[[k]] <- depth[[i]] + 1L
+      }
+      from <- c(from, i)
+      to <- c(to, k)
+    }
+    i <- i + 1L
+  }
+  # depths pushed down later must reach the nodes below them too
+  for (pass in seq_along(tensors)) {
+    deeper <- depth[to] < depth[from] + 1L
+    if (!any(deeper)) {
+      break
+    }
+    for (e in which(deeper)) {
+      depth[to[[e]]] <- max(depth[to[[e]]], depth[from[[e]]] + 1L)
+    }
+  }
+  leaf <- vapply(tensors, function(t) is.null(.subset2(t, "node")), logical(1L))
+  label <- vapply(tensors, function(t) {
+    node <- .subset2(t, "node")
+    if (is.null(node)) sprintf("leaf {%s}", paste(.subset2(t, "shape"), collapse = ",")) else node$name
+  }, character(1L))
+  list(
+    nodes = data.frame(id = seq_along(tensors), label = label, depth = depth, leaf = leaf, stringsAsFactors = FALSE),
+    edges = data.frame(from = from, to = to)
+  )
+}
+
+draw_tensor_graph <- function(g) {
+  nodes <- g$nodes
+  edges <- g$edges
+  old <- graphics::par(mar = c(0.5, 0.5, 0.5, 0.5))
+  on.exit(graphics::par(old))
+  max_depth <- max(nodes$depth)
+  graphics::plot.new()
+  graphics::plot.window(xlim = c(0, 1), ylim = c(-max_depth - 0.5, 0.5))
+  # x positions: spread each level evenly
+  x <- numeric(nrow(nodes))
+  for (d in unique(nodes$depth)) {
+    at <- which(nodes$depth == d)
+    x[at] <- seq_along(at) / (length(at) + 1)
+  }
+  y <- -nodes$depth
+  cex <- 0.85
+  w <- graphics::strwidth(nodes$label, cex = cex) / 2 + 0.02
+  h <- graphics::strheight("M", cex = cex) * 1.2
+  for (e in seq_len(nrow(edges))) {
+    a <- edges$from[[e]]
+    b <- edges$to[[e]]
+    graphics::arrows(x[b], y[b] + h, x[a], y[a] - h, length = 0.08, col = "grey40")
+  }
+  fill <- ifelse(nodes$leaf, "#d9ead3", "#dbe8f6")
+  graphics::rect(x - w, y - h, x + w, y + h, col = fill, border = "grey30")
+  graphics::text(x, y, nodes$label, cex = cex)
+}
+
+# A fused linear layer ---------------------------------------------------------
+
+# `x W^T + b` for a 2-dimensional `x` (n x in), `weight` (out x in, torch's
+# layout) and `bias` (out, or NULL), recorded as one node (torch's
+# AddmmBackward0; MmBackward0 without a bias). For nn modules: one node
+# instead of three (transpose, product, broadcast sum).
+tensor_linear <- function(x, weight, bias = NULL, call = sys.call(-1L)) {
+  sx <- .subset2(x, "shape")
+  sw <- .subset2(weight, "shape")
+  if (length(sx) != 2L || length(sw) != 2L || sx[[2L]] != sw[[2L]]) {
+    fwdprop_error(sprintf(
+      "cannot apply a linear layer with weight %s (out x in) to input %s: the input needs 2 dimensions and %d columns.",
+      shape_label(sw), shape_label(sx), if (length(sw) == 2L) sw[[2L]] else NA_integer_
+    ), call = call)
+  }
+  if (!is.null(bias) && !identical(.subset2(bias, "shape"), sw[[1L]])) {
+    fwdprop_error(sprintf(
+      "the bias of a linear layer with weight %s must have %d values, not shape %s.",
+      shape_label(sw), sw[[1L]], shape_label(.subset2(bias, "shape"))
+    ), call = call)
+  }
+  dtype <- same_dtype(x, weight, "a linear layer", "input", "weight", call)
+  n <- sx[[1L]]
+  i <- sx[[2L]]
+  o <- sw[[1L]]
+  xt <- matrix(.subset2(x, "data"), i, n)
+  wt <- matrix(.subset2(weight, "data"), i, o)
+  # row-major data: t(x W^T + b) = W x^T + b, column-major o x n
+  out <- crossprod(wt, xt)
+  if (dtype == "float") {
+    out <- .Call(fwdprop_round_f32, as.vector(out))
+  }
+  if (!is.null(bias)) {
+    out <- as.vector(out) + .subset2(bias, "data")
+  }
+  out <- round_dtype(as.vector(out), dtype)
+  shape <- c(n, o)
+  needs <- autograd_state$enabled && (.subset2(x, "requires_grad") || .subset2(weight, "requires_grad") ||
+    (!is.null(bias) && .subset2(bias, "requires_grad")))
+  if (!needs) {
+    return(new_tensor_obj(out, shape, dtype))
+  }
+  rx <- .subset2(x, "requires_grad")
+  rw <- .subset2(weight, "requires_grad")
+  rb <- !is.null(bias) && .subset2(bias, "requires_grad")
+  inputs <- if (is.null(bias)) list(x, weight) else list(x, weight, bias)
+  op_result(out, shape, dtype, if (is.null(bias)) "MmBackward0" else "AddmmBackward0", inputs, function(g) {
+    gt <- matrix(g, o, n)
+    grads <- list(
+      if (rx) round_dtype(as.vector(wt %*% gt), dtype),
+      if (rw) round_dtype(as.vector(tcrossprod(xt, gt)), dtype)
+    )
+    if (!is.null(bias)) {
+      grads[3L] <- list(if (rb) round_dtype(.rowSums(g, o, n), dtype))
+    }
+    grads
   })
 }

@@ -29,9 +29,21 @@
 #'   a factor (one level per output) or a matrix of class probabilities
 #'   (one-hot or soft).
 #'
-#' `weight_decay = lambda` adds `lambda / 2 * sum(W^2)` over the weights
-#' (not the biases) to the loss, and `lambda * W` to their gradients.
+#' @section Weight decay:
+#' Two penalties, of which one may be given:
+#' * `weight_decay = lambda` (torch's meaning) adds `lambda / 2 * sum(W^2)`
+#'   over the weights (not the biases) to the mean loss, and `lambda * W`
+#'   to their gradients.
+#' * `decay = d` (nnet's meaning, as [nnet::nnet()]'s `decay`): nnet
+#'   minimises the summed loss (the sum of squared errors, or of
+#'   cross-entropies, over the rows) plus `d * sum(w^2)` over all weights
+#'   *and biases*. fwdprop's loss is a mean, that is the same objective
+#'   divided by `m`, the count the mean divides by (rows times outputs for
+#'   `"mse"` and `"bce"`, rows for `"cross_entropy"`): `decay = d` adds
+#'   `d / m * sum(w^2)` over the weights and biases, and the returned
+#'   `loss` times `m` is nnet's objective.
 #'
+#' @section Blocks and threads:
 #' The gradient of the whole batch is a sum over its rows: rows go forward
 #' and back in blocks while in cache (no full activation matrix of the
 #' batch is kept unless `trace = TRUE`), split over [fwdprop_threads()]
@@ -50,11 +62,18 @@
 #' @param loss `NULL` (the default: `"cross_entropy"` for a softmax output,
 #'   `"bce"` for a sigmoid output and `"mse"` otherwise), or one of `"mse"`,
 #'   `"bce"`, `"cross_entropy"`; see the Losses section.
-#' @param weight_decay `lambda >= 0` of the weight decay.
+#' @param weight_decay `lambda >= 0`: adds `lambda / 2 * sum(W^2)` over the
+#'   weights (not the biases) to the mean loss (torch's meaning); see
+#'   Weight decay.
+#' @param decay `d >= 0`: nnet's weight decay, `d * sum(w^2)` over the
+#'   weights and biases on the summed loss, that is `d / m * sum(w^2)` on
+#'   the mean loss (`m`: rows times outputs for `"mse"` and `"bce"`, rows
+#'   for `"cross_entropy"`); see Weight decay. Not together with
+#'   `weight_decay`.
 #' @param trace If `TRUE`, also return every layer's `delta`, `z` and `a`.
 #' @param threads Number of threads; by default [fwdprop_threads()].
 #' @return An object of class `fwdprop_gradient`: a list with `loss` (the
-#'   mean loss, plus weight decay), `weights` and `biases` (the gradients,
+#'   mean loss, plus the decay), `weights` and `biases` (the gradients,
 #'   in the shapes of `net$weights` and `net$biases`, `NULL` for a layer
 #'   without biases). With `trace = TRUE` also `delta`, `z` and `a` (lists
 #'   with one matrix per layer, `delta[[l]]` being `dL/dz_l`), `x` and `y`.
@@ -69,10 +88,11 @@
 #' g
 #' g$delta[[2]]   # dL/dz of the output: 2 * (a - y) * a * (1 - a)
 #' g$weights[[2]] # equals t(g$a[[1]]) %*% g$delta[[2]]
-backward <- function(net, x, y, loss = NULL, weight_decay = 0, trace = FALSE, threads = NULL) {
+backward <- function(net, x, y, loss = NULL, weight_decay = 0, trace = FALSE, threads = NULL,
+                     decay = 0) {
   call <- sys.call()
   d <- learning_data(net, x, y, loss, call = call)
-  weight_decay <- check_weight_decay(weight_decay, call = call)
+  weight_decay <- decay_lambdas(weight_decay, decay, d$loss, nrow(d$y), ncol(d$y), call = call)
   trace <- check_flag(trace, "trace", call = call)
   threads <- if (is.null(threads)) fwdprop_threads() else check_count(threads, "threads", call = call)
   net <- d$net
@@ -186,12 +206,40 @@ check_loss <- function(loss, net, arg, call) {
   loss
 }
 
-check_weight_decay <- function(x, call) {
+check_weight_decay <- function(x, call, arg = "weight_decay") {
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x < 0) {
-    fwdprop_error(sprintf("`weight_decay` must be a single number >= 0, not %s.", describe_value(x)),
+    fwdprop_error(sprintf("`%s` must be a single number >= 0, not %s.", arg, describe_value(x)),
                   call = call)
   }
   as.double(x)
+}
+
+# The count a loss's mean divides by: every element for "mse" and "bce",
+# every row for "cross_entropy" (the core's Loss::mean_over).
+loss_mean_over <- function(loss, rows, outputs) {
+  if (loss == "cross_entropy") rows else rows * outputs
+}
+
+# The decay's lambdas on fwdprop's mean loss, c(weights, biases), from
+# `weight_decay` (torch's: lambda / 2 * sum(W^2) on the mean loss, weights
+# only) or nnet's `decay` (decay * sum(w^2) over the weights and biases on
+# nnet's summed loss: divided by what the mean divides by, it is
+# lambda / 2 * sum(w^2) with lambda = 2 * decay / count, on the weights
+# and the biases). Giving both is an error.
+decay_lambdas <- function(weight_decay, decay, loss, rows, outputs, call) {
+  weight_decay <- check_weight_decay(weight_decay, call = call)
+  decay <- check_weight_decay(decay, call = call, arg = "decay")
+  if (weight_decay > 0 && decay > 0) {
+    fwdprop_error(paste(
+      "give `decay` (nnet's meaning: decay * sum(w^2) on the summed loss, biases included)",
+      "or `weight_decay` (torch's: weight_decay / 2 * sum(W^2) on the mean loss, weights only), not both."
+    ), call = call)
+  }
+  if (decay > 0) {
+    lambda <- 2 * decay / loss_mean_over(loss, rows, outputs)
+    return(c(lambda, lambda))
+  }
+  c(weight_decay, 0)
 }
 
 # Refuses NA, NaN and infinite values in a matrix, naming the first.

@@ -2,7 +2,7 @@
 # enumerate(), dataloader_make_iter() / dataloader_next().
 #
 # A dataset instance is an environment holding its fields and its methods
-# (bound so that they see it as `self`), classed c(name, "dataset") and
+# (bound so that they see it as `self`), classed c(name, "fwdprop_dataset", "dataset") and
 # printed as torch for R prints its R6 datasets. A data loader is an
 # environment of class "dataloader" with the dataset, the batch size and
 # the order; batches stack the items' tensors along a new first
@@ -23,7 +23,7 @@
 #' @param ... `initialize`, `.getitem`, `.length` and further methods and
 #'   fields, named.
 #' @return A generator of datasets; a dataset is an environment of class
-#'   `c(name, "dataset")`.
+#'   `c(name, "fwdprop_dataset", "dataset")`.
 #' @seealso [dataloader()], [enumerate()]
 #' @export
 #' @examples
@@ -50,7 +50,7 @@ dataset <- function(name = NULL, ...) {
   }
   methods$initialize <- methods$initialize %||% function() NULL
   methods$clone <- function(deep = FALSE) dataset_clone(self)
-  classes <- c(if (is.null(name)) character(0) else name, "dataset")
+  classes <- c(if (is.null(name)) character(0) else name, "fwdprop_dataset", "dataset")
   gen <- function() {
     pf <- parent.frame()
     args <- lapply(as.list(match.call(expand.dots = TRUE))[-1L], eval, envir = pf)
@@ -61,11 +61,11 @@ dataset <- function(name = NULL, ...) {
     self
   }
   formals(gen) <- formals(methods$initialize)
-  structure(gen, class = "dataset_generator", classname = classes[[1L]])
+  structure(gen, class = c("fwdprop_dataset_generator", "dataset_generator"), classname = setdiff(classes, "fwdprop_dataset")[[1L]])
 }
 
 #' @export
-print.dataset_generator <- function(x, ...) {
+print.fwdprop_dataset_generator <- function(x, ...) {
   cat("<", attr(x, "classname"), "> dataset generator\n", sep = "")
   invisible(x)
 }
@@ -86,7 +86,7 @@ dataset_clone <- function(self) {
 }
 
 #' @export
-length.dataset <- function(x) {
+length.fwdprop_dataset <- function(x) {
   f <- get0(".length", envir = x, inherits = FALSE)
   if (!is.function(f)) {
     fwdprop_error("this dataset has no `.length` method.", call = sys.call())
@@ -98,8 +98,8 @@ length.dataset <- function(x) {
 # order of ls() with a one-line summary each (tensors shown as torch for R
 # labels its tensors).
 #' @export
-format.dataset <- function(x, ...) {
-  cls <- class(x)
+format.fwdprop_dataset <- function(x, ...) {
+  cls <- setdiff(class(x), "fwdprop_dataset")
   nms <- ls(x, all.names = TRUE)
   vals <- vapply(nms, function(nm) {
     v <- get(nm, envir = x)
@@ -126,7 +126,7 @@ format.dataset <- function(x, ...) {
 }
 
 #' @export
-print.dataset <- function(x, ...) {
+print.fwdprop_dataset <- function(x, ...) {
   cat(format(x), sep = "\n")
   invisible(x)
 }
@@ -154,7 +154,7 @@ print.dataset <- function(x, ...) {
 #' @param batch_size The number of items in a batch.
 #' @param shuffle Whether each pass takes the items in a random order.
 #' @param drop_last Whether to leave out a last, smaller batch.
-#' @return `dataloader()`: a data loader (class `dataloader`).
+#' @return `dataloader()`: a data loader (class `c("fwdprop_dataloader", "dataloader")`).
 #' @seealso [dataset()]
 #' @export
 #' @examples
@@ -169,7 +169,7 @@ print.dataset <- function(x, ...) {
 #' for (batch in enumerate(dl)) print(batch[[2]])
 dataloader <- function(dataset, batch_size = 1, shuffle = FALSE, drop_last = FALSE) {
   call <- sys.call()
-  if (!inherits(dataset, "dataset")) {
+  if (!inherits(dataset, "fwdprop_dataset")) {
     fwdprop_error(sprintf("`dataset` must be a dataset made with `dataset()`, not %s.", describe_object(dataset)), call = call)
   }
   batch_size <- check_count(batch_size, "batch_size", call = call)
@@ -183,7 +183,7 @@ dataloader <- function(dataset, batch_size = 1, shuffle = FALSE, drop_last = FAL
   self$drop_last <- drop_last
   self$n_items <- n
   self$.length <- function() dataloader_length(self)
-  class(self) <- "dataloader"
+  class(self) <- c("fwdprop_dataloader", "dataloader")
   self
 }
 
@@ -203,10 +203,10 @@ dataloader_length <- function(dl) {
 }
 
 #' @export
-length.dataloader <- function(x) dataloader_length(x)
+length.fwdprop_dataloader <- function(x) dataloader_length(x)
 
 #' @export
-print.dataloader <- function(x, ...) {
+print.fwdprop_dataloader <- function(x, ...) {
   cat("<dataloader> ", .subset2(x, "n_items"), " items in ", dataloader_length(x), " batches of ",
       .subset2(x, "batch_size"), if (.subset2(x, "shuffle")) ", shuffled" else "", "\n", sep = "")
   invisible(x)
@@ -274,7 +274,7 @@ enumerate <- function(x, ...) UseMethod("enumerate")
 
 #' @rdname dataloader
 #' @export
-enumerate.dataloader <- function(x, max_len = 1e6, ...) {
+enumerate.fwdprop_dataloader <- function(x, max_len = 1e6, ...) {
   batches <- dataloader_batches(x)
   batches <- batches[seq_len(min(length(batches), max_len))]
   lapply(batches, function(index) {
@@ -312,7 +312,7 @@ length.enum_env <- function(x) length(enum_batch(x))
 #'   next batch (a list), or `completed`.
 #' @export
 dataloader_make_iter <- function(x) {
-  if (!inherits(x, "dataloader")) {
+  if (!inherits(x, "fwdprop_dataloader")) {
     fwdprop_error(sprintf("`x` must be a data loader made with `dataloader()`, not %s.", describe_object(x)), call = sys.call())
   }
   it <- new.env(parent = emptyenv())

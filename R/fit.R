@@ -30,11 +30,33 @@ generics::fit
 #'
 #' @section Validation and early stopping:
 #' With `validation = p`, a fraction `p` of the rows is held out (drawn at
-#' random) and `val_loss` is computed after every epoch; training stops
-#' when it has not improved for `patience` epochs, and the weights of the
-#' best epoch are returned. If the loss becomes `NaN` or infinite (a too
-#' large `learn_rate`), training stops with a warning and the last good
-#' weights are returned.
+#' random) and `val_loss` is computed after every epoch (for `"bfgs"`,
+#' at every iteration's accepted point); training stops when it has not
+#' improved for `patience` epochs (iterations), and the weights of the
+#' best epoch (iteration) are returned, with `stopped = "early_stopping"`.
+#' Without `validation`, the weights of the last epoch are returned.
+#'
+#' @section Divergence:
+#' A minibatch run stops with a warning, `stopped = "diverged"`, when an
+#' epoch's training loss is `NaN` or infinite, or more than 10 times the
+#' larger of the loss of the starting weights and the loss of a constant
+#' prediction (the targets' column means for `"mse"`, their class
+#' frequencies for `"bce"` and `"cross_entropy"`): a `learn_rate` too
+#' large for the problem. It then returns the weights of the best epoch
+#' (the lowest `val_loss`, or without validation the lowest training
+#' loss; the starting weights when the first epoch diverged).
+#'
+#' @section Weight decay:
+#' `weight_decay` has torch's meaning: `weight_decay / 2 * sum(W^2)` over
+#' the weights (not the biases) added to the mean loss. `decay` has
+#' [nnet::nnet()]'s: `decay * sum(w^2)` over the weights *and biases* added
+#' to the summed loss (nnet minimises the sum of squared errors, or of
+#' cross-entropies, over the rows), so on fwdprop's mean loss it adds
+#' `decay / m * sum(w^2)`, `m` being the count the mean divides by (training
+#' rows times outputs for `"mse"` and `"bce"`, training rows for
+#' `"cross_entropy"`): the penalised loss times `m` is nnet's objective,
+#' and a `"bfgs"` fit with `decay` minimises what nnet minimises. See
+#' [backward()].
 #'
 #' @section Reproducibility:
 #' The validation split and the shuffling come from a ChaCha20 stream
@@ -55,11 +77,16 @@ generics::fit
 #'   Adam is 0.001; 0.01 trains small networks faster.
 #' @param momentum Momentum of `"sgd"`, in `[0, 1)`.
 #' @param weight_decay `lambda >= 0`: adds `lambda / 2 * sum(W^2)` over
-#'   the weights to the loss (all optimisers).
+#'   the weights (not the biases) to the mean loss (torch's meaning; all
+#'   optimisers).
+#' @param decay `d >= 0`: nnet's `decay`, `d * sum(w^2)` over the weights
+#'   and biases on the summed loss (all optimisers); see Weight decay. Not
+#'   together with `weight_decay`.
 #' @param validation Fraction of the rows held out for `val_loss`, in
-#'   `[0, 1)`.
-#' @param patience Epochs without improvement of `val_loss` before
-#'   stopping (with `validation > 0`); `NULL` never stops early.
+#'   `[0, 1)` (all optimisers).
+#' @param patience Epochs (`"bfgs"`: iterations) without improvement of
+#'   `val_loss` before stopping (with `validation > 0`); `NULL` never
+#'   stops early.
 #' @param maxit Iterations of `"bfgs"`.
 #' @param seed `NULL` or a whole number; see Reproducibility.
 #' @param threads Number of threads; by default [fwdprop_threads()].
@@ -98,7 +125,7 @@ generics::fit
 fit.fwdprop_network <- function(object, x, y, loss = NULL,
                                 optimizer = c("adam", "sgd", "bfgs"), epochs = 100,
                                 batch_size = 32, learn_rate = 0.01, momentum = 0,
-                                weight_decay = 0, validation = 0, patience = 10,
+                                weight_decay = 0, decay = 0, validation = 0, patience = 10,
                                 maxit = 100, seed = NULL, threads = NULL,
                                 verbose = interactive(), ...) {
   call <- sys.call()
@@ -106,7 +133,6 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
                 choices = setdiff(names(formals(fit.fwdprop_network)), c("object", "...")))
   d <- learning_data(object, x, y, loss, call = call, net_arg = "object")
   optimizer <- check_choice(optimizer, "optimizer", c("adam", "sgd", "bfgs"), call = call)
-  weight_decay <- check_weight_decay(weight_decay, call = call)
   validation <- check_fraction(validation, "validation", call = call)
   n <- nrow(d$x)
   n_val <- round(validation * n)
@@ -118,16 +144,19 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
     fwdprop_error(sprintf("`validation = %s` of %d rows holds out no row: use a larger fraction, or 0.",
                           format(validation), n), call = call)
   }
+  # the decay's lambdas on the mean loss of the training rows
+  lambdas <- decay_lambdas(weight_decay, decay, d$loss, n - n_val, ncol(d$y), call = call)
   patience <- if (is.null(patience)) NULL else check_count(patience, "patience", call = call)
   threads <- if (is.null(threads)) fwdprop_threads() else check_count(threads, "threads", call = call)
   verbose <- check_flag(verbose, "verbose", call = call)
   seed <- check_seed(seed, call = call)
   net <- d$net
-  settings <- list(loss = d$loss, optimizer = optimizer, weight_decay = weight_decay,
-                   validation = validation, seed = seed)
+  settings <- list(loss = d$loss, optimizer = optimizer, weight_decay = as.double(weight_decay),
+                   decay = as.double(decay), validation = validation, seed = seed, lambdas = lambdas)
   if (optimizer == "bfgs") {
     maxit <- check_count(maxit, "maxit", call = call)
     settings$maxit <- maxit
+    settings$patience <- patience
     run <- fit_bfgs(net, d, n_val, settings, threads, verbose, call)
   } else {
     epochs <- check_count(epochs, "epochs", call = call)
@@ -154,24 +183,8 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
     if (!is.null(b)) names(b) <- names(net$biases[[l]])
     net$biases[l] <- list(b)
   }
-  if (run$stopped == "diverged") {
-    at <- nrow(run$history) + 1L
-    warning(fwdprop_warning(if (at == 1L) {
-      paste("the loss was NaN or infinite from the first step of epoch 1; returning the starting weights.",
-            "Check the scale of `x` and `y` (large values overflow), or try a smaller `learn_rate`.")
-    } else {
-      sprintf(
-        "the loss became NaN or infinite in epoch %d; returning the weights of epoch %d. Try a smaller `learn_rate`.",
-        at, run$best_epoch
-      )
-    }))
-  }
-  if (run$stopped == "interrupted") {
-    warning(fwdprop_warning(sprintf(
-      "training interrupted after %d epoch%s; returning the network trained so far.",
-      nrow(run$history), if (nrow(run$history) == 1L) "" else "s"
-    )))
-  }
+  warn_stopped(run, call)
+  settings$lambdas <- NULL
   if (is.factor(y) && is.null(net[["levels"]])) {
     # the classes the network learned: predict(type = "class") returns
     # them, and a softmax output's columns are named by them
@@ -191,11 +204,52 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   net
 }
 
+# The warning of a run that diverged or was interrupted.
+warn_stopped <- function(run, call) {
+  if (run$stopped == "diverged") {
+    at <- nrow(run$history) + is.null(run$diverged_loss)
+    returning <- if (run$best_epoch == 0L) "the starting weights" else sprintf("the weights of epoch %d", run$best_epoch)
+    msg <- if (!is.null(run$diverged_loss)) {
+      sprintf(paste(
+        "the training loss diverged in epoch %d (%s, more than 10 times %s, the larger of the starting loss",
+        "and a constant prediction's); returning %s. Try a smaller `learn_rate`."
+      ), at, format(run$diverged_loss, digits = 4L), format(run$reference_loss, digits = 4L), returning)
+    } else if (at == 1L) {
+      paste("the training loss diverged: it was NaN or infinite from the first step of epoch 1; returning the",
+            "starting weights. Check the scale of `x` and `y` (large values overflow), or try a smaller `learn_rate`.")
+    } else {
+      sprintf("the training loss diverged: it became NaN or infinite in epoch %d; returning %s. Try a smaller `learn_rate`.",
+              at, returning)
+    }
+    warning(fwdprop_warning(msg, call = call))
+  }
+  if (run$stopped == "interrupted") {
+    warning(fwdprop_warning(sprintf(
+      "training interrupted after %d epoch%s; returning the network trained so far.",
+      nrow(run$history), if (nrow(run$history) == 1L) "" else "s"
+    ), call = call))
+  }
+}
+
+# The loss of a constant prediction of `y` (n x k, double): the column
+# means for "mse", the class frequencies for "bce" and "cross_entropy" (0
+# log 0 = 0), as fwdprop's mean losses.
+constant_loss <- function(y, loss) {
+  p <- colMeans(y)
+  xlogy <- function(a, b) ifelse(a == 0, 0, a * log(b))
+  switch(loss,
+    mse = mean(sweep(y, 2L, p)^2),
+    bce = mean(-(xlogy(y, rep(p, each = nrow(y))) + xlogy(1 - y, rep(1 - p, each = nrow(y))))),
+    cross_entropy = -sum(xlogy(colSums(y), p)) / nrow(y)
+  )
+}
+
 # The minibatch optimisers: one call into Rust per epoch.
 fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   cfg <- list(loss = s$loss, optimizer = s$optimizer, learn_rate = s$learn_rate,
               momentum = s$momentum, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
-              weight_decay = s$weight_decay, batch_size = s$batch_size, threads = threads)
+              weight_decay = s$lambdas[[1L]], bias_decay = s$lambdas[[2L]],
+              batch_size = s$batch_size, threads = threads)
   # the trainer holds a copy of the data, the parameters three or four
   # times (current, best, the optimiser's state) and a gradient buffer
   params <- sum(lengths(net$weights)) + sum(lengths(net$biases))
@@ -204,6 +258,12 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   trainer <- in_rust(trainer_new_impl(d$x, d$y, net$weights, net$biases, net$activations, cfg,
                                       n_val, s$seed), call = call)
   epochs <- s$epochs
+  # an epoch whose training loss is more than 10 times this has diverged
+  reference <- max(constant_loss(d$y, s$loss),
+                   in_rust(backward_impl(d$x, d$y, net$weights, net$biases, net$activations, s$loss, 0,
+                                         FALSE, threads), call = call)$loss)
+  if (is.na(reference)) reference <- Inf
+  diverged_loss <- NULL
   # the history grows as epochs are done (a run may stop long before
   # `epochs`): vectors of doubling length, filled in place
   hist <- history_buffer()
@@ -222,15 +282,22 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
         stopped <- "diverged"
         break
       }
+      if (r[[1L]] > 10 * reference) {
+        stopped <- "diverged"
+        diverged_loss <- r[[1L]]
+      }
       val <- if (n_val > 0L) in_rust(trainer_validation_loss_impl(trainer), call = call) else NA_real_
       history_add(hist, e, r[[1L]], val, proc.time()[["elapsed"]] - start)
       # an epoch counts once its row of the history is complete (an
       # interrupt may arrive between any two lines)
       done <- e
       progress_update(bar, e, r[[1L]], val)
+      if (!is.null(diverged_loss)) break
+      # the best epoch: the lowest val_loss, or without validation the
+      # lowest training loss (returned when the run diverges or is
+      # interrupted; a completed run without validation returns its last)
       monitored <- if (n_val > 0L) val else r[[1L]]
-      if (n_val == 0L || monitored < best) {
-        # without validation the last good epoch is kept; with it, the best
+      if (monitored < best) {
         best <- monitored
         best_epoch <- e
         since_best <- 0L
@@ -250,8 +317,10 @@ fit_minibatch <- function(net, d, n_val, s, threads, verbose, call) {
   }, interrupt = function(cnd) {
     stopped <<- "interrupted"
   })
-  list(params = trainer_params_impl(trainer, TRUE), history = history_frame(hist, done),
-       best_epoch = best_epoch, stopped = stopped,
+  last <- n_val == 0L && stopped == "completed"
+  list(params = trainer_params_impl(trainer, !last), history = history_frame(hist, done),
+       best_epoch = if (last) done else best_epoch, stopped = stopped,
+       diverged_loss = diverged_loss, reference_loss = reference,
        time = proc.time()[["elapsed"]] - start)
 }
 
@@ -306,14 +375,15 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   }
   # the flat parameters in the core's layout (defined once, in Rust), and
   # which of them are weights (the history reports the data loss, without
-  # the weight decay, as for the minibatch optimisers)
+  # the decay, as for the minibatch optimisers)
   flat <- flat_params_impl(net$weights, net$biases, net$activations)
   par <- flat$par
   is_weight <- flat$is_weight
+  lambdas <- s$lambdas
   cache <- new.env(parent = emptyenv())
   evaluate <- function(p) {
     if (!identical(p, cache$par)) {
-      r <- flat_gradient_impl(p, x, y, sizes, has_bias, acts, s$loss, s$weight_decay, threads)
+      r <- flat_gradient_impl(p, x, y, sizes, has_bias, acts, s$loss, lambdas, threads)
       cache$par <- p
       cache$loss <- r$loss
       cache$gradient <- r$gradient
@@ -325,11 +395,14 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   iterations <- 0L
   # the best point BFGS has accepted (it asks for the gradient once per
   # iteration, at the accepted point; the loss alone is asked at line-search
-  # probes too, which may be far worse): what an interrupted run returns
+  # probes too, which may be far worse): by the validation loss with
+  # validation rows, else by the training objective; what an interrupted or
+  # early-stopped run, and any run with validation, returns
   accepted <- new.env(parent = emptyenv())
   accepted$par <- par
-  accepted$loss <- Inf
+  accepted$score <- Inf
   accepted$iteration <- 0L
+  accepted$since <- 0L
   bar <- progress_start(verbose, s$maxit)
   on.exit(progress_done(bar), add = TRUE)
   fn <- function(p) {
@@ -339,20 +412,30 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
   gr <- function(p) {
     e <- evaluate(p)
     i <- iterations + 1L
-    if (is.finite(e$loss) && e$loss <= accepted$loss) {
-      accepted$par <- p
-      accepted$loss <- e$loss
-      accepted$iteration <- i
-    }
     val <- if (n_val > 0L) {
       flat_gradient_impl(p, xv, yv, sizes, has_bias, acts, s$loss, 0, threads)$loss
     } else {
       NA_real_
     }
-    data_loss <- e$loss - 0.5 * s$weight_decay * sum(p[is_weight]^2)
+    score <- if (n_val > 0L) val else e$loss
+    if (is.finite(score) && (score < accepted$score || (n_val == 0L && score <= accepted$score))) {
+      accepted$par <- p
+      accepted$score <- score
+      accepted$iteration <- i
+      accepted$since <- 0L
+    } else {
+      accepted$since <- accepted$since + 1L
+    }
+    data_loss <- e$loss - 0.5 * (lambdas[[1L]] * sum(p[is_weight]^2) + lambdas[[2L]] * sum(p[!is_weight]^2))
     history_add(hist, i, data_loss, val, proc.time()[["elapsed"]] - start)
     iterations <<- i
     progress_update(bar, i, data_loss, val)
+    if (n_val > 0L && !is.null(s$patience) && accepted$since >= s$patience) {
+      # no better validation loss for `patience` iterations: out of optim
+      # (a condition that is not an error: in_rust() lets it through)
+      stop(structure(class = c("fwdprop_early_stop", "condition"),
+                     list(message = "early stopping", call = NULL)))
+    }
     e$gradient
   }
   stopped <- NULL
@@ -362,14 +445,21 @@ fit_bfgs <- function(net, d, n_val, s, threads, verbose, call) {
     interrupt = function(cnd) {
       stopped <<- "interrupted"
       NULL
+    },
+    fwdprop_early_stop = function(cnd) {
+      stopped <<- "early_stopping"
+      NULL
     }
   )
   best <- iterations
-  if (is.null(res)) {
+  if (is.null(res) || n_val > 0L) {
+    # with validation rows, the best iteration by validation loss
     p <- accepted$par
     best <- accepted$iteration
   } else {
     p <- res$par
+  }
+  if (!is.null(res)) {
     stopped <- if (res$convergence == 0L) "converged" else "maxit"
   }
   list(params = unflatten_params_impl(p, sizes, has_bias), history = history_frame(hist, iterations),

@@ -66,7 +66,9 @@
 #' are copied to double precision (exactly, from float32) and transposed
 #' from torch's `out_features x in_features` to fwdprop's `in x out`. Needs
 #' the torch package; anything else (convolutions, normalisation, other
-#' activations) is an error naming the module.
+#' activations) is an error naming the module. fwdprop's own torch-style
+#' modules ([nn_sequential()] of [nn_linear()] and [nn_sigmoid()],
+#' [nn_tanh()], [nn_relu()]) convert the same way, without torch.
 #'
 #' @param x A fitted model: an `nnet` or `multinom` fit, a `neuralnet`
 #'   fit (class `nn`), a torch `nn_sequential` or `nn_linear` module, or a
@@ -565,6 +567,9 @@ torch_activation <- function(m) {
 
 # A torch tensor (a weight or bias) as a double matrix or vector.
 torch_values <- function(t, what, call) {
+  if (is_tensor(t)) {
+    t <- to_r_array(.subset2(t, "data"), .subset2(t, "shape"))
+  }
   if (inherits(t, "torch_tensor")) {
     if (!torch_available()) {
       fwdprop_error(sprintf("`x`'s %s is a torch tensor, but the torch package is not installed.", what),

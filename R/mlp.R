@@ -41,8 +41,8 @@
 #'     of the training (see [fit()]); drawn from R's generator when `NULL`;
 #'
 #'   and the arguments of [fit()]: `optimizer`, `epochs`, `batch_size`,
-#'   `learn_rate`, `weight_decay`, `validation`, `patience`, `maxit`,
-#'   `threads`, `verbose`, ...
+#'   `learn_rate`, `decay` (nnet's meaning), `weight_decay` (torch's),
+#'   `validation`, `patience`, `maxit`, `threads`, `verbose`, ...
 #' @return A model of class `fwdprop_mlp`: a fitted `fwdprop_network`
 #'   (everything that takes a network takes it) with `$levels`
 #'   (classifiers), `$scaling`, `$target_scaling` (a scaled numeric
@@ -60,8 +60,9 @@
 #'   in another session once fwdprop is loaded.
 #'
 #'   Arguments that are not mlp()'s or [fit()]'s are errors that name the
-#'   argument meant, also for nnet's names (`size` is `hidden`; `decay` is
-#'   `weight_decay`; `linout`, `entropy` and `softmax` are not needed).
+#'   argument meant, also for nnet's names (`size` is `hidden`; `decay`
+#'   means what it means in nnet; `linout`, `entropy` and `softmax` are not
+#'   needed).
 #' @seealso [fit()], [predict.fwdprop_mlp()], [summary.fwdprop_mlp()], [fitted.fwdprop_mlp()]
 #' @export
 #' @examples
@@ -351,7 +352,6 @@ mlp_check_dots <- function(..., call) {
     size = , sizes = , units = , hidden_units = , layers = sprintf(
       " %s is `hidden` here: the widths of the hidden layers (`hidden = c(10, 5)` for two).",
       if (bad == "size") "nnet's `size`" else sprintf("`%s`", bad)),
-    decay = if ("weight_decay" %in% known) " nnet's `decay` is `weight_decay` here." else "",
     linout = , entropy = , softmax = , censored = sprintf(" nnet's `%s` is not needed: %s.", bad, automatic),
     trace = " nnet's `trace` is `verbose` here.",
     rang = , Wts = " The starting weights come from `init` and `seed` here.",

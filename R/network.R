@@ -13,8 +13,12 @@
 #' torch weights here.
 #'
 #' Activations: `"sigmoid"` (the logistic function, as [sigmoid()]),
-#' `"relu"` (`max(z, 0)`), `"tanh"`, `"identity"`, and `"softmax"` (each
-#' row of the layer sums to 1; computed stably for large inputs).
+#' `"relu"` (`max(z, 0)`), `"tanh"`, `"identity"`, `"softmax"` (each
+#' row of the layer sums to 1; computed stably for large inputs), and as
+#' torch defines them by default: `"leaky_relu"` (`z` for `z > 0`, else
+#' `0.01 * z`), `"elu"` (`z` for `z > 0`, else `exp(z) - 1`), `"gelu"`
+#' (the exact form `z * pnorm(z)`) and `"softplus"` (`log(1 + exp(z))`,
+#' and `z` itself for `z > 20`).
 #'
 #' @param sizes Layer widths, input first: `c(2, 3, 1)` is the lecture's
 #'   network with 2 inputs, 3 hidden nodes and 1 output. Whole numbers of

@@ -69,8 +69,8 @@ nn_module <- function(classname = NULL, initialize = NULL, forward = NULL, ...) 
   if (!is.null(forward)) {
     methods$forward <- forward
   }
-  classes <- c(if (is.null(classname)) character(0) else classname, "nn_module")
-  new_generator(methods, classes, "nn_module_generator")
+  classes <- c(if (is.null(classname)) character(0) else classname, "fwdprop_nn_module", "nn_module")
+  new_generator(methods, classes, c("fwdprop_nn_module_generator", "nn_module_generator"))
 }
 
 # A generator with initialize's arguments: calling it makes an instance.
@@ -81,11 +81,11 @@ new_generator <- function(methods, classes, kind) {
     new_module_instance(methods, classes, args)
   }
   formals(gen) <- formals(methods$initialize)
-  structure(gen, class = kind, classname = classes[[1L]])
+  structure(gen, class = kind, classname = setdiff(classes, "fwdprop_nn_module")[[1L]])
 }
 
 #' @export
-print.nn_module_generator <- function(x, ...) {
+print.fwdprop_nn_module_generator <- function(x, ...) {
   cat("<", attr(x, "classname"), "> object generator\n", sep = "")
   invisible(x)
 }
@@ -130,9 +130,12 @@ wrap_module <- function(self) {
   structure(f, class = .subset2(self, ".classes_"), module = self)
 }
 
+# The class torch shows for a module ("nn_module" when it has no name).
+module_label <- function(self) setdiff(.subset2(self, ".classes_"), "fwdprop_nn_module")[[1L]]
+
 module_self <- function(x) attr(x, "module", exact = TRUE)
 
-is_nn_module <- function(x) inherits(x, "nn_module") && is.environment(module_self(x))
+is_nn_module <- function(x) inherits(x, "fwdprop_nn_module") && is.environment(module_self(x))
 
 # Parameters -------------------------------------------------------------------
 
@@ -210,30 +213,30 @@ module_set <- function(self, name, value) {
 `[[.fwdprop_module_self` <- function(x, i, ...) module_get(x, i, sys.call())
 
 #' @export
-`$.nn_module` <- function(x, name) module_get(module_self(x), name, sys.call())
+`$.fwdprop_nn_module` <- function(x, name) module_get(module_self(x), name, sys.call())
 
 #' @export
-`[[.nn_module` <- function(x, i, ...) module_get(module_self(x), i, sys.call())
+`[[.fwdprop_nn_module` <- function(x, i, ...) module_get(module_self(x), i, sys.call())
 
 #' @export
-`$<-.nn_module` <- function(x, name, value) {
+`$<-.fwdprop_nn_module` <- function(x, name, value) {
   module_set(module_self(x), name, value)
   x
 }
 
 #' @export
-`[[<-.nn_module` <- function(x, i, value) {
+`[[<-.fwdprop_nn_module` <- function(x, i, value) {
   module_set(module_self(x), i, value)
   x
 }
 
 #' @export
-names.nn_module <- function(x) module_field_names(module_self(x))
+names.fwdprop_nn_module <- function(x) module_field_names(module_self(x))
 
 module_field_names <- function(self) sort(grep("_$", ls(self, all.names = TRUE), value = TRUE, invert = TRUE))
 
 # A field of the module, or one of the members every module has.
-module_get <- function(self, name, call) {
+module_get <- function(self, name, call = NULL) {
   v <- get0(name, envir = self, inherits = FALSE)
   if (!is.null(v)) {
     return(v)
@@ -267,16 +270,9 @@ module_get <- function(self, name, call) {
       invisible(NULL)
     },
     print = function(...) module_print(self),
-    if (exists(name, envir = self, inherits = FALSE)) NULL else module_unknown(self, name, call)
+    # as in torch, a field never set (e.g. `bias` of nn_linear(bias = FALSE)) is NULL
+    NULL
   )
-}
-
-module_unknown <- function(self, name, call) {
-  fwdprop_error(sprintf(
-    "this `%s` module has no field or method `%s`: modules have their fields (%s) and `$parameters`, `$children`, `$modules`, `$train()`, `$eval()`, `$zero_grad()`.",
-    .subset2(self, ".classes_")[[1L]], name,
-    if (length(module_field_names(self))) paste0("`", module_field_names(self), "`", collapse = ", ") else "none"
-  ), call = call)
 }
 
 # Named list of the parameters: own ones first in order of assignment,
@@ -321,7 +317,7 @@ module_parameter_count <- function(self) {
 # Printing ------------------------------------------------------------------------
 
 #' @export
-print.nn_module <- function(x, ...) {
+print.fwdprop_nn_module <- function(x, ...) {
   module_print(module_self(x))
   invisible(x)
 }
@@ -336,7 +332,7 @@ module_print <- function(self) {
     cat("\n", module_rule("Modules"), "\n", sep = "")
     for (m in mods) {
       sub <- module_self(get(m, envir = self))
-      cat("* ", m, ": <", .subset2(sub, ".classes_")[[1L]], "> #", big(module_parameter_count(sub)), " parameters\n", sep = "")
+      cat("* ", m, ": <", module_label(sub), "> #", big(module_parameter_count(sub)), " parameters\n", sep = "")
     }
   }
   pars <- .subset2(self, ".params_")
@@ -422,10 +418,7 @@ linear_forward <- function(input, weight, bias, call = sys.call(-1L)) {
     ), call = call)
   }
   x <- if (length(shape) == 1L) tensor_view(input, c(1L, k)) else input
-  out <- tensor_mm(x, tensor_t(weight), "input", "weight$t()", call)
-  if (!is.null(bias)) {
-    out <- tensor_arith("+", out, bias, 1L, call)
-  }
+  out <- tensor_linear(x, weight, bias, call)
   if (length(shape) == 1L) tensor_view(out, -1L) else out
 }
 

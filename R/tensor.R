@@ -211,7 +211,7 @@ cpu_device <- structure(list(type = "cpu"), class = "fwdprop_device")
 #' Arithmetic: `$mm()`, `$matmul()`, `$add()`, `$sub()`, `$mul()`,
 #' `$div()`, `$pow()`, `$neg()`, `$exp()`, `$log()`, `$sqrt()`, `$abs()`,
 #' `$sigmoid()`, `$tanh()`, `$relu()`, `$mean(dim, keepdim)`,
-#' `$sum(dim, keepdim)`, `$max()`, `$min()`.
+#' `$sum(dim, keepdim)`, `$max()`, `$min()`, `$clamp(min, max)`.
 #' R functions: `+ - * / ^ %% %/%` and unary `-` (broadcast as in torch:
 #' sizes equal or 1 in each dimension, counted from the last), `exp()`,
 #' `log()`, `sqrt()`, `abs()`, `tanh()`, `sin()`, `cos()`, `sigmoid()`,
@@ -399,11 +399,13 @@ filled_tensor <- function(sizes, fill, dtype, device, requires_grad, call) {
   new_tensor_obj(round_dtype(as.double(fill(n, dtype)), dtype), as.integer(shape), dtype, requires_grad)
 }
 
-# Random streams: libtorch's CPU streams of R/init.R, number for number
-# (torch_manual_seed() seeds as torch for R did in 2021: the lecture's numbers).
-.tensor_stream_dtype <- function(dtype) if (identical(dtype, "double")) "double" else "float"
-.tensor_uniform <- function(n, dtype) torch_stream_uniform(n, .tensor_stream_dtype(dtype))
-.tensor_normal <- function(n, dtype) torch_stream_normal(n, .tensor_stream_dtype(dtype))
+# Random streams: libtorch's CPU generator (R/init.R), seeded as torch for
+# R seeded it when the lectures were made, so torch_rand() after
+# torch_manual_seed() gives the lectures' numbers.
+stream_dtype <- function(dtype) if (dtype == "double") "double" else "float"
+.tensor_uniform <- function(n, dtype) torch_stream_uniform(n, stream_dtype(dtype))
+.tensor_normal <- function(n, dtype) torch_stream_normal(n, stream_dtype(dtype))
+# (a bad seed is reported as torch_manual_seed()'s)
 .tensor_seed <- function(s) torch_generator_seed(check_torch_seed(s, call = sys.call(-1L)))
 
 # $ fields and methods ---------------------------------------------------------
@@ -504,15 +506,20 @@ local({
   m$mm <- function(self, expr) {
     function(mat2) {
       call <- sys.call()
-      label <- arg_label(substitute(mat2), "mat2")
-      tensor_mm(self, as_operand(mat2, self, "mm", call, label), arg_label(expr, "self"), label, call)
+      # labels are promises: deparsed only for an error message
+      tensor_mm(
+        self, as_operand(mat2, self, "mm", call, arg_label(substitute(mat2), "mat2")),
+        arg_label(expr, "self"), arg_label(substitute(mat2), "mat2"), call
+      )
     }
   }
   m$matmul <- function(self, expr) {
     function(other) {
       call <- sys.call()
-      label <- arg_label(substitute(other), "other")
-      tensor_matmul(self, as_operand(other, self, "matmul", call, label), arg_label(expr, "self"), label, call)
+      tensor_matmul(
+        self, as_operand(other, self, "matmul", call, arg_label(substitute(other), "other")),
+        arg_label(expr, "self"), arg_label(substitute(other), "other"), call
+      )
     }
   }
   arith_methods <- c(add = "+", sub = "-", mul = "*", div = "/", pow = "^")
@@ -538,6 +545,7 @@ local({
   }
   m$mean <- function(self, expr) function(dim = NULL, keepdim = FALSE) tensor_reduce(self, "mean", dim, keepdim, sys.call())
   m$sum <- function(self, expr) function(dim = NULL, keepdim = FALSE) tensor_reduce(self, "sum", dim, keepdim, sys.call())
+  m$clamp <- function(self, expr) function(min = NULL, max = NULL) tensor_clamp(self, min, max, sys.call())
   m$max <- function(self, expr) function() tensor_extreme(self, "max")
   m$min <- function(self, expr) function() tensor_extreme(self, "min")
 })
@@ -607,8 +615,16 @@ arg_label <- function(expr, fallback) {
 # numbers, which take `like`'s dtype (a fractional number with an integer
 # tensor gives float).
 as_operand <- function(x, like, what, call, arg = NULL) {
-  if (is_tensor(x)) {
+  if (is.environment(x) && inherits(x, "fwdprop_tensor")) {
     return(x)
+  }
+  if (is.double(x) && length(x) == 1L && is.null(attributes(x))) {
+    # the common case: one number
+    dtype <- .subset2(like, "dtype")
+    if (dtype == "double") {
+      return(new_tensor_obj(x, integer(0), dtype))
+    }
+    return(new_tensor_obj(.Call(fwdprop_round_f32, x), integer(0), "float"))
   }
   if (!is.atomic(x) || is.null(x) || !is_numeric_storage(x) || is.object(x) && !is.matrix(x)) {
     if (!is.null(arg)) {
@@ -732,7 +748,7 @@ inplace_arith <- function(self, other, op, alpha, what, call) {
   o <- as_operand(other, self, what, call)
   shape <- .subset2(self, "shape")
   so <- .subset2(o, "shape")
-  if (!identical(broadcast_shape(shape, so), shape)) {
+  if (!(length(so) == length(shape) && all(so == shape)) && !identical(broadcast_shape(shape, so), shape)) {
     fwdprop_error(sprintf(
       "`$%s()` cannot change the shape of the tensor (%s) to broadcast with the other operand (%s).",
       what, shape_label(shape), shape_label(so)
@@ -769,8 +785,8 @@ Ops.fwdprop_tensor <- function(e1, e2) {
       "!" = !to_r_array(.subset2(e1, "data") != 0, .subset2(e1, "shape"))
     ))
   }
-  t1 <- is_tensor(e1)
-  t2 <- is_tensor(e2)
+  t1 <- is.environment(e1) && inherits(e1, "fwdprop_tensor")
+  t2 <- is.environment(e2) && inherits(e2, "fwdprop_tensor")
   if (t1 && t2) {
     a <- e1
     b <- e2
@@ -784,7 +800,7 @@ Ops.fwdprop_tensor <- function(e1, e2) {
     b <- e2
     kind <- 3L
   }
-  if (op %in% arith_ops) {
+  if (any(op == arith_ops)) {
     return(tensor_arith(op, a, b, kind, sys.call()))
   }
   # comparisons and logic: a plain logical array of the broadcast shape
@@ -986,6 +1002,10 @@ c.fwdprop_tensor <- function(...) {
 #' (like [rbind()]) and `dim = 2` columns (like [cbind()]); `-1` counts from
 #' the end. Gradients flow back to each piece.
 #'
+#' `torch_stack(tensors, dim)` joins tensors of one shape along a new
+#' dimension `dim` (so 8 vectors of length 2 make an 8x2 matrix with the
+#' default `dim = 1`).
+#'
 #' `torch_cat()` is the same function under torch's name, so lecture code
 #' such as `torch_cat(c(beta_1, beta_2, beta_3), 2)` runs unchanged (`c()`
 #' on tensors returns a list). When every element is a real torch tensor
@@ -1018,6 +1038,25 @@ torch_cat <- function(tensors, dim = 1L) {
     return(getExportedValue("torch", "torch_cat")(tensors, dim))
   }
   cat_tensors(tensors, dim, call = sys.call())
+}
+
+#' @rdname tensor_cat
+#' @export
+torch_stack <- function(tensors, dim = 1L) {
+  call <- sys.call()
+  if (!is.list(tensors) || is.object(tensors) || !length(tensors) || !all(vapply(tensors, is_tensor, logical(1L)))) {
+    fwdprop_error(sprintf("`tensors` must be a non-empty list of tensors, not %s.", describe_object(tensors)), call = call)
+  }
+  shapes <- lapply(tensors, function(t) .subset2(t, "shape"))
+  for (k in seq_along(shapes)) {
+    if (!identical(shapes[[k]], shapes[[1L]])) {
+      fwdprop_error(sprintf(
+        "stack expects each tensor to be equal size, but `tensors[[1]]` is %s and `tensors[[%d]]` is %s.",
+        shape_label(shapes[[1L]]), k, shape_label(shapes[[k]])
+      ), call = call)
+    }
+  }
+  tensor_cat_impl(lapply(tensors, tensor_unsqueeze, dim = dim, call = call), dim, call)
 }
 
 cat_tensors <- function(tensors, dim, call) {

@@ -10,6 +10,12 @@ act_ref <- function(z, name) {
     },
     tanh = tanh(z),
     identity = z,
+    # torch's formulas (nn_leaky_relu, nn_elu, nn_gelu, nn_softplus
+    # defaults), with erf(u) = 2 * pnorm(u * sqrt(2)) - 1; NA and NaN pass
+    leaky_relu = ifelse(is.na(z) | z > 0, z, 0.01 * z),
+    elu = ifelse(is.na(z) | z > 0, z, expm1(z)),
+    gelu = z * 0.5 * (1 + (2 * pnorm(z / sqrt(2) * sqrt(2)) - 1)),
+    softplus = ifelse(is.na(z) | z > 20, z, log1p(exp(z))),
     softmax = {
       m <- apply(z, 1, max)
       e <- exp(z - m)

@@ -136,7 +136,7 @@ import_bad_files <- function() {
     bias_wrong_length = st_bytes(c(torch_layer(0, w1, c(1, 2, 3)))),
     meta_missing_layer = st_bytes(good, metadata = c(fwdprop.sizes = "[3,2,2,1]")),
     meta_bad_json = st_bytes(good, metadata = c(fwdprop.activations = "[\"relu\",")),
-    meta_unknown_activation = st_bytes(good, metadata = c(fwdprop.activations = "[\"gelu\",\"identity\"]")),
+    meta_unknown_activation = st_bytes(good, metadata = c(fwdprop.activations = "[\"swish\",\"identity\"]")),
     meta_activation_count = st_bytes(good, metadata = c(fwdprop.activations = "[\"relu\"]")),
     meta_levels = st_bytes(good, metadata = c(fwdprop.activations = "[\"relu\",\"softmax\"]",
                                              fwdprop.levels = "[\"a\",\"a\"]")),

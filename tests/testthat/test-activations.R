@@ -116,3 +116,78 @@ test_that("every activation R lists is one the Rust core computes, in forward an
     expect_true(is.finite(backward(net, x, matrix(0.5, 2, 2), loss = "mse")$loss), info = a)
   }
 })
+
+test_that("leaky_relu, elu, gelu and softplus equal torch's formulas evaluated in base R", {
+  z <- c(-800, -40, -20.5, -7, -2, -1, -0.3, -1e-12, 0, 1e-12, 0.3, 1, 2, 7, 19.99, 20, 20.01, 40, 1e300)
+  # torch's definitions (their default parameters), written out
+  want <- list(
+    leaky_relu = ifelse(z > 0, z, 0.01 * z),
+    elu = ifelse(z > 0, z, expm1(z)),
+    # z * Phi(z): torch's 0.5 z (1 + erf(z / sqrt(2))) without the
+    # cancellation of 1 + erf() for negative z (erf(u) = 2 pnorm(u sqrt(2)) - 1)
+    gelu = z * pnorm(z),
+    softplus = ifelse(z > 20, z, log1p(exp(z)))
+  )
+  for (a in names(want)) {
+    net <- network(weights = list(diag(1)), output = a)
+    got <- as.vector(forward(net, matrix(z)))
+    # each value to a few ulp, zeros exactly; GELU's tail within its
+    # condition number (about z^2: erfc(-z / sqrt(2)) of a rounded argument)
+    rel <- ifelse(want[[a]] == 0, abs(got), abs(got - want[[a]]) / abs(want[[a]]))
+    tol <- if (a == "gelu") 1e-15 * (1 + pmin(z^2, 1e6)) else 1e-15
+    expect_true(all(rel <= tol), label = a)
+  }
+  # the erf form of torch agrees where it does not cancel (z > -1)
+  pos <- z > -1 & z < 1e300
+  torch_gelu <- 0.5 * z * (1 + (2 * pnorm(z / sqrt(2) * sqrt(2)) - 1))
+  net <- network(weights = list(diag(1)), output = "gelu")
+  expect_equal(as.vector(forward(net, matrix(z[pos]))), torch_gelu[pos], tolerance = 1e-15)
+  # exactly torch's rule at the softplus threshold: z itself beyond 20
+  net <- network(weights = list(diag(1)), output = "softplus")
+  expect_identical(as.vector(forward(net, matrix(c(20.01, 40)))), c(20.01, 40))
+})
+
+test_that("the new activations keep NA and NaN and take infinities", {
+  z <- matrix(c(NA, NaN, Inf, -Inf, 1), ncol = 1)
+  want <- list(leaky_relu = c(Inf, -Inf), elu = c(Inf, -1), gelu = c(Inf, 0), softplus = c(Inf, 0))
+  for (a in names(want)) {
+    net <- network(weights = list(diag(1)), output = a)
+    got <- suppressWarnings(forward(net, z))
+    expect_true(is.na(got[1]) && !is.nan(got[1]), label = a)
+    expect_true(is.nan(got[2]), label = a)
+    expect_identical(got[3:4], want[[a]], label = a)
+  }
+})
+
+test_that("the new activations' gradients equal finite differences, hidden and output", {
+  set.seed(11)
+  for (a in c("leaky_relu", "elu", "gelu", "softplus")) {
+    for (out in c(a, "softmax", "sigmoid")) {
+      loss <- switch(out, softmax = "cross_entropy", sigmoid = "bce", "mse")
+      k <- if (out == "softmax") 3L else 2L
+      net <- random_net(c(3, 5, 4, k), activations = c(a, a, out), bias = TRUE, sd = 0.6)
+      x <- matrix(rnorm(8 * 3), 8)
+      y <- random_target(8, k, loss)
+      g <- backward(net, x, y, loss = loss)
+      info <- paste(a, out)
+      expect_lte(gradient_error(g, finite_differences(net, x, y, loss)), 1e-6, label = info)
+      expect_equal(g$loss, loss_ref(net, x, y, loss), tolerance = 1e-13, info = info)
+      # the traced (unfused) pass gives the same
+      gt <- backward(net, x, y, loss = loss, trace = TRUE)
+      expect_equal(gt$weights, g$weights, tolerance = 1e-12, info = info)
+    }
+  }
+})
+
+test_that("networks with the new activations train", {
+  set.seed(3)
+  x <- matrix(runif(200 * 2, -2, 2), 200)
+  y <- sin(x[, 1]) + x[, 2]^2 / 4
+  for (a in c("leaky_relu", "elu", "gelu", "softplus")) {
+    net <- network(c(2, 16, 1), activation = a, output = "identity", bias = TRUE, init = "xavier", seed = 1)
+    before <- backward(net, x, y, loss = "mse")$loss
+    fitted <- fit(net, x, y, optimizer = "bfgs", maxit = 200)
+    after <- backward(fitted, x, y, loss = "mse")$loss
+    expect_lt(after, before / 20, label = a)
+  }
+})

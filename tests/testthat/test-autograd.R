@@ -132,6 +132,9 @@ test_that("unary functions give base R's values and finite-difference gradients"
   expect_equal(as_array(tb$relu()), pmax(b, 0), tolerance = 1e-15)
   expect_equal(as_array(abs(tb)), abs(b), tolerance = 1e-15)
   expect_equal(as_array(log(ta, 2)), log2(a), tolerance = 1e-15)
+  expect_identical(as_array(tb$clamp(min = -1, max = 1.5)), pmin(pmax(b, -1), 1.5))
+  expect_identical(as_array(tb$clamp(max = 0)), pmin(b, 0))
+  expect_error(tb$clamp(min = "a"), class = "fwdprop_error")
   fs <- list(
     exp = function(ts) weighted_sum(exp(ts[[2]]), w),
     log = function(ts) weighted_sum(log(ts[[1]]), w),
@@ -145,7 +148,9 @@ test_that("unary functions give base R's values and finite-difference gradients"
     sin = function(ts) weighted_sum(sin(ts[[2]]), w),
     cos = function(ts) weighted_sum(cos(ts[[2]]), w),
     log1p = function(ts) weighted_sum(log1p(ts[[1]]), w),
-    expm1 = function(ts) weighted_sum(expm1(ts[[2]]), w)
+    expm1 = function(ts) weighted_sum(expm1(ts[[2]]), w),
+    clamp = function(ts) weighted_sum(ts[[2]]$clamp(min = -1, max = 1.5), w),
+    clamp_min = function(ts) weighted_sum(ts[[2]]$clamp(min = 0.25), w)
   )
   for (nm in names(fs)) {
     expect_gradients(fs[[nm]], list(a, b), info = nm)
@@ -397,6 +402,30 @@ test_that("float32 tensors hold float32 values, float64 tensors base R's", {
   expect_output(print(torch_tensor(1:2)$dtype), "^torch_Long$")
 })
 
+test_that("sums and means add in PyTorch's order, in float32 for float tensors", {
+  ref <- utils::read.csv(test_path("torch-sums.csv"), stringsAsFactors = FALSE)
+  f32 <- function(x) readBin(writeBin(as.double(x), raw(), size = 4L), "double", n = length(x), size = 4L)
+  differs_from_exact <- 0L
+  for (r in seq_len(nrow(ref))) {
+    n <- ref$n[r]
+    v <- (((1:n) * 7919) %% 1000 - 500) / 37
+    s32 <- as.numeric(sum(torch_tensor(v)))
+    expect_identical(s32, as.numeric(ref$float32[r]), label = paste("float32 sum of", n))
+    expect_identical(as.numeric(sum(torch_tensor(v, dtype = torch_double()))), as.numeric(ref$float64[r]), label = paste("float64 sum of", n))
+    expect_identical(as.numeric(mean(torch_tensor(v))), f32(s32 / n))
+    differs_from_exact <- differs_from_exact + (s32 != f32(sum(f32(v))))
+  }
+  # the order matters: the exactly rounded sum differs for most sizes
+  expect_gt(differs_from_exact, 50L)
+  # the gradient of a broadcast number is such a sum too
+  x <- torch_tensor(v)
+  mu <- torch_tensor(0.5, requires_grad = TRUE)
+  mu2 <- torch_tensor(0.5, requires_grad = TRUE)
+  sum((x - mu)^2)$backward()
+  g <- as.numeric(with_no_grad(-2 * (x - mu2)))
+  expect_identical(as.numeric(mu$grad), as.numeric(sum(torch_tensor(g))))
+})
+
 test_that("gradcheck() reports the worst relative error against finite differences", {
   a <- torch_tensor(matrix(c(0.5, -1, 2, 0.25), 2), requires_grad = TRUE)
   b <- torch_tensor(c(1.5, -0.5), requires_grad = TRUE)
@@ -431,8 +460,10 @@ lecture06_torch <- function() {
 
 test_that("lecture 6's code prints the lecture's output and PyTorch's float32 values", {
   ref <- lecture06_torch()
-  # the lecture's seven data values (they come from torch's random stream)
-  x_tensor <- torch_tensor(ref$x)
+  # the lecture's seven data values, from torch's random stream
+  torch_manual_seed(2021)
+  x_tensor <- torch_rand(7) * 10
+  expect_identical(as.numeric(x_tensor), ref$x)
   expect_identical(
     capture.output(x_tensor),
     c("torch_tensor", " 5.1339", " 7.4256", " 7.1589", " 5.7047", " 1.6527", " 0.4431", " 9.6277", "[ CPUFloatType{7} ]")
@@ -444,9 +475,9 @@ test_that("lecture 6's code prints the lecture's output and PyTorch's float32 va
   mu_vec <- seq(0, 10, by = 0.02)
   result <- vapply(mu_vec, function(m) as.numeric(f(mu = m, x = x_tensor)), numeric(1))
   expect_identical(capture.output(head(result)), "[1] 37.27285 37.06098 36.84991 36.63964 36.43018 36.22152")
-  # every point of the curve is PyTorch's float32 value to one unit in the
-  # last place (PyTorch sums float32 values in its own order)
-  expect_lte(max(abs(result - ref$curve) / ref$curve), 2^-22)
+  # every point of the curve is PyTorch's float32 value, bit for bit (the
+  # sum inside mean() adds in PyTorch's order)
+  expect_identical(result, ref$curve)
   f_prime <- function(mu, x) {
     -mean(2 * (x - mu))
   }
@@ -494,4 +525,45 @@ test_that("lecture 6's code prints the lecture's output and PyTorch's float32 va
   expect_identical(result, ref$descent)
   expect_identical(capture.output(x_tensor$mean()), c("torch_tensor", "5.30665", "[ CPUFloatType{} ]"))
   expect_identical(as.numeric(x_tensor$mean()), ref$mean)
+})
+
+test_that("plot() draws the graph torch records and returns its nodes and edges", {
+  x <- torch_tensor(c(5.1, 7.4, 7.2))
+  mu <- torch_tensor(2.5, requires_grad = TRUE)
+  w <- torch_tensor(c(1, 2, 3), requires_grad = TRUE)
+  y <- mean((x - mu)^2 * w + w)
+  file <- tempfile(fileext = ".png")
+  grDevices::png(file)
+  g <- plot(y)
+  grDevices::dev.off()
+  expect_gt(file.size(file), 1000)
+  n <- g$nodes
+  expect_identical(n$label[n$depth == 0], "MeanBackward0")
+  expect_setequal(n$label, c("MeanBackward0", "AddBackward0", "MulBackward0", "PowBackward0", "SubBackward0", "leaf {1}", "leaf {3}"))
+  # w feeds both the product and the sum: one node, two edges, drawn below both
+  leaf_w <- n$id[n$label == "leaf {3}"]
+  expect_identical(sum(g$edges$to == leaf_w), 2L)
+  expect_identical(n$depth[n$id == leaf_w], max(n$depth[n$label %in% c("MulBackward0", "AddBackward0")]) + 1L)
+  # data (x) and numbers (2) are not in the graph
+  expect_identical(nrow(n), 7L)
+  expect_error(plot(x), class = "fwdprop_error")
+  expect_error(plot(y, foo = 1), class = "fwdprop_error")
+})
+
+test_that("the fused linear layer equals x W^T + b, with finite-difference gradients", {
+  set.seed(108)
+  linear <- fwdprop:::tensor_linear
+  X <- rand_array(c(5, 3))
+  W <- rand_array(c(4, 3))
+  b <- rand_array(4)
+  out <- linear(torch_tensor(X, dtype = torch_double()), torch_tensor(W, dtype = torch_double()), torch_tensor(b, dtype = torch_double()))
+  expect_equal(as_array(out), X %*% t(W) + matrix(b, 5, 4, byrow = TRUE), tolerance = 1e-14)
+  expect_equal(as_array(linear(torch_tensor(X, dtype = torch_double()), torch_tensor(W, dtype = torch_double()))), X %*% t(W), tolerance = 1e-14)
+  w8 <- torch_tensor(rand_array(c(5, 4)), dtype = torch_double())
+  expect_gradients(function(ts) weighted_sum(linear(ts[[1]], ts[[2]], ts[[3]]), w8), list(X, W, b))
+  expect_gradients(function(ts) weighted_sum(tanh(linear(ts[[1]], ts[[2]])), w8), list(X, W))
+  x <- torch_tensor(X, requires_grad = TRUE)
+  expect_identical(format(linear(x, torch_tensor(W), torch_tensor(b))$grad_fn), "AddmmBackward0")
+  expect_error(linear(x, torch_tensor(t(W))), class = "fwdprop_error")
+  expect_error(linear(x, torch_tensor(W), torch_tensor(1:3 / 2)), class = "fwdprop_error")
 })

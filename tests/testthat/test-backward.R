@@ -168,7 +168,10 @@ test_that("backward() agrees with PyTorch's autograd in float64 (when PyTorch is
   set.seed(21)
   for (case in list(list(c(4, 7, 3), c("tanh", "softmax"), "cross_entropy"),
                     list(c(3, 5, 4, 1), c("relu", "sigmoid", "sigmoid"), "bce"),
-                    list(c(2, 6, 2), c("sigmoid", "identity"), "mse"))) {
+                    list(c(2, 6, 2), c("sigmoid", "identity"), "mse"),
+                    list(c(3, 6, 5, 2), c("leaky_relu", "gelu", "softplus"), "mse"),
+                    list(c(3, 6, 5, 3), c("elu", "softplus", "softmax"), "cross_entropy"),
+                    list(c(3, 6, 2), c("gelu", "elu"), "mse"))) {
     net <- random_net(case[[1]], activations = case[[2]], bias = TRUE)
     x <- matrix(rnorm(8 * case[[1]][1]), 8)
     y <- random_target(8, case[[1]][length(case[[1]])], case[[3]])
@@ -188,4 +191,72 @@ test_that("backward() agrees with PyTorch's autograd in float64 (when PyTorch is
       expect_equal(g$biases[[l]], ref$biases[[l]], tolerance = 1e-12)
     }
   }
+})
+
+# nnet's objective (`value`: the summed loss plus decay * sum(w^2) over all
+# weights and biases) at the weights `wts`, and the fit itself (maxit = 0:
+# nnet evaluates its objective at the weights and stops).
+nnet_at <- function(x, y, wts, ...) {
+  nnet::nnet(x, y, Wts = wts, maxit = 0, trace = FALSE, ...)
+}
+
+test_that("backward(decay = d) is nnet's objective and gradient divided by what the mean divides by", {
+  skip_if_not_installed("nnet")
+  set.seed(5)
+  x <- scale(as.matrix(mtcars[, c("wt", "hp", "disp")]))
+  d <- 0.05
+  cases <- list(
+    # nnet's linout (sum of squares) is "mse" on an identity output: / (rows * outputs)
+    list(y = as.vector(scale(mtcars$mpg)), args = list(linout = TRUE), m = 32),
+    list(y = scale(cbind(mtcars$mpg, mtcars$qsec)), args = list(linout = TRUE), m = 64),
+    # nnet's entropy (summed cross-entropy) is "bce": / (rows * outputs)
+    list(y = mtcars$am, args = list(entropy = TRUE), m = 32),
+    # nnet's softmax is "cross_entropy": / rows
+    list(y = nnet::class.ind(factor(mtcars$cyl)), args = list(softmax = TRUE), m = 32)
+  )
+  for (case in cases) {
+    f0 <- do.call(nnet::nnet, c(list(x, case$y, size = 3, decay = d, maxit = 0, trace = FALSE), case$args))
+    net <- as_network(f0)
+    g <- backward(net, x, case$y, decay = d)
+    info <- paste(names(case$args), NCOL(case$y))
+    expect_equal(g$loss * case$m, f0$value, tolerance = 1e-13, info = info)
+    # the gradient: central differences of nnet's objective in each of
+    # nnet's weights, matched to fwdprop's parameter it moves
+    flat <- function(n) unlist(c(n$weights, n$biases))
+    gflat <- unlist(c(g$weights, g$biases))
+    for (i in seq_along(f0$wts)) {
+      h <- 1e-5
+      at <- function(delta) {
+        w <- f0$wts
+        w[i] <- w[i] + delta
+        do.call(nnet_at, c(list(x, case$y, w, size = 3, decay = d), case$args))
+      }
+      moved <- which(flat(as_network(at(h))) != flat(net))
+      expect_length(moved, 1L)
+      fd <- (at(h)$value - at(-h)$value) / (2 * h)
+      expect_equal(gflat[[moved]] * case$m, fd, tolerance = 1e-6, info = paste(info, i))
+    }
+  }
+})
+
+test_that("decay and weight_decay: one meaning each, not both", {
+  net <- network(c(2, 3, 1), output = "identity", bias = TRUE, init = "xavier", seed = 1)
+  x <- matrix(c(1, 2, 3, 4, 5, 6), 3)
+  y <- c(1, 0, 2)
+  # weight_decay: lambda / 2 * sum(W^2) on the mean loss, weights only
+  expect_equal(backward(net, x, y, weight_decay = 0.3)$loss,
+               loss_ref(net, x, y, "mse") + 0.15 * sum(unlist(net$weights)^2), tolerance = 1e-14)
+  g0 <- backward(net, x, y)
+  g1 <- backward(net, x, y, weight_decay = 0.3)
+  expect_identical(g1$biases, g0$biases)
+  # decay: d / m * sum(w^2) over weights and biases, m = 3 rows x 1 output
+  g2 <- backward(net, x, y, decay = 0.3)
+  all_sq <- sum(unlist(c(net$weights, net$biases))^2)
+  expect_equal(g2$loss, loss_ref(net, x, y, "mse") + 0.3 / 3 * all_sq, tolerance = 1e-14)
+  expect_equal(g2$biases[[1]], g0$biases[[1]] + 2 * 0.3 / 3 * net$biases[[1]], tolerance = 1e-14)
+  expect_equal(g2$weights[[2]], g0$weights[[2]] + 2 * 0.3 / 3 * net$weights[[2]], tolerance = 1e-14)
+  expect_error(backward(net, x, y, decay = 0.1, weight_decay = 0.1), class = "fwdprop_error",
+               regexp = "not both")
+  expect_error(backward(net, x, y, decay = -1), class = "fwdprop_error", regexp = "`decay` must be")
+  expect_error(backward(net, x, y, decay = c(1, 2)), class = "fwdprop_error", regexp = "`decay` must be")
 })

@@ -139,3 +139,41 @@ test_that("bad input to datasets and loaders is a fwdprop_error", {
   expect_error(dataloader(bad_len), class = "fwdprop_error")
   expect_error(dataloader_next(list()), class = "fwdprop_error")
 })
+
+test_that("lecture 9: the logistic regression trained from the loader follows PyTorch", {
+  train <- lecture9_train(lecture9_data())
+  study_dl <- dataloader(study_dataset(train), batch_size = 8)
+  # torch for R seeded nn_linear()'s generator with 93928 when lecture 9 ran
+  fwdprop:::torch_init_generator_seed(93928)
+  study_net <- nn_module(
+    "StudyNet",
+    initialize = function() {
+      self$fc1 <- nn_linear(2, 1)
+      self$sigmoid <- nn_sigmoid()
+    },
+    forward = function(x) {
+      self$sigmoid(self$fc1(x))
+    }
+  )
+  logistic_reg <- study_net()
+  expect_snapshot(print(logistic_reg))
+  # the lecture's printed starting parameters
+  expect_equal(as_array(logistic_reg$parameters$fc1.weight), matrix(c(0.2221, 0.6924), 1), tolerance = 1e-4)
+  expect_equal(as_array(logistic_reg$parameters$fc1.bias), 0.6671, tolerance = 1e-4)
+  optimizer <- optim_sgd(logistic_reg$parameters, lr = 0.05)
+  ref <- read.csv(test_path("fixtures", "dataloader-lecture09-torch.csv"))
+  for (epoch in 1:3) {
+    loss_collect <- c()
+    for (batch in enumerate(study_dl)) {
+      optimizer$zero_grad()
+      output <- logistic_reg(batch[[1]])
+      loss <- nnf_binary_cross_entropy(output, batch[[2]])
+      loss$backward()
+      optimizer$step()
+      loss_collect <- c(loss_collect, loss$item())
+    }
+    expect_equal(mean(loss_collect), ref$value[ref$what == "mean_loss" & ref$index == epoch], tolerance = 1e-6)
+  }
+  expect_equal(as.vector(as_array(logistic_reg$parameters$fc1.weight)), ref$value[ref$what == "fc1.weight"], tolerance = 1e-6)
+  expect_equal(as.vector(as_array(logistic_reg$parameters$fc1.bias)), ref$value[ref$what == "fc1.bias"], tolerance = 1e-6)
+})

@@ -101,7 +101,7 @@ test_that("a diverging fit stops with a warning and returns the last good weight
   net <- network(c(4, 8, 1), activation = "relu", output = "identity", bias = TRUE, init = "he", seed = 1)
   expect_warning(
     f <- fit(net, x, y, optimizer = "sgd", momentum = 0.9, learn_rate = 10, epochs = 50, seed = 1),
-    class = "fwdprop_warning", regexp = "NaN or infinite"
+    class = "fwdprop_warning", regexp = "diverged"
   )
   expect_identical(f$training$stopped, "diverged")
   expect_true(all(is.finite(unlist(f$weights))))
@@ -405,4 +405,117 @@ test_that("BFGS's flat parameters follow the core's one layout, and come back in
   expect_identical(back$weights, lapply(net$weights, unname))
   expect_identical(back$biases, net$biases)
   expect_error(unflatten_params_impl(flat$par[-1], net$sizes, c(TRUE, FALSE, TRUE)), "parameters")
+})
+
+test_that("a training loss far past its start stops as diverged, with the starting weights when epoch 1 did", {
+  net <- network(c(4, 5, 3), output = "softmax", bias = TRUE, init = "xavier", seed = 1)
+  x <- scale(iris[, 1:4])
+  start <- backward(net, x, iris$Species)$loss
+  for (opt in c("adam", "sgd")) {
+    expect_warning(
+      f <- fit(net, x, iris$Species, optimizer = opt, epochs = 30, learn_rate = 1e6, seed = 1),
+      class = "fwdprop_warning", regexp = "training loss diverged in epoch 1 .*smaller `learn_rate`"
+    )
+    expect_identical(f$training$stopped, "diverged")
+    expect_identical(nrow(f$history), 1L)
+    # the loss of epoch 1 is more than 10 times the starting loss (and than
+    # a constant prediction's, log(3) here)
+    expect_gt(f$history$loss, 10 * max(start, log(3)))
+    expect_identical(f$training$best_epoch, 0L)
+    expect_identical(lapply(f$weights, as.vector), lapply(net$weights, as.vector))
+    expect_equal(backward(f, x, iris$Species)$loss, start, tolerance = 1e-14)
+  }
+  # a run whose loss grows later returns its best epoch (lowest training loss)
+  set.seed(8)
+  xr <- matrix(rnorm(400), 100)
+  yr <- as.vector(xr %*% c(1, -2, 3, 1))
+  netr <- network(c(4, 8, 1), activation = "tanh", output = "identity", bias = TRUE, init = "xavier", seed = 1)
+  expect_warning(
+    f <- fit(netr, xr, yr, optimizer = "sgd", momentum = 0.9, learn_rate = 0.6, epochs = 200,
+             batch_size = 100, seed = 1),
+    class = "fwdprop_warning", regexp = "diverged in epoch 4 .*returning the weights of epoch 1\\."
+  )
+  h <- f$history
+  expect_identical(f$training$stopped, "diverged")
+  expect_identical(nrow(h), 4L)
+  expect_identical(f$training$best_epoch, which.min(h$loss))
+  expect_gt(h$loss[4], 10 * backward(netr, xr, yr)$loss)
+  expect_lte(max(h$loss[1:3]), 10 * backward(netr, xr, yr)$loss)
+  # a sane learning rate is not judged diverged
+  f <- fit(net, x, iris$Species, epochs = 30, learn_rate = 0.01, seed = 1)
+  expect_identical(f$training$stopped, "completed")
+})
+
+test_that("fit(decay = d) minimises nnet's objective: a BFGS fit ends where nnet's does from the same start", {
+  skip_if_not_installed("nnet")
+  x <- scale(as.matrix(mtcars[, c("wt", "hp", "disp")]))
+  y <- as.vector(scale(mtcars$mpg))
+  d <- 0.05
+  set.seed(1)
+  f0 <- nnet::nnet(x, y, size = 3, linout = TRUE, decay = d, maxit = 0, trace = FALSE)
+  f1 <- nnet::nnet(x, y, size = 3, linout = TRUE, decay = d, maxit = 1000, trace = FALSE, Wts = f0$wts)
+  fb <- fit(as_network(f0), x, y, optimizer = "bfgs", decay = d, maxit = 1000)
+  expect_identical(fb$training$stopped, "converged")
+  expect_equal(backward(fb, x, y, decay = d)$loss * 32, f1$value, tolerance = 1e-6)
+  expect_equal(predict(fb, x), unname(predict(f1, x)), tolerance = 1e-3, ignore_attr = TRUE)
+  # softmax (nnet's summed cross-entropy over the rows): the formula fit
+  f3 <- nnet::nnet(Species ~ ., data = iris, size = 2, decay = d, maxit = 0, trace = FALSE)
+  f4 <- nnet::nnet(Species ~ ., data = iris, size = 2, decay = d, maxit = 1000, trace = FALSE, Wts = f3$wts)
+  fb3 <- fit(as_network(f3), iris, iris$Species, optimizer = "bfgs", decay = d, maxit = 1000)
+  expect_equal(backward(fb3, iris, iris$Species, decay = d)$loss * 150, f4$value, tolerance = 1e-6)
+  # the history reports the data loss, without the decay (its first row:
+  # the starting point)
+  expect_equal(fb$history$loss[1], backward(as_network(f0), x, y)$loss, tolerance = 1e-14)
+  expect_identical(fb$training$settings$decay, d)
+  expect_identical(fb$training$settings$weight_decay, 0)
+  expect_error(fit(as_network(f0), x, y, decay = d, weight_decay = 0.1), class = "fwdprop_error",
+               regexp = "not both")
+})
+
+test_that("one epoch of full-batch sgd with decay is one gradient step of backward(decay = )", {
+  set.seed(2)
+  net <- network(c(3, 5, 2), activation = "gelu", output = "identity", bias = TRUE, init = "normal")
+  net$biases <- lapply(net$biases, function(b) b + 0.5)
+  x <- matrix(rnorm(30), 10)
+  y <- matrix(rnorm(20), 10)
+  g <- backward(net, x, y, decay = 0.7)
+  f <- fit(net, x, y, optimizer = "sgd", epochs = 1, batch_size = 10, learn_rate = 0.2, decay = 0.7, seed = 3)
+  for (l in 1:2) {
+    expect_equal(f$weights[[l]], net$weights[[l]] - 0.2 * g$weights[[l]], tolerance = 1e-13)
+    # the biases are decayed too
+    expect_equal(f$biases[[l]], net$biases[[l]] - 0.2 * g$biases[[l]], tolerance = 1e-13)
+  }
+  g0 <- backward(net, x, y)
+  expect_false(isTRUE(all.equal(g$biases, g0$biases)))
+})
+
+test_that("bfgs holds out the validation rows, stops after `patience` iterations and returns the best", {
+  set.seed(6)
+  n <- 120
+  x <- matrix(rnorm(n * 5), n)
+  y <- x[, 1] - x[, 2] + rnorm(n, sd = 2) # noisy: a wide network overfits
+  net <- network(c(5, 32, 1), activation = "tanh", output = "identity", bias = TRUE,
+                 init = "xavier", seed = 1)
+  f <- fit(net, x, y, optimizer = "bfgs", maxit = 500, validation = 0.25, patience = 8, seed = 2)
+  h <- f$history
+  expect_identical(f$training$stopped, "early_stopping")
+  expect_lt(nrow(h), 500L)
+  expect_true(all(is.finite(h$val_loss)))
+  best <- which.min(h$val_loss)
+  expect_identical(f$training$best_epoch, best)
+  expect_identical(nrow(h), best + 8L)
+  # the validation loss rose: the last is above the best
+  expect_gt(h$val_loss[nrow(h)], h$val_loss[best])
+  split <- fwdprop:::validation_split_impl(n, 30, f$training$seed)
+  val <- backward(f, x[split$validation, ], y[split$validation])$loss
+  expect_equal(val, min(h$val_loss), tolerance = 1e-12)
+  # and the training loss is that of the training rows at the best iteration
+  expect_equal(backward(f, x[split$train, ], y[split$train])$loss, h$loss[best], tolerance = 1e-10)
+  # patience = NULL: runs on, but still returns the best iteration's weights
+  g <- fit(net, x, y, optimizer = "bfgs", maxit = 60, validation = 0.25, patience = NULL, seed = 2)
+  expect_true(g$training$stopped %in% c("maxit", "converged"))
+  gb <- which.min(g$history$val_loss)
+  expect_identical(g$training$best_epoch, gb)
+  expect_equal(backward(g, x[split$validation, ], y[split$validation])$loss, min(g$history$val_loss),
+               tolerance = 1e-12)
 })

@@ -414,7 +414,7 @@ test_that("bad input to as_network(), read_safetensors() and write_safetensors()
       list(call = quote(read_safetensors(file.path(bad$dir, "does-not-exist.safetensors"))), arg = "path"),
       list(call = quote(read_safetensors(bad$dir)), arg = "path"),
       list(call = quote(read_safetensors(bad$good)), arg = "activation"),
-      list(call = quote(read_safetensors(bad$good, activation = "gelu")), arg = "activation"),
+      list(call = quote(read_safetensors(bad$good, activation = "swish")), arg = "activation"),
       list(call = quote(read_safetensors(bad$good, activation = c("relu", "relu"))), arg = "activation"),
       list(call = quote(read_safetensors(bad$good, activation = "relu", output = 1)), arg = "output"),
       list(call = quote(write_safetensors(list(1), tempfile())), arg = "net"),

@@ -30,7 +30,10 @@ test_that("lecture 7: nn_linear()'s weights and outputs are the lecture's", {
   expect_equal(as_array(mat_op2$weight), matrix(c(0.3400, 0.3999, 0.1655, -0.5988, -0.0115, 0.1199), 3), tolerance = 2e-4)
   expect_equal(as_array(mat_op2$bias), c(0.5163, 0.0683, -0.5182), tolerance = 2e-4)
   expect_equal(as_array(mat_op2(X)), matrix(c(-0.3413, -0.8589, -1.3765, 0.4453, 1.2221, 1.9990, -0.1129, 0.4579, 1.0287), 3), tolerance = 2e-4)
-  expect_equal(as_array(mat_op2(X)), as_array(X$mm(mat_op2$weight$t()) + mat_op2$bias))
+  # the fused operation (torch's addmm) against mm, then +
+  expect_equal(as_array(mat_op2(X)), as_array(X$mm(mat_op2$weight$t()) + mat_op2$bias), tolerance = 1e-6)
+  expect_identical(format(mat_op2(X)$grad_fn), "AddmmBackward0")
+  expect_identical(format(mat_op(X)$grad_fn), "MmBackward0")
   TwoLayerNet <- nn_module(
     classname = "TowLayerNet",
     initialize = function(data_in, hidden, data_out) {
@@ -169,7 +172,7 @@ test_that("lecture 8: the starting loss is 4268.52 and PyTorch's training is fol
   set.seed(2021)
   x <- sort(sample(1:100, 100))
   y <- x + 30 * sin(0.1 * x) + 5 * rnorm(100)
-  fwdprop:::torch_generator_seed(2021)
+  torch_manual_seed(2021)
   TwoLayerNet <- nn_module(
     classname = "TowLayerNet",
     initialize = function(data_in, hidden, data_out) {
@@ -218,7 +221,8 @@ test_that("bad input to modules and losses is a fwdprop_error", {
   expect_error(nn_module(initialize = 3), class = "fwdprop_error")
   expect_error(nn_sequential(nn_tanh(), 3), class = "fwdprop_error")
   expect_error(nn_parameter(1:3), class = "fwdprop_error")
-  expect_error(nn_tanh()$nothing, class = "fwdprop_error")
+  expect_null(nn_tanh()$nothing)
+  expect_null(nn_linear(2, 3, bias = FALSE)$bias)
   expect_error(nn_module("M", initialize = function() NULL)()(1), class = "fwdprop_error")
   expect_error(nnf_mse_loss(torch_ones(2), 1, reduction = "avg"), class = "fwdprop_error")
   expect_error(nnf_binary_cross_entropy(torch_tensor(c(0.5, 1.5)), c(0, 1)), class = "fwdprop_error")
@@ -227,4 +231,21 @@ test_that("bad input to modules and losses is a fwdprop_error", {
   expect_error(nnf_cross_entropy(torch_ones(2, 3), c(1, 4)), class = "fwdprop_error")
   expect_error(nnf_cross_entropy(torch_ones(3), 1), class = "fwdprop_error")
   expect_error(nn_linear(2, 3)$cuda(), class = "fwdprop_error")
+})
+
+test_that("as_network() converts an nn_sequential() of linear layers and activations", {
+  net <- nn_sequential(nn_linear(2, 3), nn_tanh(), nn_linear(3, 4, bias = FALSE), nn_relu(), nn_linear(4, 2), nn_sigmoid())
+  n <- as_network(net)
+  expect_s3_class(n, "fwdprop_network")
+  # weights transposed to in x out, exactly
+  expect_identical(n$weights[[1]], t(as_array(net$parameters[["0.weight"]])))
+  expect_identical(n$biases[[1]], as.vector(as_array(net$parameters[["0.bias"]])))
+  expect_null(n$biases[[2]])
+  x <- matrix(c(0.5, -1, 2, 1.5, 0.3, 0.2), 3)
+  expect_equal(unname(predict(n, x)), as_array(net(torch_tensor(x))), tolerance = 1e-6)
+  path <- tempfile(fileext = ".safetensors")
+  write_safetensors(n, path)
+  expect_equal(unname(predict(read_safetensors(path), x)), unname(predict(n, x)))
+  expect_error(as_network(nn_module("Free", initialize = function() self$a <- nn_linear(2, 2))()), class = "fwdprop_error")
+  expect_error(as_network(nn_sequential(nn_tanh(), nn_linear(2, 2))), class = "fwdprop_error")
 })

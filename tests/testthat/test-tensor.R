@@ -123,6 +123,16 @@ test_that("creation functions make torch's shapes and values", {
   expect_true(all(as_array(a) >= 0 & as_array(a) < 1))
   expect_identical(as.numeric(a), f32(as.numeric(a)))
   expect_identical(torch_randn(4, 2)$shape, c(4L, 2L))
+  # lecture 2: torch_manual_seed(2021), then B and C as the lecture prints them
+  torch_manual_seed(2021)
+  B <- torch_rand(2, 3)
+  C <- torch_rand(2, 3, 2)
+  expect_identical(format(B), c("torch_tensor", " 0.5134  0.7426  0.7159", " 0.5705  0.1653  0.0443", "[ CPUFloatType{2,3} ]"))
+  expect_identical(
+    format(C),
+    c("torch_tensor", "(1,.,.) = ", "  0.9628  0.2943", "  0.0992  0.8096", "  0.0169  0.8222", "",
+      "(2,.,.) = ", "  0.1242  0.7489", "  0.3608  0.5131", "  0.2959  0.7834", "[ CPUFloatType{2,3,2} ]")
+  )
   r <- torch_rand(3, requires_grad = TRUE)
   expect_true(r$requires_grad)
   expect_error(torch_zeros(-1), class = "fwdprop_error")
@@ -424,6 +434,19 @@ test_that("tensor_cat() joins along dim as rbind() and cbind() do for matrices",
     as_array(torch_cat(c(cols[[1]], cols[[2]], cols[[3]]), 2)),
     cbind(as.matrix(cols[[1]]), as.matrix(cols[[2]]), as.matrix(cols[[3]]))
   )
+})
+
+test_that("torch_stack() joins tensors of one shape along a new dimension", {
+  rows <- lapply(1:4, function(i) td(c(i, 10 * i)))
+  expect_identical(as_array(torch_stack(rows)), cbind(1:4, 10 * (1:4)) * 1)
+  expect_identical(as_array(torch_stack(rows, 2)), rbind(1:4, 10 * (1:4)) * 1)
+  expect_identical(torch_stack(list(td(1), td(2)))$shape, c(2L, 1L))
+  w <- torch_tensor(c(1, 2), requires_grad = TRUE)
+  s <- torch_stack(list(w, w * 3))
+  sum(s)$backward()
+  expect_identical(as.numeric(w$grad), c(4, 4))
+  expect_error(torch_stack(list(td(1:2), td(1:3))), class = "fwdprop_error")
+  expect_error(torch_stack(list()), class = "fwdprop_error")
 })
 
 test_that("tensor_cat() rejects mismatched shapes and bad arguments", {

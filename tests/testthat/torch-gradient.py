@@ -32,6 +32,12 @@ act = {
     "tanh": torch.tanh,
     "identity": lambda z: z,
     "softmax": lambda z: torch.softmax(z, dim=1),
+    # torch's defaults: slope 0.01, alpha 1, the exact (erf) GELU, beta 1
+    # and threshold 20
+    "leaky_relu": F.leaky_relu,
+    "elu": F.elu,
+    "gelu": F.gelu,
+    "softplus": F.softplus,
 }
 a = x
 for l, w in enumerate(ws):

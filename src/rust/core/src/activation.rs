@@ -27,15 +27,37 @@ pub enum Activation {
     /// Row-wise softmax, `exp(z - max(z)) / sum(exp(z - max(z)))`; see
     /// [`softmax_rows`].
     Softmax,
+    /// Leaky ReLU, `z` for `z > 0` and `0.01 z` otherwise (torch's
+    /// `nn_leaky_relu()` with its default slope); see [`leaky_relu`].
+    LeakyRelu,
+    /// ELU with `alpha = 1`: `z` for `z > 0`, `exp(z) - 1` otherwise
+    /// (torch's `nn_elu()`); see [`elu`].
+    Elu,
+    /// GELU, exact form `z Phi(z) = z (1 + erf(z / sqrt(2))) / 2` (torch's
+    /// `nn_gelu()` default); see [`gelu`].
+    Gelu,
+    /// Softplus with `beta = 1`, `threshold = 20`: `log(1 + exp(z))`, and
+    /// `z` itself beyond 20 (torch's `nn_softplus()`); see [`softplus`].
+    Softplus,
 }
 
 impl Activation {
     /// All activations, in the order R documents them.
-    pub const ALL: [Activation; 5] =
-        [Activation::Sigmoid, Activation::Relu, Activation::Tanh, Activation::Identity, Activation::Softmax];
+    pub const ALL: [Activation; 9] = [
+        Activation::Sigmoid,
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Identity,
+        Activation::Softmax,
+        Activation::LeakyRelu,
+        Activation::Elu,
+        Activation::Gelu,
+        Activation::Softplus,
+    ];
 
     /// Parses the R-side name (`"sigmoid"`, `"relu"`, `"tanh"`,
-    /// `"identity"`, `"softmax"`).
+    /// `"identity"`, `"softmax"`, `"leaky_relu"`, `"elu"`, `"gelu"`,
+    /// `"softplus"`).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.name() == name)
     }
@@ -48,15 +70,67 @@ impl Activation {
             Activation::Tanh => "tanh",
             Activation::Identity => "identity",
             Activation::Softmax => "softmax",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Elu => "elu",
+            Activation::Gelu => "gelu",
+            Activation::Softplus => "softplus",
         }
+    }
+
+    /// Whether the derivative needs the layer's `z` (it does not follow
+    /// from the output `a` alone, or not accurately): the backward pass
+    /// keeps `z` for these layers and calls [`activation_backward_z`].
+    pub fn needs_z(self) -> bool {
+        matches!(self, Activation::Elu | Activation::Gelu | Activation::Softplus)
+    }
+
+    /// The activation of one value, for the elementwise activations
+    /// (`None` for the softmax, which works on whole rows).
+    pub fn value(self, z: f64) -> Option<f64> {
+        Some(match self {
+            Activation::Sigmoid => sigmoid(z),
+            Activation::Relu => relu(z),
+            Activation::Tanh => z.tanh(),
+            Activation::Identity => z,
+            Activation::Softmax => return None,
+            Activation::LeakyRelu => leaky_relu(z),
+            Activation::Elu => elu(z),
+            Activation::Gelu => gelu(z),
+            Activation::Softplus => softplus(z),
+        })
+    }
+
+    /// The derivative `act'(z)` of the elementwise activations (`None` for
+    /// the softmax), as torch's backward computes it: relu and leaky relu
+    /// take the slope of the negative side at 0, softplus is 1 beyond its
+    /// threshold.
+    pub fn derivative(self, z: f64) -> Option<f64> {
+        Some(match self {
+            Activation::Sigmoid => {
+                let s = sigmoid(z);
+                s * (1.0 - s)
+            }
+            Activation::Relu => f64::from(u8::from(z > 0.0)),
+            Activation::Tanh => {
+                let t = z.tanh();
+                1.0 - t * t
+            }
+            Activation::Identity => 1.0,
+            Activation::Softmax => return None,
+            Activation::LeakyRelu => leaky_relu_derivative(z),
+            Activation::Elu => elu_derivative(z),
+            Activation::Gelu => gelu_derivative(z),
+            Activation::Softplus => softplus_derivative(z),
+        })
     }
 
     /// Rough cost of one evaluation, in multiply-adds, for the decision to
     /// use threads.
     pub(crate) fn cost(self) -> usize {
         match self {
-            Activation::Identity | Activation::Relu => 1,
-            Activation::Sigmoid | Activation::Tanh | Activation::Softmax => 8,
+            Activation::Identity | Activation::Relu | Activation::LeakyRelu => 1,
+            Activation::Sigmoid | Activation::Tanh | Activation::Softmax | Activation::Elu | Activation::Softplus => 8,
+            Activation::Gelu => 16,
         }
     }
 }
@@ -510,6 +584,104 @@ pub fn relu(z: f64) -> f64 {
     }
 }
 
+/// The negative side's slope of [`leaky_relu`] (torch's default).
+pub const LEAKY_RELU_SLOPE: f64 = 0.01;
+
+/// Leaky ReLU: `z` for `z > 0`, `0.01 z` otherwise; NA/NaN kept as they are.
+#[inline]
+pub fn leaky_relu(z: f64) -> f64 {
+    if z > 0.0 || z.is_nan() {
+        z
+    } else {
+        LEAKY_RELU_SLOPE * z
+    }
+}
+
+/// `leaky_relu'(z)`: 1 for `z > 0`, 0.01 otherwise (at 0 too, as torch).
+#[inline]
+pub fn leaky_relu_derivative(z: f64) -> f64 {
+    if z > 0.0 {
+        1.0
+    } else {
+        LEAKY_RELU_SLOPE
+    }
+}
+
+/// ELU with `alpha = 1`: `z` for `z > 0`, `expm1(z)` otherwise (torch's
+/// formula); NA/NaN kept as they are, `-Inf` gives -1.
+#[inline]
+pub fn elu(z: f64) -> f64 {
+    if z > 0.0 || z.is_nan() {
+        z
+    } else {
+        z.exp_m1()
+    }
+}
+
+/// `elu'(z)`: 1 for `z > 0`, `exp(z)` otherwise.
+#[inline]
+pub fn elu_derivative(z: f64) -> f64 {
+    if z > 0.0 {
+        1.0
+    } else {
+        z.exp()
+    }
+}
+
+/// `1 / sqrt(2 pi)`, the standard normal density at 0.
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+/// GELU, exact form: `z Phi(z)` with `Phi` the standard normal
+/// distribution function, computed as `z erfc(-z / sqrt(2)) / 2` (torch's
+/// `z (1 + erf(z / sqrt(2))) / 2`, without its cancellation for negative
+/// `z`); `erfc` is musl's (the `libm` crate), accurate to about 1 ulp.
+/// NA/NaN kept as they are; `-Inf` gives 0 (the limit), `Inf` gives `Inf`.
+#[inline]
+pub fn gelu(z: f64) -> f64 {
+    if z.is_nan() {
+        z
+    } else if z == f64::NEG_INFINITY {
+        0.0
+    } else {
+        0.5 * z * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2)
+    }
+}
+
+/// `gelu'(z) = Phi(z) + z phi(z)`, with `phi` the standard normal
+/// density; 0 at `-Inf`, 1 at `Inf`.
+#[inline]
+pub fn gelu_derivative(z: f64) -> f64 {
+    if z.is_infinite() {
+        return if z > 0.0 { 1.0 } else { 0.0 };
+    }
+    0.5 * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2) + z * (-0.5 * z * z).exp() * INV_SQRT_2PI
+}
+
+/// Where [`softplus`] becomes the identity (torch's default `threshold`).
+pub const SOFTPLUS_THRESHOLD: f64 = 20.0;
+
+/// Softplus with `beta = 1`: `log1p(exp(z))`, and `z` for `z > 20`
+/// (torch's formula); NA/NaN kept as they are, `-Inf` gives 0.
+#[inline]
+pub fn softplus(z: f64) -> f64 {
+    if z > SOFTPLUS_THRESHOLD || z.is_nan() {
+        z
+    } else {
+        z.exp().ln_1p()
+    }
+}
+
+/// `softplus'(z) = exp(z) / (1 + exp(z))`, and 1 for `z > 20` (torch's).
+#[inline]
+pub fn softplus_derivative(z: f64) -> f64 {
+    if z > SOFTPLUS_THRESHOLD {
+        1.0
+    } else {
+        let e = z.exp();
+        e / (e + 1.0)
+    }
+}
+
 /// Applies `act` to `z` in place (column by column; softmax row-wise).
 /// `rows` must hold at least `3 * z.nrows()` values for softmax.
 pub fn apply_activation(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [f64]) {
@@ -519,6 +691,10 @@ pub fn apply_activation(mut z: ArrayViewMut2<f64>, act: Activation, rows: &mut [
         Activation::Sigmoid => sigmoid_in_place,
         Activation::Relu => |s| s.iter_mut().for_each(|v| *v = relu(*v)),
         Activation::Tanh => |s| s.iter_mut().for_each(|v| *v = v.tanh()),
+        Activation::LeakyRelu => |s| s.iter_mut().for_each(|v| *v = leaky_relu(*v)),
+        Activation::Elu => |s| s.iter_mut().for_each(|v| *v = elu(*v)),
+        Activation::Gelu => |s| s.iter_mut().for_each(|v| *v = gelu(*v)),
+        Activation::Softplus => |s| s.iter_mut().for_each(|v| *v = softplus(*v)),
     };
     if let Some(s) = z.as_slice_memory_order_mut() {
         return elementwise(s);
@@ -629,6 +805,10 @@ pub(crate) fn activate_small_into(act: Activation, z: &[f64], dst: &mut [f64], n
         Activation::Relu => dst.iter_mut().zip(z).for_each(|(o, &v)| *o = relu(v)),
         Activation::Tanh => dst.iter_mut().zip(z).for_each(|(o, &v)| *o = v.tanh()),
         Activation::Identity => dst.copy_from_slice(z),
+        Activation::LeakyRelu => dst.iter_mut().zip(z).for_each(|(o, &v)| *o = leaky_relu(v)),
+        Activation::Elu => dst.iter_mut().zip(z).for_each(|(o, &v)| *o = elu(v)),
+        Activation::Gelu => dst.iter_mut().zip(z).for_each(|(o, &v)| *o = gelu(v)),
+        Activation::Softplus => dst.iter_mut().zip(z).for_each(|(o, &v)| *o = softplus(v)),
         Activation::Softmax => {
             dst.copy_from_slice(z);
             let mut rows = [0.0f64; SMALL_SOFTMAX_WORK];
@@ -645,12 +825,18 @@ pub(crate) fn activate_small_into(act: Activation, z: &[f64], dst: &mut [f64], n
 /// `g <- g * act'(z)`, written in terms of the layer's output `a =
 /// act(z)` (the backward pass keeps `a`, not `z`): `a (1 - a)` for the
 /// sigmoid, `1 - a^2` for tanh, `a > 0` for relu (0 at `z = 0`, as torch),
-/// 1 for identity, and for softmax (row-wise) `a_i (g_i - sum_j g_j a_j)`.
-/// `rows` is a workspace of at least `z.nrows()` values (softmax).
+/// 1 for identity, `a > 0 ? 1 : 0.01` for leaky relu, and for softmax
+/// (row-wise) `a_i (g_i - sum_j g_j a_j)`. The activations whose
+/// derivative needs `z` ([`Activation::needs_z`]) go through
+/// [`activation_backward_z`]; given only `a`, their gradient here is NaN
+/// (never silently wrong). `rows` is a workspace of at least `z.nrows()`
+/// values (softmax).
 pub fn activation_backward(act: Activation, a: ArrayView2<f64>, mut g: ArrayViewMut2<f64>, rows: &mut [f64]) {
     assert_eq!(a.dim(), g.dim(), "activation_backward: a and g differ in shape");
     match act {
         Activation::Identity => {}
+        Activation::LeakyRelu => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= leaky_relu_derivative(a)),
+        Activation::Elu | Activation::Gelu | Activation::Softplus => g.fill(f64::NAN),
         Activation::Sigmoid => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= a * (1.0 - a)),
         Activation::Tanh => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= 1.0 - a * a),
         Activation::Relu => Zip::from(&mut g).and(&a).for_each(|g, &a| {
@@ -674,6 +860,15 @@ pub fn activation_backward(act: Activation, a: ArrayView2<f64>, mut g: ArrayView
             }
         }
     }
+}
+
+/// `g <- g * act'(z)` from the layer's `z` (before the activation), for
+/// the elementwise activations (see [`Activation::derivative`]); the
+/// softmax's gradient needs its output (see [`activation_backward`]) and
+/// is NaN here.
+pub fn activation_backward_z(act: Activation, z: ArrayView2<f64>, mut g: ArrayViewMut2<f64>) {
+    assert_eq!(z.dim(), g.dim(), "activation_backward_z: z and g differ in shape");
+    Zip::from(&mut g).and(&z).for_each(|g, &z| *g *= act.derivative(z).unwrap_or(f64::NAN));
 }
 
 #[cfg(test)]
@@ -989,5 +1184,164 @@ mod tests {
             y += 1.0 / 1024.0 + 1e-9;
         }
         assert!(worst.0 <= 1, "{} ulp at y = {:e}", worst.0, worst.1);
+    }
+
+    // (z, act(z), act'(z)), the exact values rounded to double (mpmath, 60
+    // digits: GELU as z * ncdf(z) and ncdf(z) + z * npdf(z), softplus as
+    // log1p(exp(z)) and exp(z) / (1 + exp(z)), ELU's negative side as
+    // expm1(z) and exp(z)); see tools/activation-reference.py.
+    const GELU_REFERENCE: &[(f64, f64, f64)] = &[
+        (-40.0, -0.0, -0.0),
+        (-10.0, -7.619853024160526e-23, -7.618400096464814e-22),
+        (-5.5, -1.0444259356238245e-07, -5.733472398739924e-07),
+        (-3.0, -0.0040496940948902835, -0.011945647204183927),
+        (-1.0, -0.15865525393145705, -0.0833154705876863),
+        (-0.5, -0.15426876936299344, 0.13250487534383715),
+        (-1e-10, -4.999999999601058e-11, 0.49999999992021155),
+        (0.3, 0.1853734266566858, 0.7323277668271099),
+        (1.0, 0.8413447460685429, 1.0833154705876864),
+        (2.5, 2.4844758366855597, 1.037611085908145),
+        (7.0, 6.999999999991041, 1.0000000000626632),
+        (30.0, 30.0, 1.0),
+    ];
+    const SOFTPLUS_REFERENCE: &[(f64, f64, f64)] = &[
+        (-40.0, 4.248354255291589e-18, 4.248354255291589e-18),
+        (-20.0, 2.061153620314381e-09, 2.0611536181902037e-09),
+        (-1.0, 0.3132616875182228, 0.2689414213699951),
+        (-1e-08, 0.6931471755599453, 0.4999999975),
+        (0.5, 0.9740769841801067, 0.6224593312018546),
+        (3.0, 3.048587351573742, 0.9525741268224333),
+        (19.9, 19.900000002277924, 0.9999999977220729),
+        (20.0, 20.000000002061153, 0.9999999979388464),
+    ];
+    const ELU_REFERENCE: &[(f64, f64, f64)] = &[
+        (-800.0, -1.0, 0.0),
+        (-30.0, -0.9999999999999064, 9.357622968840175e-14),
+        (-2.0, -0.8646647167633873, 0.1353352832366127),
+        (-1e-10, -9.999999999500001e-11, 0.9999999999),
+        (-0.0, 0.0, 1.0),
+    ];
+
+    fn rel_close(got: f64, want: f64, tol: f64) -> bool {
+        got == want || (got - want).abs() <= tol * want.abs()
+    }
+
+    #[test]
+    fn new_activations_match_high_precision_references() {
+        for (act, table) in [(Activation::Gelu, GELU_REFERENCE), (Activation::Softplus, SOFTPLUS_REFERENCE), (Activation::Elu, ELU_REFERENCE)] {
+            for &(z, v, d) in table {
+                let got = act.value(z).expect("elementwise");
+                // softplus is z itself beyond 20, as torch (1e-10 off);
+                // GELU's tail: erfc(z / sqrt(2)) has condition number about
+                // z^2, so the rounding of z / sqrt(2) costs up to z^2 ulp
+                let tol = match act {
+                    Activation::Softplus if z >= 20.0 => 1e-10,
+                    Activation::Gelu => 4e-16 * z.mul_add(z, 1.0),
+                    _ => 4e-16,
+                };
+                assert!(rel_close(got, v, tol), "{act:?}({z}) = {got:e}, want {v:e}");
+                let gd = act.derivative(z).expect("elementwise");
+                assert!(rel_close(gd, d, 5.0 * tol), "{act:?}'({z}) = {gd:e}, want {d:e}");
+            }
+        }
+        // beyond the threshold softplus is the identity, with slope 1
+        assert_eq!(softplus(20.5), 20.5);
+        assert_eq!(softplus_derivative(20.5), 1.0);
+        assert_eq!(softplus(1e300), 1e300);
+        // leaky relu and elu's positive side
+        for z in [1e-300, 0.5, 3.0, 1e300] {
+            assert_eq!(leaky_relu(z), z);
+            assert_eq!(elu(z), z);
+            assert_eq!(leaky_relu(-z), -0.01 * z);
+            assert_eq!(leaky_relu_derivative(z), 1.0);
+            assert_eq!(leaky_relu_derivative(-z), 0.01);
+            assert_eq!(elu_derivative(z), 1.0);
+        }
+        // torch's choices at 0: the negative side's slope
+        assert_eq!(leaky_relu_derivative(0.0), 0.01);
+        assert_eq!(elu_derivative(0.0), 1.0);
+        assert_eq!(gelu_derivative(0.0), 0.5);
+    }
+
+    #[test]
+    fn gelu_agrees_with_torchs_erf_formula() {
+        // torch: 0.5 z (1 + erf(z / sqrt(2))); the same where it has no
+        // cancellation (z >= -1)
+        let mut z = -1.0;
+        while z < 12.0 {
+            let torch = 0.5 * z * (1.0 + libm::erf(z * std::f64::consts::FRAC_1_SQRT_2));
+            assert!(rel_close(gelu(z), torch, 4e-16), "gelu({z}) = {:e}, torch {torch:e}", gelu(z));
+            z += 0.0137;
+        }
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        let h: f64 = 1e-5;
+        for act in Activation::ALL {
+            if act == Activation::Softmax {
+                assert_eq!(act.value(1.0), None);
+                assert_eq!(act.derivative(1.0), None);
+                continue;
+            }
+            let f = |z: f64| act.value(z).expect("elementwise");
+            let mut z: f64 = -8.03;
+            while z < 25.0 {
+                // away from the kinks of relu, leaky relu, elu (at 0) and
+                // softplus (at 20)
+                if z.abs() > 2.0 * h && (z - 20.0).abs() > 2.0 * h {
+                    let fd = (f(z - 2.0 * h) - 8.0 * f(z - h) + 8.0 * f(z + h) - f(z + 2.0 * h)) / (12.0 * h);
+                    let d = act.derivative(z).expect("elementwise");
+                    assert!((d - fd).abs() <= 1e-9 * d.abs().max(1.0), "{act:?}'({z}) = {d:e}, finite differences {fd:e}");
+                }
+                z += 0.0731;
+            }
+        }
+    }
+
+    #[test]
+    fn new_activations_keep_na_and_nan_and_take_infinities() {
+        // R's NA: a NaN with payload 1954
+        let na = f64::from_bits(0x7FF0_0000_0000_07A2);
+        for act in [Activation::LeakyRelu, Activation::Elu, Activation::Gelu, Activation::Softplus] {
+            let f = |z: f64| act.value(z).expect("elementwise");
+            assert!(is_r_na(f(na)), "{act:?}(NA)");
+            let v = f(f64::NAN);
+            assert!(v.is_nan() && !is_r_na(v), "{act:?}(NaN)");
+            assert_eq!(f(f64::INFINITY), f64::INFINITY, "{act:?}(Inf)");
+            // the same through apply_activation and the small path
+            let mut m = ndarray::Array2::from_shape_vec((3, 1).f(), vec![na, f64::NAN, 1.0]).expect("shape");
+            apply_activation(m.view_mut(), act, &mut [0.0; 9]);
+            assert!(is_r_na(m[(0, 0)]) && m[(1, 0)].is_nan() && !is_r_na(m[(1, 0)]));
+            assert_eq!(m[(2, 0)], f(1.0));
+        }
+        assert_eq!(leaky_relu(f64::NEG_INFINITY), f64::NEG_INFINITY);
+        assert_eq!(elu(f64::NEG_INFINITY), -1.0);
+        assert_eq!(gelu(f64::NEG_INFINITY), 0.0);
+        assert_eq!(softplus(f64::NEG_INFINITY), 0.0);
+        assert_eq!(gelu_derivative(f64::NEG_INFINITY), 0.0);
+        assert_eq!(gelu_derivative(f64::INFINITY), 1.0);
+    }
+
+    #[test]
+    fn backward_from_z_equals_backward_from_a_where_both_apply() {
+        let z = ndarray::Array2::from_shape_fn((7, 3).f(), |(i, j)| (i as f64 - 3.0) * 0.7 + j as f64 * 0.31);
+        for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::LeakyRelu, Activation::Identity] {
+            let mut a = z.clone();
+            apply_activation(a.view_mut(), act, &mut [0.0; 21]);
+            let mut g1 = ndarray::Array2::from_elem((7, 3).f(), 1.5);
+            let mut g2 = g1.clone();
+            activation_backward(act, a.view(), g1.view_mut(), &mut [0.0; 7]);
+            activation_backward_z(act, z.view(), g2.view_mut());
+            for (x, y) in g1.iter().zip(&g2) {
+                assert!((x - y).abs() <= 1e-15, "{act:?}: {x} vs {y}");
+            }
+        }
+        // given only a, the activations that need z give NaN, never a wrong value
+        for act in Activation::ALL.into_iter().filter(|a| a.needs_z()) {
+            let mut g = ndarray::Array2::from_elem((7, 3).f(), 1.0);
+            activation_backward(act, z.view(), g.view_mut(), &mut [0.0; 7]);
+            assert!(g.iter().all(|v| v.is_nan()), "{act:?}");
+        }
     }
 }

@@ -526,6 +526,30 @@ mod tests {
                                     }
                                 }
                                 Activation::Tanh => v.tanh(),
+                                // torch's formulas, written out
+                                Activation::LeakyRelu => {
+                                    if v > 0.0 || v.is_nan() {
+                                        v
+                                    } else {
+                                        0.01 * v
+                                    }
+                                }
+                                Activation::Elu => {
+                                    if v > 0.0 || v.is_nan() {
+                                        v
+                                    } else {
+                                        v.exp_m1()
+                                    }
+                                }
+                                Activation::Gelu if v.is_nan() => v,
+                                Activation::Gelu => 0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2)),
+                                Activation::Softplus => {
+                                    if v > 20.0 || v.is_nan() {
+                                        v
+                                    } else {
+                                        (1.0 + v.exp()).ln()
+                                    }
+                                }
                                 _ => v,
                             };
                         }
@@ -573,7 +597,8 @@ mod tests {
             assert_eq!(Activation::from_name(a.name()), Some(a));
         }
         assert_eq!(Activation::from_name("Sigmoid"), None);
-        assert_eq!(Activation::from_name("softplus"), None);
+        assert_eq!(Activation::from_name("softsign"), None);
+        assert_eq!(Activation::from_name("leaky_relu"), Some(LeakyRelu));
     }
 
     #[test]
@@ -954,7 +979,7 @@ mod tests {
             }
             let n = [0, 1, 2, 3, 5, 8, 17][(case % 7) as usize];
             let acts: Vec<Activation> =
-                (0..n_layers).map(|_| Activation::ALL[(g.next().abs() * 5.0) as usize % 5]).collect();
+                (0..n_layers).map(|_| Activation::ALL[(g.next().abs() * 9.0) as usize % Activation::ALL.len()]).collect();
             let mut spec = Spec::new(&sizes, &acts, case % 3 != 0, case);
             let mut x = random(n, sizes[0], case + 1000, 3.0);
             // non-finite and extreme values in some cases: in x, the

@@ -137,6 +137,18 @@ pub fn output_delta(
             }
             total
         }
+        Loss::Mse if output.needs_z() => {
+            // the derivative needs z: value and derivative in one pass
+            let mut sum = 0.0;
+            Zip::from(&mut delta).and(&mut z).and(&y).for_each(|d, z, &y| {
+                let a = output.value(*z).unwrap_or(f64::NAN);
+                let e = a - y;
+                sum += e * e;
+                *d = 2.0 * e * inv * output.derivative(*z).unwrap_or(f64::NAN);
+                *z = a;
+            });
+            sum
+        }
         Loss::Mse => {
             apply_activation(z.view_mut(), output, rows);
             let mut sum = 0.0;

@@ -249,4 +249,9 @@ impl ParamLayout {
     pub fn weight_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
         self.layers.iter().map(|s| s.weights..s.weights + s.d_in * s.d_out)
     }
+
+    /// The ranges of `flat` that hold biases.
+    pub fn bias_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.layers.iter().filter_map(|s| s.bias.map(|b| b..b + s.d_out))
+    }
 }

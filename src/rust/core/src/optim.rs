@@ -171,6 +171,9 @@ pub struct Trainer {
     y_val: Array2<f64>,
     order: Vec<usize>,
     rng: ChaCha20Rng,
+    /// `lambda` of the decay of the biases (0: they are not decayed; see
+    /// [`Trainer::set_bias_decay`]).
+    bias_decay: f64,
 }
 
 impl Trainer {
@@ -259,7 +262,15 @@ impl Trainer {
             y_val,
             order: train.iter().enumerate().map(|(r, _)| r).collect(),
             rng,
+            bias_decay: 0.0,
         })
+    }
+
+    /// Decays the biases too, with `lambda` (`loss += lambda / 2 *
+    /// sum(b^2)`, `grad += lambda * b`), as nnet's `decay` does; 0 (the
+    /// default) leaves them undecayed.
+    pub fn set_bias_decay(&mut self, lambda: f64) {
+        self.bias_decay = lambda;
     }
 
     /// The current parameters.
@@ -350,9 +361,15 @@ impl Trainer {
         // the buffers' memory, each written by one thread at a time (see
         // the phases of `Epoch`)
         let bufs_ptr: Vec<SharedPtr<f64>> = bufs.iter_mut().map(|b| SharedPtr(b.as_mut_ptr())).collect();
-        // weight decay applies to the weights, not the biases
-        let decay_ranges: Vec<Range<usize>> =
-            if self.settings.weight_decay != 0.0 { self.layout.weight_ranges().collect() } else { Vec::new() };
+        // weight decay applies to the weights; the biases have their own
+        // lambda (0 unless set: nnet's decay covers them)
+        let mut decay_ranges: Vec<(Range<usize>, f64)> = Vec::new();
+        if self.settings.weight_decay != 0.0 {
+            decay_ranges.extend(self.layout.weight_ranges().map(|r| (r, self.settings.weight_decay)));
+        }
+        if self.bias_decay != 0.0 {
+            decay_ranges.extend(self.layout.bias_ranges().map(|r| (r, self.bias_decay)));
+        }
         let epoch = Epoch {
             n,
             bs,
@@ -444,7 +461,7 @@ struct Epoch<'e> {
     /// Steps done before this epoch.
     step0: u64,
     /// The ranges of the parameters that weight decay applies to.
-    decay_ranges: &'e [Range<usize>],
+    decay_ranges: &'e [(Range<usize>, f64)],
     /// The trainer's parameters and optimiser state (`p` values each).
     params: SharedPtr<f64>,
     state1: SharedPtr<f64>,
@@ -596,10 +613,10 @@ impl Epoch<'_> {
             let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
             g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
         }
-        for r in self.decay_ranges {
+        for (r, lambda) in self.decay_ranges {
             let (a, e) = (r.start.max(share.0), r.end.min(share.1));
             if a < e {
-                let lambda = settings.weight_decay;
+                let lambda = *lambda;
                 let (ga, wa) = (&mut g[a - share.0..e - share.0], &w[a - share.0..e - share.0]);
                 ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
             }

@@ -8,7 +8,7 @@
 
 use extendr_api::prelude::*;
 use fwdprop_core::activation::Activation;
-use fwdprop_core::backward::{add_weight_decay, gradient_into, gradient_trace};
+use fwdprop_core::backward::{add_decay, gradient_into, gradient_trace};
 use fwdprop_core::loss::Loss;
 use fwdprop_core::memory::try_filled;
 use fwdprop_core::network::ParamLayout;
@@ -21,6 +21,21 @@ fn loss_of(name: &Robj) -> extendr_api::Result<Loss> {
     name.as_str()
         .and_then(Loss::from_name)
         .ok_or_else(|| other("`loss` must be one of \"mse\", \"bce\", \"cross_entropy\"".to_string()))
+}
+
+/// The decay's `lambda`s, weights and biases: `weight_decay` is one number
+/// (the weights only) or two (weights, biases).
+fn decay_of(x: &Robj) -> extendr_api::Result<(f64, f64)> {
+    let v: Vec<f64> = x
+        .as_real_slice()
+        .map(|s| s.to_vec())
+        .or_else(|| x.as_integer_slice().map(|s| s.iter().map(|&i| f64::from(i)).collect()))
+        .unwrap_or_default();
+    match v[..] {
+        [w] if w.is_finite() => Ok((w, 0.0)),
+        [w, b] if w.is_finite() && b.is_finite() => Ok((w, b)),
+        _ => Err(other("`weight_decay` must be one or two finite numbers".to_string())),
+    }
 }
 
 fn real_of(x: &Robj, arg: &str) -> extendr_api::Result<f64> {
@@ -55,7 +70,8 @@ fn parameter_lists(layout: &ParamLayout, flat: &[f64]) -> extendr_api::Result<(R
 
 /// Gradient of the mean loss of a network (`weights`, `biases`,
 /// `activations`, as `forward_impl()`) on `x` (n x d0) against `y` (n x
-/// dL), plus `weight_decay / 2 * sum(W^2)`. Returns `list(loss, weights,
+/// dL), plus `weight_decay / 2 * sum(W^2)` (`weight_decay` may be two
+/// numbers: the weights' and the biases' lambda). Returns `list(loss, weights,
 /// biases)` with the gradients in the network's shapes; with `trace =
 /// TRUE` also `z`, `a` and `delta` (lists of n x d_l matrices, from the
 /// unfused pass). `threads` >= 1; the result does not depend on it.
@@ -77,7 +93,7 @@ fn backward_impl(
     let xv = matrix_view(&x, "x")?;
     let yv = matrix_view(&y, "y")?;
     let loss = loss_of(&loss)?;
-    let lambda = real_of(&weight_decay, "weight_decay")?;
+    let (lambda, lambda_bias) = decay_of(&weight_decay)?;
     let trace = trace.as_bool().ok_or_else(|| other("`trace` must be TRUE or FALSE".to_string()))?;
     let threads = scalar_count(&threads, "threads")?;
     let parts = NetworkParts::new(&weights, &biases, &activations)?;
@@ -89,12 +105,12 @@ fn backward_impl(
     if !trace {
         let mut grad = try_filled(layout.len, 0.0, "the gradient").map_err(|e| other(e.to_string()))?;
         let mut value = gradient_into(xv, yv, &net, loss, &mut grad, threads).map_err(fail)?;
-        value += add_weight_decay(&layout, &params, &mut grad, lambda);
+        value += add_decay(&layout, &params, &mut grad, lambda, lambda_bias);
         let (w, b) = parameter_lists(&layout, &grad)?;
         return Ok(List::from_names_and_values(["loss", "weights", "biases"], [Robj::from(value), w, b])?.into());
     }
     let mut tr = gradient_trace(xv, yv, &net, loss).map_err(fail)?;
-    let value = tr.loss + add_weight_decay(&layout, &params, &mut tr.grad, lambda);
+    let value = tr.loss + add_decay(&layout, &params, &mut tr.grad, lambda, lambda_bias);
     let (w, b) = parameter_lists(&layout, &tr.grad)?;
     let mats = |ms: &[ndarray::Array2<f64>]| -> extendr_api::Result<Robj> {
         let mut out = Vec::with_capacity(ms.len());
@@ -215,11 +231,11 @@ fn flat_gradient_impl(
     let xv = matrix_view(&x, "x")?;
     let yv = matrix_view(&y, "y")?;
     let loss = loss_of(&loss)?;
-    let lambda = real_of(&weight_decay, "weight_decay")?;
+    let (lambda, lambda_bias) = decay_of(&weight_decay)?;
     let threads = scalar_count(&threads, "threads")?;
     let mut grad = try_filled(layout.len, 0.0, "the gradient").map_err(|e| other(e.to_string()))?;
     let mut value = gradient_into(xv, yv, &net, loss, &mut grad, threads).map_err(|e| other(format!("{e}")))?;
-    value += add_weight_decay(&layout, par, &mut grad, lambda);
+    value += add_decay(&layout, par, &mut grad, lambda, lambda_bias);
     Ok(List::from_names_and_values(["loss", "gradient"], [Robj::from(value), doubles(&grad)])?.into())
 }
 
@@ -243,7 +259,8 @@ fn validation_split_impl(n: Robj, n_val: Robj, seed: Robj) -> extendr_api::Resul
 /// data (`x`, `y`), `n_val` rows held out (drawn from the stream seeded by
 /// `seed`) and `settings`, a list of `loss`, `optimizer` ("sgd" or
 /// "adam"), `learn_rate`, `momentum`, `beta1`, `beta2`, `eps`,
-/// `weight_decay`, `batch_size`, `threads`. Returns an external pointer.
+/// `weight_decay`, `batch_size`, `threads` and optionally `bias_decay`
+/// (the biases' lambda, 0 by default). Returns an external pointer.
 /// @keywords internal
 /// @noRd
 #[extendr]
@@ -289,7 +306,11 @@ fn trainer_new_impl(
     };
     let n_val = real_of(&n_val, "n_val")? as usize;
     let seed = real_of(&seed, "seed")? as u64;
-    let trainer = Trainer::new(layout, acts, params, xv, yv, n_val, settings, seed).map_err(|e| other(format!("{e}")))?;
+    let mut trainer = Trainer::new(layout, acts, params, xv, yv, n_val, settings, seed).map_err(|e| other(format!("{e}")))?;
+    // optional: the biases' decay (nnet's `decay` covers them)
+    if let Ok(b) = get("bias_decay") {
+        trainer.set_bias_decay(real_of(&b, "bias_decay")?);
+    }
     Ok(ExternalPtr::new(trainer).into())
 }
 

@@ -40,7 +40,7 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
     use extendr_api::metadata::{Arg, Func};
     let mut meta = get_fwdprop_metadata();
     // (R name = C name, doc, argument names, entry point)
-    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 4] = [
+    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 5] = [
         (
             "fwdprop_mm_fast",
             "Fast path of mm() for small plain matrices.",
@@ -64,6 +64,12 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
             "Doubles rounded to float32, for float32 tensors.",
             &["x"],
             tensor::fwdprop_round_f32 as *const u8,
+        ),
+        (
+            "fwdprop_sum_torch",
+            "Sum of a vector in PyTorch's order, for tensors.",
+            &["x", "float32"],
+            tensor::fwdprop_sum_torch as *const u8,
         ),
     ];
     for (name, doc, args, func_ptr) in raw {
