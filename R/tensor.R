@@ -405,7 +405,8 @@ filled_tensor <- function(sizes, fill, dtype, device, requires_grad, call) {
 stream_dtype <- function(dtype) if (dtype == "double") "double" else "float"
 .tensor_uniform <- function(n, dtype) torch_stream_uniform(n, stream_dtype(dtype))
 .tensor_normal <- function(n, dtype) torch_stream_normal(n, stream_dtype(dtype))
-.tensor_seed <- function(s) torch_generator_seed(s)
+# (a bad seed is reported as torch_manual_seed()'s)
+.tensor_seed <- function(s) torch_generator_seed(check_torch_seed(s, call = sys.call(-1L)))
 
 # $ fields and methods ---------------------------------------------------------
 

@@ -135,7 +135,7 @@ check_page <- function(page, html, where) {
   }
 
   # the Korean lecture articles are in Korean
-  if (grepl("^articles/lecture-", page)) {
+  if (grepl("^articles/(lecture-|backprop-by-hand)", page)) {
     n_hangul <- nchar(gsub("[^\uAC00-\uD7A3]", "", text))
     if (n_hangul < 100L) problem(what, "only %d Hangul syllables: the Korean text is missing", n_hangul)
   }

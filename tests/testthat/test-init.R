@@ -222,3 +222,31 @@ test_that("the torch stream functions reject bad arguments", {
   expect_error(torch_stream_restore(1:3), class = "fwdprop_error", regexp = "raw")
   expect_error(torch_stream_restore(as.raw(1:3)), class = "fwdprop_error", regexp = "torch_stream_state")
 })
+
+test_that("torch_manual_seed() and torch_rand() give lecture 6's printed numbers", {
+  # lecture 6 prints torch_manual_seed(2021); torch_rand(7) * 10 as
+  # 5.1339 7.4256 7.1589 5.7047 1.6527 0.4431 9.6277 (torch for R, 2021)
+  lecture <- c(5.1339, 7.4256, 7.1589, 5.7047, 1.6527, 0.4431, 9.6277)
+  torch_manual_seed(2021)
+  x <- torch_rand(7) * 10
+  expect_equal(round(as.numeric(x), 4), lecture)
+  out <- capture.output(print(x))
+  expect_identical(trimws(out[2:8]), sprintf("%.4f", lecture))
+  # the same seed restarts the stream; lecture 2's torch_rand(2, 3) follows
+  torch_manual_seed(2021)
+  b <- as_array(torch_rand(2, 3))
+  expect_equal(round(b, 4), matrix(c(0.5134, 0.7426, 0.7159, 0.5705, 0.1653, 0.0443), 2, 3, byrow = TRUE))
+  # double tensors draw the double stream, normals the normal stream
+  torch_manual_seed(2021)
+  d <- as.numeric(torch_rand(3, dtype = torch_double()))
+  torch_generator_seed(2021)
+  expect_identical(d, torch_stream_uniform(3, "double"))
+  torch_manual_seed(7)
+  z <- as.numeric(torch_randn(5))
+  torch_generator_seed(7)
+  expect_identical(z, torch_stream_normal(5))
+  # a bad seed names the function the user called
+  expect_error(torch_manual_seed(-1), class = "fwdprop_error", regexp = "seed")
+  err <- tryCatch(torch_manual_seed(-1), error = identity)
+  expect_match(deparse(conditionCall(err)), "torch_manual_seed")
+})

@@ -42,7 +42,7 @@ test_that("the lecture vignette reproduces the lecture's numbers", {
 
 test_that("the backward-propagation preview computes by hand what backward() and finite differences give", {
   skip_if_not_installed("knitr")
-  chunks <- rmd_chunks(vignette_source("lecture-06-preview"))
+  chunks <- rmd_chunks(vignette_source("backprop-by-hand"))
   expect_true(all(c("forward", "delta3", "delta2", "grad-beta", "backward", "finite-differences",
                     "step", "steps", "fit") %in% names(chunks)))
   seen <- run_chunks(chunks)
