@@ -117,6 +117,32 @@ torch_generator_seed <- function(seed, behavior = c("lecture", "pytorch")) {
   invisible(NULL)
 }
 
+#' Seed the generator of the initial weights of `nn_linear()`
+#'
+#' fwdprop's torch-style API has two random generators, as torch for R had
+#' when the Korean lecture series was written: [torch_manual_seed()] seeds
+#' the first (of [torch_rand()], [torch_randn()]) and, from it, the second,
+#' from which the initialisers of [nn_linear()] draw. torch for R seeded
+#' that second generator once more when the package loaded, from R's
+#' `sample(1e5, 1)`, so a lecture that creates layers without calling
+#' `torch_manual_seed()` drew weights from a number that depended on the
+#' session. `torch_init_seed()` seeds the second generator alone with such
+#' a number, to reproduce those weights: lecture 7's are drawn after
+#' `torch_init_seed(20773)`, lecture 9's after `torch_init_seed(93928)`.
+#' The random streams are separate from R's: [set.seed()] neither sets them
+#' nor is changed by them.
+#'
+#' @param seed A whole number in `[0, 2^53]`.
+#' @return `NULL`, invisibly.
+#' @seealso [torch_manual_seed()], [nn_linear()]
+#' @export
+#' @examples
+#' torch_init_seed(20773)
+#' nn_linear(2, 3, bias = FALSE)$weight
+torch_init_seed <- function(seed) {
+  torch_init_generator_seed(seed)
+}
+
 #' Seeds only the generator of `nn_linear()`'s initialisation
 #'
 #' torch for R of 2021 seeded it when the package loaded, with R's

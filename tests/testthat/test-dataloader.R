@@ -144,7 +144,7 @@ test_that("lecture 9: the logistic regression trained from the loader follows Py
   train <- lecture9_train(lecture9_data())
   study_dl <- dataloader(study_dataset(train), batch_size = 8)
   # torch for R seeded nn_linear()'s generator with 93928 when lecture 9 ran
-  fwdprop:::torch_init_generator_seed(93928)
+  torch_init_seed(93928)
   study_net <- nn_module(
     "StudyNet",
     initialize = function() {

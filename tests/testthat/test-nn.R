@@ -10,7 +10,7 @@ quiet_gradcheck <- function(f, inputs) suppressMessages(gradcheck(f, inputs))
 
 test_that("lecture 7: nn_linear()'s weights and outputs are the lecture's", {
   # torch for R seeded the initialisers' generator with 20773 when lecture 7 ran
-  fwdprop:::torch_init_generator_seed(20773)
+  torch_init_seed(20773)
   X <- lecture_x()
   TwoLayerNet <- nn_module(
     classname = "TowLayerNet",
@@ -54,7 +54,7 @@ test_that("lecture 7: nn_linear()'s weights and outputs are the lecture's", {
 })
 
 test_that("modules print as torch prints them", {
-  fwdprop:::torch_init_generator_seed(20773)
+  torch_init_seed(20773)
   TwoLayerNet <- nn_module(
     classname = "TowLayerNet",
     initialize = function(data_in, hidden, data_out) {
