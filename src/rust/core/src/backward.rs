@@ -1049,7 +1049,14 @@ mod tests {
 
     #[test]
     fn dropout_gradients_match_finite_differences_of_the_masked_loss() {
-        for (acts, loss) in [(&[Tanh, Sigmoid, Identity][..], Loss::Mse), (&[Relu, Softmax, Softmax][..], Loss::CrossEntropy)] {
+        // (gelu, elu and softplus take their derivative at z: with dropout,
+        // z is kept before the activation and the mask)
+        for (acts, loss) in [
+            (&[Tanh, Sigmoid, Identity][..], Loss::Mse),
+            (&[Relu, Softmax, Softmax][..], Loss::CrossEntropy),
+            (&[Gelu, Elu, Identity][..], Loss::Mse),
+            (&[Softplus, LeakyRelu, Softmax][..], Loss::CrossEntropy),
+        ] {
             let spec = Spec::new(&[3, 6, 5, 3], acts, true, 12);
             let x = random_scaled(11, 3, 13, 1.5);
             let y = target(11, 3, loss, 14);
