@@ -161,7 +161,7 @@ optimizer_step <- function(opt, closure) {
       next
     }
     dtype <- .subset2(p, "dtype")
-    r <- if (dtype == "float") function(v) .Call(fwdprop_round_f32, v) else identity
+    r <- if (dtype == "float") round_f32 else identity
     res <- update(.subset2(p, "data"), .subset2(g, "data"), state[[i]], settings, r)
     assign("data", res$data, envir = p)
     state[i] <- list(res$state)

@@ -753,7 +753,7 @@ inplace_arith <- function(self, other, op, alpha, what, call) {
       what, shape_label(shape), shape_label(so)
     ), call = call)
   }
-  od <- expand_data(.subset2(o, "data"), so, shape)
+  od <- if (length(so) == length(shape) && all(so == shape)) .subset2(o, "data") else expand_data(.subset2(o, "data"), so, shape)
   d <- .subset2(self, "data")
   out <- switch(op,
     "-" = d - alpha * od,
