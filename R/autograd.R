@@ -168,7 +168,7 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
       ind <- .subset2(inp, "node")
       if (!is.null(ind)) {
         s <- .subset2(ind, "seq")
-        if (!(s %in% seqs)) {
+        if (is.na(match(s, seqs))) {
           n <- n + 1L
           tensors[[n]] <- inp
           seqs[n] <- s
@@ -286,7 +286,7 @@ accumulate_grad <- function(leaf, g) {
     leaf[["grad"]] <- new_tensor_obj(g, .subset2(leaf, "shape"), dtype)
   } else {
     v <- .subset2(old, "data") + g
-    old[["data"]] <- if (dtype == "float") .Call(fwdprop_round_f32, v) else v
+    assign("data", if (dtype == "float") .Call(fwdprop_round_f32, v) else v, envir = old)
   }
   invisible(NULL)
 }
@@ -546,9 +546,9 @@ tensor_arith <- function(op, a, b, kind = 1L, call = sys.call(-1L)) {
   }
   ra <- .subset2(a, "requires_grad")
   rb <- .subset2(b, "requires_grad")
-  back_a <- function(v) round_dtype(reduce_grad(v, shape, sa, ta), ta)
-  back_b <- function(v) round_dtype(reduce_grad(v, shape, sb, tb), tb)
-  r <- function(v) round_dtype(v, dtype)
+  back_a <- back_fun(shape, sa, ta, length(out))
+  back_b <- back_fun(shape, sb, tb, length(out))
+  r <- if (dtype == "float") round_f32 else identity
   backward <- switch(op,
     "+" = function(g) list(if (ra) back_a(g), if (rb) back_b(g)),
     "-" = function(g) list(if (ra) back_a(g), if (rb) back_b(-g)),
@@ -567,6 +567,17 @@ tensor_arith <- function(op, a, b, kind = 1L, call = sys.call(-1L)) {
     }
   )
   op_result(out, shape, dtype, binary_names[[op]][[kind]], list(a, b), backward)
+}
+
+# The gradient of a broadcast result (`n` values of shape `shape`) summed
+# to an operand's shape `s` and rounded to its dtype `dt`: as
+# round_dtype(reduce_grad(v, shape, s, dt), dt), without the calls when
+# the operand has all `n` values.
+back_fun <- function(shape, s, dt, n) {
+  if (prod(s) == n) {
+    return(if (dt == "float") round_f32 else identity)
+  }
+  function(v) round_dtype(reduce_grad(v, shape, s, dt), dt)
 }
 
 broadcast_error <- function(op, a, b, call) {
