@@ -41,7 +41,7 @@ new_tensor_obj <- function(data, shape, dtype, requires_grad = FALSE, node = NUL
 dtype_labels <- c(float = "Float", double = "Double", long = "Long")
 dtype_label <- function(dtype) dtype_labels[[dtype]]
 
-is_tensor <- function(x) inherits(x, "fwdprop_tensor")
+is_tensor <- function(x) any(oldClass(x) == "fwdprop_tensor")
 
 # R array (R's index order) <-> row-major doubles (torch's order).
 from_r_array <- function(x) {

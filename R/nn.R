@@ -209,7 +209,7 @@ module_set <- function(self, name, value) {
 #' @export
 `$.fwdprop_module_self` <- function(x, name) {
   # fields (submodules, parameters, methods) first, without a further call
-  v <- get0(name, envir = x, inherits = FALSE)
+  v <- .subset2(x, name)
   if (is.null(v)) module_get(x, name, sys.call()) else v
 }
 
@@ -401,7 +401,7 @@ nn_linear_generator <- function(in_features, out_features, bias) {
     },
     forward = function(input) {
       w <- .subset2(self, "weight")
-      out <- linear_forward(input, w, get0("bias", envir = self, inherits = FALSE))
+      out <- linear_forward(input, w, .subset2(self, "bias"))
       out
     }
   )

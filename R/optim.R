@@ -154,6 +154,10 @@ optimizer_step <- function(opt, closure) {
   state <- .subset2(opt, "state")
   update <- .subset2(opt, "update")
   settings <- .subset2(opt, "settings")
+  if (identical(update, sgd_update) && settings$weight_decay == 0 && settings$momentum == 0) {
+    plain_sgd_step(params, settings$lr)
+    return(invisible(loss))
+  }
   for (i in seq_along(params)) {
     p <- params[[i]]
     g <- .subset2(p, "grad")
@@ -168,6 +172,23 @@ optimizer_step <- function(opt, closure) {
   }
   assign("state", state, envir = opt)
   invisible(loss)
+}
+
+# SGD without momentum and weight decay (sgd_update()'s result, its state
+# stays NULL), without a call per parameter.
+plain_sgd_step <- function(params, lr) {
+  lr32 <- .Call(fwdprop_round_f32, as.double(lr))
+  for (p in params) {
+    g <- .subset2(p, "grad")
+    if (is.null(g)) {
+      next
+    }
+    if (.subset2(p, "dtype") == "float") {
+      assign("data", .Call(fwdprop_round_f32, .subset2(p, "data") - lr32 * .subset2(g, "data")), envir = p)
+    } else {
+      assign("data", .subset2(p, "data") - lr * .subset2(g, "data"), envir = p)
+    }
+  }
 }
 
 # One SGD step of one parameter: data `p`, gradient `g`, rounding `r`.
