@@ -120,10 +120,11 @@ new_optimizer <- function(kind, params, settings, update) {
 `$.fwdprop_optimizer` <- function(x, name) {
   switch(name,
     zero_grad = function(set_to_none = FALSE) {
+      none <- isTRUE(set_to_none)
       for (p in .subset2(x, "params")) {
         g <- .subset2(p, "grad")
         if (!is.null(g)) {
-          if (isTRUE(set_to_none)) assign("grad", NULL, envir = p) else assign("data", numeric(length(.subset2(g, "data"))), envir = g)
+          if (none) assign("grad", NULL, envir = p) else assign("data", numeric(length(.subset2(g, "data"))), envir = g)
         }
       }
       invisible(NULL)
