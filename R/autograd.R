@@ -41,7 +41,7 @@ new_tensor_obj <- function(data, shape, dtype, requires_grad = FALSE, node = NUL
 dtype_labels <- c(float = "Float", double = "Double", long = "Long")
 dtype_label <- function(dtype) dtype_labels[[dtype]]
 
-is_tensor <- function(x) inherits(x, "fwdprop_tensor")
+is_tensor <- function(x) any(oldClass(x) == "fwdprop_tensor")
 
 # R array (R's index order) <-> row-major doubles (torch's order).
 from_r_array <- function(x) {
@@ -75,6 +75,9 @@ shape_label <- function(shape) {
 round_dtype <- function(data, dtype) {
   if (dtype == "float") .Call(fwdprop_round_f32, data) else data
 }
+
+# Doubles rounded to float32 (a plain vector, also for a matrix).
+round_f32 <- function(v) .Call(fwdprop_round_f32, v)
 
 # The sum of all values as PyTorch's CPU kernel adds them (its order of
 # additions, in float32 for float tensors), so sums and means of float32
@@ -158,15 +161,18 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
   i <- 1L
   while (i <= n) {
     nd <- .subset2(tensors[[i]], "node")
-    if (is.null(nd$backward)) {
+    if (is.null(.subset2(nd, "backward"))) {
       freed_graph_error(call)
     }
-    for (inp in nd$inputs) {
+    for (inp in .subset2(nd, "inputs")) {
       ind <- .subset2(inp, "node")
-      if (!is.null(ind) && !any(seqs == ind$seq)) {
-        n <- n + 1L
-        tensors[[n]] <- inp
-        seqs[n] <- ind$seq
+      if (!is.null(ind)) {
+        s <- .subset2(ind, "seq")
+        if (is.na(match(s, seqs))) {
+          n <- n + 1L
+          tensors[[n]] <- inp
+          seqs[n] <- s
+        }
       }
     }
     i <- i + 1L
@@ -174,34 +180,36 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
   grads <- vector("list", n)
   grads[[1L]] <- g0
   for (k in if (n == 1L) 1L else backward_order(seqs)) {
-    t <- tensors[[k]]
-    nd <- .subset2(t, "node")
     g <- grads[[k]]
     if (is.null(g)) {
       next
     }
+    t <- tensors[[k]]
+    nd <- .subset2(t, "node")
     grads[k] <- list(NULL)
-    gin <- nd$backward(g)
-    inputs <- nd$inputs
-    for (j in seq_along(inputs)) {
+    gin <- .subset2(nd, "backward")(g)
+    inputs <- .subset2(nd, "inputs")
+    j <- 0L
+    for (inp in inputs) {
+      j <- j + 1L
       gj <- gin[[j]]
       if (is.null(gj)) {
         next
       }
-      inp <- inputs[[j]]
       ind <- .subset2(inp, "node")
       if (is.null(ind)) {
         if (.subset2(inp, "requires_grad")) {
           accumulate_grad(inp, gj)
         }
       } else {
-        p <- which(seqs == ind$seq)
-        grads[[p]] <- if (is.null(grads[[p]])) gj else round_dtype(grads[[p]] + gj, .subset2(inp, "dtype"))
+        p <- match(.subset2(ind, "seq"), seqs)
+        gp <- grads[[p]]
+        grads[[p]] <- if (is.null(gp)) gj else if (.subset2(inp, "dtype") == "float") .Call(fwdprop_round_f32, gp + gj) else gp + gj
       }
     }
-    if (!retain_graph && !(nd$name %in% nodes_without_saved_values)) {
-      nd$backward <- NULL
-      t[["node"]] <- nd
+    if (!retain_graph && is.na(match(.subset2(nd, "name"), nodes_without_saved_values))) {
+      nd[["backward"]] <- NULL
+      assign("node", nd, envir = t)
     }
   }
   invisible(NULL)
@@ -278,7 +286,7 @@ accumulate_grad <- function(leaf, g) {
     leaf[["grad"]] <- new_tensor_obj(g, .subset2(leaf, "shape"), dtype)
   } else {
     v <- .subset2(old, "data") + g
-    old[["data"]] <- if (dtype == "float") .Call(fwdprop_round_f32, v) else v
+    assign("data", if (dtype == "float") .Call(fwdprop_round_f32, v) else v, envir = old)
   }
   invisible(NULL)
 }
@@ -538,9 +546,9 @@ tensor_arith <- function(op, a, b, kind = 1L, call = sys.call(-1L)) {
   }
   ra <- .subset2(a, "requires_grad")
   rb <- .subset2(b, "requires_grad")
-  back_a <- function(v) round_dtype(reduce_grad(v, shape, sa, ta), ta)
-  back_b <- function(v) round_dtype(reduce_grad(v, shape, sb, tb), tb)
-  r <- function(v) round_dtype(v, dtype)
+  back_a <- back_fun(shape, sa, ta, length(out))
+  back_b <- back_fun(shape, sb, tb, length(out))
+  r <- if (dtype == "float") round_f32 else identity
   backward <- switch(op,
     "+" = function(g) list(if (ra) back_a(g), if (rb) back_b(g)),
     "-" = function(g) list(if (ra) back_a(g), if (rb) back_b(-g)),
@@ -559,6 +567,17 @@ tensor_arith <- function(op, a, b, kind = 1L, call = sys.call(-1L)) {
     }
   )
   op_result(out, shape, dtype, binary_names[[op]][[kind]], list(a, b), backward)
+}
+
+# The gradient of a broadcast result (`n` values of shape `shape`) summed
+# to an operand's shape `s` and rounded to its dtype `dt`: as
+# round_dtype(reduce_grad(v, shape, s, dt), dt), without the calls when
+# the operand has all `n` values.
+back_fun <- function(shape, s, dt, n) {
+  if (prod(s) == n) {
+    return(if (dt == "float") round_f32 else identity)
+  }
+  function(v) round_dtype(reduce_grad(v, shape, s, dt), dt)
 }
 
 broadcast_error <- function(op, a, b, call) {
@@ -598,11 +617,16 @@ tensor_unary <- function(fun, x) {
     out <- round_dtype(as.double(out), dtype)
   }
   shape <- .subset2(x, "shape")
-  if (!grad_needed(x)) {
+  if (!(autograd_state$enabled && .subset2(x, "requires_grad"))) {
     return(new_tensor_obj(out, shape, dtype))
   }
   deriv <- spec$d
-  op_result(out, shape, dtype, spec$name, list(x), function(g) list(round_dtype(deriv(g, d, out), dtype)))
+  backward <- if (dtype == "float") {
+    function(g) list(.Call(fwdprop_round_f32, deriv(g, d, out)))
+  } else {
+    function(g) list(deriv(g, d, out))
+  }
+  op_result(out, shape, dtype, spec$name, list(x), backward)
 }
 
 # `x$clamp(min, max)`: values limited to [min, max] (either may be NULL);
@@ -1133,13 +1157,15 @@ tensor_linear <- function(x, weight, bias = NULL, call = sys.call(-1L)) {
   wt <- matrix(.subset2(weight, "data"), i, o)
   # row-major data: t(x W^T + b) = W x^T + b, column-major o x n
   out <- crossprod(wt, xt)
-  if (dtype == "float") {
-    out <- .Call(fwdprop_round_f32, as.vector(out))
-  }
+  # (the rounding returns a plain vector: no as.vector() copies for float)
+  f32 <- dtype == "float"
+  out <- if (f32) .Call(fwdprop_round_f32, out) else as.vector(out)
   if (!is.null(bias)) {
-    out <- as.vector(out) + .subset2(bias, "data")
+    out <- out + .subset2(bias, "data")
+    if (f32) {
+      out <- .Call(fwdprop_round_f32, out)
+    }
   }
-  out <- round_dtype(as.vector(out), dtype)
   shape <- c(n, o)
   needs <- autograd_state$enabled && (.subset2(x, "requires_grad") || .subset2(weight, "requires_grad") ||
     (!is.null(bias) && .subset2(bias, "requires_grad")))
@@ -1152,12 +1178,13 @@ tensor_linear <- function(x, weight, bias = NULL, call = sys.call(-1L)) {
   inputs <- if (is.null(bias)) list(x, weight) else list(x, weight, bias)
   op_result(out, shape, dtype, if (is.null(bias)) "MmBackward0" else "AddmmBackward0", inputs, function(g) {
     gt <- matrix(g, o, n)
+    r <- if (f32) round_f32 else as.vector
     grads <- list(
-      if (rx) round_dtype(as.vector(wt %*% gt), dtype),
-      if (rw) round_dtype(as.vector(tcrossprod(xt, gt)), dtype)
+      if (rx) r(wt %*% gt),
+      if (rw) r(tcrossprod(xt, gt))
     )
     if (!is.null(bias)) {
-      grads[3L] <- list(if (rb) round_dtype(.rowSums(g, o, n), dtype))
+      grads[3L] <- list(if (rb) r(.rowSums(g, o, n)))
     }
     grads
   })

@@ -207,7 +207,11 @@ module_set <- function(self, name, value) {
 }
 
 #' @export
-`$.fwdprop_module_self` <- function(x, name) module_get(x, name, sys.call())
+`$.fwdprop_module_self` <- function(x, name) {
+  # fields (submodules, parameters, methods) first, without a further call
+  v <- .subset2(x, name)
+  if (is.null(v)) module_get(x, name, sys.call()) else v
+}
 
 #' @export
 `[[.fwdprop_module_self` <- function(x, i, ...) module_get(x, i, sys.call())
@@ -397,7 +401,7 @@ nn_linear_generator <- function(in_features, out_features, bias) {
     },
     forward = function(input) {
       w <- .subset2(self, "weight")
-      out <- linear_forward(input, w, get0("bias", envir = self, inherits = FALSE))
+      out <- linear_forward(input, w, .subset2(self, "bias"))
       out
     }
   )
@@ -489,15 +493,15 @@ check_input_tensor <- function(x, fun, arg = "input", call = sys.call(-1L)) {
 #' @examples
 #' nn_sigmoid()(torch_tensor(c(-1, 0, 1)))
 #' nnf_softmax(torch_tensor(matrix(1:6, 2)), dim = 2)
-nn_sigmoid <- function() activation_module("nn_sigmoid", function(input) nnf_sigmoid(input))
+nn_sigmoid <- function() activation_module("nn_sigmoid", nnf_sigmoid)
 
 #' @rdname nn_sigmoid
 #' @export
-nn_tanh <- function() activation_module("nn_tanh", function(input) nnf_tanh(input))
+nn_tanh <- function() activation_module("nn_tanh", nnf_tanh)
 
 #' @rdname nn_sigmoid
 #' @export
-nn_relu <- function() activation_module("nn_relu", function(input) nnf_relu(input))
+nn_relu <- function() activation_module("nn_relu", nnf_relu)
 
 #' @rdname nn_sigmoid
 #' @export

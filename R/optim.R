@@ -120,10 +120,11 @@ new_optimizer <- function(kind, params, settings, update) {
 `$.fwdprop_optimizer` <- function(x, name) {
   switch(name,
     zero_grad = function(set_to_none = FALSE) {
+      none <- isTRUE(set_to_none)
       for (p in .subset2(x, "params")) {
         g <- .subset2(p, "grad")
         if (!is.null(g)) {
-          if (isTRUE(set_to_none)) assign("grad", NULL, envir = p) else assign("data", numeric(length(.subset2(g, "data"))), envir = g)
+          if (none) assign("grad", NULL, envir = p) else assign("data", numeric(length(.subset2(g, "data"))), envir = g)
         }
       }
       invisible(NULL)
@@ -154,6 +155,10 @@ optimizer_step <- function(opt, closure) {
   state <- .subset2(opt, "state")
   update <- .subset2(opt, "update")
   settings <- .subset2(opt, "settings")
+  if (identical(update, sgd_update) && settings$weight_decay == 0 && settings$momentum == 0) {
+    plain_sgd_step(params, settings$lr)
+    return(invisible(loss))
+  }
   for (i in seq_along(params)) {
     p <- params[[i]]
     g <- .subset2(p, "grad")
@@ -161,13 +166,30 @@ optimizer_step <- function(opt, closure) {
       next
     }
     dtype <- .subset2(p, "dtype")
-    r <- if (dtype == "float") function(v) .Call(fwdprop_round_f32, v) else identity
+    r <- if (dtype == "float") round_f32 else identity
     res <- update(.subset2(p, "data"), .subset2(g, "data"), state[[i]], settings, r)
     assign("data", res$data, envir = p)
     state[i] <- list(res$state)
   }
   assign("state", state, envir = opt)
   invisible(loss)
+}
+
+# SGD without momentum and weight decay (sgd_update()'s result, its state
+# stays NULL), without a call per parameter.
+plain_sgd_step <- function(params, lr) {
+  lr32 <- .Call(fwdprop_round_f32, as.double(lr))
+  for (p in params) {
+    g <- .subset2(p, "grad")
+    if (is.null(g)) {
+      next
+    }
+    if (.subset2(p, "dtype") == "float") {
+      assign("data", .Call(fwdprop_round_f32, .subset2(p, "data") - lr32 * .subset2(g, "data")), envir = p)
+    } else {
+      assign("data", .subset2(p, "data") - lr * .subset2(g, "data"), envir = p)
+    }
+  }
 }
 
 # One SGD step of one parameter: data `p`, gradient `g`, rounding `r`.

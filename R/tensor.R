@@ -615,7 +615,7 @@ arg_label <- function(expr, fallback) {
 # numbers, which take `like`'s dtype (a fractional number with an integer
 # tensor gives float).
 as_operand <- function(x, like, what, call, arg = NULL) {
-  if (is.environment(x) && inherits(x, "fwdprop_tensor")) {
+  if (is.environment(x) && any(oldClass(x) == "fwdprop_tensor")) {
     return(x)
   }
   if (is.double(x) && length(x) == 1L && is.null(attributes(x))) {
@@ -754,7 +754,7 @@ inplace_arith <- function(self, other, op, alpha, what, call) {
       what, shape_label(shape), shape_label(so)
     ), call = call)
   }
-  od <- expand_data(.subset2(o, "data"), so, shape)
+  od <- if (length(so) == length(shape) && all(so == shape)) .subset2(o, "data") else expand_data(.subset2(o, "data"), so, shape)
   d <- .subset2(self, "data")
   out <- switch(op,
     "-" = d - alpha * od,
@@ -785,8 +785,9 @@ Ops.fwdprop_tensor <- function(e1, e2) {
       "!" = !to_r_array(.subset2(e1, "data") != 0, .subset2(e1, "shape"))
     ))
   }
-  t1 <- is.environment(e1) && inherits(e1, "fwdprop_tensor")
-  t2 <- is.environment(e2) && inherits(e2, "fwdprop_tensor")
+  # (oldClass() and any() are builtins: cheaper than inherits())
+  t1 <- is.environment(e1) && any(oldClass(e1) == "fwdprop_tensor")
+  t2 <- is.environment(e2) && any(oldClass(e2) == "fwdprop_tensor")
   if (t1 && t2) {
     a <- e1
     b <- e2

@@ -116,3 +116,20 @@ test_that("optimisers given something other than parameters fail with fwdprop_er
   expect_error(optim_adam(nn_linear(2, 2), lr = 0.1), class = "fwdprop_error")
   expect_error(optim_adam(list(a))$nothing, class = "fwdprop_error")
 })
+
+test_that("an integer learning rate steps as the same double one does", {
+  # plain SGD (no momentum, no weight decay) takes its own fast path
+  for (dtype in list(torch_float(), torch_double())) {
+    a <- run_optimizer(function(p) optim_sgd(p, lr = 1L), 2, dtype)
+    b <- run_optimizer(function(p) optim_sgd(p, lr = 1), 2, dtype)
+    expect_identical(a, b)
+    expect_identical(dim(a[[2]]), c(2L, 3L))
+  }
+  # and the plain step is p - lr * g, rounded to float32
+  pr <- optim_problem(torch_double())
+  opt <- optim_sgd(list(pr$p), lr = 0.1)
+  p0 <- as_array(pr$p)
+  sum(tanh(pr$p * pr$c)^2 * pr$d)$backward()
+  opt$step()
+  expect_equal(as_array(pr$p), p0 - 0.1 * problem_grad(p0, pr$c, pr$d), tolerance = 1e-14)
+})
