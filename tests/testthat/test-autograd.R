@@ -591,3 +591,42 @@ test_that("a long gradient-descent loop holds no memory: each step's graph is fr
   expect_lt(after - before, 200)
   expect_equal(as.numeric(mu), as.numeric(x$mean()), tolerance = 1e-5)
 })
+
+test_that("gradients equal PyTorch's float64 autograd (broadcasting, a chain of 12 operations)", {
+  # fixtures/torch-autograd.csv: made by torch-autograd-fixtures.py with
+  # PyTorch 2.15, the same expressions as below
+  fx <- utils::read.csv(test_path("fixtures", "torch-autograd.csv"), stringsAsFactors = FALSE)
+  nums <- function(s) as.numeric(strsplit(s, " ", fixed = TRUE)[[1L]])
+  build <- function(row) {
+    shape <- nums(row$shape)
+    v <- nums(row$values)
+    data <- if (length(shape) == 1L) v else matrix(v, shape[[1L]], shape[[2L]], byrow = TRUE)
+    torch_tensor(data, dtype = torch_double(), requires_grad = TRUE)
+  }
+  cases <- list(
+    mm_sigmoid_broadcast_row = function(a, b, c) sum(a$mm(b)$sigmoid() * c),
+    mse_1d_broadcast = function(a, b) mean((a - b)^2),
+    exp_div_column = function(a, b) sum(exp(a) / (1 + b)),
+    tanh_relu_mean = function(a) mean((tanh(a) - 0.1)$relu()),
+    log_sqrt_abs = function(a, b) sum(log(a) * sqrt(a) + abs(b)^3),
+    chain_of_twelve = function(a, b, c, d) {
+      mean(((log(1 + exp(a$mm(b)$tanh() * 2 - c)) / (1 + d^2))$sigmoid() - 0.5)^2) * 3
+    },
+    scalar_times_matrix = function(m, x) sum(x * m - m^2)
+  )
+  expect_setequal(unique(fx$case), names(cases))
+  for (name in names(cases)) {
+    rows <- fx[fx$case == name, ]
+    inputs <- lapply(seq_len(nrow(rows)), function(i) build(rows[i, ]))
+    y <- do.call(cases[[name]], inputs)
+    y$backward()
+    expect_equal(y$item(), rows$value[[1L]], tolerance = 1e-12, info = name)
+    for (i in seq_along(inputs)) {
+      want <- nums(rows$grad[[i]])
+      got <- inputs[[i]]$grad
+      got <- if (length(nums(rows$shape[[i]])) == 1L) as.numeric(got) else as.vector(t(as.matrix(got)))
+      rel <- max(abs(got - want)) / max(abs(want), 1e-300)
+      expect_lt(rel, 1e-10, label = sprintf("%s, input %d: relative error %.2g", name, i, rel))
+    }
+  }
+})
