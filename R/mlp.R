@@ -27,6 +27,10 @@
 #' @param y The response, for the default method.
 #' @param hidden Widths of the hidden layers (`c(10, 5)` for two); 0 for
 #'   none.
+#' @param weights Case weights, as in [lm()] and nnet: `NULL`, or a
+#'   numeric vector (or a column of `data`) with one weight `>= 0` per row,
+#'   taken with the rows that `subset` and `na.action` keep. The loss is the
+#'   weighted mean of the rows' losses (see [fit()]).
 #' @param subset,na.action As in [lm()]: rows to use, and what to do with
 #'   missing values (by default [na.omit()]).
 #' @param ... The network's settings, by name:
@@ -82,7 +86,7 @@ mlp <- function(x, ...) {
 
 #' @rdname mlp
 #' @export
-mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.omit) {
+mlp.formula <- function(x, data, hidden = 5, ..., weights, subset, na.action = stats::na.omit) {
   call <- mlp_call(sys.call())
   record <- match.call()
   mlp_check_dots(..., call = call)
@@ -91,7 +95,7 @@ mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.
     fwdprop_error("`data` must be a data frame holding the formula's variables.", call = call)
   }
   mf <- match.call(expand.dots = FALSE)
-  mf <- mf[c(1L, match(c("x", "data", "subset", "na.action"), names(mf), 0L))]
+  mf <- mf[c(1L, match(c("x", "data", "weights", "subset", "na.action"), names(mf), 0L))]
   names(mf)[names(mf) == "x"] <- "formula"
   mf[[1L]] <- quote(stats::model.frame)
   mf$drop.unused.levels <- TRUE
@@ -119,7 +123,7 @@ mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.
       "no rows are left to train on: each of the %d rows of `data` has a missing value in one of",
       "the formula's variables (or lies outside `subset`)."), nrow(data)), call = call)
   }
-  check_predictors(mf[-attr(tt, "response")], call = call)
+  check_predictors(mf[-c(attr(tt, "response"), match("(weights)", names(mf), 0L))], call = call)
   xm <- stats::model.matrix(tt, mf)
   contr <- attr(xm, "contrasts")
   xm <- xm[, colnames(xm) != "(Intercept)", drop = FALSE]
@@ -128,7 +132,14 @@ mlp.formula <- function(x, data, hidden = 5, ..., subset, na.action = stats::na.
   terms_info <- list(terms = strip_environment(stats::delete.response(tt)),
                      xlevels = stats::.getXlevels(tt, mf), contrasts = contr)
   attr(mf, "terms") <- strip_environment(tt)
-  m <- mlp_fit(xm, y, hidden, terms_info, call, response = response, ...)
+  # case weights, as lm() and nnet() take them: a column of `data` or a
+  # vector, subset and NA-filtered with the rows
+  w <- stats::model.weights(mf)
+  m <- if (is.null(w)) {
+    mlp_fit(xm, y, hidden, terms_info, call, response = response, ...)
+  } else {
+    mlp_fit(xm, y, hidden, terms_info, call, response = response, weights = as.vector(w), ...)
+  }
   mlp_record(m, record, call, model = mf)
 }
 

@@ -134,3 +134,29 @@ test_that("a network kept in an environment is refused by every method with a fw
   expect_error(print(e), class = "fwdprop_error", regexp = "an environment, not a list")
   expect_error(fit(e, matrix(1, 2, 2), c(0, 1)), class = "fwdprop_error", regexp = "an environment")
 })
+
+test_that("mlp() takes case weights from data, subset and NA-filtered with the rows, as lm() does", {
+  d <- mtcars
+  d$w <- rep(c(1, 2, 3, 1), 8)
+  d$hp[c(3, 10)] <- NA
+  keep <- d$cyl != 6
+  a <- mlp(mpg ~ wt + hp, data = d, weights = w, subset = keep, hidden = 2,
+           optimizer = "bfgs", maxit = 30, seed = 1, verbose = FALSE)
+  rows <- which(keep & !is.na(d$hp))
+  b <- mlp(mpg ~ wt + hp, data = d[rows, ], weights = d$w[rows], hidden = 2,
+           optimizer = "bfgs", maxit = 30, seed = 1, verbose = FALSE)
+  expect_equal(a$weights, b$weights)
+  expect_equal(unname(fitted(a)), unname(fitted(b)))
+  # whole-number weights: the same fit as the rows repeated (unscaled: the
+  # inputs' scaling is computed over the rows, not weighted)
+  dd <- d[rep(rows, d$w[rows]), ]
+  a0 <- update(a, scale = FALSE)
+  r <- mlp(mpg ~ wt + hp, data = dd, hidden = 2, optimizer = "bfgs", maxit = 30, seed = 1, scale = FALSE,
+           verbose = FALSE)
+  expect_equal(a0$weights, r$weights, tolerance = 1e-6)
+  # the weighted model keeps working as a model
+  expect_equal(nobs(a), length(rows))
+  expect_s3_class(update(a, hidden = 3), "fwdprop_mlp")
+  expect_equal(predict(a), fitted(a))
+  expect_error(mlp(mpg ~ wt, data = d, weights = rep(-1, 32), verbose = FALSE), class = "fwdprop_error")
+})
