@@ -25,5 +25,6 @@
 #' into a fwdprop network.
 #'
 #' @keywords internal
+#' @importFrom stats coef fitted formula model.frame nobs predict residuals terms update
 #' @useDynLib fwdprop, .registration = TRUE
 "_PACKAGE"
