@@ -91,7 +91,7 @@ mlp_na_action <- function(m) {
 #'   [update.formula()] (`. ~ . - Sepal.Width`).
 #' @param evaluate For `update()`: `FALSE` returns the new call instead of
 #'   fitting it.
-#' @param x A model from [mlp()].
+#' @param x,formula A model from [mlp()] (`formula` is the name `model.frame()` gives it).
 #' @param ... For `update()`, arguments of [mlp()] to change (`hidden =
 #'   3`, `epochs = 50`); otherwise not used.
 #' @return `fitted()` and `residuals()`: a matrix, one row per training

@@ -28,6 +28,8 @@ pkgs=(
   r-cran-recipes # mlp() with a recipe (apt brings hardhat, dplyr, ...)
   r-cran-caret # caret_mlp() (apt brings ggplot2, lattice, ...)
   r-cran-rsample # lecture 9's split (tests)
+  r-cran-processx # tests in child processes
+  r-cran-callr # a saved model predicts in a new session (tests)
   pandoc
   xz-utils
   util-linux
