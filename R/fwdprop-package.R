@@ -11,7 +11,7 @@
 #' The torch-style API ([torch_tensor()] with autograd, [nn_module()],
 #' [nn_linear()], the losses, [optim_sgd()], [optim_adam()], [dataset()],
 #' [dataloader()]) is exported under torch's names, so the lectures' code
-#' runs with `library(torch)` replaced by `library(fwdprop)`. Random
+#' runs with library(torch) replaced by `library(fwdprop)`. Random
 #' numbers follow libtorch's streams ([torch_manual_seed()],
 #' [torch_init_seed()]); everything else keeps using R's generator.
 #'
@@ -20,7 +20,7 @@
 #' the package attached last provides `torch_tensor()`, `nn_linear()` and
 #' the other shared names. fwdprop's tensors and modules only work with
 #' fwdprop's functions, and torch's with torch's: call one side with its
-#' prefix (`fwdprop::torch_tensor()`, `torch::torch_tensor()`), or attach
+#' prefix (`fwdprop::torch_tensor()`, or torch::torch_tensor() for torch's), or attach
 #' only one of them. [as_network()] converts a network from either package
 #' into a fwdprop network.
 #'

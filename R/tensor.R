@@ -173,7 +173,7 @@ cpu_device <- structure(list(type = "cpu"), class = "fwdprop_device")
 #'
 #' `torch_tensor()` (or its short name `tensor()`) makes a tensor as torch
 #' for R does, so the torch code of the lecture series runs with
-#' `library(torch)` replaced by `library(fwdprop)` and prints what torch
+#' library(torch) replaced by `library(fwdprop)` and prints what torch
 #' prints; no `libtorch` is needed.
 #'
 #' A tensor has a shape (0 dimensions for a single number such as a mean,
@@ -1011,7 +1011,7 @@ c.fwdprop_tensor <- function(...) {
 #' such as `torch_cat(c(beta_1, beta_2, beta_3), 2)` runs unchanged (`c()`
 #' on tensors returns a list). When every element is a real torch tensor
 #' (class `torch_tensor`) and the torch package is installed, `torch_cat()`
-#' hands the call to `torch::torch_cat()` instead. If both packages are
+#' hands the call to torch's own torch_cat() instead. If both packages are
 #' attached, whichever was attached last provides `torch_cat()`.
 #'
 #' @param tensors A `list()` of tensors, or of numeric matrices and arrays
