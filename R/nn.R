@@ -9,6 +9,10 @@
 # `self` registers it (in `.modules_` / `.params_`, in order of assignment),
 # so `$parameters` lists them as torch names them ("hidden1.weight").
 
+# `self` is bound when a module's methods run (nn_module() gives each
+# method an environment holding it), as torch's R6 modules do.
+utils::globalVariables("self")
+
 # Generators -----------------------------------------------------------------
 
 #' Neural network modules
