@@ -140,13 +140,13 @@ bad(fwdprop_threads("2"))
 
 # tensors ------------------------------------------------------------------
 Xt <- tensor(X, dtype = torch_double())
-bt <- tensor(beta)
+bt <- tensor(beta, dtype = torch_double())
 zt <- Xt$mm(bt)
 print(zt)
 at <- sigmoid(zt)
 check(isTRUE(all.equal(as.matrix(at), plogis(X %*% beta))))
 invisible(1 / (1 + exp(-zt)))
-invisible(at * 2 + tensor(matrix(1, 1, 3)))
+invisible(at * 2 + tensor(matrix(1, 1, 3), dtype = torch_double()))
 invisible(zt$t()$shape)
 invisible(zt$size(-1))
 invisible(zt > 3)
@@ -236,6 +236,87 @@ check(identical(nrow(utils::read.csv(csv_out)), 150L))
 unlink(c(csv_in, csv_out))
 bad(score(m, iris_id, chunk_rows = 0))
 bad(score(m, iris_id[1:3]))
+
+# autograd, torch's random streams, modules, optimizers, data loaders ------
+torch_manual_seed(2021)
+u <- torch_rand(7) * 10
+check(identical(length(as.numeric(u)), 7L))
+invisible(torch_randn(3, 4))
+mu <- torch_tensor(c(1, 2, 3), requires_grad = TRUE)
+y <- (mu^2 + exp(mu) - log(mu))$mean()
+y$backward()
+check(isTRUE(all.equal(as.numeric(mu$grad), (2 * c(1, 2, 3) + exp(c(1, 2, 3)) - 1 / c(1, 2, 3)) / 3,
+                       tolerance = 1e-6)))
+invisible(capture.output(print(y$grad_fn), print(mu)))
+with_no_grad(mu$sub_(0.1 * mu$grad))
+invisible(mu$grad$zero_())
+w <- torch_randn(4, 3, dtype = torch_double(), requires_grad = TRUE)
+xx <- torch_tensor(matrix(rnorm(20), 5), dtype = torch_double())
+l2 <- (xx$mm(w)$sigmoid()$sum(dim = 1) - 1)$pow(2)$sum()
+l2$backward()
+check(identical(dim(as.matrix(w$grad)), c(4L, 3L)))
+bad(torch_tensor("a"))
+bad(mu$view(c(2, 2)))
+bad(torch_rand(-1))
+bad(mu$backward())
+Net <- nn_module(
+  initialize = function() {
+    self$l1 <- nn_linear(2, 3)
+    self$l2 <- nn_linear(3, 1)
+  },
+  forward = function(x) self$l2(nnf_sigmoid(self$l1(x)))
+)
+torch_manual_seed(1)
+mod <- Net()
+invisible(capture.output(print(mod)))
+xt <- torch_tensor(matrix(rnorm(40), 20))
+yt <- torch_tensor(matrix(rnorm(20), 20))
+for (opt in list(optim_sgd(mod$parameters, lr = 0.01, momentum = 0.9),
+                 optim_adam(mod$parameters, lr = 0.01))) {
+  for (i in 1:3) {
+    opt$zero_grad()
+    loss <- nn_mse_loss()(mod(xt), yt)
+    loss$backward()
+    opt$step()
+  }
+}
+check(is.finite(loss$item()))
+seqnet <- nn_sequential(nn_linear(2, 4), nn_tanh(), nn_linear(4, 1), nn_sigmoid())
+snet <- as_network(seqnet)
+check(isTRUE(all.equal(as.numeric(forward(snet, matrix(1:4, 2))),
+                       as.numeric(with_no_grad(seqnet(torch_tensor(matrix(c(1, 2, 3, 4), 2))))), tolerance = 1e-6)))
+invisible(nn_bce_loss()(torch_tensor(c(0.2, 0.7)), torch_tensor(c(0, 1))))
+invisible(nn_cross_entropy_loss()(torch_randn(4, 3), torch_tensor(c(1, 2, 3, 1), dtype = torch_long())))
+bad(nn_linear(0, 2))
+bad(optim_sgd(list(), lr = 0.1))
+ds <- dataset(
+  initialize = function() self$x <- torch_tensor(matrix(1:20, 10)),
+  .getitem = function(i) list(x = self$x[i, ]),
+  .length = function() 10
+)
+dl <- dataloader(ds(), batch_size = 4, shuffle = TRUE)
+nb <- 0
+for (b in enumerate(dl)) nb <- nb + 1
+check(identical(nb, 3))
+bad(dataloader(ds(), batch_size = 0))
+
+# the fitted model's methods and the training options ---------------------
+mw <- mlp(Species ~ ., data = iris, hidden = 3, epochs = 3, seed = 1, dropout = 0.1,
+          l1 = 1e-4, clip_norm = 1, class_weights = "balanced",
+          lr_schedule = schedule_cosine(3), activation = "gelu")
+check(isTRUE(all.equal(rowSums(predict(mw, iris, type = "prob")), rep(1, 150), check.attributes = FALSE)))
+invisible(capture.output(print(summary(mw)), print(coef(mw)), print(glance(mw)), print(tidy(mw))))
+invisible(fitted(mw))
+invisible(residuals(mw))
+invisible(update(mw, epochs = 2))
+md <- mlp(mpg ~ wt + hp, data = mtcars, hidden = 2, optimizer = "bfgs", decay = 0.01,
+          validation = 0.2, patience = 3, seed = 1)
+check(identical(length(predict(md)), 32L))
+imp <- importance(md, mtcars, repeats = 2, seed = 1)
+check(identical(nrow(imp), 2L))
+bad(mlp(Species ~ ., data = iris, hidden = 3, decay = 0.1, weight_decay = 0.1))
+bad(predict(mw, iris, type = "foo"))
+bad(fit(lnet, lx, ly, dropout = 1))
 
 # (the deliberate Rust panic runs separately: tools/valgrind-panic.R)
 check(isTRUE(all.equal(forward(net, X), ref)))
