@@ -79,11 +79,30 @@ check_clip_norm <- function(clip_norm, optimizer, call) {
 }
 
 # `dropout`: a probability in [0, 1), for the minibatch optimisers.
-check_dropout <- function(dropout, optimizer, call) {
+check_dropout <- function(dropout, optimizer, net, call) {
   dropout <- check_fraction(dropout, "dropout", call = call)
   if (dropout > 0 && optimizer == "bfgs") {
     fwdprop_error(paste("`dropout` drops units in the steps of `optimizer = \"adam\"` or `\"sgd\"`;",
                         "BFGS needs one fixed loss to minimise."), call = call)
   }
+  if (dropout > 0 && length(net$weights) < 2L) {
+    fwdprop_error(paste("`dropout` drops hidden units, but the network has no hidden layer",
+                        sprintf("(its sizes are %s): add one, or leave `dropout = 0`.",
+                                paste(net$sizes, collapse = "-"))), call = call)
+  }
   dropout
+}
+
+# Row weights with a validation split: both parts need a positive total
+# weight, or their mean loss is 0/0.
+check_split_weights <- function(w, split, call) {
+  for (part in c("train", "validation")) {
+    if (length(split[[part]]) && !(sum(w[split[[part]]]) > 0)) {
+      what <- if (part == "train") "training rows" else "held-out rows"
+      fwdprop_error(sprintf(paste("The %s (%d of them) all have weight 0, so their mean loss is",
+                                  "undefined: change `seed` or `validation`, or the weights."),
+                            what, length(split[[part]])), call = call)
+    }
+  }
+  invisible(w)
 }

@@ -179,7 +179,7 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   l1 <- check_weight_decay(l1, call = call, arg = "l1")
   clip_norm <- check_clip_norm(clip_norm, optimizer, call = call)
   lr_schedule <- check_lr_schedule(lr_schedule, optimizer, call = call)
-  dropout <- check_dropout(dropout, optimizer, call = call)
+  dropout <- check_dropout(dropout, optimizer, d$net, call = call)
   n_val <- round(validation * n)
   if (n - n_val < 1L) {
     fwdprop_error(sprintf("`validation = %s` of %d rows leaves none to train on.",
@@ -198,7 +198,9 @@ fit.fwdprop_network <- function(object, x, y, loss = NULL,
   # the training rows' total weight)
   rows <- n - n_val
   if (!is.null(d$w)) {
-    rows <- sum(d$w[if (n_val > 0L) validation_split_impl(n, n_val, seed)$train else seq_len(n)])
+    split <- if (n_val > 0L) validation_split_impl(n, n_val, seed) else list(train = seq_len(n))
+    check_split_weights(d$w, split, call)
+    rows <- sum(d$w[split$train])
   }
   lambdas <- decay_lambdas(weight_decay, decay, d$loss, rows, ncol(d$y), call = call)
   net <- d$net

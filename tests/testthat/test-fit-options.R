@@ -213,6 +213,34 @@ test_that("dropout: reproducible on any threads, p = 0 is no dropout, never in f
   expect_error(run(1, dropout = 1), "`dropout` must be a single number in \\[0, 1\\)", class = "fwdprop_error")
   expect_error(fit(net, x, y, optimizer = "bfgs", dropout = 0.2, verbose = FALSE), "BFGS",
                class = "fwdprop_error")
+  # a network without hidden units has nothing to drop
+  flat <- network(c(ncol(x), 2), output = "softmax", bias = TRUE, seed = 1)
+  expect_error(fit(flat, x, y, dropout = 0.2, epochs = 1, verbose = FALSE),
+               "no hidden layer \\(its sizes are 4-2\\)", class = "fwdprop_error")
+})
+
+test_that("row weights that leave the training or the held-out rows with no weight are an error", {
+  set.seed(3)
+  x <- matrix(rnorm(40), 20)
+  y <- x[, 1] + rnorm(20)
+  net <- network(c(2, 3, 1), output = "identity", bias = TRUE, seed = 1)
+  split <- fwdprop:::validation_split_impl(20, 5, 11)
+  w <- rep(1, 20)
+  w[split$validation] <- 0
+  expect_error(fit(net, x, y, weights = w, validation = 0.25, seed = 11, epochs = 2, verbose = FALSE),
+               "The held-out rows \\(5 of them\\) all have weight 0", class = "fwdprop_error")
+  w <- rep(0, 20)
+  w[split$validation] <- 1
+  expect_error(fit(net, x, y, weights = w, validation = 0.25, seed = 11, epochs = 2, verbose = FALSE),
+               "The training rows \\(15 of them\\) all have weight 0", class = "fwdprop_error")
+  # one held-out row with weight: a finite validation loss, that row's
+  w[] <- 1
+  w[split$validation[-1]] <- 0
+  f <- fit(net, x, y, weights = w, validation = 0.25, seed = 11, epochs = 2, verbose = FALSE,
+           optimizer = "sgd", learn_rate = 0.01)
+  i <- split$validation[1]
+  expect_equal(f$history$val_loss[f$training$best_epoch],
+               (forward(f, x[i, , drop = FALSE])[1, 1] - y[i])^2, tolerance = 1e-12)
 })
 
 test_that("class and case weights give torch's weighted cross-entropy (values from fixtures/class-weights-torch.py)", {
