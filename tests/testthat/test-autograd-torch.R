@@ -1,0 +1,295 @@
+# Every differentiable operation of the tensors against PyTorch's float64
+# autograd and against central finite differences, on the seeded random
+# shapes of fixtures/torch-autograd-ops.csv (made by
+# torch-autograd-fixtures.py with PyTorch 2.15: the same operations, the
+# same inputs, float.hex so the numbers round-trip exactly). Each case is
+# sum(op(inputs) * W) for fixed random weights W of the output's shape, so
+# every output value matters; its gradients with respect to every input
+# that requires one are compared.
+
+# The R side of each operation: a function of the input tensors (in the
+# fixture's order) returning the output; a list of functions for cases
+# whose gradients accumulate over several backward passes.
+torch_ops <- list(
+  add = function(a, b) a + b,
+  sub = function(a, b) a - b,
+  mul = function(a, b) a * b,
+  div = function(a, b) a / b,
+  pow = function(a, b) a^b,
+  add_method = function(a, b) a$add(b),
+  sub_method = function(a, b) a$sub(b),
+  mul_method = function(a, b) a$mul(b),
+  div_method = function(a, b) a$div(b),
+  pow_method = function(a, b) a$pow(b),
+  pow_method_num = function(a) a$pow(2),
+  add_num = function(a) a + 0.75,
+  rsub_num = function(a) 0.75 - a,
+  mul_num = function(a) a * -1.25,
+  div_num = function(a) a / 1.25,
+  rdiv_num = function(a) 1.25 / a,
+  pow_num = function(a) a^2.5,
+  pow_int = function(a) a^3,
+  pow_neg = function(a) a^-1.5,
+  rpow_num = function(a) 1.7^a,
+  neg = function(a) -a,
+  exp = function(a) exp(a),
+  log = function(a) log(a),
+  sqrt = function(a) sqrt(a),
+  sigmoid = function(a) sigmoid(a),
+  tanh = function(a) tanh(a),
+  relu = function(a) a$relu(),
+  abs = function(a) abs(a),
+  sin = function(a) sin(a),
+  cos = function(a) cos(a),
+  log1p = function(a) log1p(a),
+  expm1 = function(a) expm1(a),
+  log_base2 = function(a) log(a, 2),
+  exp_method = function(a) a$exp(),
+  log_method = function(a) a$log(),
+  sqrt_method = function(a) a$sqrt(),
+  abs_method = function(a) a$abs(),
+  neg_method = function(a) a$neg(),
+  nnf_sigmoid = function(a) nnf_sigmoid(a),
+  nnf_tanh = function(a) nnf_tanh(a),
+  nnf_relu = function(a) nnf_relu(a),
+  clamp = function(a) a$clamp(-0.5, 0.7),
+  clamp_min = function(a) a$clamp(min = -0.3),
+  clamp_max = function(a) a$clamp(max = 0.4),
+  sum_all = function(a) sum(a),
+  mean_all = function(a) mean(a),
+  sum_method = function(a) a$sum(),
+  mean_method = function(a) a$mean(),
+  max_all = function(a) max(a),
+  min_all = function(a) min(a),
+  max_method = function(a) a$max(),
+  min_method = function(a) a$min(),
+  sum_d1 = function(a) a$sum(dim = 1),
+  sum_d2_keep = function(a) a$sum(dim = 2, keepdim = TRUE),
+  sum_dneg1 = function(a) a$sum(dim = -1),
+  sum_d13 = function(a) a$sum(dim = c(1, 3)),
+  mean_d1 = function(a) a$mean(dim = 1),
+  mean_d2_keep = function(a) a$mean(dim = 2, keepdim = TRUE),
+  mean_dneg1 = function(a) a$mean(dim = -1),
+  mean_d13_keep = function(a) a$mean(dim = c(1, 3), keepdim = TRUE),
+  mean_fn_d2 = function(a) mean(a, dim = 2),
+  mm = function(a, b) a$mm(b),
+  matmul_mm = function(a, b) a$matmul(b),
+  matmul_dot = function(a, b) a$matmul(b),
+  matmul_mv = function(a, b) a$matmul(b),
+  matmul_vm = function(a, b) a$matmul(b),
+  linear_bias = function(x, w, b) tensor_linear(x, w, b),
+  linear_nobias = function(x, w) tensor_linear(x, w),
+  t = function(a) a$t(),
+  t_fn = function(a) t(a),
+  transpose12 = function(a) a$transpose(1, 2),
+  transpose13 = function(a) a$transpose(1, 3),
+  transpose_neg = function(a) a$transpose(-1, -2),
+  view_flat = function(a) a$view(-1),
+  view_last = function(a) a$view(-1, a$shape[[length(a$shape)]]),
+  reshape_rev = function(a) a$reshape(rev(a$shape)),
+  squeeze = function(a) a$squeeze(),
+  squeeze_d2 = function(a) a$squeeze(2),
+  unsqueeze1 = function(a) a$unsqueeze(1),
+  unsqueeze_neg = function(a) a$unsqueeze(-1),
+  clone = function(a) a$clone(),
+  idx_rows_dup = function(a) a[c(2, 1, 2), ],
+  idx_cols = function(a) a[, c(2, 1)],
+  idx_elem = function(a) a[2, 1],
+  idx_vec_dup = function(a) a[c(1, 3, 3)],
+  idx_neg_row = function(a) a[-1, ],
+  idx_3d = function(a) a[2, , c(1, 2)],
+  idx_block = function(a) a[c(1, 2), c(2, 3)],
+  cat_d1 = function(a, b) tensor_cat(list(a, b), 1),
+  cat_d2 = function(a, b, c) tensor_cat(list(a, b, c), 2),
+  cat_neg = function(a, b) tensor_cat(list(a, b), -1),
+  cat_fn = function(a, b) torch_cat(c(a, b), 1),
+  cat_const = function(a, b) torch_cat(list(a, b), 2),
+  stack_d1 = function(a, b, c) torch_stack(list(a, b, c), 1),
+  stack_d2 = function(a, b) torch_stack(list(a, b), 2),
+  stack_neg = function(a, b) torch_stack(list(a, b), -1),
+  softmax_d1 = function(a) nnf_softmax(a, dim = 1),
+  softmax_d2 = function(a) nnf_softmax(a, dim = 2),
+  softmax_neg = function(a) nnf_softmax(a, dim = -1),
+  log_softmax_d1 = function(a) nnf_log_softmax(a, dim = 1),
+  log_softmax_d2 = function(a) nnf_log_softmax(a, dim = 2),
+  log_softmax_neg = function(a) nnf_log_softmax(a, dim = -1),
+  mse_mean = function(a, b) nnf_mse_loss(a, b),
+  mse_sum = function(a, b) nnf_mse_loss(a, b, reduction = "sum"),
+  mse_none = function(a, b) nnf_mse_loss(a, b, reduction = "none"),
+  bce_mean = function(a, b) nnf_binary_cross_entropy(a, b),
+  bce_sum = function(a, b) nnf_binary_cross_entropy(a, b, reduction = "sum"),
+  bce_none = function(a, b) nnf_binary_cross_entropy(a, b, reduction = "none"),
+  bce_logits_mean = function(a, b) nnf_binary_cross_entropy_with_logits(a, b),
+  bce_logits_sum = function(a, b) nnf_binary_cross_entropy_with_logits(a, b, reduction = "sum"),
+  bce_logits_none = function(a, b) nnf_binary_cross_entropy_with_logits(a, b, reduction = "none"),
+  ce_mean = function(a, b) nnf_cross_entropy(a, b),
+  ce_sum = function(a, b) nnf_cross_entropy(a, b, reduction = "sum"),
+  ce_none = function(a, b) nnf_cross_entropy(a, b, reduction = "none"),
+  bce_weight = function(a, b, w) nnf_binary_cross_entropy(a, b, weight = w),
+  bce_logits_weight = function(a, b, w) nnf_binary_cross_entropy_with_logits(a, b, weight = w, reduction = "sum"),
+  ce_weight = function(a, b, w) nnf_cross_entropy(a, b, weight = w)
+)
+
+# the chains of 10 or more operations, written as in the fixture script
+chain_elementwise <- function(a, b, c, d) {
+  z <- sigmoid(a * b - c)
+  z <- log(1 + exp(z * d))
+  z <- z / (c + z^2)
+  z <- sqrt(abs(z) + 0.5)
+  sum((tanh(z) - mean(z))$pow(2))
+}
+chain_products <- function(a, b, c) {
+  p <- a$mm(b)
+  q <- torch_cat(list(p, tanh(p)), 2)
+  s <- q$t()$mm(c$t())
+  u <- s[c(1, 2, 2), ]
+  v <- nnf_log_softmax(u, dim = -1)
+  w <- torch_stack(list(v, v$exp()), 1)$sum(dim = 1)
+  sum(mean(w$clamp(-3, 3)^2, dim = 2))
+}
+chain_network <- function(x, w1, b1, w2, b2, y, t) {
+  h <- nnf_relu(tanh(tensor_linear(x, w1, b1)) + 0.2)
+  o <- h$matmul(w2$t()) + b2
+  l1 <- nnf_cross_entropy(o, y)
+  l2 <- nnf_binary_cross_entropy_with_logits(o, t)
+  l3 <- nnf_mse_loss(sigmoid(o), t, reduction = "sum")
+  l4 <- nnf_binary_cross_entropy(nnf_softmax(o, 2), t)
+  l1 + 0.5 * l2 + 0.1 * l3 + l4 * 0.25 + sum(w1^2) * 0.01
+}
+chain_3d <- function(a, b, c) {
+  z <- a / b + c
+  z <- z$transpose(1, 3)
+  z <- sin(z) * cos(z * 0.5)
+  z <- z$sum(dim = 3, keepdim = TRUE)$squeeze(3)
+  z <- expm1(z * 0.3) + log1p(abs(z))
+  z <- z$unsqueeze(1)$mean(dim = c(1, 2))
+  sum(z * max(z)) - min(z) + z$view(-1, 1)[1, 1]
+}
+torch_ops$chain_elementwise <- chain_elementwise
+torch_ops$chain_products <- chain_products
+torch_ops$chain_network <- chain_network
+torch_ops$chain_3d <- chain_3d
+torch_ops$accumulate_two_graphs <- list(chain_elementwise, function(a, b, c, d) sum(a * b * d) + sum(log(c)))
+torch_ops$accumulate_retain_graph <- "retain"
+
+torch_ops_fixture <- function() {
+  fx <- utils::read.csv(test_path("fixtures", "torch-autograd-ops.csv"), stringsAsFactors = FALSE,
+    colClasses = c(shape = "character", values = "character", grad = "character", value = "character"))
+  fx
+}
+
+# "0x1.8p+1 -0x1p-2" -> c(3, -0.25), exactly
+hex_nums <- function(s) if (is.na(s) || !nzchar(s)) numeric(0) else as.numeric(strsplit(s, " ", fixed = TRUE)[[1L]])
+shape_nums <- function(s) if (is.na(s) || !nzchar(s)) integer(0) else as.integer(strsplit(s, " ", fixed = TRUE)[[1L]])
+
+# A float64 tensor of `shape` from row-major values (0 dimensions: the
+# 0-dimensional sum of a one-value tensor, made a leaf again).
+rowmajor_tensor <- function(v, shape, requires_grad) {
+  if (!length(shape)) {
+    x <- torch_tensor(v, dtype = torch_double())$sum()$detach()
+    return(if (requires_grad) x$requires_grad_() else x)
+  }
+  data <- if (length(shape) == 1L) v else aperm(array(v, rev(shape)))
+  torch_tensor(data, dtype = torch_double(), requires_grad = requires_grad)
+}
+
+# row-major values of a tensor, as the fixture stores them
+rowmajor <- function(x) {
+  a <- as_array(x)
+  if (is.null(dim(a)) || length(dim(a)) <= 1L) as.vector(a) else as.vector(aperm(a))
+}
+
+# The scalar of a case: sum(out * W), W the weights of the output's shape.
+weighted <- function(out, w) sum(out * w)
+
+run_case <- function(f, leaves, w) {
+  if (identical(f, "retain")) {
+    y <- weighted(chain_products(leaves[[1]], leaves[[2]], leaves[[3]]), w)
+    y$backward(retain_graph = TRUE)
+    y$backward()
+    return(y)
+  }
+  fs <- if (is.function(f)) list(f) else f
+  out <- do.call(fs[[1L]], leaves)
+  y <- weighted(out, w)
+  y$backward()
+  for (g in fs[-1L]) {
+    weighted(do.call(g, leaves), w)$backward()
+  }
+  attr(y, "out_shape") <- out$shape
+  y
+}
+
+# Central finite differences (step 1e-6) of the sum over the passes of
+# sum(f(inputs) * W), in float64, for input `k`.
+fd_gradient <- function(f, values, shapes, req, w, k, h = 1e-6) {
+  fs <- if (identical(f, "retain")) list(chain_products, chain_products) else if (is.function(f)) list(f) else f
+  total <- function(vals) {
+    xs <- lapply(seq_along(vals), function(i) rowmajor_tensor(vals[[i]], shapes[[i]], FALSE))
+    sum(vapply(fs, function(g) as.numeric(weighted(do.call(g, xs), w)), numeric(1L)))
+  }
+  v <- values[[k]]
+  vapply(seq_along(v), function(i) {
+    up <- values
+    down <- values
+    up[[k]][[i]] <- v[[i]] + h
+    down[[k]][[i]] <- v[[i]] - h
+    (total(up) - total(down)) / (2 * h)
+  }, numeric(1L))
+}
+
+test_that("every differentiable operation's gradient equals PyTorch's float64 autograd and finite differences", {
+  fx <- torch_ops_fixture()
+  expect_setequal(unique(fx$op), names(torch_ops))
+  cases <- split(fx, factor(fx$case, levels = unique(fx$case)))
+  # ops covered: random shapes, broadcasting, chains, accumulation
+  expect_gte(length(unique(fx$op)), 100)
+  expect_gte(length(cases), 250)
+  summary <- list()
+  for (rows in cases) {
+    name <- rows$case[[1L]]
+    f <- torch_ops[[rows$op[[1L]]]]
+    rows <- rows[order(rows$input), ]
+    w_row <- rows[rows$input == 0L, ]
+    rows <- rows[rows$input > 0L, ]
+    shapes <- lapply(rows$shape, shape_nums)
+    values <- lapply(rows$values, hex_nums)
+    req <- as.logical(rows$requires_grad)
+    w <- rowmajor_tensor(hex_nums(w_row$values), shape_nums(w_row$shape), FALSE)
+    leaves <- lapply(seq_along(values), function(i) rowmajor_tensor(values[[i]], shapes[[i]], req[[i]]))
+    y <- run_case(f, leaves, w)
+    # the forward value and the output's shape are torch's
+    want_value <- hex_nums(rows$value[[1L]])
+    expect_lte(abs(y$item() - want_value) / max(1, abs(want_value)), 1e-12, label = paste(name, "value"))
+    if (!is.null(attr(y, "out_shape"))) {
+      expect_identical(attr(y, "out_shape"), shape_nums(w_row$shape), label = paste(name, "output shape"))
+    }
+    err_torch <- 0
+    err_fd <- 0
+    for (i in which(req)) {
+      want <- hex_nums(rows$grad[[i]])
+      g <- leaves[[i]]$grad
+      expect_false(is.null(g), label = paste(name, "input", i, "has a gradient"))
+      got <- if (is.null(g)) rep(NA_real_, length(want)) else rowmajor(g)
+      expect_identical(if (is.null(g)) NULL else g$shape, shapes[[i]], label = paste(name, "input", i, "gradient shape"))
+      rel <- max(abs(got - want)) / max(abs(want), 1e-300)
+      if (all(want == 0)) rel <- max(abs(got))
+      expect_lte(rel, 1e-10, label = sprintf("%s input %d: relative error against PyTorch %.3g", name, i, rel))
+      fd <- fd_gradient(f, values, shapes, req, w, i)
+      rel_fd <- max(abs(got - fd) / pmax(1, abs(fd)))
+      expect_lte(rel_fd, 1e-6, label = sprintf("%s input %d: relative error against finite differences %.3g", name, i, rel_fd))
+      err_torch <- max(err_torch, rel)
+      err_fd <- max(err_fd, rel_fd)
+    }
+    summary[[name]] <- data.frame(
+      case = name, op = rows$op[[1L]],
+      shapes = paste(vapply(shapes, function(s) if (length(s)) paste(s, collapse = "x") else "()", ""), collapse = ", "),
+      torch = err_torch, fd = err_fd
+    )
+  }
+  # (the table of the report: Sys.setenv(FWDPROP_GRAD_TABLE = "file.csv"))
+  out <- Sys.getenv("FWDPROP_GRAD_TABLE")
+  if (nzchar(out)) {
+    utils::write.csv(do.call(rbind, summary), out, row.names = FALSE)
+  }
+})
