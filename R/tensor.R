@@ -822,7 +822,8 @@ Math.fwdprop_tensor <- function(x, ...) {
     base <- list(...)[[1L]]
     return(tensor_arith("/", tensor_unary("log", x), as_operand(log(base), x, "log", sys.call()), 2L))
   }
-  # no gradient (zero in torch): floor(), round(), sign(), ...
+  # no gradient (zero in torch): floor(), round(), sign(), ...; cumsum()
+  # of the values in (row-major) order
   out <- get(g, envir = baseenv(), mode = "function")(.subset2(x, "data"), ...)
   shape <- .subset2(x, "shape")
   if (length(out) != length(.subset2(x, "data"))) {
@@ -834,6 +835,15 @@ Math.fwdprop_tensor <- function(x, ...) {
     return(new_tensor_obj(out, shape, dtype))
   }
   name <- paste0(toupper(substr(g, 1L, 1L)), substring(g, 2L), "Backward0")
+  if (g == "cumsum") {
+    return(op_result(out, shape, dtype, name, list(x), function(g) list(round_dtype(rev(cumsum(rev(g))), dtype))))
+  }
+  if (!any(g == math_zero_grad)) {
+    fwdprop_error(sprintf(
+      "`%s()` of a tensor that requires gradients has no gradient in fwdprop: compute it inside `with_no_grad()` or on `$detach()`, or write it with operations that have one (see `?torch_tensor`).",
+      g
+    ), call = sys.call())
+  }
   op_result(out, shape, dtype, name, list(x), function(g) list(numeric(length(g))))
 }
 

@@ -52,6 +52,26 @@ torch_ops <- list(
   nnf_sigmoid = function(a) nnf_sigmoid(a),
   nnf_tanh = function(a) nnf_tanh(a),
   nnf_relu = function(a) nnf_relu(a),
+  log2_fn = function(a) log2(a),
+  log10 = function(a) log10(a),
+  tan = function(a) tan(a),
+  sinh = function(a) sinh(a),
+  cosh = function(a) cosh(a),
+  asin = function(a) asin(a),
+  acos = function(a) acos(a),
+  atan = function(a) atan(a),
+  asinh = function(a) asinh(a),
+  acosh = function(a) acosh(a),
+  atanh = function(a) atanh(a),
+  lgamma = function(a) lgamma(a),
+  digamma = function(a) digamma(a),
+  tan_method = function(a) a$tan(),
+  floor = function(a) floor(a),
+  round = function(a) round(a),
+  sign = function(a) sign(a),
+  cumsum = function(a) cumsum(a),
+  remainder = function(a, b) a %% b,
+  remainder_num = function(a) a %% 0.7,
   clamp = function(a) a$clamp(-0.5, 0.7),
   clamp_min = function(a) a$clamp(min = -0.3),
   clamp_max = function(a) a$clamp(max = 0.4),
@@ -127,8 +147,26 @@ torch_ops <- list(
   ce_none = function(a, b) nnf_cross_entropy(a, b, reduction = "none"),
   bce_weight = function(a, b, w) nnf_binary_cross_entropy(a, b, weight = w),
   bce_logits_weight = function(a, b, w) nnf_binary_cross_entropy_with_logits(a, b, weight = w, reduction = "sum"),
-  ce_weight = function(a, b, w) nnf_cross_entropy(a, b, weight = w)
+  ce_weight = function(a, b, w) nnf_cross_entropy(a, b, weight = w),
+  # torch's rules where the derivative has a kink or a 0^0
+  edge_max_ties = function(a) max(a),
+  edge_min_ties = function(a) a$min(),
+  edge_pow_zero = function(a, b) a^b,
+  edge_pow_zero_exponent = function(a) a^0,
+  edge_rpow_zero = function(a) 0^a,
+  edge_clamp_bounds = function(a) a$clamp(-0.5, 0.75),
+  edge_clamp_min_bound = function(a) a$clamp(min = -0.5),
+  edge_relu_abs_zero = function(a) a$relu() + abs(a)
 )
+# PyTorch's polygamma(1, x), the derivative of digamma(), is off by up to
+# 4e-10 relative (mpmath: R's trigamma() is exact to 1e-16 at 0.6, 1.3,
+# 2.2, where torch's is 3.6362096722 for 3.6362096709): a wider tolerance
+# against PyTorch there (finite differences still check it to 1e-6)
+torch_tolerance <- c(digamma = 1e-9)
+
+# (at a kink, central differences give the mean of the two one-sided
+# slopes, not torch's rule: no finite-difference check there)
+at_kink <- c("edge_max_ties", "edge_min_ties", "edge_clamp_bounds", "edge_clamp_min_bound", "edge_relu_abs_zero")
 
 # the chains of 10 or more operations, written as in the fixture script
 chain_elementwise <- function(a, b, c, d) {
@@ -274,11 +312,16 @@ test_that("every differentiable operation's gradient equals PyTorch's float64 au
       expect_identical(if (is.null(g)) NULL else g$shape, shapes[[i]], label = paste(name, "input", i, "gradient shape"))
       rel <- max(abs(got - want)) / max(abs(want), 1e-300)
       if (all(want == 0)) rel <- max(abs(got))
-      expect_lte(rel, 1e-10, label = sprintf("%s input %d: relative error against PyTorch %.3g", name, i, rel))
+      tol <- if (rows$op[[1L]] %in% names(torch_tolerance)) torch_tolerance[[rows$op[[1L]]]] else 1e-10
+      expect_lte(rel, tol, label = sprintf("%s input %d: relative error against PyTorch %.3g", name, i, rel))
+      err_torch <- max(err_torch, rel)
+      if (rows$op[[1L]] %in% at_kink) {
+        err_fd <- NA
+        next
+      }
       fd <- fd_gradient(f, values, shapes, req, w, i)
       rel_fd <- max(abs(got - fd) / pmax(1, abs(fd)))
       expect_lte(rel_fd, 1e-6, label = sprintf("%s input %d: relative error against finite differences %.3g", name, i, rel_fd))
-      err_torch <- max(err_torch, rel)
       err_fd <- max(err_fd, rel_fd)
     }
     summary[[name]] <- data.frame(

@@ -81,6 +81,12 @@ def draw(shape, dom):
         v = rng2.choice([-1.0, 1.0], shape) * rng2.uniform(0.5, 2, shape)
     elif dom == "prob":
         v = rng2.uniform(0.05, 0.95, shape)
+    elif dom == "unit":
+        v = rng2.uniform(-0.9, 0.9, shape)
+    elif dom == "above1":
+        v = rng2.uniform(1.2, 3, shape)
+    elif isinstance(dom, list):
+        v = np.array(dom, dtype=float).reshape(shape)
     elif dom.startswith("cls"):
         v = rng2.integers(1, int(dom[3:]) + 1, shape).astype(float)
     else:
@@ -147,6 +153,16 @@ for name, fn, dom in [("neg", lambda a: -a, "any"), ("exp", torch.exp, "any"), (
                       ("nnf_sigmoid", torch.sigmoid, "any"), ("nnf_tanh", torch.tanh, "any"),
                       ("nnf_relu", F.relu, "nz")]:
     op(name, fn, lambda dom=dom: un_configs(dom))
+for name, fn, dom in [("log2_fn", torch.log2, "pos"), ("log10", torch.log10, "pos"), ("tan", torch.tan, "unit"),
+                      ("sinh", torch.sinh, "any"), ("cosh", torch.cosh, "any"), ("asin", torch.asin, "unit"),
+                      ("acos", torch.acos, "unit"), ("atan", torch.atan, "any"), ("asinh", torch.asinh, "any"),
+                      ("acosh", torch.acosh, "above1"), ("atanh", torch.atanh, "unit"), ("lgamma", torch.lgamma, "pos"),
+                      ("digamma", torch.digamma, "pos"), ("tan_method", lambda a: a.tan(), "unit"),
+                      ("floor", torch.floor, "any"), ("round", torch.round, "any"), ("sign", torch.sign, "nz"),
+                      ("cumsum", lambda a: a.reshape(-1).cumsum(0).reshape(a.shape), "any")]:
+    op(name, fn, lambda dom=dom: un_configs(dom))
+op("remainder", lambda a, b: torch.remainder(a, b), lambda: bin_configs("any", "nz"))
+op("remainder_num", lambda a: torch.remainder(a, 0.7), un_configs)
 op("clamp", lambda a: a.clamp(-0.5, 0.7), un_configs)
 op("clamp_min", lambda a: a.clamp(min=-0.3), un_configs)
 op("clamp_max", lambda a: a.clamp(max=0.4), un_configs)
@@ -232,6 +248,16 @@ op("bce_logits_weight", lambda a, b, w: F.binary_cross_entropy_with_logits(a, b,
    lambda: [[X((n, m)), X((n, m), "prob", False), X((m,), "pos", False)] for n, m in [(sz(), sz())]])
 op("ce_weight", lambda a, b, w: F.cross_entropy(a, b.long() - 1, weight=w),
    lambda: [[X((n, c)), X((n,), "cls%d" % c, False), X((c,), "pos", False)] for n, c in [(sz(3, 5), sz())]])
+
+# points where torch defines the gradient by a rule (ties, zeros, bounds)
+op("edge_max_ties", lambda a: a.max(), lambda: [[X((4,), [1, 3, 3, 2])], [X((2, 3), [0, 2, 2, 1, 2, -1])]])
+op("edge_min_ties", lambda a: a.min(), lambda: [[X((4,), [1, 0.5, 3, 0.5])]])
+op("edge_pow_zero", lambda a, b: a ** b, lambda: [[X((5,), [0, 2, 0.5, 0, 1.5]), X((5,), [2, 0, 3, 1, 0])]])
+op("edge_pow_zero_exponent", lambda a: a ** 0, lambda: [[X((3,), [0, -2, 1])]])
+op("edge_rpow_zero", lambda a: 0 ** a, lambda: [[X((3,), [0.5, 1, 2])]])
+op("edge_clamp_bounds", lambda a: a.clamp(-0.5, 0.75), lambda: [[X((5,), [0, -0.5, 0.75, 1, -1])]])
+op("edge_clamp_min_bound", lambda a: a.clamp(min=-0.5), lambda: [[X((3,), [0, -0.5, -1])]])
+op("edge_relu_abs_zero", lambda a: torch.relu(a) + a.abs(), lambda: [[X((3,), [0, -0.5, 0.7])]])
 
 
 # chains of 10 or more operations
