@@ -787,13 +787,13 @@ tensor_extreme <- function(x, how) {
 
 # `x$mm(y)`: both 2-dimensional, x's columns = y's rows. Labels name the
 # operands in errors.
-tensor_mm <- function(x, y, x_label = "self", y_label = "mat2", call = sys.call(-1L)) {
+tensor_mm <- function(x, y, x_label = "self", y_label = "mat2", call = sys.call(-1L), what = "`$mm()`") {
   sx <- .subset2(x, "shape")
   sy <- .subset2(y, "shape")
   if (length(sx) != 2L || length(sy) != 2L || sx[[2L]] != sy[[1L]]) {
     mm_shape_error(sx, sy, x_label, y_label, call)
   }
-  dtype <- same_dtype(x, y, "$mm()", x_label, y_label, call)
+  dtype <- same_dtype(x, y, what, x_label, y_label, call)
   r <- sx[[1L]]
   k <- sx[[2L]]
   n <- sy[[2L]]
@@ -852,20 +852,29 @@ same_dtype <- function(x, y, what, x_label, y_label, call) {
 # `x$matmul(y)`: mm for matrices, with torch's rules for 1-dimensional
 # operands.
 tensor_matmul <- function(x, y, x_label = "self", y_label = "other", call = sys.call(-1L)) {
-  nx <- length(.subset2(x, "shape"))
-  ny <- length(.subset2(y, "shape"))
+  sx <- .subset2(x, "shape")
+  sy <- .subset2(y, "shape")
+  nx <- length(sx)
+  ny <- length(sy)
+  what <- "`$matmul()`"
   if (nx == 2L && ny == 2L) {
-    return(tensor_mm(x, y, x_label, y_label, call))
+    return(tensor_mm(x, y, x_label, y_label, call, what))
   }
   if (nx == 1L && ny == 1L) {
     return(tensor_dot(x, y, x_label, y_label, call))
   }
+  if (nx + ny == 3L && sx[[nx]] != sy[[1L]]) {
+    fwdprop_error(sprintf(
+      "cannot multiply `%s` (%s) by `%s` (%s) with `$matmul()`: the last size of `%s` (%d) must equal the first size of `%s` (%d).",
+      x_label, shape_label(sx), y_label, shape_label(sy), x_label, sx[[nx]], y_label, sy[[1L]]
+    ), call = call)
+  }
   if (nx == 2L && ny == 1L) {
-    out <- tensor_mm(x, tensor_view(y, c(-1L, 1L)), x_label, y_label, call)
+    out <- tensor_mm(x, tensor_view(y, c(-1L, 1L)), x_label, y_label, call, what)
     return(tensor_view(out, -1L, name = "MvBackward0"))
   }
   if (nx == 1L && ny == 2L) {
-    out <- tensor_mm(tensor_view(x, c(1L, -1L)), y, x_label, y_label, call)
+    out <- tensor_mm(tensor_view(x, c(1L, -1L)), y, x_label, y_label, call, what)
     return(tensor_view(out, -1L, name = "SqueezeBackward4"))
   }
   fwdprop_error(sprintf(

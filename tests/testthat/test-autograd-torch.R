@@ -336,3 +336,70 @@ test_that("every differentiable operation's gradient equals PyTorch's float64 au
     utils::write.csv(do.call(rbind, summary), out, row.names = FALSE)
   }
 })
+
+test_that("autograd's errors are torch's, as fwdprop_errors that name the fix", {
+  x <- torch_tensor(c(1, 2, 3), dtype = torch_double())
+  w <- torch_tensor(c(0.5, -1, 2), dtype = torch_double(), requires_grad = TRUE)
+  # backward() of a non-scalar without `gradient` (torch: "grad can be
+  # implicitly created only for scalar outputs")
+  y <- w * x
+  expect_error(y$backward(), "^grad can be implicitly created only for scalar outputs.*pass `gradient`", class = "fwdprop_error")
+  # on a tensor without a graph (torch: "element 0 of tensors does not
+  # require grad and does not have a grad_fn")
+  expect_error(x$backward(), "does not require gradients and has no `grad_fn`.*requires_grad = TRUE", class = "fwdprop_error")
+  # a second backward() through a freed graph; retain_graph keeps it
+  s <- sum(w^2)
+  s$backward()
+  expect_error(s$backward(), "^Trying to backward through the graph a second time.*retain_graph = TRUE", class = "fwdprop_error")
+  # in-place changes of a leaf that requires grad (torch: "a leaf Variable
+  # that requires grad is being used in an in-place operation"), by every
+  # in-place method, and of a recorded result
+  leaf_msg <- "^a leaf tensor that requires grad is being used in an in-place operation.*with_no_grad"
+  expect_error(w$sub_(1), leaf_msg, class = "fwdprop_error")
+  expect_error(w$add_(1), leaf_msg, class = "fwdprop_error")
+  expect_error(w$mul_(2), leaf_msg, class = "fwdprop_error")
+  expect_error(w$div_(2), leaf_msg, class = "fwdprop_error")
+  expect_error(w$copy_(c(1, 2, 3)), leaf_msg, class = "fwdprop_error")
+  expect_error(w$fill_(0), leaf_msg, class = "fwdprop_error")
+  expect_error(w$zero_(), leaf_msg, class = "fwdprop_error")
+  expect_error(w$uniform_(), leaf_msg, class = "fwdprop_error")
+  expect_error(w$normal_(), leaf_msg, class = "fwdprop_error")
+  expect_error(w[1] <- 5, leaf_msg, class = "fwdprop_error")
+  expect_identical(as.numeric(w), c(0.5, -1, 2))
+  expect_error(y$sub_(1), "on the result of a recorded operation is not supported.*\\$detach\\(\\)", class = "fwdprop_error")
+  # $grad of a tensor that does not require it, or of a result: NULL
+  expect_null(x$grad)
+  expect_null(y$grad)
+  expect_equal(as.numeric(w$grad), 2 * c(0.5, -1, 2))
+  # $mm() with mismatched shapes (torch: "mat1 and mat2 shapes cannot be
+  # multiplied (3x2 and 3x2)"), $matmul() too
+  A <- torch_tensor(matrix(1:6, 3), dtype = torch_double(), requires_grad = TRUE)
+  expect_error(A$mm(A), "cannot multiply `A` \\(3x2\\) by `A` \\(3x2\\): `A` has 2 columns but `A` has 3 rows", class = "fwdprop_error")
+  expect_error(A$matmul(x), "cannot multiply `A` \\(3x2\\) by `x` \\(3\\) with `\\$matmul\\(\\)`", class = "fwdprop_error")
+  expect_error(x$matmul(A$t()), "cannot multiply `x` \\(3\\) by `A\\$t\\(\\)` \\(2x3\\)", class = "fwdprop_error")
+  expect_error(x$matmul(w[1:2]), "the lengths differ", class = "fwdprop_error")
+  # a dtype mismatch (torch: "expected m1 and m2 to have the same dtype")
+  f <- torch_tensor(matrix(1, 2, 2))
+  expect_error(A$mm(f), "`\\$mm\\(\\)` needs tensors of one dtype.*Double.*Float.*\\$to\\(dtype = torch_double\\(\\)\\)", class = "fwdprop_error")
+  expect_error(A$matmul(f), "`\\$matmul\\(\\)` needs tensors of one dtype", class = "fwdprop_error")
+  expect_error(x$matmul(torch_tensor(c(1, 2, 3))), "`\\$matmul\\(\\)` needs tensors of one dtype", class = "fwdprop_error")
+  # (arithmetic promotes, as torch: float with double is double)
+  expect_identical((torch_ones(3) + x)$dtype$name, "double")
+  # optim_sgd() given something other than parameters
+  expect_error(optim_sgd(w * 2, lr = 0.1), "`params\\[\\[1\\]\\]` must be a leaf tensor that requires gradients.*result of an operation", class = "fwdprop_error")
+  expect_error(optim_sgd(list(x), lr = 0.1), "does not require gradients", class = "fwdprop_error")
+  expect_error(optim_sgd(list(w, "b"), lr = 0.1), "`params\\[\\[2\\]\\]` must be a tensor \\(a parameter\\)", class = "fwdprop_error")
+  expect_error(optim_sgd(NULL, lr = 0.1), "`params` of `optim_sgd\\(\\)` must be a list of parameters", class = "fwdprop_error")
+  # a function without a gradient is an error, not a silent zero
+  expect_error(cumprod(w), "`cumprod\\(\\)` of a tensor that requires gradients has no gradient", class = "fwdprop_error")
+  expect_error(w %/% 2, "`%/%` has no gradient", class = "fwdprop_error")
+  expect_identical(as.numeric(with_no_grad(cumprod(w))), cumprod(c(0.5, -1, 2)))
+  expect_snapshot(error = TRUE, {
+    y$backward()
+    s$backward()
+    w[1] <- 5
+    A$matmul(x)
+    A$matmul(f)
+    cumprod(w)
+  })
+})
