@@ -126,11 +126,16 @@ for name, fn, d1, d2 in [("add", lambda a, b: a + b, "any", "any"), ("sub", lamb
                          ("pow", lambda a, b: a ** b, "pos", "any")]:
     op(name, fn, lambda d1=d1, d2=d2: bin_configs(d1, d2))
 # the methods
-op("add_method", lambda a, b: a.add(b), lambda: [[X((sz(), 1)), X((sz(),))]])
-op("sub_method", lambda a, b: a.sub(b), lambda: [[X((sz(), 1)), X((sz(),))]])
-op("mul_method", lambda a, b: a.mul(b), lambda: [[X((sz(), 1)), X((sz(),))]])
-op("div_method", lambda a, b: a.div(b), lambda: [[X((sz(), 1)), X((sz(),), "nz")]])
-op("pow_method", lambda a, b: a.pow(b), lambda: [[X((sz(), 1), "pos"), X((sz(),))]])
+def method_configs(d1="any", d2="any"):
+    n, m = sz(), sz()
+    return [[X((n, 1), d1), X((m,), d2)], [X((n, m), d1), X((n, m), d2)], [X((m,), d1), X((), d2)]]
+
+
+op("add_method", lambda a, b: a.add(b), method_configs)
+op("sub_method", lambda a, b: a.sub(b), method_configs)
+op("mul_method", lambda a, b: a.mul(b), method_configs)
+op("div_method", lambda a, b: a.div(b), lambda: method_configs("any", "nz"))
+op("pow_method", lambda a, b: a.pow(b), lambda: method_configs("pos", "any"))
 op("pow_method_num", lambda a: a.pow(2), un_configs)
 # a number on either side
 op("add_num", lambda a: a + 0.75, un_configs)
@@ -178,6 +183,8 @@ op("min_method", lambda a: a.min(), un_configs)
 op("sum_d1", lambda a: a.sum(0), nd_configs)
 op("sum_d2_keep", lambda a: a.sum(1, keepdim=True), nd_configs)
 op("sum_dneg1", lambda a: a.sum(-1), nd_configs)
+op("sum_1d", lambda a: a.sum(0), lambda: [[X((sz(2, 5),))] for _ in range(2)])
+op("mean_1d_keep", lambda a: a.mean(-1, keepdim=True), lambda: [[X((sz(2, 5),))] for _ in range(2)])
 op("sum_d13", lambda a: a.sum((0, 2)), lambda: nd_configs(min_nd=3))
 op("mean_d1", lambda a: a.mean(0), nd_configs)
 op("mean_d2_keep", lambda a: a.mean(1, keepdim=True), nd_configs)
@@ -198,7 +205,7 @@ op("linear_nobias", lambda x, w: F.linear(x, w),
    lambda: [[X((n, i)), X((o, i))] for n, i, o in [(sz(), sz(), sz()) for _ in range(2)]])
 # shapes
 op("t", lambda a: a.t(), lambda: [[X((sz(), sz()))], [X((1, sz()))], [X((sz(),))]])
-op("t_fn", lambda a: a.t(), lambda: [[X((sz(), sz()))]])
+op("t_fn", lambda a: a.t(), lambda: [[X((sz(), sz()))], [X((sz(1, 4), sz(1, 4)))]])
 op("transpose12", lambda a: a.transpose(0, 1), lambda: [[X((sz(), sz()))], [X((sz(), sz(), sz()))]])
 op("transpose13", lambda a: a.transpose(0, 2), lambda: nd_configs(min_nd=3)[:2])
 op("transpose_neg", lambda a: a.transpose(-1, -2), lambda: [[X((sz(), sz()))], [X((sz(), sz(), sz()))]])
@@ -213,7 +220,7 @@ op("clone", lambda a: a.clone(), un_configs)
 # indexing (R's 1-based indices; a single number drops its dimension)
 op("idx_rows_dup", lambda a: a[[1, 0, 1], :], lambda: [[X((sz(), sz()))] for _ in range(2)])
 op("idx_cols", lambda a: a[:, [1, 0]], lambda: [[X((sz(), sz()))] for _ in range(2)])
-op("idx_elem", lambda a: a[1, 0], lambda: [[X((sz(), sz()))]])
+op("idx_elem", lambda a: a[1, 0], lambda: [[X((sz(), sz()))] for _ in range(2)])
 op("idx_vec_dup", lambda a: a[[0, 2, 2]], lambda: [[X((sz(3, 5),))] for _ in range(2)])
 op("idx_neg_row", lambda a: a[-1, :], lambda: [[X((sz(), sz()))] for _ in range(2)])
 op("idx_3d", lambda a: a[1][:, [0, 1]], lambda: [[X((sz(), sz(), sz()))] for _ in range(2)])
@@ -222,9 +229,9 @@ op("idx_block", lambda a: a[[0, 1]][:, [1, 2]], lambda: [[X((sz(2, 4), sz(3, 4))
 op("cat_d1", lambda a, b: torch.cat([a, b], 0), lambda: [[X((sz(1, 3), m)), X((sz(1, 3), m))] for m in [sz(), sz()]])
 op("cat_d2", lambda a, b, c: torch.cat([a, b, c], 1),
    lambda: [[X((n, sz(1, 3))), X((n, sz(1, 3))), X((n, sz(1, 3)))] for n in [sz(), sz()]])
-op("cat_neg", lambda a, b: torch.cat([a, b], -1), lambda: [[X((sz(1, 3),)), X((sz(1, 3),))]])
-op("cat_fn", lambda a, b: torch.cat([a, b], 0), lambda: [[X((sz(1, 3), 2)), X((sz(1, 3), 2))]])
-op("cat_const", lambda a, b: torch.cat([a, b], 1), lambda: [[X((n, 2)), X((n, 1), req=False)] for n in [sz()]])
+op("cat_neg", lambda a, b: torch.cat([a, b], -1), lambda: [[X((sz(1, 3),)), X((sz(1, 3),))], [X((2, sz(1, 3))), X((2, sz(1, 3)))]])
+op("cat_fn", lambda a, b: torch.cat([a, b], 0), lambda: [[X((sz(1, 3), 2)), X((sz(1, 3), 2))], [X((sz(1, 3),)), X((sz(1, 3),))]])
+op("cat_const", lambda a, b: torch.cat([a, b], 1), lambda: [[X((n, 2)), X((n, 1), req=False)] for n in [sz(), sz()]])
 op("stack_d1", lambda a, b, c: torch.stack([a, b, c], 0), lambda: [[X(s), X(s), X(s)] for s in [(sz(),), (sz(), sz())]])
 op("stack_d2", lambda a, b: torch.stack([a, b], 1), lambda: [[X(s), X(s)] for s in [(sz(),), (sz(), sz())]])
 op("stack_neg", lambda a, b: torch.stack([a, b], -1), lambda: [[X(s), X(s)] for s in [(sz(),), (sz(), sz())]])
@@ -243,11 +250,11 @@ for red in ["mean", "sum", "none"]:
     op("ce_" + red, lambda a, b, red=red: F.cross_entropy(a, b.long() - 1, reduction=red),
        lambda: [[X((n, c)), X((n,), "cls%d" % c, False)] for n, c in [(sz(2, 4), sz(2, 4)), (sz(2, 4), sz(2, 4))]])
 op("bce_weight", lambda a, b, w: F.binary_cross_entropy(a, b, weight=w),
-   lambda: [[X((n, m), "prob"), X((n, m), "prob", False), X((m,), "pos", False)] for n, m in [(sz(), sz())]])
+   lambda: [[X((n, m), "prob"), X((n, m), "prob", False), X((m,), "pos", False)] for n, m in [(sz(), sz()), (sz(), sz())]])
 op("bce_logits_weight", lambda a, b, w: F.binary_cross_entropy_with_logits(a, b, weight=w, reduction="sum"),
-   lambda: [[X((n, m)), X((n, m), "prob", False), X((m,), "pos", False)] for n, m in [(sz(), sz())]])
+   lambda: [[X((n, m)), X((n, m), "prob", False), X((m,), "pos", False)] for n, m in [(sz(), sz()), (sz(), sz())]])
 op("ce_weight", lambda a, b, w: F.cross_entropy(a, b.long() - 1, weight=w),
-   lambda: [[X((n, c)), X((n,), "cls%d" % c, False), X((c,), "pos", False)] for n, c in [(sz(3, 5), sz())]])
+   lambda: [[X((n, c)), X((n,), "cls%d" % c, False), X((c,), "pos", False)] for n, c in [(sz(3, 5), sz()), (sz(3, 5), sz())]])
 
 # points where torch defines the gradient by a rule (ties, zeros, bounds)
 op("edge_max_ties", lambda a: a.max(), lambda: [[X((4,), [1, 3, 3, 2])], [X((2, 3), [0, 2, 2, 1, 2, -1])]])
@@ -301,7 +308,9 @@ def chain_3d(a, b, c):
 
 def chain_configs_network():
     n, i, h, c = sz(3, 5), sz(), sz(2, 4), sz()
-    return [[X((n, i)), X((h, i)), X((h,)), X((c, h)), X((c,)), X((n,), "cls%d" % c, False), X((n, c), "prob", False)]]
+    out = [[X((n, i)), X((h, i)), X((h,)), X((c, h)), X((c,)), X((n,), "cls%d" % c, False), X((n, c), "prob", False)]]
+    n, i, h, c = sz(3, 5), sz(), sz(2, 4), sz()
+    return out + [[X((n, i)), X((h, i)), X((h,)), X((c, h)), X((c,)), X((n,), "cls%d" % c, False), X((n, c), "prob", False)]]
 
 
 op("chain_elementwise", chain_elementwise,
