@@ -851,7 +851,7 @@ Math.fwdprop_tensor <- function(x, ...) {
     fwdprop_error(sprintf(
       "`%s()` of a tensor that requires gradients has no gradient in fwdprop: compute it inside `with_no_grad()` or on `$detach()`, or write it with operations that have one (see `?torch_tensor`).",
       g
-    ), call = sys.call())
+    ), call = as.call(c(as.name(g), as.list(sys.call())[-1L])))
   }
   op_result(out, shape, dtype, name, list(x), function(g) list(numeric(length(g))))
 }

@@ -418,6 +418,7 @@ test_that("autograd's errors are torch's, as fwdprop_errors that name the fix", 
   # a function without a gradient is an error, not a silent zero
   expect_error(cumprod(w), "`cumprod\\(\\)` of a tensor that requires gradients has no gradient", class = "fwdprop_error")
   expect_error(w %/% 2, "`%/%` has no gradient", class = "fwdprop_error")
+  expect_identical(conditionCall(tryCatch(cumprod(w), error = identity)), quote(cumprod(w)))
   expect_identical(as.numeric(with_no_grad(cumprod(w))), cumprod(c(0.5, -1, 2)))
   expect_snapshot(error = TRUE, {
     y$backward()
