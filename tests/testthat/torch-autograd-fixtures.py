@@ -315,9 +315,9 @@ def chain_configs_network():
 
 op("chain_elementwise", chain_elementwise,
    lambda: [[X((n, m)), X((m,)), X((n, 1), "pos"), X(())] for n, m in [(sz(), sz()), (sz(), sz())]])
-op("chain_products", chain_products, lambda: [[X((n, k)), X((k, m)), X((m, n))] for n, k, m in [(sz(), sz(), sz())] * 2])
+op("chain_products", chain_products, lambda: [[X((n, k)), X((k, m)), X((m, n))] for n, k, m in [(sz(), sz(), sz()) for _ in range(2)]])
 op("chain_network", chain_network, chain_configs_network)
-op("chain_3d", chain_3d, lambda: [[X((k, n, m)), X((n, 1), "pos"), X((m,), "nz")] for k, n, m in [(sz(), sz(), sz())] * 2])
+op("chain_3d", chain_3d, lambda: [[X((k, n, m)), X((n, 1), "pos"), X((m,), "nz")] for k, n, m in [(sz(), sz(), sz()) for _ in range(2)]])
 # two backward passes: gradients accumulate in the leaves (two graphs, or
 # one graph kept with retain_graph)
 op("accumulate_two_graphs", None, lambda: [[X((n, m)), X((m,)), X((n, 1), "pos"), X(())] for n, m in [(sz(), sz())]],
