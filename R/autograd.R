@@ -495,7 +495,8 @@ binary_names <- list(
   "-" = c("SubBackward0", "SubBackward0", "RsubBackward1"),
   "*" = c("MulBackward0", "MulBackward0", "MulBackward0"),
   "/" = c("DivBackward0", "DivBackward0", "MulBackward0"),
-  "^" = c("PowBackward1", "PowBackward0", "PowBackward2")
+  "^" = c("PowBackward1", "PowBackward0", "PowBackward2"),
+  "%%" = c("RemainderBackward0", "RemainderBackward0", "RemainderBackward0")
 )
 
 # `a op b` for tensors `a` and `b` (numbers already made tensors; `kind` as
@@ -560,11 +561,23 @@ tensor_arith <- function(op, a, b, kind = 1L, call = sys.call(-1L)) {
       )
     },
     "^" = function(g) {
+      # torch's masks: no gradient to the base where the exponent is 0,
+      # nor to the exponent where the base is 0 and the exponent >= 0
       list(
-        if (ra) back_a(r(g * r(db * r(da^(db - 1))))),
-        if (rb) back_b(r(g * r(out * log(da))))
+        if (ra) {
+          d <- r(db * r(da^(db - 1)))
+          d[db == 0] <- 0
+          back_a(r(g * d))
+        },
+        if (rb) {
+          d <- r(out * suppressWarnings(log(da)))
+          d[da == 0 & db >= 0] <- 0
+          back_b(r(g * d))
+        }
       )
-    }
+    },
+    # torch's remainder: a - floor(a / b) * b
+    "%%" = function(g) list(if (ra) back_a(g), if (rb) back_b(r(-g * floor(da / db))))
   )
   op_result(out, shape, dtype, binary_names[[op]][[kind]], list(a, b), backward)
 }
@@ -601,8 +614,25 @@ unary_ops <- list(
   sin = list(name = "SinBackward0", f = sin, d = function(g, x, y) g * cos(x)),
   cos = list(name = "CosBackward0", f = cos, d = function(g, x, y) -g * sin(x)),
   log1p = list(name = "Log1PBackward0", f = log1p, d = function(g, x, y) g / (1 + x)),
-  expm1 = list(name = "Expm1Backward0", f = expm1, d = function(g, x, y) g * (y + 1))
+  expm1 = list(name = "Expm1Backward0", f = expm1, d = function(g, x, y) g * (y + 1)),
+  log2 = list(name = "Log2Backward0", f = log2, d = function(g, x, y) g / (x * log(2))),
+  log10 = list(name = "Log10Backward0", f = log10, d = function(g, x, y) g / (x * log(10))),
+  tan = list(name = "TanBackward0", f = tan, d = function(g, x, y) g * (1 + y * y)),
+  sinh = list(name = "SinhBackward0", f = sinh, d = function(g, x, y) g * cosh(x)),
+  cosh = list(name = "CoshBackward0", f = cosh, d = function(g, x, y) g * sinh(x)),
+  asin = list(name = "AsinBackward0", f = asin, d = function(g, x, y) g / sqrt(1 - x * x)),
+  acos = list(name = "AcosBackward0", f = acos, d = function(g, x, y) -g / sqrt(1 - x * x)),
+  atan = list(name = "AtanBackward0", f = atan, d = function(g, x, y) g / (1 + x * x)),
+  asinh = list(name = "AsinhBackward0", f = asinh, d = function(g, x, y) g / sqrt(x * x + 1)),
+  acosh = list(name = "AcoshBackward0", f = acosh, d = function(g, x, y) g / sqrt(x * x - 1)),
+  atanh = list(name = "AtanhBackward0", f = atanh, d = function(g, x, y) g / (1 - x * x)),
+  lgamma = list(name = "LgammaBackward0", f = lgamma, d = function(g, x, y) g * digamma(x)),
+  digamma = list(name = "DigammaBackward0", f = digamma, d = function(g, x, y) g * trigamma(x))
 )
+
+# Functions of R's Math group whose gradient is zero wherever it exists
+# (piecewise constant), as torch's floor(), round(), sign(), ...
+math_zero_grad <- c("floor", "ceiling", "trunc", "round", "signif", "sign")
 
 # `fun(x)` elementwise, recorded with the derivative of unary_ops[[fun]].
 tensor_unary <- function(fun, x) {
@@ -630,7 +660,8 @@ tensor_unary <- function(fun, x) {
 }
 
 # `x$clamp(min, max)`: values limited to [min, max] (either may be NULL);
-# the gradient passes where the value was inside, as in torch.
+# the gradient passes where the value was strictly inside, as in torch
+# (none at a value equal to a bound).
 tensor_clamp <- function(x, min = NULL, max = NULL, call = sys.call(-1L)) {
   for (arg in c("min", "max")) {
     v <- get(arg)
@@ -653,10 +684,10 @@ tensor_clamp <- function(x, min = NULL, max = NULL, call = sys.call(-1L)) {
   }
   inside <- rep(TRUE, length(d))
   if (!is.null(min)) {
-    inside <- inside & d >= min
+    inside <- inside & d > round_dtype(as.double(min), dtype)
   }
   if (!is.null(max)) {
-    inside <- inside & d <= max
+    inside <- inside & d < round_dtype(as.double(max), dtype)
   }
   op_result(out, shape, dtype, "ClampBackward1", list(x), function(g) list(g * inside))
 }
@@ -726,7 +757,8 @@ tensor_reduce <- function(x, how, dim = NULL, keepdim = FALSE, call = sys.call(-
   op_result(out, as.integer(out_shape), dtype, name, list(x), backward)
 }
 
-# max() or min() of all values (the gradient goes to the first extreme).
+# max() or min() of all values. As in torch, the gradient is shared
+# evenly by all the values equal to the extreme.
 tensor_extreme <- function(x, how) {
   d <- .subset2(x, "data")
   i <- if (how == "max") which.max(d) else which.min(d)
@@ -739,9 +771,14 @@ tensor_extreme <- function(x, how) {
     return(new_tensor_obj(out, integer(0), dtype))
   }
   n <- length(d)
+  ties <- which(d == out)
+  if (!length(ties)) {
+    # a NaN extreme: the gradient goes to it
+    ties <- i
+  }
   op_result(out, integer(0), dtype, if (how == "max") "MaxBackward1" else "MinBackward1", list(x), function(g) {
     v <- numeric(n)
-    v[i] <- g
+    v[ties] <- round_dtype(g / length(ties), dtype)
     list(v)
   })
 }
@@ -750,13 +787,13 @@ tensor_extreme <- function(x, how) {
 
 # `x$mm(y)`: both 2-dimensional, x's columns = y's rows. Labels name the
 # operands in errors.
-tensor_mm <- function(x, y, x_label = "self", y_label = "mat2", call = sys.call(-1L)) {
+tensor_mm <- function(x, y, x_label = "self", y_label = "mat2", call = sys.call(-1L), what = "`$mm()`") {
   sx <- .subset2(x, "shape")
   sy <- .subset2(y, "shape")
   if (length(sx) != 2L || length(sy) != 2L || sx[[2L]] != sy[[1L]]) {
     mm_shape_error(sx, sy, x_label, y_label, call)
   }
-  dtype <- same_dtype(x, y, "$mm()", x_label, y_label, call)
+  dtype <- same_dtype(x, y, what, x_label, y_label, call)
   r <- sx[[1L]]
   k <- sx[[2L]]
   n <- sy[[2L]]
@@ -815,20 +852,29 @@ same_dtype <- function(x, y, what, x_label, y_label, call) {
 # `x$matmul(y)`: mm for matrices, with torch's rules for 1-dimensional
 # operands.
 tensor_matmul <- function(x, y, x_label = "self", y_label = "other", call = sys.call(-1L)) {
-  nx <- length(.subset2(x, "shape"))
-  ny <- length(.subset2(y, "shape"))
+  sx <- .subset2(x, "shape")
+  sy <- .subset2(y, "shape")
+  nx <- length(sx)
+  ny <- length(sy)
+  what <- "`$matmul()`"
   if (nx == 2L && ny == 2L) {
-    return(tensor_mm(x, y, x_label, y_label, call))
+    return(tensor_mm(x, y, x_label, y_label, call, what))
   }
   if (nx == 1L && ny == 1L) {
     return(tensor_dot(x, y, x_label, y_label, call))
   }
+  if (nx + ny == 3L && sx[[nx]] != sy[[1L]]) {
+    fwdprop_error(sprintf(
+      "cannot multiply `%s` (%s) by `%s` (%s) with `$matmul()`: the last size of `%s` (%d) must equal the first size of `%s` (%d).",
+      x_label, shape_label(sx), y_label, shape_label(sy), x_label, sx[[nx]], y_label, sy[[1L]]
+    ), call = call)
+  }
   if (nx == 2L && ny == 1L) {
-    out <- tensor_mm(x, tensor_view(y, c(-1L, 1L)), x_label, y_label, call)
+    out <- tensor_mm(x, tensor_view(y, c(-1L, 1L)), x_label, y_label, call, what)
     return(tensor_view(out, -1L, name = "MvBackward0"))
   }
   if (nx == 1L && ny == 2L) {
-    out <- tensor_mm(tensor_view(x, c(1L, -1L)), y, x_label, y_label, call)
+    out <- tensor_mm(tensor_view(x, c(1L, -1L)), y, x_label, y_label, call, what)
     return(tensor_view(out, -1L, name = "SqueezeBackward4"))
   }
   fwdprop_error(sprintf(

@@ -210,12 +210,20 @@ cpu_device <- structure(list(type = "cpu"), class = "fwdprop_device")
 #' on the CPU).
 #' Arithmetic: `$mm()`, `$matmul()`, `$add()`, `$sub()`, `$mul()`,
 #' `$div()`, `$pow()`, `$neg()`, `$exp()`, `$log()`, `$sqrt()`, `$abs()`,
-#' `$sigmoid()`, `$tanh()`, `$relu()`, `$mean(dim, keepdim)`,
+#' `$sigmoid()`, `$tanh()`, `$relu()`, `$sin()`, `$cos()`, `$tan()`,
+#' `$log2()`, `$log10()`, `$log1p()`, `$expm1()`, `$sinh()`, `$cosh()`,
+#' `$asin()`, `$acos()`, `$atan()`, `$asinh()`, `$acosh()`, `$atanh()`,
+#' `$lgamma()`, `$digamma()`, `$mean(dim, keepdim)`,
 #' `$sum(dim, keepdim)`, `$max()`, `$min()`, `$clamp(min, max)`.
 #' R functions: `+ - * / ^ %% %/%` and unary `-` (broadcast as in torch:
 #' sizes equal or 1 in each dimension, counted from the last), `exp()`,
 #' `log()`, `sqrt()`, `abs()`, `tanh()`, `sin()`, `cos()`, `sigmoid()`,
-#' `mean()`, `sum()`, `max()`, `min()` return tensors; comparisons return a
+#' the other functions of the methods above (e.g. `log2()`, `atan()`),
+#' `cumsum()` (of the values in row-major order), `mean()`, `sum()`,
+#' `max()`, `min()` return tensors with torch's gradients (`max()` and
+#' `min()` share theirs among tied values; `floor()`, `round()`, `sign()`
+#' have zero gradients; other functions, such as `cumprod()`, are an error
+#' on a tensor that requires gradients); comparisons return a
 #' plain logical array; `as.numeric()`, `as.matrix()`, `as.array()`,
 #' [as_array()], `dim()` and `length()` convert.
 #'
@@ -724,15 +732,16 @@ tensor_unsqueeze <- function(x, dim, call) {
 # inside with_no_grad(); a recorded result not at all (here).
 check_inplace <- function(self, what, call) {
   if (autograd_state$enabled && .subset2(self, "requires_grad")) {
+    shown <- if (what == "[<-") "`x[...] <- value`" else sprintf("`$%s()`", what)
     if (is.null(.subset2(self, "node"))) {
       fwdprop_error(sprintf(
-        "a leaf tensor that requires grad is being used in an in-place operation (`$%s()`): wrap the update in `with_no_grad({ ... })`, as an optimiser step does.",
-        what
+        "a leaf tensor that requires grad is being used in an in-place operation (%s): wrap the update in `with_no_grad({ ... })`, as an optimiser step does.",
+        shown
       ), call = call)
     }
     fwdprop_error(sprintf(
-      "`$%s()` on the result of a recorded operation is not supported: write it out of place (e.g. `y <- y - 1` instead of `y$sub_(1)`), or `$detach()` first.",
-      what
+      "%s on the result of a recorded operation is not supported: write it out of place (e.g. `y <- y - 1` instead of `y$sub_(1)`), or `$detach()` first.",
+      shown
     ), call = call)
   }
 }
@@ -822,7 +831,8 @@ Math.fwdprop_tensor <- function(x, ...) {
     base <- list(...)[[1L]]
     return(tensor_arith("/", tensor_unary("log", x), as_operand(log(base), x, "log", sys.call()), 2L))
   }
-  # no gradient (zero in torch): floor(), round(), sign(), ...
+  # no gradient (zero in torch): floor(), round(), sign(), ...; cumsum()
+  # of the values in (row-major) order
   out <- get(g, envir = baseenv(), mode = "function")(.subset2(x, "data"), ...)
   shape <- .subset2(x, "shape")
   if (length(out) != length(.subset2(x, "data"))) {
@@ -834,6 +844,15 @@ Math.fwdprop_tensor <- function(x, ...) {
     return(new_tensor_obj(out, shape, dtype))
   }
   name <- paste0(toupper(substr(g, 1L, 1L)), substring(g, 2L), "Backward0")
+  if (g == "cumsum") {
+    return(op_result(out, shape, dtype, name, list(x), function(g) list(round_dtype(rev(cumsum(rev(g))), dtype))))
+  }
+  if (!any(g == math_zero_grad)) {
+    fwdprop_error(sprintf(
+      "`%s()` of a tensor that requires gradients has no gradient in fwdprop: compute it inside `with_no_grad()` or on `$detach()`, or write it with operations that have one (see `?torch_tensor`).",
+      g
+    ), call = as.call(c(as.name(g), as.list(sys.call())[-1L])))
+  }
   op_result(out, shape, dtype, name, list(x), function(g) list(numeric(length(g))))
 }
 
