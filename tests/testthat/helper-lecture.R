@@ -36,9 +36,10 @@ rmd_chunks <- function(path) {
   out
 }
 
-# Runs the chunks of a vignette one by one in a fresh environment (plots to
-# a throwaway PNG device, which draws Hangul titles where the pdf device
-# cannot); returns, per chunk label, the objects after that chunk.
+# Runs the chunks of a vignette one by one in a fresh environment, printing
+# visible values as knitr does (plots to a throwaway PNG device, which
+# draws Hangul titles where the pdf device cannot); returns, per chunk
+# label, the printed lines and the objects after that chunk.
 run_chunks <- function(chunks) {
   env <- new.env(parent = globalenv())
   png_file <- tempfile(fileext = ".png")
@@ -47,11 +48,17 @@ run_chunks <- function(chunks) {
     grDevices::dev.off()
     unlink(png_file)
   }, add = TRUE)
-  seen <- list()
-  for (label in names(chunks)) {
-    if (label == "setup") next
-    utils::capture.output(eval(parse(text = chunks[[label]], encoding = "UTF-8"), envir = env))
-    seen[[label]] <- mget(ls(env), envir = env)
+  out <- list()
+  for (label in setdiff(names(chunks), "setup")) {
+    exprs <- parse(text = chunks[[label]], encoding = "UTF-8")
+    printed <- utils::capture.output(for (e in exprs) {
+      r <- withVisible(eval(e, envir = env))
+      if (r$visible) print(r$value)
+    })
+    out[[label]] <- list(printed = printed, objects = mget(ls(env), envir = env))
   }
-  seen
+  out
 }
+
+# The lines torch prints for a tensor: header, rows, type line.
+tensor_lines <- function(values, type) c("torch_tensor", values, sprintf("[ %s ]", type))

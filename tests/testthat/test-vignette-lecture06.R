@@ -5,7 +5,7 @@
 test_that("the lecture 6 article prints the lecture's numbers", {
   skip_if_not_installed("knitr")
   chunks <- rmd_chunks(vignette_source("lecture-06"))
-  seen <- lecture_chunk_output(chunks)
+  seen <- run_chunks(chunks)
   p <- function(label) seen[[label]]$printed
 
   expect_identical(p("data"), tensor_lines(c(" 5.1339", " 7.4256", " 7.1589", " 5.7047",

@@ -5,7 +5,7 @@
 test_that("the lecture 7 article prints the lecture's numbers", {
   skip_if_not_installed("knitr")
   chunks <- rmd_chunks(vignette_source("lecture-07"))
-  seen <- lecture_chunk_output(chunks)
+  seen <- run_chunks(chunks)
   p <- function(label) seen[[label]]$printed
 
   expect_identical(p("x"), tensor_lines(c(" 1  2", " 3  4", " 5  6"), "CPUFloatType{3,2}"))

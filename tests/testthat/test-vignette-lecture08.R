@@ -21,7 +21,7 @@ test_that("the lecture 8 article prints the lecture's numbers", {
   chunks$train <- gsub("50000", as.character(epochs), chunks$train, fixed = TRUE)
   later <- match("train", names(chunks))
   chunks <- chunks[seq_len(later)] # the plots after it are not checked
-  seen <- lecture_chunk_output(chunks)
+  seen <- run_chunks(chunks)
   p <- function(label) seen[[label]]$printed
 
   # the data: tibble printed 3 significant digits; the data frame shows all

@@ -24,7 +24,7 @@ test_that("the lecture 9 article prints the lecture's numbers", {
   epochs <- if (long) 1000L else 100L
   chunks$train <- sub("1:1000", paste0("1:", epochs), chunks$train, fixed = TRUE)
   chunks <- chunks[setdiff(names(chunks), c("rsample-today", "split-plot", "boundary-plot"))]
-  seen <- lecture_chunk_output(chunks)
+  seen <- run_chunks(chunks)
   p <- function(label) seen[[label]]$printed
 
   # the lecture's split: its training rows, as rsample of 2021 chose them
