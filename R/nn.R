@@ -535,41 +535,6 @@ nnf_softmax <- function(input, dim = -1L) {
   softmax_op(input, dim, log = FALSE, call = call)
 }
 
-# (log-)softmax along `dim`: x - max, then exp / sum or minus log-sum-exp.
-softmax_op <- function(x, dim, log, call) {
-  shape <- .subset2(x, "shape")
-  if (!length(shape)) {
-    shape <- 1L
-  }
-  d <- reduce_dims(dim, shape, call)
-  if (length(d) != 1L) {
-    fwdprop_error(sprintf("`dim` must be one dimension, not %s.", describe_value(dim)), call = call)
-  }
-  dtype <- .subset2(x, "dtype")
-  if (dtype == "long") dtype <- "float"
-  # move `d` last: rows of the resulting matrix are the slices
-  nd <- length(shape)
-  perm <- c(setdiff(seq_len(nd), d), d)
-  arr <- array(.subset2(x, "data"), rev(shape))
-  rp <- rev(nd + 1L - perm)
-  m <- matrix(aperm(arr, rp), nrow = shape[[d]])
-  mx <- apply(m, 2L, max)
-  z <- sweep(m, 2L, mx)
-  lse <- log(colSums(exp(z)))
-  res <- if (log) sweep(z, 2L, lse) else exp(sweep(z, 2L, lse))
-  back_perm <- function(mm) as.vector(aperm(array(mm, rev(shape[perm])), order(rp)))
-  out <- round_dtype(back_perm(res), dtype)
-  if (!grad_needed(x)) {
-    return(new_tensor_obj(out, .subset2(x, "shape"), dtype))
-  }
-  soft <- if (log) exp(res) else res
-  op_result(out, .subset2(x, "shape"), dtype, if (log) "LogSoftmaxBackward0" else "SoftmaxBackward0", list(x), function(g) {
-    gm <- matrix(aperm(array(g, rev(shape)), rp), nrow = shape[[d]])
-    gi <- if (log) gm - sweep(soft, 2L, colSums(gm), `*`) else soft * sweep(gm, 2L, colSums(gm * soft))
-    list(round_dtype(back_perm(gi), dtype))
-  })
-}
-
 # Losses ---------------------------------------------------------------------------
 
 loss_reductions <- c("mean", "sum", "none")

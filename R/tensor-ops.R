@@ -43,6 +43,42 @@ tensor_ops_members <- function(m) {
   invisible(m)
 }
 
+# (log-)softmax along `dim`: x - max, then exp / sum or minus log-sum-exp
+# (nnf_softmax(), nnf_log_softmax() and the methods).
+softmax_op <- function(x, dim, log, call) {
+  shape <- .subset2(x, "shape")
+  if (!length(shape)) {
+    shape <- 1L
+  }
+  d <- reduce_dims(dim, shape, call)
+  if (length(d) != 1L) {
+    fwdprop_error(sprintf("`dim` must be one dimension, not %s.", describe_value(dim)), call = call)
+  }
+  dtype <- .subset2(x, "dtype")
+  if (dtype == "long") dtype <- "float"
+  # move `d` last: rows of the resulting matrix are the slices
+  nd <- length(shape)
+  perm <- c(setdiff(seq_len(nd), d), d)
+  arr <- array(.subset2(x, "data"), rev(shape))
+  rp <- rev(nd + 1L - perm)
+  m <- matrix(aperm(arr, rp), nrow = shape[[d]])
+  mx <- apply(m, 2L, max)
+  z <- sweep(m, 2L, mx)
+  lse <- log(colSums(exp(z)))
+  res <- if (log) sweep(z, 2L, lse) else exp(sweep(z, 2L, lse))
+  back_perm <- function(mm) as.vector(aperm(array(mm, rev(shape[perm])), order(rp)))
+  out <- round_dtype(back_perm(res), dtype)
+  if (!grad_needed(x)) {
+    return(new_tensor_obj(out, .subset2(x, "shape"), dtype))
+  }
+  soft <- if (log) exp(res) else res
+  op_result(out, .subset2(x, "shape"), dtype, if (log) "LogSoftmaxBackward0" else "SoftmaxBackward0", list(x), function(g) {
+    gm <- matrix(aperm(array(g, rev(shape)), rp), nrow = shape[[d]])
+    gi <- if (log) gm - sweep(soft, 2L, colSums(gm), `*`) else soft * sweep(gm, 2L, colSums(gm * soft))
+    list(round_dtype(back_perm(gi), dtype))
+  })
+}
+
 # Row-major data of a permuted tensor: `v` of shape `s`, dimensions in the
 # order `p` (the result has shape s[p]).
 permute_data <- function(v, s, p) {
@@ -463,8 +499,8 @@ torch_where <- function(condition, self, other) {
   if (!is_tensor(self) && !is_tensor(other)) {
     fwdprop_error("at least one of `self` and `other` of `torch_where()` must be a tensor.", call = call)
   }
-  a <- if (is_tensor(self)) self else as_operand(self, other, "torch_where()", call, "self")
-  b <- if (is_tensor(other)) other else as_operand(other, a, "torch_where()", call, "other")
+  a <- if (is_tensor(self)) self else where_operand(self, other, "self", call)
+  b <- if (is_tensor(other)) other else where_operand(other, a, "other", call)
   sa <- .subset2(a, "shape")
   sb <- .subset2(b, "shape")
   shape <- broadcast_shape(sa, sb)
@@ -494,4 +530,19 @@ torch_where <- function(condition, self, other) {
       if (rb) round_dtype(as.double(reduce_grad(g * !cond, shape, sb, tb)), tb)
     )
   })
+}
+
+# Numbers given to torch_where() as a tensor of `like`'s dtype (float for
+# fractions with a long tensor).
+where_operand <- function(x, like, arg, call) {
+  if (!is.atomic(x) || !length(x) || !is_numeric_storage(x) || is.object(x) && !is.array(x)) {
+    fwdprop_error(sprintf("`%s` of `torch_where()` must be a tensor or numbers, not %s.", arg, describe_object(x)), call = call)
+  }
+  dtype <- .subset2(like, "dtype")
+  if (dtype == "long" && typeof(x) == "double") {
+    dtype <- "float"
+  }
+  d <- dim(x)
+  shape <- if (!is.null(d)) as.integer(d) else if (length(x) == 1L) integer(0) else length(x)
+  new_tensor_obj(round_dtype(from_r_array(x), dtype), shape, dtype)
 }
