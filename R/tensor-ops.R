@@ -37,8 +37,12 @@ tensor_ops_members <- function(m) {
     }
   }
   m$norm <- function(self, expr) function(p = 2, dim = NULL, keepdim = FALSE) tensor_norm(self, p, dim, keepdim, sys.call())
-  m$softmax <- function(self, expr) function(dim) softmax_op(self, dim, log = FALSE, call = sys.call())
-  m$log_softmax <- function(self, expr) function(dim) softmax_op(self, dim, log = TRUE, call = sys.call())
+  m$softmax <- function(self, expr) {
+    function(dim) softmax_op(self, if (!missing(dim)) dim, log = FALSE, call = sys.call())
+  }
+  m$log_softmax <- function(self, expr) {
+    function(dim) softmax_op(self, if (!missing(dim)) dim, log = TRUE, call = sys.call())
+  }
   m$cumprod <- function(self, expr) function(dim) tensor_cumprod_dim(self, dim, sys.call())
   invisible(m)
 }
@@ -49,6 +53,9 @@ softmax_op <- function(x, dim, log, call) {
   shape <- .subset2(x, "shape")
   if (!length(shape)) {
     shape <- 1L
+  }
+  if (is.null(dim)) {
+    fwdprop_error("`dim` is required: the dimension along which the values sum to 1 (e.g. `dim = 2` for the rows of a matrix, as in torch).", call = call)
   }
   d <- reduce_dims(dim, shape, call)
   if (length(d) != 1L) {
@@ -122,7 +129,7 @@ tensor_expand <- function(x, sizes, call) {
   bad <- function(why) {
     fwdprop_error(sprintf(
       "cannot expand a tensor of shape %s to size [%s]: %s.",
-      shape_label(shape), paste(format(sizes), collapse = ", "), why
+      shape_label(shape), paste(sizes, collapse = ", "), why
     ), call = call)
   }
   if (!is.numeric(sizes) || !k || anyNA(sizes) || any(sizes != round(sizes)) || any(sizes < -1)) {

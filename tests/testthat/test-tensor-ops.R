@@ -167,3 +167,148 @@ test_that("the new operations' values and gradients equal PyTorch's float64 auto
     expect_lte(max(table$fd, na.rm = TRUE), 1e-6)
   }
 })
+
+test_that("the results print as torch's and name torch's grad_fn", {
+  x <- torch_tensor(array(seq(-1.1, 1.2, by = 0.1), c(2, 3, 4)), dtype = torch_double(), requires_grad = TRUE)
+  m <- x[1, , ]
+  grad_fns <- c(
+    permute = format(x$permute(3, 1, 2)$grad_fn), expand = format(m[, 1]$unsqueeze(2)$expand(-1, 5)$grad_fn),
+    flatten = format(x$flatten()$grad_fn), max = format(m$max(dim = 2)[[1]]$grad_fn),
+    min = format(m$min(dim = 1)[[1]]$grad_fn), max_all = format(m$max()$grad_fn),
+    prod = format(m$prod()$grad_fn), prod_dim = format(m$prod(dim = 1)$grad_fn),
+    var = format(m$var(dim = 1)$grad_fn), std = format(m$std()$grad_fn), norm = format(m$norm()$grad_fn),
+    softmax = format(m$softmax(dim = 1)$grad_fn), log_softmax = format(m$log_softmax(dim = 1)$grad_fn),
+    where = format(torch_where(m > 0, m, 0)$grad_fn), cumprod = format(cumprod(m)$grad_fn),
+    nll = format(nnf_nll_loss(m, c(1, 2, 4))$grad_fn), l1 = format(nnf_l1_loss(m, 0)$grad_fn),
+    linear = format(nnf_linear(m, m)$grad_fn)
+  )
+  # (the names PyTorch 2.15 prints for the same operations)
+  expect_identical(unname(grad_fns), c(
+    "PermuteBackward0", "ExpandBackward0", "ViewBackward0", "MaxBackward0", "MinBackward0", "MaxBackward1",
+    "ProdBackward0", "ProdBackward1", "VarBackward0", "StdBackward0", "LinalgVectorNormBackward0",
+    "SoftmaxBackward0", "LogSoftmaxBackward0", "WhereBackward0", "CumprodBackward0", "NllLossBackward0",
+    "MeanBackward0", "MmBackward0"
+  ))
+  # $max(dim) is a list of values and 1-based long indices, as torch for R
+  r <- torch_tensor(matrix(c(3, 1, 2, 5, 5, 0), 2), dtype = torch_double())$max(dim = 2)
+  expect_length(r, 2L)
+  expect_identical(as.numeric(r[[1]]), c(5, 5))
+  expect_identical(r[[2]]$dtype$name, "long")
+  expect_identical(as.integer(r[[2]]), c(3L, 2L))
+  expect_snapshot({
+    r
+    torch_tensor(matrix(c(3, 1, 2, 5, 5, 0), 2))$argmin(dim = 2, keepdim = TRUE)
+  })
+  # without dim: the maximum of all values, as before
+  expect_identical(as.numeric(x$max()), 1.2)
+  expect_identical(as.numeric(max(x)), 1.2)
+  expect_identical(x$argmax()$item(), 24L)
+})
+
+test_that("the values equal base R's on larger random tensors", {
+  set.seed(7)
+  a <- array(rnorm(60), c(3, 4, 5))
+  x <- torch_tensor(a, dtype = torch_double())
+  expect_equal(as_array(x$permute(3, 1, 2)), aperm(a, c(3, 1, 2)), tolerance = 0)
+  expect_equal(as_array(x$max(dim = 2)[[1]]), apply(a, c(1, 3), max), tolerance = 0)
+  expect_identical(as_array(x$argmin(dim = 3)), apply(a, c(1, 2), which.min))
+  expect_equal(as_array(x$prod(dim = 1)), apply(a, c(2, 3), prod), tolerance = 1e-14)
+  expect_equal(as_array(x$var(dim = 2)), apply(a, c(1, 3), var), tolerance = 1e-14)
+  expect_equal(as_array(x$std(dim = 3, unbiased = FALSE)), apply(a, c(1, 2), function(v) sqrt(mean((v - mean(v))^2))), tolerance = 1e-14)
+  expect_equal(x$norm(p = 3)$item(), sum(abs(a)^3)^(1 / 3), tolerance = 1e-14)
+  expect_equal(as_array(x$norm(dim = 1)), apply(a, c(2, 3), function(v) sqrt(sum(v^2))), tolerance = 1e-14)
+  expect_equal(as_array(x$flatten(2, 3)), matrix(aperm(a, c(1, 3, 2)), 3), tolerance = 0)
+  # (x[i, j, k] of the expanded tensor is a[i, 1, k])
+  expect_equal(as_array(x[, 1, ]$unsqueeze(2)$expand(-1, 6, -1)), aperm(array(a[, 1, ], c(3, 5, 6)), c(1, 3, 2)), tolerance = 0)
+  expect_equal(as_array(torch_where(a > 0, x, -x)), abs(a), tolerance = 0)
+  # float tensors: results rounded to float32, as torch's
+  f <- torch_tensor(a)
+  expect_identical(f$prod(dim = 1)$dtype$name, "float")
+  expect_equal(as_array(f$var(dim = 2)), apply(as_array(f), c(1, 3), var), tolerance = 1e-6)
+})
+
+test_that("nnf_nll_loss() of nnf_log_softmax() is nnf_cross_entropy(), with gradients", {
+  set.seed(3)
+  for (red in c("mean", "sum", "none")) {
+    s1 <- torch_tensor(matrix(rnorm(20), 5), dtype = torch_double(), requires_grad = TRUE)
+    s2 <- torch_tensor(as_array(s1), dtype = torch_double(), requires_grad = TRUE)
+    y <- c(1, 4, 2, 2, 3)
+    w <- c(0.5, 1, 2, 1.5)
+    a <- nnf_nll_loss(nnf_log_softmax(s1, dim = 2), y, weight = w, reduction = red)
+    b <- nnf_cross_entropy(s2, y, weight = w, reduction = red)
+    expect_equal(as_array(a), as_array(b), tolerance = 1e-14)
+    sum(a * seq_len(a$numel()))$backward()
+    sum(b * seq_len(b$numel()))$backward()
+    expect_equal(as_array(s1$grad), as_array(s2$grad), tolerance = 1e-14)
+  }
+})
+
+test_that("loss targets that require gradients get torch's", {
+  x <- torch_tensor(c(0.2, 0.7, 0.9), dtype = torch_double())
+  t <- torch_tensor(c(0.1, 0.5, 1), dtype = torch_double(), requires_grad = TRUE)
+  nnf_binary_cross_entropy_with_logits(x, t)$backward()
+  # d/dt of max(z, 0) - z t + log(1 + exp(-|z|)), averaged
+  expect_equal(as.numeric(t$grad), -as.numeric(x) / 3, tolerance = 1e-15)
+  t$grad <- NULL
+  nnf_binary_cross_entropy(x, t, reduction = "sum")$backward()
+  expect_equal(as.numeric(t$grad), log(1 - as.numeric(x)) - log(as.numeric(x)), tolerance = 1e-15)
+  # an n x 1 input with n targets, paired in order: the gradient reaches
+  # the target of its own shape
+  t$grad <- NULL
+  nnf_binary_cross_entropy_with_logits(x$view(c(3, 1)), t, reduction = "sum")$backward()
+  expect_equal(as.numeric(t$grad), -as.numeric(x), tolerance = 1e-15)
+  expect_identical(t$grad$shape, 3L)
+  # nnf_l1_loss(): both sides; a target of one value broadcasts
+  p <- torch_tensor(c(1, -2, 3), dtype = torch_double(), requires_grad = TRUE)
+  q <- torch_tensor(0.5, dtype = torch_double(), requires_grad = TRUE)
+  nn_l1_loss(reduction = "sum")(p, q)$backward()
+  expect_identical(as.numeric(p$grad), c(1, -1, 1))
+  expect_identical(as.numeric(q$grad), -1)
+})
+
+test_that("cumprod() has torch's gradient, also through zeros", {
+  v <- c(1.5, -2, 0, 0.5, 3, 0, 2)
+  x <- torch_tensor(v, dtype = torch_double(), requires_grad = TRUE)
+  w <- seq(0.3, 2.1, by = 0.3)
+  sum(cumprod(x) * w)$backward()
+  # d/dv_i sum_j w_j prod_{k <= j} v_k, by the definition
+  want <- vapply(seq_along(v), function(i) sum(vapply(seq_along(v), function(j) if (j < i) 0 else w[[j]] * prod(v[setdiff(seq_len(j), i)]), 0)), 0)
+  expect_equal(as.numeric(x$grad), want, tolerance = 1e-15)
+  expect_identical(as.numeric(cumprod(x)), cumprod(v))
+})
+
+test_that("bad arguments are fwdprop_errors naming the argument and the shapes", {
+  x <- torch_tensor(array(1:24, c(2, 3, 4)), dtype = torch_double(), requires_grad = TRUE)
+  y <- torch_tensor(matrix(1:6, 2), dtype = torch_double())
+  expect_error(x$permute(1, 2), "`\\.\\.\\.` of `\\$permute\\(\\)` must be an order of the 3 dimensions of this tensor of shape 2x3x4", class = "fwdprop_error")
+  expect_error(x$permute(1, 1, 2), "each of 1 to 3 once.*not 1, 1, 2", class = "fwdprop_error")
+  expect_error(y$expand(3, 3), "cannot expand a tensor of shape 2x3 to size \\[3, 3\\]: the size 2 of dimension 1 must be 3 or 1", class = "fwdprop_error")
+  expect_error(y$expand(3), "shape 2x3 to size \\[3\\]: give at least 2 sizes", class = "fwdprop_error")
+  expect_error(y$expand(-1, 2, 3), "\\[-1, 2, 3\\]: -1 keeps the size of an existing dimension", class = "fwdprop_error")
+  expect_error(x$flatten(3, 1), "`start_dim` \\(3\\) must not come after `end_dim` \\(1\\).*shape 2x3x4", class = "fwdprop_error")
+  expect_error(x$flatten(start_dim = 5), "`start_dim` must be one dimension of this tensor of shape 2x3x4 \\(1 to 3", class = "fwdprop_error")
+  expect_error(x$max(dim = 4), "`dim` must be one dimension of this tensor of shape 2x3x4.*not 4", class = "fwdprop_error")
+  expect_error(x$max(dim = 1, keepdim = NA), "`keepdim` must be TRUE or FALSE, not NA", class = "fwdprop_error")
+  expect_error(x$argmin(dim = 0), "`dim` must be one dimension.*not 0", class = "fwdprop_error")
+  expect_error(x$prod(dim = c(1, 2)), "`dim` must be one dimension.*length 2", class = "fwdprop_error")
+  expect_error(x$var(correction = -1), "`correction` must be a number of at least 0.*not -1", class = "fwdprop_error")
+  expect_error(x$std(unbiased = "yes"), "`unbiased` must be TRUE or FALSE", class = "fwdprop_error")
+  expect_error(torch_tensor(1:3)$var(), "`\\$var\\(\\)` of a long \\(integer\\) tensor", class = "fwdprop_error")
+  expect_error(x$norm(p = 0), "`p` must be a positive number", class = "fwdprop_error")
+  expect_error(x$softmax(), "`dim` is required", class = "fwdprop_error")
+  expect_error(x$log_softmax(dim = 4), "`dim` must be dimensions of the tensor \\(1 to 3", class = "fwdprop_error")
+  expect_error(x$cumprod(dim = 5), "`dim` must be one dimension", class = "fwdprop_error")
+  expect_error(torch_where(c(TRUE, NA), y, 0), "`condition` of `torch_where\\(\\)` must be a logical array.*without NA", class = "fwdprop_error")
+  expect_error(torch_where(matrix(TRUE, 3, 3), y, 0), "cannot broadcast `condition` \\(3x3\\), `self` \\(2x3\\) and `other`", class = "fwdprop_error")
+  expect_error(torch_where(y > 2, 1, 0), "at least one of `self` and `other`", class = "fwdprop_error")
+  expect_error(torch_where(y > 2, y, "a"), "`other` of `torch_where\\(\\)` must be a tensor or numbers, not a character vector", class = "fwdprop_error")
+  expect_error(nnf_linear(y, torch_tensor(matrix(1, 4, 2))), "`weight` \\(4x2\\) of `nnf_linear\\(\\)` must be out x in with in = the last size of `input` \\(2x3\\)", class = "fwdprop_error")
+  expect_error(nnf_linear(y, y, torch_tensor(1:3)), "`bias` \\(3\\) of `nnf_linear\\(\\)` must have 2 values", class = "fwdprop_error")
+  expect_error(nnf_linear(1:3, y), "`input` of `nnf_linear\\(\\)` must be a tensor", class = "fwdprop_error")
+  expect_error(nnf_l1_loss(y, c(1, 2)), "`target` \\(shape 2\\) and `input` \\(2x3\\) of `nnf_l1_loss\\(\\)`", class = "fwdprop_error")
+  expect_error(nnf_nll_loss(y, c(1, 4)), "`target` of `nnf_nll_loss\\(\\)` must be 2 class numbers, whole numbers from 1 to 3", class = "fwdprop_error")
+  expect_error(nnf_nll_loss(x, 1), "`input` of `nnf_nll_loss\\(\\)` must be an n x C matrix, not shape 2x3x4", class = "fwdprop_error")
+  expect_error(nnf_nll_loss(y, c(1, 2), weight = c(1, 2)), "`weight` of `nnf_nll_loss\\(\\)` must be 3 class weights", class = "fwdprop_error")
+  expect_error(nn_nll_loss(reduction = "avg"), "`reduction` must be one of", class = "fwdprop_error")
+  expect_identical(conditionCall(tryCatch(x$permute(1, 2), error = identity)), quote(x$permute(1, 2)))
+})
