@@ -221,6 +221,11 @@ test_that("the values equal base R's on larger random tensors", {
   # (x[i, j, k] of the expanded tensor is a[i, 1, k])
   expect_equal(as_array(x[, 1, ]$unsqueeze(2)$expand(-1, 6, -1)), aperm(array(a[, 1, ], c(3, 5, 6)), c(1, 3, 2)), tolerance = 0)
   expect_equal(as_array(torch_where(a > 0, x, -x)), abs(a), tolerance = 0)
+  # a tensor as the condition (non-zero is TRUE), numbers on either side
+  cnd <- torch_tensor(c(0, 2, 0, -1))
+  expect_identical(as.numeric(torch_where(cnd, torch_tensor(c(1, 2, 3, 4)), 9)), c(9, 2, 9, 4))
+  expect_identical(as.numeric(torch_where(cnd, 7, torch_tensor(c(1, 2, 3, 4)))), c(1, 7, 3, 7))
+  expect_identical(torch_where(cnd, torch_tensor(1:4), 0L)$dtype$name, "long")
   # float tensors: results rounded to float32, as torch's
   f <- torch_tensor(a)
   expect_identical(f$prod(dim = 1)$dtype$name, "float")
