@@ -535,41 +535,6 @@ nnf_softmax <- function(input, dim = -1L) {
   softmax_op(input, dim, log = FALSE, call = call)
 }
 
-# (log-)softmax along `dim`: x - max, then exp / sum or minus log-sum-exp.
-softmax_op <- function(x, dim, log, call) {
-  shape <- .subset2(x, "shape")
-  if (!length(shape)) {
-    shape <- 1L
-  }
-  d <- reduce_dims(dim, shape, call)
-  if (length(d) != 1L) {
-    fwdprop_error(sprintf("`dim` must be one dimension, not %s.", describe_value(dim)), call = call)
-  }
-  dtype <- .subset2(x, "dtype")
-  if (dtype == "long") dtype <- "float"
-  # move `d` last: rows of the resulting matrix are the slices
-  nd <- length(shape)
-  perm <- c(setdiff(seq_len(nd), d), d)
-  arr <- array(.subset2(x, "data"), rev(shape))
-  rp <- rev(nd + 1L - perm)
-  m <- matrix(aperm(arr, rp), nrow = shape[[d]])
-  mx <- apply(m, 2L, max)
-  z <- sweep(m, 2L, mx)
-  lse <- log(colSums(exp(z)))
-  res <- if (log) sweep(z, 2L, lse) else exp(sweep(z, 2L, lse))
-  back_perm <- function(mm) as.vector(aperm(array(mm, rev(shape[perm])), order(rp)))
-  out <- round_dtype(back_perm(res), dtype)
-  if (!grad_needed(x)) {
-    return(new_tensor_obj(out, .subset2(x, "shape"), dtype))
-  }
-  soft <- if (log) exp(res) else res
-  op_result(out, .subset2(x, "shape"), dtype, if (log) "LogSoftmaxBackward0" else "SoftmaxBackward0", list(x), function(g) {
-    gm <- matrix(aperm(array(g, rev(shape)), rp), nrow = shape[[d]])
-    gi <- if (log) gm - sweep(soft, 2L, colSums(gm), `*`) else soft * sweep(gm, 2L, colSums(gm * soft))
-    list(round_dtype(back_perm(gi), dtype))
-  })
-}
-
 # Losses ---------------------------------------------------------------------------
 
 loss_reductions <- c("mean", "sum", "none")
@@ -591,8 +556,9 @@ loss_target <- function(input, target, fun, call) {
   if (identical(si, st)) {
     return(target)
   }
+  # (as recorded operations, so a target that requires gradients gets them)
   if (length(.subset2(input, "data")) == length(.subset2(target, "data"))) {
-    return(new_tensor_obj(.subset2(target, "data"), si, .subset2(target, "dtype")))
+    return(tensor_view(target, si, call = call))
   }
   if (!identical(broadcast_shape(si, st), si)) {
     fwdprop_error(sprintf(
@@ -600,18 +566,24 @@ loss_target <- function(input, target, fun, call) {
       shape_label(st), shape_label(si), fun
     ), call = call)
   }
-  new_tensor_obj(expand_data(.subset2(target, "data"), st, si), si, .subset2(target, "dtype"))
+  tensor_expand(target, si, call)
 }
 
-# Elementwise loss of `input` against a fixed target, recorded with the
-# derivative `d(x, t)` with respect to the input, then reduced.
-elementwise_loss <- function(input, t, f, d, name, reduction) {
+# Elementwise loss of `input` against `target` (a tensor of input's
+# shape), recorded with the derivatives `d(x, t)` with respect to the input
+# and `dt(x, t)` with respect to the target, then reduced.
+elementwise_loss <- function(input, target, f, d, dt, name, reduction) {
   x <- .subset2(input, "data")
+  t <- .subset2(target, "data")
   dtype <- .subset2(input, "dtype")
   out <- round_dtype(f(x, t), dtype)
   shape <- .subset2(input, "shape")
-  res <- if (grad_needed(input)) {
-    op_result(out, shape, dtype, name, list(input), function(g) list(round_dtype(g * d(x, t), dtype)))
+  res <- if (grad_needed(input, target)) {
+    ri <- .subset2(input, "requires_grad")
+    rt <- .subset2(target, "requires_grad")
+    op_result(out, shape, dtype, name, list(input, target), function(g) {
+      list(if (ri) round_dtype(g * d(x, t), dtype), if (rt) round_dtype(g * dt(x, t), .subset2(target, "dtype")))
+    })
   } else {
     new_tensor_obj(out, shape, dtype)
   }
@@ -640,6 +612,16 @@ reduce_loss <- function(x, reduction) {
 #' * `nnf_cross_entropy()`, `nn_cross_entropy_loss()`: `input` an `n x C`
 #'   matrix of scores, `target` the classes as whole numbers 1 to `C` (as in
 #'   torch for R); `mean(logsumexp(input[i, ]) - input[i, target[i]])`.
+#' * `nnf_nll_loss()`, `nn_nll_loss()`: the negative log-likelihood from an
+#'   `n x C` matrix of log-probabilities, `-mean(input[i, target[i]])`
+#'   (weighted: divided by the sum of the targets' weights), so that
+#'   `nnf_nll_loss(nnf_log_softmax(x, 2), y)` is `nnf_cross_entropy(x, y)`.
+#' * `nnf_l1_loss()`, `nn_l1_loss()`: mean absolute error
+#'   `mean(abs(input - target))`.
+#'
+#' A target that requires gradients gets them, as in torch (all losses but
+#' the cross-entropy and negative log-likelihood, whose targets are
+#' classes).
 #'
 #' `reduction = "sum"` sums instead of averaging, `"none"` keeps one loss
 #' per value. A target with as many values as `input` but another shape
@@ -663,6 +645,9 @@ reduce_loss <- function(x, reduction) {
 #' y_hat$grad
 #' nn_bce_loss()(torch_tensor(c(0.9, 0.2)), torch_tensor(c(1, 0)))
 #' nn_cross_entropy_loss()(torch_tensor(matrix(c(2, 0, 0, 1, 3, 0), 2)), c(1, 2))
+#' scores <- torch_tensor(matrix(c(2, 0, 0, 1, 3, 0), 2))
+#' nnf_nll_loss(nnf_log_softmax(scores, 2), c(1, 2))
+#' nn_l1_loss()(torch_tensor(c(0.5, 2)), torch_tensor(c(1, 2)))
 nnf_mse_loss <- function(input, target, reduction = "mean") {
   call <- sys.call()
   reduction <- check_choice(reduction, "reduction", loss_reductions, call = call)
@@ -691,10 +676,10 @@ nnf_binary_cross_entropy <- function(input, target, weight = NULL, reduction = "
     fwdprop_error("all values of `input` must be probabilities between 0 and 1 in `nnf_binary_cross_entropy()`: apply `nnf_sigmoid()` first, or use `nnf_binary_cross_entropy_with_logits()`.", call = call)
   }
   w <- loss_weight(weight, input, call)
-  t <- .subset2(target, "data")
-  elementwise_loss(input, t,
+  elementwise_loss(input, target,
     function(x, t) -w * (t * pmax(log(x), -100) + (1 - t) * pmax(log1p(-x), -100)),
     function(x, t) w * (x - t) / pmax((1 - x) * x, 1e-12),
+    function(x, t) w * (pmax(log1p(-x), -100) - pmax(log(x), -100)),
     "BinaryCrossEntropyBackward0", reduction
   )
 }
@@ -713,9 +698,10 @@ nnf_binary_cross_entropy_with_logits <- function(input, target, weight = NULL, r
   reduction <- check_choice(reduction, "reduction", loss_reductions, call = call)
   target <- loss_target(input, target, "nnf_binary_cross_entropy_with_logits()", call)
   w <- loss_weight(weight, input, call)
-  elementwise_loss(input, .subset2(target, "data"),
+  elementwise_loss(input, target,
     function(z, t) w * (pmax(z, 0) - z * t + log1p(exp(-abs(z)))),
     function(z, t) w * (1 / (1 + exp(-z)) - t),
+    function(z, t) -w * z,
     "BinaryCrossEntropyWithLogitsBackward0", reduction
   )
 }
@@ -786,4 +772,137 @@ nnf_cross_entropy <- function(input, target, weight = NULL, reduction = "mean") 
 nn_cross_entropy_loss <- function(weight = NULL, reduction = "mean") {
   reduction <- check_choice(reduction, "reduction", loss_reductions, call = sys.call())
   loss_module("nn_cross_entropy_loss", function(input, target) nnf_cross_entropy(input, target, weight, reduction))
+}
+
+#' Linear transformation
+#'
+#' `nnf_linear(input, weight, bias)` is `input$matmul(weight$t()) + bias`,
+#' as torch's `nnf_linear()`: `weight` is `out x in` (torch's layout, as
+#' `nn_linear()$weight`), `input` has `in` values in its last dimension (a
+#' vector, an `n x in` matrix, or more dimensions) and `bias` (optional)
+#' `out` values. Gradients are recorded for all three.
+#'
+#' @param input A tensor whose last dimension has `in` values.
+#' @param weight A tensor `out x in`.
+#' @param bias `NULL` or a tensor of `out` values.
+#' @return A tensor of `input`'s shape with the last size `out`.
+#' @seealso [nn_linear()]
+#' @export
+#' @examples
+#' x <- torch_tensor(matrix(1:6, 3), dtype = torch_double())
+#' w <- torch_tensor(matrix(c(0.5, -1, 2, 0.25), 2), dtype = torch_double(), requires_grad = TRUE)
+#' y <- nnf_linear(x, w, torch_tensor(c(1, 0), dtype = torch_double()))
+#' y
+#' sum(y)$backward()
+#' w$grad
+nnf_linear <- function(input, weight, bias = NULL) {
+  call <- sys.call()
+  check_input_tensor(input, "nnf_linear()", call = call)
+  check_input_tensor(weight, "nnf_linear()", arg = "weight", call = call)
+  if (!is.null(bias)) {
+    check_input_tensor(bias, "nnf_linear()", arg = "bias", call = call)
+  }
+  shape <- .subset2(input, "shape")
+  sw <- .subset2(weight, "shape")
+  if (length(sw) != 2L || !length(shape) || shape[[length(shape)]] != sw[[2L]]) {
+    fwdprop_error(sprintf(
+      "`weight` (%s) of `nnf_linear()` must be out x in with in = the last size of `input` (%s).",
+      shape_label(sw), shape_label(shape)
+    ), call = call)
+  }
+  if (!is.null(bias) && !identical(.subset2(bias, "shape"), sw[[1L]])) {
+    fwdprop_error(sprintf(
+      "`bias` (%s) of `nnf_linear()` must have %d values, one per row of `weight` (%s).",
+      shape_label(.subset2(bias, "shape")), sw[[1L]], shape_label(sw)
+    ), call = call)
+  }
+  if (length(shape) == 2L) {
+    return(tensor_linear(input, weight, bias, call))
+  }
+  x <- tensor_view(input, c(-1L, sw[[2L]]), call = call)
+  out <- tensor_linear(x, weight, bias, call)
+  tensor_view(out, c(shape[-length(shape)], sw[[1L]]), call = call)
+}
+
+#' @rdname nnf_mse_loss
+#' @export
+nnf_l1_loss <- function(input, target, reduction = "mean") {
+  call <- sys.call()
+  reduction <- check_choice(reduction, "reduction", loss_reductions, call = call)
+  check_input_tensor(input, "nnf_l1_loss()", call = call)
+  target <- as_operand(target, input, "nnf_l1_loss()", call, "target")
+  if (is.null(broadcast_shape(.subset2(input, "shape"), .subset2(target, "shape")))) {
+    fwdprop_error(sprintf(
+      "`target` (shape %s) and `input` (%s) of `nnf_l1_loss()` must have one shape, or broadcast to one.",
+      shape_label(.subset2(target, "shape")), shape_label(.subset2(input, "shape"))
+    ), call = call)
+  }
+  reduce_loss(tensor_unary("abs", tensor_arith("-", input, target, 1L, call)), reduction)
+}
+
+#' @rdname nnf_mse_loss
+#' @export
+nn_l1_loss <- function(reduction = "mean") {
+  reduction <- check_choice(reduction, "reduction", loss_reductions, call = sys.call())
+  loss_module("nn_l1_loss", function(input, target) nnf_l1_loss(input, target, reduction))
+}
+
+# Class numbers 1..C of `target` for an n x C `input`, and class weights.
+class_target <- function(input, target, weight, fun, call) {
+  shape <- .subset2(input, "shape")
+  if (length(shape) != 2L) {
+    fwdprop_error(sprintf("`input` of `%s` must be an n x C matrix, not shape %s.", fun, shape_label(shape)), call = call)
+  }
+  n <- shape[[1L]]
+  C <- shape[[2L]]
+  cls <- if (is_tensor(target)) .subset2(target, "data") else target
+  if (!is.numeric(cls) || length(cls) != n || anyNA(cls) || any(cls != round(cls)) || any(cls < 1 | cls > C)) {
+    fwdprop_error(sprintf(
+      "`target` of `%s` must be %d class numbers, whole numbers from 1 to %d (torch for R counts classes from 1), not %s.",
+      fun, n, C, describe_value(cls)
+    ), call = call)
+  }
+  w <- if (is.null(weight)) rep(1, C) else {
+    wt <- if (is_tensor(weight)) .subset2(weight, "data") else weight
+    if (!is.numeric(wt) || length(wt) != C || anyNA(wt)) {
+      fwdprop_error(sprintf("`weight` of `%s` must be %d class weights, not %s.", fun, C, describe_value(wt)), call = call)
+    }
+    wt
+  }
+  list(n = n, C = C, cls = as.integer(cls), w = as.double(w))
+}
+
+#' @rdname nnf_mse_loss
+#' @export
+nnf_nll_loss <- function(input, target, weight = NULL, reduction = "mean") {
+  call <- sys.call()
+  reduction <- check_choice(reduction, "reduction", loss_reductions, call = call)
+  check_input_tensor(input, "nnf_nll_loss()", call = call)
+  ct <- class_target(input, target, weight, "nnf_nll_loss()", call)
+  n <- ct$n
+  C <- ct$C
+  # row-major position of input[i, target[i]]
+  pos <- (seq_len(n) - 1L) * C + ct$cls
+  wi <- ct$w[ct$cls]
+  per_row <- -wi * .subset2(input, "data")[pos]
+  dtype <- .subset2(input, "dtype")
+  total <- sum(wi)
+  out <- switch(reduction, mean = sum(per_row) / total, sum = sum(per_row), none = per_row)
+  out <- round_dtype(as.double(out), dtype)
+  out_shape <- if (reduction == "none") n else integer(0)
+  if (!grad_needed(input)) {
+    return(new_tensor_obj(out, out_shape, dtype))
+  }
+  op_result(out, out_shape, dtype, "NllLossBackward0", list(input), function(g) {
+    v <- numeric(n * C)
+    v[pos] <- -wi * if (reduction == "mean") g / total else g
+    list(round_dtype(v, dtype))
+  })
+}
+
+#' @rdname nnf_mse_loss
+#' @export
+nn_nll_loss <- function(weight = NULL, reduction = "mean") {
+  reduction <- check_choice(reduction, "reduction", loss_reductions, call = sys.call())
+  loss_module("nn_nll_loss", function(input, target) nnf_nll_loss(input, target, weight, reduction))
 }

@@ -214,15 +214,29 @@ cpu_device <- structure(list(type = "cpu"), class = "fwdprop_device")
 #' `$log2()`, `$log10()`, `$log1p()`, `$expm1()`, `$sinh()`, `$cosh()`,
 #' `$asin()`, `$acos()`, `$atan()`, `$asinh()`, `$acosh()`, `$atanh()`,
 #' `$lgamma()`, `$digamma()`, `$mean(dim, keepdim)`,
-#' `$sum(dim, keepdim)`, `$max()`, `$min()`, `$clamp(min, max)`.
+#' `$sum(dim, keepdim)`, `$max()`, `$min()`, `$clamp(min, max)`,
+#' `$prod(dim, keepdim)`, `$var(dim, unbiased, keepdim, correction)`,
+#' `$std(dim, unbiased, keepdim, correction)` (`unbiased = TRUE` divides
+#' by n - 1, as torch; `correction` gives another offset),
+#' `$norm(p = 2, dim, keepdim)`, `$softmax(dim)`, `$log_softmax(dim)`,
+#' `$cumprod(dim)`.
+#' Along a dimension: `$max(dim, keepdim)` and `$min(dim, keepdim)` return
+#' a list of the values and their indices (1-based, a [torch_long()]
+#' tensor), as torch for R; the gradient goes to the value at the index.
+#' `$argmax(dim, keepdim)` and `$argmin(dim, keepdim)` return the indices
+#' only (without `dim`: the position among all values, in row-major order).
+#' Shapes: `$permute(...)` (the dimensions in a new order),
+#' `$expand(...)` (sizes 1 repeated to the given sizes, -1 keeps a size),
+#' `$flatten(start_dim = 1, end_dim = -1)`. See also [torch_where()].
 #' R functions: `+ - * / ^ %% %/%` and unary `-` (broadcast as in torch:
 #' sizes equal or 1 in each dimension, counted from the last), `exp()`,
 #' `log()`, `sqrt()`, `abs()`, `tanh()`, `sin()`, `cos()`, `sigmoid()`,
 #' the other functions of the methods above (e.g. `log2()`, `atan()`),
-#' `cumsum()` (of the values in row-major order), `mean()`, `sum()`,
+#' `cumsum()` and `cumprod()` (of the values in row-major order),
+#' `mean()`, `sum()`, `prod()`,
 #' `max()`, `min()` return tensors with torch's gradients (`max()` and
 #' `min()` share theirs among tied values; `floor()`, `round()`, `sign()`
-#' have zero gradients; other functions, such as `cumprod()`, are an error
+#' have zero gradients; other functions, such as `cummax()`, are an error
 #' on a tensor that requires gradients); comparisons return a
 #' plain logical array; `as.numeric()`, `as.matrix()`, `as.array()`,
 #' [as_array()], `dim()` and `length()` convert.
@@ -554,8 +568,7 @@ local({
   m$mean <- function(self, expr) function(dim = NULL, keepdim = FALSE) tensor_reduce(self, "mean", dim, keepdim, sys.call())
   m$sum <- function(self, expr) function(dim = NULL, keepdim = FALSE) tensor_reduce(self, "sum", dim, keepdim, sys.call())
   m$clamp <- function(self, expr) function(min = NULL, max = NULL) tensor_clamp(self, min, max, sys.call())
-  m$max <- function(self, expr) function() tensor_extreme(self, "max")
-  m$min <- function(self, expr) function() tensor_extreme(self, "min")
+  tensor_ops_members(m)
 })
 
 #' @export
@@ -833,6 +846,9 @@ Math.fwdprop_tensor <- function(x, ...) {
   }
   # no gradient (zero in torch): floor(), round(), sign(), ...; cumsum()
   # of the values in (row-major) order
+  if (g == "cumprod") {
+    return(tensor_cumprod(x))
+  }
   out <- get(g, envir = baseenv(), mode = "function")(.subset2(x, "data"), ...)
   shape <- .subset2(x, "shape")
   if (length(out) != length(.subset2(x, "data"))) {
@@ -860,8 +876,11 @@ Math.fwdprop_tensor <- function(x, ...) {
 Summary.fwdprop_tensor <- function(..., na.rm = FALSE) {
   args <- list(...)
   g <- .Generic
-  if (length(args) == 1L && is_tensor(args[[1L]]) && g %in% c("sum", "max", "min")) {
+  if (length(args) == 1L && is_tensor(args[[1L]]) && g %in% c("sum", "max", "min", "prod")) {
     x <- args[[1L]]
+    if (g == "prod") {
+      return(tensor_prod(x, NULL, FALSE, sys.call()))
+    }
     return(if (g == "sum") tensor_reduce(x, "sum", call = sys.call()) else tensor_extreme(x, g))
   }
   vals <- lapply(args, function(a) if (is_tensor(a)) .subset2(a, "data") else a)

@@ -360,3 +360,110 @@ with open("tests/testthat/fixtures/torch-autograd-ops.csv", "w", newline="") as 
                 grad = hexs(x.grad) if req else ""
                 w.writerow([case, name, i + 1, " ".join(str(d) for d in s), "TRUE" if req else "FALSE",
                             hexs(x.detach()), grad, float(y0).hex()])
+
+
+# ---------------------------------------------------------------------------
+# fixtures/torch-tensor-ops.csv: the operations of R/tensor-ops.R and the
+# losses added with them (permute, expand, flatten, max/min along a
+# dimension with their indices, argmax/argmin, prod, var, std, norm,
+# softmax methods, where, linear, l1 and nll losses, cumprod, loss targets
+# that require gradients), in the format of torch-autograd-ops.csv (its
+# own random stream, so torch-autograd-ops.csv stays as it was).
+# test-tensor-ops.R rebuilds each case. Indices are compared as values
+# (torch's 0-based index + 1, as torch for R returns them).
+# ---------------------------------------------------------------------------
+rng2 = np.random.default_rng(20261206)
+ops = {}
+
+
+def idx1(i):
+    return (i + 1).double()
+
+
+op("permute_2d", lambda a: a.permute(1, 0), lambda: [[X((sz(), sz()))], [X((sz(1, 4), sz(2, 4)))]])
+op("permute_3d", lambda a: a.permute(2, 0, 1), lambda: nd_configs(min_nd=3)[:2])
+op("permute_neg", lambda a: a.permute(-1, -3, -2), lambda: nd_configs(min_nd=3)[:2])
+op("expand_col", lambda a: a.expand(a.shape[0], 4), lambda: [[X((sz(), 1))], [X((sz(2, 4), 1))]])
+op("expand_keep", lambda a: a.expand(3, -1, -1), lambda: [[X((1, sz()))], [X((sz(), sz()))]])
+op("expand_new", lambda a: a.expand(2, 3, a.shape[0]), lambda: [[X((sz(2, 4),))], [X((sz(2, 4),))]])
+op("flatten_all", lambda a: a.flatten(), nd_configs)
+op("flatten_from2", lambda a: a.flatten(1), lambda: nd_configs(min_nd=3)[:2])
+op("flatten_12", lambda a: a.flatten(0, 1), lambda: nd_configs(min_nd=3)[:2])
+op("max_dim1", lambda a: a.max(0).values, nd_configs)
+op("max_dim2_keep", lambda a: a.max(1, keepdim=True).values, nd_configs)
+op("min_dim_neg", lambda a: a.min(-1).values, nd_configs)
+op("max_dim_indices", lambda a: idx1(a.max(1).indices), lambda: [[X((sz(), sz()), req=False)], [X((sz(), sz(), sz()), req=False)]])
+op("min_dim_indices_keep", lambda a: idx1(a.min(0, keepdim=True).indices), lambda: [[X((sz(), sz()), req=False)], [X((sz(), sz(), sz()), req=False)]])
+op("argmax_dim", lambda a: idx1(a.argmax(1)), lambda: [[X((sz(), sz()), req=False)], [X((sz(), sz(), sz()), req=False)]])
+op("argmin_dim_keep", lambda a: idx1(a.argmin(-1, keepdim=True)), lambda: [[X((sz(), sz()), req=False)], [X((sz(), sz(), sz()), req=False)]])
+op("argmax_all", lambda a: idx1(a.argmax()), lambda: [[X((sz(), sz()), req=False)], [X((sz(2, 5),), req=False)]])
+op("argmin_all", lambda a: idx1(a.argmin()), lambda: [[X((sz(), sz(), sz()), req=False)]])
+op("prod_all", lambda a: a.prod(), lambda: un_configs("nz"))
+op("prod_fn", lambda a: a.prod(), lambda: un_configs("nz")[:2])
+op("prod_dim1", lambda a: a.prod(0), lambda: nd_configs("nz"))
+op("prod_dim2_keep", lambda a: a.prod(1, keepdim=True), lambda: nd_configs("nz"))
+op("var_all", lambda a: a.var(), un_configs)
+op("var_dim", lambda a: a.var(1), nd_configs)
+op("var_dim_biased_keep", lambda a: a.var(0, unbiased=False, keepdim=True), nd_configs)
+op("var_correction", lambda a: a.var(-1, correction=0), nd_configs)
+op("std_all", lambda a: a.std(), un_configs)
+op("std_dim_keep", lambda a: a.std(1, keepdim=True), nd_configs)
+op("std_biased", lambda a: a.std(unbiased=False), un_configs)
+op("norm_all", lambda a: a.norm(), un_configs)
+op("norm_p1", lambda a: a.norm(p=1), lambda: un_configs("nz"))
+op("norm_p3_dim", lambda a: a.norm(p=3, dim=1), nd_configs)
+op("norm_dim_keep", lambda a: a.norm(dim=0, keepdim=True), nd_configs)
+op("softmax_method", lambda a: a.softmax(1), nd_configs)
+op("log_softmax_method", lambda a: a.log_softmax(-1), nd_configs)
+op("where", lambda c, a, b: torch.where(c > 0, a, b),
+   lambda: [[X((n, m), req=False), X((n, m)), X((n, m))] for n, m in [(sz(), sz()), (sz(), sz())]])
+op("where_broadcast", lambda c, a, b: torch.where(c > 0, a, b),
+   lambda: [[X((n, m), req=False), X((n, 1)), X((m,))] for n, m in [(sz(), sz()), (sz(), sz())]] +
+   [[X((k, n, m), req=False), X((n, m)), X(())] for k, n, m in [(sz(), sz(), sz())]])
+op("where_number", lambda a: torch.where(a > 0, a, 0.0), un_configs)
+op("nnf_linear_bias", lambda x, w, b: F.linear(x, w, b),
+   lambda: [[X((n, i)), X((o, i)), X((o,))] for n, i, o in [(sz(), sz(), sz()) for _ in range(2)]])
+op("nnf_linear_vector", lambda x, w: F.linear(x, w), lambda: [[X((i,)), X((o, i))] for i, o in [(sz(), sz()), (sz(), sz())]])
+op("nnf_linear_3d", lambda x, w, b: F.linear(x, w, b),
+   lambda: [[X((k, n, i)), X((o, i)), X((o,))] for k, n, i, o in [(sz(), sz(), sz(), sz()) for _ in range(2)]])
+for red in ["mean", "sum", "none"]:
+    op("l1_" + red, lambda a, b, red=red: F.l1_loss(a, b, reduction=red),
+       lambda: [[X(s), X(s)] for s in [(sz(2, 5),), (sz(), sz())]] + [[X((sz(2, 4),)), X((), req=False)]])
+    op("nll_" + red, lambda a, b, red=red: F.nll_loss(a, b.long() - 1, reduction=red),
+       lambda: [[X((n, c)), X((n,), "cls%d" % c, False)] for n, c in [(sz(2, 4), sz(2, 4)), (sz(3, 5), sz(2, 4))]])
+op("nll_weight", lambda a, b, w: F.nll_loss(a, b.long() - 1, weight=w),
+   lambda: [[X((n, c)), X((n,), "cls%d" % c, False), X((c,), "pos", False)] for n, c in [(sz(3, 5), sz()), (sz(3, 5), sz())]])
+op("nll_of_log_softmax", lambda a, b: F.nll_loss(F.log_softmax(a, 1), b.long() - 1),
+   lambda: [[X((n, c)), X((n,), "cls%d" % c, False)] for n, c in [(sz(2, 4), sz(2, 4)), (sz(3, 5), sz(2, 4))]])
+op("cumprod", lambda a: a.reshape(-1).cumprod(0).reshape(a.shape), lambda: un_configs("nz"))
+op("cumprod_dim", lambda a: a.cumprod(1), lambda: nd_configs("nz"))
+op("bce_target_grad", lambda a, b: F.binary_cross_entropy(a, b),
+   lambda: [[X(s, "prob"), X(s, "prob")] for s in [(sz(2, 5),), (sz(), sz())]])
+op("bce_logits_target_grad", lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="sum"),
+   lambda: [[X(s), X(s, "prob")] for s in [(sz(2, 5),), (sz(), sz())]])
+op("bce_logits_target_weight", lambda a, b, w: F.binary_cross_entropy_with_logits(a, b, weight=w),
+   lambda: [[X((n, m)), X((n, m), "prob"), X((m,), "pos", False)] for n, m in [(sz(), sz())]])
+# zeros: torch's exact rules for the products without one value
+op("edge_prod_zeros", lambda a: a.prod(), lambda: [[X((4,), [1.5, 0, -2, 0.5])], [X((4,), [0, 2, 0, 3])]])
+op("edge_prod_dim_zero", lambda a: a.prod(1), lambda: [[X((2, 3), [1.5, 0, -2, 0, 0, 3])]])
+op("edge_cumprod_zeros", lambda a: a.cumprod(0), lambda: [[X((5,), [1.5, -2, 0, 0.5, 3])], [X((4,), [0, 2, 0, 3])]])
+op("edge_max_dim_ties", lambda a: a.max(1).values, lambda: [[X((2, 3), [2, 1, 2, -1, 0, 0])]])
+
+with open("tests/testthat/fixtures/torch-tensor-ops.csv", "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(["case", "op", "input", "shape", "requires_grad", "values", "grad", "value"])
+    for name, (fn, configs, passes) in ops.items():
+        for k, cfg in enumerate(configs()):
+            arrays = [draw(s, dom) for s, dom, _ in cfg]
+            xs = [torch.tensor(a, dtype=torch.float64, requires_grad=req) for a, (_, _, req) in zip(arrays, cfg)]
+            out0 = fn(*xs)
+            W = torch.tensor(draw(tuple(out0.shape), "any"), dtype=torch.float64)
+            y0 = (out0 * W).sum()
+            if y0.requires_grad:
+                y0.backward()
+            case = "%s#%d" % (name, k + 1)
+            w.writerow([case, name, 0, " ".join(str(s) for s in W.shape), "FALSE", hexs(W), "", float(y0).hex()])
+            for i, (x, (s, _, req)) in enumerate(zip(xs, cfg)):
+                grad = hexs(x.grad) if req else ""
+                w.writerow([case, name, i + 1, " ".join(str(d) for d in s), "TRUE" if req else "FALSE",
+                            hexs(x.detach()), grad, float(y0).hex()])
