@@ -8,7 +8,11 @@
 # - lecture 8's whole 50,000-epoch loop once each: seconds.
 # Wall time (the article's user waits for it). Writes a Markdown table.
 #   Rscript bench/lecture-speed.R [PYTHON] [OUT.md]
+#   FWDPROP_BENCH_DIGEST=file Rscript bench/lecture-speed.R ...
 # PYTHON: a Python with torch (default: python3); without it only fwdprop runs.
+# FWDPROP_BENCH_DIGEST also writes the bits of every lecture 8 loss, the
+# final parameters and lecture 6's mu (hexadecimal doubles), so that two
+# versions of fwdprop can be checked to compute the same numbers.
 args <- commandArgs(TRUE)
 python <- if (length(args) >= 1) args[[1]] else "python3"
 out <- if (length(args) >= 2) args[[2]] else ""
@@ -66,6 +70,7 @@ y_tensor <- torch_tensor(y, dtype = torch_float())$view(c(-1, 1))
 my_net <- TwoLayerNet(1, 10, 1)
 mse_loss <- nn_mse_loss(reduction = "mean")
 optimizer <- optim_sgd(my_net$parameters, lr = 1e-5)
+all_losses <- numeric(0)
 epochs <- function(n) {
   store_loss <- rep(0, n)
   for (epoch in seq_len(n)) {
@@ -75,6 +80,7 @@ epochs <- function(n) {
     optimizer$step()
     store_loss[epoch] <- as.numeric(loss$item())
   }
+  all_losses <<- c(all_losses, store_loss)
   store_loss
 }
 invisible(epochs(200))
@@ -89,6 +95,12 @@ for (r in 1:5) {
 }
 full <- list(fwdprop = wall(epochs(50000)),
              PyTorch = if (has_torch) py_rounds("bench/lecture08-loop.py", 1, 50000) * 50 else NA)
+
+digest_file <- Sys.getenv("FWDPROP_BENCH_DIGEST")
+if (nzchar(digest_file)) {
+  bits <- c(all_losses, mu$item(), unlist(lapply(my_net$parameters, function(p) as.vector(as_array(p)))))
+  writeLines(sprintf("%a", bits), digest_file)
+}
 
 row <- function(what, v, unit, digits) {
   fmt <- function(z) if (length(z) && all(is.finite(z))) formatC(z, format = "f", digits = digits) else "-"

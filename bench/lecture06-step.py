@@ -1,6 +1,6 @@
 """Lecture 6's gradient-descent step in PyTorch: microseconds per step
 (wall time), ROUNDS rounds of STEPS steps after 1,000 warm-up steps.
-Compare bench/lecture06-step.R; bench/lecture-speed.R runs both in one run.
+bench/lecture-speed.R runs it beside fwdprop's step, in one run.
     python bench/lecture06-step.py [ROUNDS] [STEPS]
 The last line is "ROUNDS us/step: v1 v2 ...".
 """

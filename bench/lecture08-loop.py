@@ -1,7 +1,7 @@
 """Lecture 8's training loop (1-10-10-10-1 network, 100 rows, SGD, MSE) in
 PyTorch, float32 on the CPU, 1 thread: milliseconds per epoch (wall time),
 ROUNDS rounds of EPOCHS epochs after 200 warm-up epochs.
-Compare bench/autograd-speed.R; bench/lecture-speed.R runs both in one run.
+bench/lecture-speed.R runs it beside fwdprop's loop, in one run.
     python bench/lecture08-loop.py [ROUNDS] [EPOCHS]
 The last line is "ROUNDS ms/epoch: v1 v2 ...".
 """
