@@ -215,6 +215,24 @@ reduced_shape <- function(shape, k, keepdim) {
   }
 }
 
+# The reduction of `x`'s data `d` along `dim`, or over all values when
+# `dim` is NULL: the values as a matrix with one column per result value,
+# the inverse `back` (a matrix of that shape to row-major data of x's
+# shape), and the result's shape (`all_shape` when reducing all values).
+reduction_slices <- function(x, d, dim, keepdim, all_shape, call) {
+  if (is.null(dim)) {
+    return(list(m = matrix(d, ncol = 1L), back = as.vector, out_shape = all_shape))
+  }
+  shape <- .subset2(x, "shape")
+  if (!length(shape)) {
+    shape <- 1L
+  }
+  k <- reduce_dims_one(dim, shape, "dim", call)
+  sm <- slice_matrix(d, shape, k)
+  sm$out_shape <- if (length(.subset2(x, "shape"))) reduced_shape(shape, k, keepdim) else integer(0)
+  sm
+}
+
 # `x$max(dim)` / `x$min(dim)`: a list of the values and their (1-based,
 # long) indices along `dim`, as torch for R; without `dim`, the maximum of
 # all values (as max()). The gradient goes to the value at the index (the
@@ -291,25 +309,13 @@ prod_without <- function(m) {
 # `x$prod()` (all values) or `x$prod(dim)`.
 tensor_prod <- function(x, dim, keepdim, call) {
   check_flag(keepdim, "keepdim", call = call)
-  shape <- .subset2(x, "shape")
   d <- .subset2(x, "data")
   dtype <- .subset2(x, "dtype")
-  if (is.null(dim)) {
-    m <- matrix(d, ncol = 1L)
-    back <- as.vector
-    out_shape <- integer(0)
-    name <- "ProdBackward0"
-  } else {
-    if (!length(shape)) {
-      shape <- 1L
-    }
-    k <- reduce_dims_one(dim, shape, "dim", call)
-    sm <- slice_matrix(d, shape, k)
-    m <- sm$m
-    back <- sm$back
-    out_shape <- if (length(.subset2(x, "shape"))) reduced_shape(shape, k, keepdim) else integer(0)
-    name <- "ProdBackward1"
-  }
+  sl <- reduction_slices(x, d, dim, keepdim, integer(0), call)
+  m <- sl$m
+  back <- sl$back
+  out_shape <- sl$out_shape
+  name <- if (is.null(dim)) "ProdBackward0" else "ProdBackward1"
   out <- round_dtype(apply(m, 2L, prod), dtype)
   if (!grad_needed(x)) {
     return(new_tensor_obj(out, out_shape, dtype))
@@ -330,26 +336,15 @@ tensor_var <- function(x, dim, unbiased, keepdim, correction, std, call) {
   } else if (!is.numeric(correction) || length(correction) != 1L || is.na(correction) || correction < 0) {
     fwdprop_error(sprintf("`correction` must be a number of at least 0 (1 for the unbiased estimate), not %s.", describe_value(correction)), call = call)
   }
-  shape <- .subset2(x, "shape")
   d <- .subset2(x, "data")
   dtype <- .subset2(x, "dtype")
   if (dtype == "long") {
     fwdprop_error(sprintf("`$%s()` of a long (integer) tensor is not defined, as in torch: convert it first with `$to(dtype = torch_float())`.", if (std) "std" else "var"), call = call)
   }
-  if (is.null(dim)) {
-    m <- matrix(d, ncol = 1L)
-    back <- as.vector
-    out_shape <- integer(0)
-  } else {
-    if (!length(shape)) {
-      shape <- 1L
-    }
-    k <- reduce_dims_one(dim, shape, "dim", call)
-    sm <- slice_matrix(d, shape, k)
-    m <- sm$m
-    back <- sm$back
-    out_shape <- if (length(.subset2(x, "shape"))) reduced_shape(shape, k, keepdim) else integer(0)
-  }
+  sl <- reduction_slices(x, d, dim, keepdim, integer(0), call)
+  m <- sl$m
+  back <- sl$back
+  out_shape <- sl$out_shape
   n <- nrow(m)
   centred <- sweep(m, 2L, colMeans(m))
   denom <- max(n - correction, 0)
@@ -377,20 +372,10 @@ tensor_norm <- function(x, p, dim, keepdim, call) {
   if (dtype == "long") {
     fwdprop_error("`$norm()` of a long (integer) tensor is not defined, as in torch: convert it first with `$to(dtype = torch_float())`.", call = call)
   }
-  if (is.null(dim)) {
-    m <- matrix(d, ncol = 1L)
-    back <- as.vector
-    out_shape <- if (keepdim) rep.int(1L, length(shape)) else integer(0)
-  } else {
-    if (!length(shape)) {
-      shape <- 1L
-    }
-    k <- reduce_dims_one(dim, shape, "dim", call)
-    sm <- slice_matrix(d, shape, k)
-    m <- sm$m
-    back <- sm$back
-    out_shape <- if (length(.subset2(x, "shape"))) reduced_shape(shape, k, keepdim) else integer(0)
-  }
+  sl <- reduction_slices(x, d, dim, keepdim, if (keepdim) rep.int(1L, length(shape)) else integer(0), call)
+  m <- sl$m
+  back <- sl$back
+  out_shape <- sl$out_shape
   a <- abs(m)
   nrm <- if (is.infinite(p)) apply(a, 2L, max) else colSums(a^p)^(1 / p)
   out <- round_dtype(as.double(nrm), dtype)
