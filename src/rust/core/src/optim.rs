@@ -985,6 +985,73 @@ mod tests {
     }
 
     #[test]
+    fn every_thread_count_trains_to_the_same_bits() {
+        // odd sizes, batch 128 (and a last step of 13 rows), dropout, row
+        // weights, decay of weights and biases, L1, clipping, Adam and
+        // momentum: several epochs on 1, 2, 3, 7 and 16 threads
+        let (spec, x, y) = setup(&[13, 37, 19, 3], &[Tanh, Relu, Sigmoid], 1037);
+        let w: Vec<f64> = (0..1037).map(|i| ((i * 7) % 4) as f64 * 0.5).collect();
+        // (a batch of 1,000 rows: 16 blocks, 16 gradient pieces a step)
+        for (opt, clip, bs) in [(ADAM, 0.0, 128), (ADAM, 0.05, 128), (Optimizer::Sgd { momentum: 0.9 }, 0.0, 128), (ADAM, 0.0, 1000)] {
+            let run = |threads: usize| {
+                let mut s = settings(opt, bs, threads);
+                (s.dropout, s.l1, s.clip_norm) = (0.2, 0.001, clip);
+                let mut t = trainer(&spec, &x, &y, 12, s, 4);
+                t.set_row_weights(&w).expect("weights");
+                t.set_bias_decay(0.003);
+                let losses: Vec<u64> = (0..4).map(|_| t.epoch(&mut never()).expect("epoch").loss.to_bits()).collect();
+                (t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), losses, t.validation_loss().expect("fits").to_bits())
+            };
+            let one = run(1);
+            assert!(one.1.iter().all(|&l| f64::from_bits(l).is_finite()));
+            for threads in [2, 3, 7, 16] {
+                assert_eq!(one, run(threads), "{opt:?}, clip {clip}, batch {bs}, {threads} threads");
+            }
+        }
+        // the default least work per thread: a network large enough to
+        // take several threads trains to the same bits as one thread
+        let (spec, x, y) = setup(&[40, 120, 61, 2], &[Sigmoid, Tanh, Sigmoid], 700);
+        let run = |threads: usize| {
+            let mut t = trainer(&spec, &x, &y, 0, settings(ADAM, 128, threads), 6);
+            t.set_min_step_work(STEP_MIN_WORK_PER_THREAD);
+            (0..2).for_each(|_| {
+                t.epoch(&mut never()).expect("epoch");
+            });
+            t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
+        };
+        let one = run(1);
+        for threads in [2, 3, 7, 16] {
+            assert_eq!(one, run(threads), "default work, {threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_step_takes_no_more_threads_than_pay() {
+        // the work of a step: rows x multiply-adds per row x 3 (forward
+        // and back)
+        let wpr = |sizes: &[usize]| sizes.windows(2).map(|s| s[1] * (s[0] + 1 + 4)).sum::<usize>();
+        // iris-sized (4 -> 5 -> 3), batch 32: 4,800 multiply-adds, one thread
+        assert_eq!(step_threads(16, 32, wpr(&[4, 5, 3]), 4, STEP_MIN_WORK_PER_THREAD), 1);
+        // the benchmark's 100 -> 256 -> 128 -> 1, batch 128: 23 million,
+        // as many threads as the pieces allow (2 shards, 3 layers)
+        let big = wpr(&[100, 256, 128, 1]);
+        assert_eq!(step_threads(2, 128, big, 3, STEP_MIN_WORK_PER_THREAD), 2);
+        assert_eq!(step_threads(16, 128, big, 3, STEP_MIN_WORK_PER_THREAD), 3);
+        // in between: the work decides (3 * 64 * 8,200 / 2^19 = 3)
+        assert_eq!(step_threads(16, 64, 8200, 16, STEP_MIN_WORK_PER_THREAD), 3);
+        assert_eq!(step_threads(0, 128, big, 3, STEP_MIN_WORK_PER_THREAD), 1);
+        // the trainer asks for it alike: a tiny network trains the same on
+        // 1 and 8 threads (it runs on one)
+        let (spec, x, y) = setup(&[4, 5, 3], &[Tanh, Sigmoid], 150);
+        let run = |threads: usize| {
+            let mut t = trainer(&spec, &x, &y, 0, settings(ADAM, 32, threads), 1);
+            t.set_min_step_work(STEP_MIN_WORK_PER_THREAD);
+            t.epoch(&mut never()).expect("epoch").loss.to_bits()
+        };
+        assert_eq!(run(1), run(8));
+    }
+
+    #[test]
     fn batches_past_the_buffer_limit_train_and_agree_across_threads() {
         // more blocks per step than gradient buffers (16 at most): batch
         // sizes of 1,025 rows and up, and the last, shorter, step

@@ -247,3 +247,60 @@ impl Drop for BreakCrewOnPanic<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crew_runs_every_piece_once_and_sees_the_phases_before() {
+        // phase k writes slot i = k * 1000 + i (+ the slot's value in
+        // phase k - 1, so a piece reads what any thread wrote before)
+        let slots: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
+        let runs = AtomicUsize::new(0);
+        let crew = Crew::new();
+        let work = |tag: u64, i: usize| {
+            let before = slots[i].load(Ordering::Relaxed);
+            slots[i].store(before + tag as usize * 1000 + i, Ordering::Relaxed);
+            runs.fetch_add(1, Ordering::Relaxed);
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| crew.serve(work));
+            }
+            let mut leader = work;
+            for k in 1..=200u64 {
+                let pieces = (k as usize * 7) % 65;
+                assert!(crew.run_phase(k, pieces, &mut leader));
+                for (i, s) in slots.iter().enumerate() {
+                    // the sum over the phases so far that covered slot i
+                    let want: usize = (1..=k).filter(|&j| i < (j as usize * 7) % 65).map(|j| j as usize * 1000 + i).sum();
+                    assert_eq!(s.load(Ordering::Relaxed), want, "phase {k}, slot {i}");
+                }
+            }
+            crew.finish();
+        });
+        let total: usize = (1..=200).map(|k| (k * 7) % 65).sum();
+        assert_eq!(runs.load(Ordering::Relaxed), total);
+    }
+
+    #[test]
+    fn a_slow_helper_takes_fewer_pieces() {
+        // a helper stuck in one piece holds up no other piece: the leader
+        // takes the rest
+        let crew = Crew::new();
+        let by_leader = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                crew.serve(|_, _| std::thread::sleep(std::time::Duration::from_millis(200)));
+            });
+            let mut leader = |_: u64, _: usize| {
+                by_leader.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            };
+            assert!(crew.run_phase(1, 50, &mut leader));
+            crew.finish();
+        });
+        assert!(by_leader.load(Ordering::Relaxed) >= 49, "{}", by_leader.load(Ordering::Relaxed));
+    }
+}
