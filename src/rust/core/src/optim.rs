@@ -43,7 +43,7 @@ use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
 use crate::network::{err, CoreError, Network, ParamLayout};
-use crate::parallel::{BreakCrewOnPanic, Crew, SharedPtr};
+use crate::parallel::{BreakCrewOnPanic, Crew, SharedPtr, CREW_MAX_PIECES};
 use crate::product::col_major_ref;
 
 /// An optimiser and its settings.
@@ -620,7 +620,7 @@ impl Epoch<'_> {
     /// their number.
     fn run(&self, threads: usize, interrupt: &mut dyn FnMut() -> bool) -> (f64, usize) {
         let mut scratch = self.scratch();
-        if threads <= 1 {
+        if threads <= 1 || self.units.len() > CREW_MAX_PIECES {
             let mut phase = |tag: u64, pieces: usize| {
                 (0..pieces).for_each(|i| self.piece(tag, i, &mut scratch));
                 true

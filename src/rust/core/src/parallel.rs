@@ -79,6 +79,9 @@ impl<T> SharedPtr<T> {
     }
 }
 
+/// The most pieces a phase of a [`Crew`] may have.
+pub(crate) const CREW_MAX_PIECES: usize = 0xffff;
+
 /// Spins (pause instructions) before a thread waiting on a [`Crew`] sleeps.
 const CREW_SPINS: u32 = 4000;
 
@@ -97,11 +100,11 @@ const CREW_SPINS: u32 = 4000;
 /// Everything written in a piece is visible to every piece of the later
 /// phases, and to the leader after [`Crew::run_phase`].
 pub(crate) struct Crew {
-    /// The phase's number (high 32 bits) and its next piece (low 32 bits).
+    /// The phase's number (high 32 bits), its number of pieces (16 bits)
+    /// and its next piece (low 16 bits).
     ticket: std::sync::atomic::AtomicU64,
-    /// The phase's tag and number of pieces (set before `ticket`).
+    /// The phase's tag (set before `ticket`).
     tag: std::sync::atomic::AtomicU64,
-    pieces: AtomicUsize,
     /// Pieces of the phase done.
     done: AtomicUsize,
     /// The helpers are to stop (the epoch is over, or a thread panicked).
@@ -120,7 +123,6 @@ impl Crew {
         Crew {
             ticket: std::sync::atomic::AtomicU64::new(0),
             tag: std::sync::atomic::AtomicU64::new(0),
-            pieces: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
             quit: AtomicBool::new(false),
             broken: AtomicBool::new(false),
@@ -131,16 +133,19 @@ impl Crew {
     }
 
     /// Takes the next piece of phase `seq` (`None` when none is left, or
-    /// the phase is over).
-    fn take(&self, seq: u64) -> Option<usize> {
+    /// the phase is over). The phase's number, its count of pieces and
+    /// its next piece are one atomic value, so a piece is only ever taken
+    /// from the phase whose count it is checked against.
+    fn take(&self, seq: u64) -> Option<(usize, usize)> {
         let mut t = self.ticket.load(Ordering::Acquire);
         loop {
-            let piece = (t & 0xffff_ffff) as usize;
-            if t >> 32 != seq || piece >= self.pieces.load(Ordering::Acquire) {
+            let piece = (t & 0xffff) as usize;
+            let pieces = ((t >> 16) & 0xffff) as usize;
+            if t >> 32 != seq || piece >= pieces {
                 return None;
             }
             match self.ticket.compare_exchange_weak(t, t + 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Some(piece),
+                Ok(_) => return Some((piece, pieces)),
                 Err(now) => t = now,
             }
         }
@@ -173,27 +178,27 @@ impl Crew {
 
     /// Runs the pieces of phase `seq` that are left, with `work`.
     fn work_on(&self, seq: u64, tag: u64, work: &mut impl FnMut(u64, usize)) {
-        while let Some(piece) = self.take(seq) {
+        while let Some((piece, pieces)) = self.take(seq) {
             if self.broken.load(Ordering::Relaxed) {
                 return;
             }
             work(tag, piece);
-            let pieces = self.pieces.load(Ordering::Acquire);
             if self.done.fetch_add(1, Ordering::SeqCst) + 1 == pieces {
                 self.wake_all();
             }
         }
     }
 
-    /// The leader: runs a phase of `pieces` pieces tagged `tag` (the
-    /// leader's share with `work`) and returns once all are done: `true`,
-    /// or `false` as soon as a thread has panicked.
+    /// The leader: runs a phase of `pieces` pieces (at most
+    /// [`CREW_MAX_PIECES`]) tagged `tag` (the leader's share with `work`)
+    /// and returns once all are done: `true`, or `false` as soon as a
+    /// thread has panicked.
     pub(crate) fn run_phase(&self, tag: u64, pieces: usize, work: &mut impl FnMut(u64, usize)) -> bool {
-        let seq = (self.ticket.load(Ordering::Acquire) >> 32) + 1;
+        assert!(pieces <= CREW_MAX_PIECES, "Crew::run_phase: {pieces} pieces");
+        let seq = ((self.ticket.load(Ordering::Acquire) >> 32) + 1) & 0xffff_ffff;
         self.tag.store(tag, Ordering::Relaxed);
-        self.pieces.store(pieces, Ordering::Relaxed);
         self.done.store(0, Ordering::Relaxed);
-        self.ticket.store(seq << 32, Ordering::SeqCst);
+        self.ticket.store(seq << 32 | (pieces as u64) << 16, Ordering::SeqCst);
         self.wake_all();
         self.work_on(seq, tag, work);
         self.wait_until(|| self.done.load(Ordering::SeqCst) >= pieces || self.broken.load(Ordering::SeqCst));
@@ -282,6 +287,33 @@ mod tests {
         });
         let total: usize = (1..=200).map(|k| (k * 7) % 65).sum();
         assert_eq!(runs.load(Ordering::Relaxed), total);
+    }
+
+    #[test]
+    fn a_piece_is_never_taken_from_a_phase_it_does_not_belong_to() {
+        // phases of 2 and 3 pieces in turn, back to back: a helper still
+        // in the old phase must not take piece 2 of the new one under
+        // the old tag
+        let crew = Crew::new();
+        let runs = AtomicUsize::new(0);
+        let work = |tag: u64, i: usize| {
+            assert!(i < 2 + (tag % 2) as usize, "piece {i} of phase {tag}");
+            runs.fetch_add(1, Ordering::Relaxed);
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    let _guard = BreakCrewOnPanic(&crew);
+                    crew.serve(work)
+                });
+            }
+            let mut leader = work;
+            for k in 0..20_000u64 {
+                assert!(crew.run_phase(k, 2 + (k % 2) as usize, &mut leader), "phase {k}");
+            }
+            crew.finish();
+        });
+        assert_eq!(runs.load(Ordering::Relaxed), 50_000);
     }
 
     #[test]
