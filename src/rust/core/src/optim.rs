@@ -14,11 +14,18 @@
 //! minibatch is cut into blocks whose count and size depend on the batch
 //! size only ([`minibatch_block_rows`]), grouped into shards as in the
 //! full-batch gradient; each shard's gradient goes into a buffer of its
-//! own (threads take whole shards), and the buffers are added in order
-//! during the update. Same seed, same data: the same fitted weights, bit
-//! for bit, on 1 or many threads. The threads of an epoch meet at a
-//! barrier between the three phases of a step (gradients, update,
-//! repacking of the weights; see `Epoch`).
+//! own, and the buffers are added in order during the update. Same seed,
+//! same data: the same fitted weights, bit for bit, on 1 or many threads.
+//!
+//! A step has two phases (three with clipping): the gradients, one piece
+//! per shard, then the update, one piece per layer (the layer's sums,
+//! penalties and optimiser step, then its weights repacked for the next
+//! step's products). The pieces are handed out as threads become free and
+//! a phase ends when its pieces are done (see [`crate::parallel`]'s
+//! `Crew`), so a thread whose core is busy elsewhere takes fewer pieces
+//! instead of holding up the others at a barrier. An epoch takes no more
+//! threads than its steps' work pays for ([`step_threads`]): a small
+//! network trains on one thread, with no meetings at all.
 //!
 //! The optimisers follow torch's definitions (`optim_sgd`, `optim_adam`):
 //! * SGD: `v <- momentum v + g` (`v = g` at the first step), `w <- w - lr v`;
