@@ -72,6 +72,31 @@ test_that("the same seed gives the same bits on 1 and 2 threads; set.seed() gove
   expect_identical(run(1, optimizer = "bfgs", maxit = 5)$weights, run(2, optimizer = "bfgs", maxit = 5)$weights)
 })
 
+test_that("minibatches of 128 train to the same bits on 1, 2, 3, 7 and 16 threads", {
+  # a network large enough for a step to be shared out among threads
+  # (20 -> 61 -> 33 -> 3, batch 128, a last step of 35 rows), with dropout
+  # and row weights; epochs' losses and fitted weights alike, bit for bit
+  set.seed(12)
+  n <- 1059
+  x <- matrix(rnorm(n * 20), n)
+  y <- factor(ifelse(x[, 1] + x[, 2] > 0, "a", ifelse(x[, 3] > 0, "b", "c")))
+  w <- rep(c(0.5, 1, 2), length.out = n)
+  net <- network(c(20, 61, 33, 3), activation = "tanh", output = "softmax", bias = TRUE, init = "xavier", seed = 3)
+  run <- function(threads) {
+    fit(net, x, y, epochs = 3, batch_size = 128, seed = 5, threads = threads, validation = 0.1,
+        dropout = 0.2, weights = w, optimizer = "adam", learn_rate = 0.01, verbose = FALSE)
+  }
+  one <- run(1)
+  expect_true(all(is.finite(one$history$loss)))
+  expect_lt(one$history$loss[3], one$history$loss[1])
+  for (th in c(2, 3, 7, 16)) {
+    other <- run(th)
+    expect_identical(other[c("weights", "biases")], one[c("weights", "biases")], label = paste(th, "threads"))
+    expect_identical(other$history$loss, one$history$loss, label = paste(th, "threads"))
+    expect_identical(other$history$val_loss, one$history$val_loss, label = paste(th, "threads"))
+  }
+})
+
 test_that("early stopping returns the weights of the best validation epoch", {
   set.seed(6)
   n <- 200

@@ -2,6 +2,11 @@
 //!
 //!     cargo bench -p fwdprop-core --bench train            # all
 //!     cargo bench -p fwdprop-core --bench train -- G2 E2   # some
+//!     FWDPROP_BENCH_THREADS=1,2,4,8,16 cargo bench ...       # scaling
+//!
+//! Each workload runs on 1 and 2 threads, or on the thread counts of
+//! `FWDPROP_BENCH_THREADS` that this machine has the cores for; the
+//! median and the slowest of 5 runs are shown.
 //!
 //! * F2: W2's forward pass alone (100,000 x 100 -> 256 -> 128 -> 1), for
 //!   comparison;
@@ -46,6 +51,19 @@ fn report(name: &str, label: &str, t: &[Duration], flops: f64) {
         max * 1e3,
         flops / med / 1e9
     );
+}
+
+/// The thread counts to run: `FWDPROP_BENCH_THREADS` (a comma-separated
+/// list; 1 and 2 by default), those the machine has the cores for.
+fn thread_counts() -> Vec<usize> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let asked = std::env::var("FWDPROP_BENCH_THREADS").unwrap_or_else(|_| "1,2".into());
+    let counts: Vec<usize> = asked.split(',').filter_map(|v| v.trim().parse().ok()).filter(|&t| t >= 1 && t <= cores).collect();
+    if counts.is_empty() {
+        vec![1]
+    } else {
+        counts
+    }
 }
 
 fn main() {
@@ -95,7 +113,7 @@ fn main() {
         });
         report("P2", "add two gradients", &t, 0.0);
     }
-    for threads in [1, 2] {
+    for threads in thread_counts() {
         if run("F2") {
             let t = times(5, || {
                 let mut out = Array2::<f64>::zeros((n, 1).f());

@@ -9,7 +9,8 @@
 //! * [`memory`]: fallible allocation, huge pages, prefaulting;
 //! * `nan`: R's NaN rules (first NaN wins, NA kept) and non-finite checks;
 //! * `parallel`: the one way threads are started (`run_jobs`), the
-//!   training barrier and the pointer handed to threads;
+//!   training epoch's crew (phases of pieces handed out as threads become
+//!   free) and the pointer handed to threads;
 //! * [`init`]: seeded weight initialisation;
 //! * [`matmul`]: products as base R's `%*%` (NA versus NaN included);
 //! * [`gemm`]: the packed AVX2/FMA GEMM of the passes;

@@ -14,11 +14,18 @@
 //! minibatch is cut into blocks whose count and size depend on the batch
 //! size only ([`minibatch_block_rows`]), grouped into shards as in the
 //! full-batch gradient; each shard's gradient goes into a buffer of its
-//! own (threads take whole shards), and the buffers are added in order
-//! during the update. Same seed, same data: the same fitted weights, bit
-//! for bit, on 1 or many threads. The threads of an epoch meet at a
-//! barrier between the three phases of a step (gradients, update,
-//! repacking of the weights; see `Epoch`).
+//! own, and the buffers are added in order during the update. Same seed,
+//! same data: the same fitted weights, bit for bit, on 1 or many threads.
+//!
+//! A step has two phases (three with clipping): the gradients, one piece
+//! per shard, then the update, one piece per layer (the layer's sums,
+//! penalties and optimiser step, then its weights repacked for the next
+//! step's products). The pieces are handed out as threads become free and
+//! a phase ends when its pieces are done (see [`crate::parallel`]'s
+//! `Crew`), so a thread whose core is busy elsewhere takes fewer pieces
+//! instead of holding up the others at a barrier. An epoch takes no more
+//! threads than its steps' work pays for ([`step_threads`]): a small
+//! network trains on one thread, with no meetings at all.
 //!
 //! The optimisers follow torch's definitions (`optim_sgd`, `optim_adam`):
 //! * SGD: `v <- momentum v + g` (`v = g` at the first step), `w <- w - lr v`;
@@ -29,7 +36,7 @@
 //! (not the biases), i.e. `lambda / 2 sum(W^2)` to the loss.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use rand_chacha::ChaCha20Rng;
@@ -43,7 +50,7 @@ use crate::gemm::PackedB;
 use crate::loss::Loss;
 use crate::memory::{try_filled, try_with_capacity};
 use crate::network::{err, CoreError, Network, ParamLayout};
-use crate::parallel::{BreakOnPanic, SharedPtr, SpinBarrier};
+use crate::parallel::{BreakCrewOnPanic, Crew, SharedPtr, CREW_MAX_PIECES};
 use crate::product::col_major_ref;
 
 /// An optimiser and its settings.
@@ -204,6 +211,8 @@ pub struct Trainer {
     /// (the run's number of the next epoch's first row).
     dropout_rng: ChaCha20Rng,
     rows_seen: u64,
+    /// Least work of a step per thread (see [`step_threads`]).
+    min_step_work: usize,
 }
 
 impl Trainer {
@@ -302,6 +311,7 @@ impl Trainer {
             w_val: None,
             dropout_rng: dropout_rng(seed),
             rows_seen: 0,
+            min_step_work: STEP_MIN_WORK_PER_THREAD,
         })
     }
 
@@ -325,6 +335,13 @@ impl Trainer {
         self.w = Some(wt);
         self.w_val = Some(wv);
         Ok(())
+    }
+
+    /// Sets the least work of a step per thread (multiply-adds; the
+    /// default is [`STEP_MIN_WORK_PER_THREAD`]): tests set 0 to run small
+    /// networks on every thread they ask for.
+    pub fn set_min_step_work(&mut self, work: usize) {
+        self.min_step_work = work;
     }
 
     /// Sets the step size of the steps to come (a learning-rate schedule
@@ -403,22 +420,24 @@ impl Trainer {
         // / k)`, its gradient in a buffer of its own. `k` depends on the
         // step's rows and the network only, never on the threads.
         let shards = shard_count(bs.div_ceil(rb), p);
-        let threads = self.settings.threads.clamp(1, shards);
         let mut bufs = Vec::with_capacity(shards);
         for _ in 0..shards {
             bufs.push(try_filled(p, 0.0, "the gradient buffers of a training step")?);
         }
         let mut losses = vec![0.0; shards];
-        // the packed weights, repacked after every update: matrix `i` by
-        // thread `i % threads`
+        // the packed weights, repacked after every update by the piece
+        // that updates their layer
         let packs: Vec<(SharedPtr<PackedB>, usize, bool)> =
             plan.packed_mut().into_iter().map(|(p, l, tr)| (SharedPtr(p as *mut PackedB), l, tr)).collect();
-        let packs = &packs;
+        let units = update_units(&self.layout);
+        let threads = {
+            let net = self.layout.network(&self.params, &self.activations)?;
+            step_threads(self.settings.threads, bs, net.work_per_row(), shards.max(units.len()), self.min_step_work)
+        };
 
         let stop = AtomicBool::new(false);
         let diverged = AtomicBool::new(false);
-        let barrier = SpinBarrier::new(threads);
-        // the buffers' memory, each written by one thread at a time (see
+        // the buffers' memory, each written by one piece at a time (see
         // the phases of `Epoch`)
         let bufs_ptr: Vec<SharedPtr<f64>> = bufs.iter_mut().map(|b| SharedPtr(b.as_mut_ptr())).collect();
         // weight decay and L1 apply to the weights; the biases have their
@@ -436,7 +455,6 @@ impl Trainer {
             rb,
             p,
             steps,
-            threads,
             settings: self.settings,
             layout: &self.layout,
             activations: &self.activations,
@@ -456,23 +474,13 @@ impl Trainer {
             bufs: &bufs_ptr,
             losses: SharedPtr(losses.as_mut_ptr()),
             plan: SharedPtr(&mut plan as *mut Plan),
-            packs,
-            barrier: &barrier,
+            packs: &packs,
+            units: &units,
+            clip_scale: AtomicU64::new(1.0f64.to_bits()),
             stop: &stop,
             diverged: &diverged,
         };
-        let interrupt: &mut dyn FnMut() -> bool = interrupt;
-        let (total_loss, steps_done) = if threads <= 1 {
-            epoch.worker(0, Some(interrupt))
-        } else {
-            std::thread::scope(|scope| {
-                for t in 1..threads {
-                    let epoch = &epoch;
-                    scope.spawn(move || epoch.worker(t, None));
-                }
-                epoch.worker(0, Some(interrupt))
-            })
-        };
+        let (total_loss, steps_done) = epoch.run(threads, interrupt);
         self.step += steps_done as u64;
         self.rows_seen += n as u64;
         let rows_done = (steps_done * bs).min(n);
@@ -486,33 +494,83 @@ impl Trainer {
     }
 }
 
+/// Least work (multiply-adds) of a step per thread: below it, a thread
+/// more costs more in meetings (a few microseconds each, tens when a
+/// thread has to be woken) than it saves.
+pub const STEP_MIN_WORK_PER_THREAD: usize = 1 << 19;
+
+/// The threads of an epoch whose steps take `batch` rows of a network of
+/// `work_per_row` multiply-adds forward (about three times that forward
+/// and back) in at most `pieces` pieces per phase: no more than `threads`,
+/// than the pieces, and than the work pays for (one thread for a small
+/// network: no meetings at all).
+/// `min_work` is the least work per thread (normally
+/// [`STEP_MIN_WORK_PER_THREAD`]).
+pub fn step_threads(threads: usize, batch: usize, work_per_row: usize, pieces: usize, min_work: usize) -> usize {
+    let work = batch.saturating_mul(work_per_row).saturating_mul(3);
+    threads.min(work / min_work.max(1)).min(pieces).max(1)
+}
+
+/// What one piece of an update phase covers: the parameters of a layer
+/// (weights and bias, contiguous in the layout), whose packed matrices it
+/// repacks once they are updated.
+struct Unit {
+    range: Range<usize>,
+    layer: usize,
+}
+
+/// The update's pieces: one per layer, so that a piece can repack its
+/// layer's weights right after updating them (no meeting in between).
+fn update_units(layout: &ParamLayout) -> Vec<Unit> {
+    let starts: Vec<usize> = layout.layers.iter().map(|s| s.weights).collect();
+    (0..starts.len())
+        .map(|l| Unit { range: starts[l]..starts.get(l + 1).copied().unwrap_or(layout.len), layer: l })
+        .collect()
+}
+
+/// The phases of a step (a piece's tag: the phase in the low 2 bits, the
+/// epoch's step above).
+const PHASE_GRADIENTS: u64 = 0;
+const PHASE_UPDATE: u64 = 1;
+const PHASE_SUM: u64 = 2;
+const PHASE_UPDATE_SUMMED: u64 = 3;
+
+/// One thread's buffers: a block's scratch, its rows gathered
+/// column-major (inputs, targets, weights).
+struct ThreadScratch {
+    block: Option<BlockScratch>,
+    xb: Vec<f64>,
+    yb: Vec<f64>,
+    wb: Vec<f64>,
+}
+
 /// What the threads of one epoch share: the run's settings and data (only
 /// read), and pointers to the memory that the phases of a step take turns
-/// to write. Each step has three phases, separated by the barrier (with
-/// one thread there is no barrier, and the phases simply follow one
-/// another):
-/// * A ([`Epoch::gradients`]): thread `t` computes the gradients of the
-///   shards `t, t + threads, ...` into their buffers, and their losses;
-///   the parameters and the plan are only read.
-/// * B ([`Epoch::step_loss`], [`Epoch::update_share`]): every thread reads
-///   the shards' losses; thread `t` adds up the buffers over its own share
-///   of the parameters (into the first buffer) and updates that share of
-///   the parameters and of the optimiser's state. Shares are disjoint.
-/// * C ([`Epoch::repack`]): the parameters are only read; packed matrix
-///   `i` is rewritten by thread `i % threads` alone; thread 0 asks about
-///   an interrupt.
+/// to write. The calling thread leads (see [`Crew`]); each step has two
+/// phases (three with clipping), each cut into pieces whose number and
+/// extent depend on the step's rows and the network only, never on the
+/// threads, so that every sum is added in the same order whatever the
+/// threads:
+/// * gradients ([`Epoch::shard_gradient`]): piece `sh` computes the
+///   gradient of the step's shard `sh` into buffer `sh`, and its loss; the
+///   parameters and the plan are only read;
+/// * update ([`Epoch::update_unit`]): the leader has checked the step's
+///   loss; piece `u` adds up the buffers over unit `u`'s parameters (a
+///   layer's) in order, into the first buffer, updates those parameters
+///   and their optimiser state, then repacks the layer's packed matrices.
+///   The units are disjoint, and so are the packed matrices they write.
+///   With clipping, the sums come first (a phase of their own), then the
+///   leader reads the whole gradient for its norm, then the update.
 ///
 /// The `unsafe` blocks below rely on this schedule; each says which part
 /// of it makes its access free of races.
 struct Epoch<'e> {
-    /// Training rows, rows per step, rows per block, parameters, steps,
-    /// threads.
+    /// Training rows, rows per step, rows per block, parameters, steps.
     n: usize,
     bs: usize,
     rb: usize,
     p: usize,
     steps: usize,
-    threads: usize,
     settings: Settings,
     layout: &'e ParamLayout,
     activations: &'e [Activation],
@@ -545,100 +603,138 @@ struct Epoch<'e> {
     /// whether they are transposed).
     plan: SharedPtr<Plan>,
     packs: &'e [(SharedPtr<PackedB>, usize, bool)],
-    barrier: &'e SpinBarrier,
+    /// The pieces of an update.
+    units: &'e [Unit],
+    /// The clipping factor of the step (bits of an `f64`), set by the
+    /// leader before the update's phase.
+    clip_scale: AtomicU64,
     stop: &'e AtomicBool,
     diverged: &'e AtomicBool,
 }
 
 impl Epoch<'_> {
-    /// Thread `t`'s part of every step (thread 0 gets the interrupt):
-    /// phase A, barrier, phase B, barrier, phase C, barrier. Returns the
-    /// summed loss of the steps done and their number. A broken barrier
-    /// (another thread panicked) ends it early.
-    fn worker(&self, t: usize, interrupt: Option<&mut dyn FnMut() -> bool>) -> (f64, usize) {
-        let _guard = BreakOnPanic(self.barrier);
-        let mut interrupt = interrupt;
-        let mut scratch = None;
-        let mut xb = vec![0.0; self.rb * self.d_in];
-        let mut yb = vec![0.0; self.rb * self.d_out];
-        let mut wb = vec![0.0; if self.w.is_some() { self.rb } else { 0 }];
+    fn scratch(&self) -> ThreadScratch {
+        ThreadScratch {
+            block: None,
+            xb: vec![0.0; self.rb * self.d_in],
+            yb: vec![0.0; self.rb * self.d_out],
+            wb: vec![0.0; if self.w.is_some() { self.rb } else { 0 }],
+        }
+    }
+
+    /// Runs the epoch on `threads` threads (the calling thread leads and
+    /// gets the interrupt). Returns the summed loss of the steps done and
+    /// their number.
+    fn run(&self, threads: usize, interrupt: &mut dyn FnMut() -> bool) -> (f64, usize) {
+        let mut scratch = self.scratch();
+        if threads <= 1 || self.units.len() > CREW_MAX_PIECES {
+            let mut phase = |tag: u64, pieces: usize| {
+                (0..pieces).for_each(|i| self.piece(tag, i, &mut scratch));
+                true
+            };
+            return self.lead(&mut phase, interrupt);
+        }
+        let crew = Crew::new();
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                let crew = &crew;
+                scope.spawn(move || {
+                    let _guard = BreakCrewOnPanic(crew);
+                    let mut scratch = self.scratch();
+                    crew.serve(|tag, i| self.piece(tag, i, &mut scratch));
+                });
+            }
+            let _guard = BreakCrewOnPanic(&crew);
+            let mut phase = |tag: u64, pieces: usize| crew.run_phase(tag, pieces, &mut |tag, i| self.piece(tag, i, &mut scratch));
+            let result = self.lead(&mut phase, interrupt);
+            crew.finish();
+            result
+        })
+    }
+
+    /// The leader's loop over the steps: for each, the gradients' phase,
+    /// the step's loss (a divergence stops the epoch before the update),
+    /// the update's phase(s), then the interrupt. `phase(tag, pieces)`
+    /// runs a phase to its end (`false`: a thread panicked).
+    fn lead(&self, phase: &mut dyn FnMut(u64, usize) -> bool, interrupt: &mut dyn FnMut() -> bool) -> (f64, usize) {
         let mut total = 0.0;
         let mut done = 0;
-        let threads = self.threads;
-        let share = (t * self.p / threads, (t + 1) * self.p / threads);
         for s in 0..self.steps {
-            let rows = (s * self.bs, ((s + 1) * self.bs).min(self.n));
-            let step_shards = shard_count((rows.1 - rows.0).div_ceil(self.rb), self.p);
-            self.gradients(t, rows, step_shards, &mut scratch, (&mut xb, &mut yb, &mut wb));
-            if threads > 1 && !self.barrier.wait() {
+            let tag = (s as u64) << 2;
+            let rows = self.step_rows(s);
+            if !phase(tag | PHASE_GRADIENTS, self.step_shards(rows)) {
                 break;
             }
-            let step_loss = self.step_loss(step_shards);
+            let step_loss = self.step_loss(self.step_shards(rows));
             if !step_loss.is_finite() {
                 self.diverged.store(true, Ordering::Relaxed);
                 break;
             }
             total += step_loss;
             done += 1;
-            self.sum_share(share, step_shards);
-            // clipping needs the whole gradient's norm: every share summed
-            let scale = if self.settings.clip_norm > 0.0 {
-                if threads > 1 && !self.barrier.wait() {
-                    break;
+            let units = self.units.len();
+            let completed = if self.settings.clip_norm > 0.0 {
+                phase(tag | PHASE_SUM, units) && {
+                    self.clip_scale.store(self.clip_scale_of_sum().to_bits(), Ordering::Relaxed);
+                    phase(tag | PHASE_UPDATE_SUMMED, units)
                 }
-                let scale = self.clip_scale();
-                // every thread's read of the whole gradient done before
-                // any scales its share
-                if threads > 1 && !self.barrier.wait() {
-                    break;
-                }
-                scale
             } else {
-                1.0
+                phase(tag | PHASE_UPDATE, units)
             };
-            self.update_share(share, scale, self.step0 + done as u64);
-            if threads > 1 && !self.barrier.wait() {
+            if !completed {
                 break;
             }
-            self.repack(t);
-            if t == 0 {
-                if let Some(f) = interrupt.as_mut() {
-                    if f() {
-                        self.stop.store(true, Ordering::Relaxed);
-                    }
-                }
-            }
-            if threads > 1 && !self.barrier.wait() {
-                break;
-            }
-            if self.stop.load(Ordering::Relaxed) {
+            if interrupt() {
+                self.stop.store(true, Ordering::Relaxed);
                 break;
             }
         }
         (total, done)
     }
 
-    /// Phase A for the step of the shuffled rows `r0..r1`: the gradients
-    /// of the shards `t, t + threads, ...` (of `step_shards`) into their
-    /// buffers, their losses into `losses`. `xb` and `yb` hold a block's
-    /// rows, gathered column-major.
-    fn gradients(
-        &self,
-        t: usize,
-        (r0, r1): (usize, usize),
-        step_shards: usize,
-        scratch: &mut Option<BlockScratch>,
-        (xb, yb, wb): (&mut [f64], &mut [f64], &mut [f64]),
-    ) {
+    /// The shuffled rows of step `s`.
+    fn step_rows(&self, s: usize) -> (usize, usize) {
+        (s * self.bs, ((s + 1) * self.bs).min(self.n))
+    }
+
+    /// The shards of a step of the shuffled rows `r0..r1`.
+    fn step_shards(&self, (r0, r1): (usize, usize)) -> usize {
+        shard_count((r1 - r0).div_ceil(self.rb), self.p)
+    }
+
+    /// Runs piece `i` of the phase tagged `tag`.
+    fn piece(&self, tag: u64, i: usize, scratch: &mut ThreadScratch) {
+        let s = (tag >> 2) as usize;
+        match tag & 3 {
+            PHASE_GRADIENTS => self.shard_gradient(self.step_rows(s), i, scratch),
+            PHASE_SUM => self.sum_unit(i, s),
+            PHASE_UPDATE => {
+                self.sum_unit(i, s);
+                self.update_unit(i, 1.0, self.step0 + s as u64 + 1);
+            }
+            _ => {
+                let scale = f64::from_bits(self.clip_scale.load(Ordering::Relaxed));
+                self.update_unit(i, scale, self.step0 + s as u64 + 1);
+            }
+        }
+    }
+
+    /// The gradients' piece `sh` for the step of the shuffled rows
+    /// `r0..r1`: the gradient of shard `sh` into its buffer, its loss into
+    /// `losses`. `xb` and `yb` hold a block's rows, gathered column-major.
+    fn shard_gradient(&self, (r0, r1): (usize, usize), sh: usize, scratch: &mut ThreadScratch) {
         let (p, rb, d_in, d_out) = (self.p, self.rb, self.d_in, self.d_out);
         let m = r1 - r0;
         let blocks = m.div_ceil(rb);
-        // SAFETY: the parameters and the plan are only read in phase A
-        // (written in phases B and C, after a barrier).
+        let step_shards = self.step_shards((r0, r1));
+        // SAFETY: the parameters and the plan are only read in the
+        // gradients' phase (written in the update's, after the leader saw
+        // every piece of this phase done).
         let params = unsafe { std::slice::from_raw_parts(self.params.get() as *const f64, p) };
         let plan = unsafe { &*self.plan.get() };
         let net = own_network(self.layout, params, self.activations);
-        let scratch = scratch.get_or_insert_with(|| {
+        let ThreadScratch { block, xb, yb, wb } = scratch;
+        let block = block.get_or_insert_with(|| {
             if self.dropout.is_some() {
                 BlockScratch::with_dropout(&net, plan)
             } else {
@@ -650,37 +746,34 @@ impl Epoch<'_> {
             loss: self.settings.loss,
             mean_over: self.settings.loss.weighted_mean_over(m, weight, d_out),
         };
-        for sh in (t..step_shards).step_by(self.threads) {
-            // SAFETY: shard `sh` (hence buffer and loss `sh`) is this
-            // thread's alone in phase A; `sh < step_shards <= shards`, the
-            // number of buffers (shard_count grows with the blocks, and a
-            // step has at most the blocks of a full batch).
-            let buf = unsafe { std::slice::from_raw_parts_mut(self.bufs[sh].get(), p) };
-            let loss = unsafe { &mut *self.losses.get().add(sh) };
-            let (k0, k1) = (sh * blocks / step_shards, (sh + 1) * blocks / step_shards);
-            let mut shard_loss = 0.0;
-            for b in k0..k1 {
-                let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
-                let mb = b1 - b0;
-                for (i, &row) in self.order[b0..b1].iter().enumerate() {
-                    let xr = &self.x[row * d_in..(row + 1) * d_in];
-                    let yr = &self.y[row * d_out..(row + 1) * d_out];
-                    xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
-                    yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
-                    if let Some(w) = self.w {
-                        wb[i] = w[row];
-                    }
+        // SAFETY: piece `sh` (hence buffer and loss `sh`) is this thread's
+        // alone in this phase; `sh < step_shards <= shards`, the number of
+        // buffers (shard_count grows with the blocks, and a step has at
+        // most the blocks of a full batch).
+        let buf = unsafe { std::slice::from_raw_parts_mut(self.bufs[sh].get(), p) };
+        let loss = unsafe { &mut *self.losses.get().add(sh) };
+        let (k0, k1) = (sh * blocks / step_shards, (sh + 1) * blocks / step_shards);
+        let mut shard_loss = 0.0;
+        for b in k0..k1 {
+            let (b0, b1) = (r0 + b * rb, (r0 + (b + 1) * rb).min(r1));
+            let mb = b1 - b0;
+            for (i, &row) in self.order[b0..b1].iter().enumerate() {
+                let xr = &self.x[row * d_in..(row + 1) * d_in];
+                let yr = &self.y[row * d_out..(row + 1) * d_out];
+                xr.iter().enumerate().for_each(|(j, &v)| xb[i + j * mb] = v);
+                yr.iter().enumerate().for_each(|(j, &v)| yb[i + j * mb] = v);
+                if let Some(w) = self.w {
+                    wb[i] = w[row];
                 }
-                let xv = col_major_ref(xb, mb, d_in);
-                let yv = col_major_ref(yb, mb, d_out);
-                // the shard's first block writes its buffer, the others
-                // add to it
-                let dropout = self.dropout.map(|(keep, rng)| Dropout { keep, rng, first_row: self.rows0 + b0 as u64 });
-                let extra = BlockExtra { weights: self.w.map(|_| &wb[..mb]), dropout };
-                shard_loss += block_gradient_with(xv, yv, &net, plan, obj, extra, buf, b > k0, scratch);
             }
-            *loss = shard_loss;
+            let xv = col_major_ref(xb, mb, d_in);
+            let yv = col_major_ref(yb, mb, d_out);
+            // the shard's first block writes its buffer, the others add to it
+            let dropout = self.dropout.map(|(keep, rng)| Dropout { keep, rng, first_row: self.rows0 + b0 as u64 });
+            let extra = BlockExtra { weights: self.w.map(|_| &wb[..mb]), dropout };
+            shard_loss += block_gradient_with(xv, yv, &net, plan, obj, extra, buf, b > k0, block);
         }
+        *loss = shard_loss;
     }
 
     /// The sum of the weights of the shuffled rows `r0..r1`, added in
@@ -689,39 +782,39 @@ impl Epoch<'_> {
         self.w.map(|w| self.order[r0..r1].iter().fold(0.0, |a, &i| a + w[i]))
     }
 
-    /// Phase B: the step's loss, the first `step_shards` shards' losses
-    /// added in order (every thread computes it).
+    /// The leader, after the gradients' phase: the step's loss, the
+    /// `step_shards` shards' losses added in order.
     fn step_loss(&self, step_shards: usize) -> f64 {
-        // SAFETY: phase A is over: the losses are only read until the next
-        // step's phase A, two barriers on.
+        // SAFETY: the gradients' phase is over: the losses are only read
+        // until the next step's.
         unsafe { std::slice::from_raw_parts(self.losses.get() as *const f64, step_shards) }
             .iter()
             .fold(0.0, |a, &b| a + b)
     }
 
-    /// Phase B: the gradient over this thread's `share` of the
-    /// parameters, the first `step_shards` buffers added in order into the
-    /// first.
-    fn sum_share(&self, share: (usize, usize), step_shards: usize) {
-        let len = share.1 - share.0;
-        // SAFETY: phase A is over; in phase B each thread reads and writes
-        // only its own share of the buffers (the shares are disjoint).
-        let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(share.0), len) };
+    /// An update's piece `u` of step `s`: the step's buffers added in
+    /// order over unit `u`'s parameters, into the first buffer.
+    fn sum_unit(&self, u: usize, s: usize) {
+        let range = &self.units[u].range;
+        let step_shards = self.step_shards(self.step_rows(s));
+        let len = range.end - range.start;
+        // SAFETY: the gradients' phase is over; in the update's each piece
+        // reads and writes only its own unit's part of the buffers (the
+        // units are disjoint).
+        let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(range.start), len) };
         for buf in &self.bufs[1..step_shards] {
-            let other = unsafe { std::slice::from_raw_parts(buf.get().add(share.0) as *const f64, len) };
+            let other = unsafe { std::slice::from_raw_parts(buf.get().add(range.start) as *const f64, len) };
             g.iter_mut().zip(other).for_each(|(a, &o)| *a += o);
         }
     }
 
-    /// Phase B, after the barrier that follows [`Epoch::sum_share`]: the
-    /// factor that scales the step's gradient to an L2 norm of at most
-    /// `clip_norm`, as torch's `clip_grad_norm_`: `min(1, clip_norm /
-    /// (norm + 1e-6))`. Every thread computes it alike (the whole gradient,
-    /// in order).
-    fn clip_scale(&self) -> f64 {
-        // SAFETY: every share of the first buffer is summed (the barrier
-        // before); it is only read until the barrier after, past which
-        // `update_share` writes it.
+    /// The leader, after the sums' phase (clipping): the factor that
+    /// scales the step's gradient to an L2 norm of at most `clip_norm`, as
+    /// torch's `clip_grad_norm_`: `min(1, clip_norm / (norm + 1e-6))`
+    /// (the whole gradient, in order).
+    fn clip_scale_of_sum(&self) -> f64 {
+        // SAFETY: every unit of the first buffer is summed (the phase is
+        // over); it is written again only in the next phase.
         let g = unsafe { std::slice::from_raw_parts(self.bufs[0].get() as *const f64, self.p) };
         let norm = g.iter().fold(0.0, |a, &v| a + v * v).sqrt();
         let coef = self.settings.clip_norm / (norm + 1e-6);
@@ -732,59 +825,65 @@ impl Epoch<'_> {
         }
     }
 
-    /// Phase B: the summed gradient over this thread's `share`, scaled by
-    /// `scale` (clipping), plus the penalties' gradients (weight decay
-    /// `lambda w`, L1 `lambda sign(w)`, over the weights), then the
-    /// optimiser's step `t` on that share.
-    fn update_share(&self, share: (usize, usize), scale: f64, t: u64) {
+    /// An update's piece `u`: the summed gradient over unit `u`'s
+    /// parameters, scaled by `scale` (clipping), plus the penalties'
+    /// gradients (weight decay `lambda w`, L1 `lambda sign(w)`), then the
+    /// optimiser's step `t` on those parameters, then the unit's layer's
+    /// packed matrices rewritten.
+    fn update_unit(&self, u: usize, scale: f64, t: u64) {
         let settings = &self.settings;
+        let Unit { range, layer } = &self.units[u];
+        let share = (range.start, range.end);
         let len = share.1 - share.0;
-        // SAFETY: in phase B each thread reads and writes only its own
-        // share of the parameters, of the optimiser's state and of the
-        // first buffer (the shares are disjoint; `clip_scale`, the only
-        // reader of other shares, is over in every thread: a barrier
-        // follows it), and no one else touches them until the barrier
-        // that ends phase B.
-        let w = unsafe { std::slice::from_raw_parts_mut(self.params.get().add(share.0), len) };
-        let s1 = unsafe { std::slice::from_raw_parts_mut(self.state1.get().add(share.0), len) };
-        let s2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
-            unsafe { std::slice::from_raw_parts_mut(self.state2.get().add(share.0), len) }
-        } else {
-            &mut []
-        };
-        let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(share.0), len) };
-        if scale != 1.0 {
-            g.iter_mut().for_each(|v| *v *= scale);
-        }
-        for (r, lambda, l1) in self.penalty_ranges {
-            let (a, e) = (r.start.max(share.0), r.end.min(share.1));
-            if a < e {
-                let (ga, wa) = (&mut g[a - share.0..e - share.0], &w[a - share.0..e - share.0]);
-                let (lambda, l1) = (*lambda, *l1);
-                if lambda != 0.0 {
-                    ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
-                }
-                if l1 != 0.0 {
-                    ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += l1 * l1_sign(wi));
+        {
+            // SAFETY: in the update's phase each piece reads and writes only
+            // its own unit's part of the parameters, of the optimiser's
+            // state and of the first buffer (the units are disjoint), and
+            // no one reads them until the phase is over.
+            let w = unsafe { std::slice::from_raw_parts_mut(self.params.get().add(share.0), len) };
+            let s1 = unsafe { std::slice::from_raw_parts_mut(self.state1.get().add(share.0), len) };
+            let s2 = if matches!(settings.optimizer, Optimizer::Adam { .. }) {
+                unsafe { std::slice::from_raw_parts_mut(self.state2.get().add(share.0), len) }
+            } else {
+                &mut []
+            };
+            let g = unsafe { std::slice::from_raw_parts_mut(self.bufs[0].get().add(share.0), len) };
+            if scale != 1.0 {
+                g.iter_mut().for_each(|v| *v *= scale);
+            }
+            for (r, lambda, l1) in self.penalty_ranges {
+                let (a, e) = (r.start.max(share.0), r.end.min(share.1));
+                if a < e {
+                    let (ga, wa) = (&mut g[a - share.0..e - share.0], &w[a - share.0..e - share.0]);
+                    let (lambda, l1) = (*lambda, *l1);
+                    if lambda != 0.0 {
+                        ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += lambda * wi);
+                    }
+                    if l1 != 0.0 {
+                        ga.iter_mut().zip(wa).for_each(|(gi, &wi)| *gi += l1 * l1_sign(wi));
+                    }
                 }
             }
+            update(w, s1, s2, g, settings, t);
         }
-        update(w, s1, s2, g, settings, t);
+        self.repack_layer(*layer);
     }
 
-    /// Phase C: the new weights packed for the next step's products,
-    /// packed matrix `i` by thread `i % threads`.
-    fn repack(&self, t: usize) {
-        // SAFETY: phase B is over: the parameters are only read from here
-        // to the next step's phase B.
-        let params = unsafe { std::slice::from_raw_parts(self.params.get() as *const f64, self.p) };
-        let net = own_network(self.layout, params, self.activations);
-        for (packed, l, transposed) in self.packs.iter().skip(t).step_by(self.threads) {
-            let w = net.layers()[*l].weights.view();
+    /// The new weights of `layer` packed for the next step's products.
+    fn repack_layer(&self, layer: usize) {
+        let s = &self.layout.layers[layer];
+        // SAFETY: the layer's weights are this piece's (its unit's), done
+        // being written above; no one else touches them in this phase.
+        let flat = unsafe { std::slice::from_raw_parts(self.params.get().add(s.weights) as *const f64, s.d_in * s.d_out) };
+        let w = match ArrayView2::from_shape((s.d_in, s.d_out).f(), flat) {
+            Ok(v) => v,
+            Err(e) => unreachable!("the trainer's own layout: {e}"),
+        };
+        for (packed, _, transposed) in self.packs.iter().filter(|(_, l, _)| *l == layer) {
             let w = if *transposed { w.reversed_axes() } else { w };
-            // SAFETY: each packed matrix is written by one thread (this
-            // one) in phase C, and neither it nor the plan that owns it is
-            // read until the barrier that ends phase C.
+            // SAFETY: each packed matrix belongs to one layer, hence to one
+            // piece of this phase, and the plan that owns it is not read
+            // until the phase is over.
             unsafe { (*packed.get()).repack(w) };
         }
     }
@@ -857,7 +956,10 @@ mod tests {
         let layout = ParamLayout::of(&net);
         let mut params = vec![0.0; layout.len];
         layout.gather(&net, &mut params);
-        Trainer::new(layout, spec.acts.clone(), params, x.view(), y.view(), n_val, settings, seed).expect("fits")
+        let mut t = Trainer::new(layout, spec.acts.clone(), params, x.view(), y.view(), n_val, settings, seed).expect("fits");
+        // the tests' small networks on every thread they ask for
+        t.set_min_step_work(0);
+        t
     }
 
     fn settings(optimizer: Optimizer, batch_size: usize, threads: usize) -> Settings {
@@ -887,6 +989,73 @@ mod tests {
                 assert_eq!(one.2, other.2);
             }
         }
+    }
+
+    #[test]
+    fn every_thread_count_trains_to_the_same_bits() {
+        // odd sizes, batch 128 (and a last step of 13 rows), dropout, row
+        // weights, decay of weights and biases, L1, clipping, Adam and
+        // momentum: several epochs on 1, 2, 3, 7 and 16 threads
+        let (spec, x, y) = setup(&[13, 37, 19, 3], &[Tanh, Relu, Sigmoid], 1037);
+        let w: Vec<f64> = (0..1037).map(|i| ((i * 7) % 4) as f64 * 0.5).collect();
+        // (a batch of 1,000 rows: 16 blocks, 16 gradient pieces a step)
+        for (opt, clip, bs) in [(ADAM, 0.0, 128), (ADAM, 0.05, 128), (Optimizer::Sgd { momentum: 0.9 }, 0.0, 128), (ADAM, 0.0, 1000)] {
+            let run = |threads: usize| {
+                let mut s = settings(opt, bs, threads);
+                (s.dropout, s.l1, s.clip_norm) = (0.2, 0.001, clip);
+                let mut t = trainer(&spec, &x, &y, 12, s, 4);
+                t.set_row_weights(&w).expect("weights");
+                t.set_bias_decay(0.003);
+                let losses: Vec<u64> = (0..4).map(|_| t.epoch(&mut never()).expect("epoch").loss.to_bits()).collect();
+                (t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), losses, t.validation_loss().expect("fits").to_bits())
+            };
+            let one = run(1);
+            assert!(one.1.iter().all(|&l| f64::from_bits(l).is_finite()));
+            for threads in [2, 3, 7, 16] {
+                assert_eq!(one, run(threads), "{opt:?}, clip {clip}, batch {bs}, {threads} threads");
+            }
+        }
+        // the default least work per thread: a network large enough to
+        // take several threads trains to the same bits as one thread
+        let (spec, x, y) = setup(&[40, 120, 61, 2], &[Sigmoid, Tanh, Sigmoid], 700);
+        let run = |threads: usize| {
+            let mut t = trainer(&spec, &x, &y, 0, settings(ADAM, 128, threads), 6);
+            t.set_min_step_work(STEP_MIN_WORK_PER_THREAD);
+            (0..2).for_each(|_| {
+                t.epoch(&mut never()).expect("epoch");
+            });
+            t.params().iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
+        };
+        let one = run(1);
+        for threads in [2, 3, 7, 16] {
+            assert_eq!(one, run(threads), "default work, {threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_step_takes_no_more_threads_than_pay() {
+        // the work of a step: rows x multiply-adds per row x 3 (forward
+        // and back)
+        let wpr = |sizes: &[usize]| sizes.windows(2).map(|s| s[1] * (s[0] + 1 + 4)).sum::<usize>();
+        // iris-sized (4 -> 5 -> 3), batch 32: 4,800 multiply-adds, one thread
+        assert_eq!(step_threads(16, 32, wpr(&[4, 5, 3]), 4, STEP_MIN_WORK_PER_THREAD), 1);
+        // the benchmark's 100 -> 256 -> 128 -> 1, batch 128: 23 million,
+        // as many threads as the pieces allow (2 shards, 3 layers)
+        let big = wpr(&[100, 256, 128, 1]);
+        assert_eq!(step_threads(2, 128, big, 3, STEP_MIN_WORK_PER_THREAD), 2);
+        assert_eq!(step_threads(16, 128, big, 3, STEP_MIN_WORK_PER_THREAD), 3);
+        // in between: the work decides (3 * 64 * 8,200 / 2^19 = 3)
+        assert_eq!(step_threads(16, 64, 8200, 16, STEP_MIN_WORK_PER_THREAD), 3);
+        assert_eq!(step_threads(0, 128, big, 3, STEP_MIN_WORK_PER_THREAD), 1);
+        // the trainer asks for it alike: a tiny network trains the same on
+        // 1 and 8 threads (it runs on one)
+        let (spec, x, y) = setup(&[4, 5, 3], &[Tanh, Sigmoid], 150);
+        let run = |threads: usize| {
+            let mut t = trainer(&spec, &x, &y, 0, settings(ADAM, 32, threads), 1);
+            t.set_min_step_work(STEP_MIN_WORK_PER_THREAD);
+            t.epoch(&mut never()).expect("epoch").loss.to_bits()
+        };
+        assert_eq!(run(1), run(8));
     }
 
     #[test]
@@ -1067,26 +1236,42 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_thread_breaks_the_barrier_instead_of_hanging() {
-        let barrier = SpinBarrier::new(3);
+    fn a_panicking_thread_breaks_the_crew_instead_of_hanging() {
+        // a helper panics in a piece: the leader's phase returns false
+        // instead of waiting for ever, and the helpers stop
+        let crew = Crew::new();
+        let pieces_run = std::sync::atomic::AtomicUsize::new(0);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             std::thread::scope(|scope| {
                 for _ in 0..2 {
                     scope.spawn(|| {
-                        // both wait for a third that never comes
-                        let mut met = 0;
-                        while barrier.wait() {
-                            met += 1;
-                        }
-                        met
+                        let _guard = BreakCrewOnPanic(&crew);
+                        crew.serve(|tag, _| {
+                            if tag == 1 {
+                                panic!("a bug");
+                            }
+                            pieces_run.fetch_add(1, Ordering::SeqCst);
+                        });
                     });
                 }
-                let _guard = BreakOnPanic(&barrier);
-                panic!("a bug");
+                let _guard = BreakCrewOnPanic(&crew);
+                let mut leader = |tag: u64, _: usize| {
+                    if tag == 1 {
+                        // let the helpers take this phase's pieces
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    } else {
+                        pieces_run.fetch_add(1, Ordering::SeqCst);
+                    }
+                };
+                assert!(crew.run_phase(0, 100, &mut leader));
+                let completed = crew.run_phase(1, 100, &mut leader);
+                crew.finish();
+                completed
             })
         }));
+        // every piece of the first phase ran once; the second broke
+        assert_eq!(pieces_run.load(Ordering::SeqCst), 100);
         assert!(result.is_err());
-        assert!(!barrier.wait());
     }
 
     #[test]
