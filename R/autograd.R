@@ -12,8 +12,10 @@
 #   recorded operation a list: `name` such as "MulBackward0", `inputs` (the
 #   input tensors), `backward` (a function of the result's gradient, a
 #   double vector, returning a list with one gradient per input, NULL where
-#   none is needed) and `seq` (the creation number, which orders the
-#   backward pass)). Read fields with .subset2(x, "data"), write them with
+#   none is needed; for the operations recorded in Rust, a list of saved
+#   values that .Call(fwdprop_tensor_node_backward, backward, g) turns into
+#   that list) and `seq` (the creation number, which orders the backward
+#   pass)). Read fields with .subset2(x, "data"), write them with
 #   assign("data", value, envir = x).
 # - A parameter is a leaf: new_tensor_obj(data, shape, "float", TRUE).
 # - An operation computes its result's data, rounds it with
@@ -25,17 +27,16 @@
 autograd_state <- new.env(parent = emptyenv())
 autograd_state$enabled <- TRUE
 autograd_state$seq <- 0
+# the hot path in Rust (src/rust/glue/src/autograd.rs) on; the tests switch
+# it off to compare it with the R code
+autograd_state$native <- TRUE
 
-# The tensor object: this function's own frame, classed. Fields as above.
+# The tensor object: an environment with the fields above (and `grad`
+# NULL), classed, enclosed by the namespace (`autograd_state$ns`, set in
+# .onLoad()). Made in Rust (src/rust/glue/src/autograd.rs), which also makes
+# the results of the hot path of arithmetic, mean() and sum().
 new_tensor_obj <- function(data, shape, dtype, requires_grad = FALSE, node = NULL) {
-  # evaluate the arguments now (cheaper than force())
-  data
-  shape
-  dtype
-  requires_grad
-  node
-  grad <- NULL
-  `class<-`(environment(), "fwdprop_tensor")
+  .Call(fwdprop_tensor_new, data, shape, dtype, requires_grad, node, autograd_state)
 }
 
 dtype_labels <- c(float = "Float", double = "Double", long = "Long")
@@ -153,6 +154,12 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
     accumulate_grad(root, g0)
     return(invisible(NULL))
   }
+  # the hot path: a graph of operations recorded in Rust only (the same
+  # gradients, sums and order as below); NULL, having changed nothing, for
+  # any other graph
+  if (!is.null(.Call(fwdprop_tensor_backward, root, as.double(g0), retain_graph, nodes_without_saved_values, autograd_state))) {
+    return(invisible(NULL))
+  }
   # every recorded tensor reachable from the root; creation numbers give a
   # topological order (a result is made after its inputs)
   tensors <- list(root)
@@ -187,7 +194,9 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
     t <- tensors[[k]]
     nd <- .subset2(t, "node")
     grads[k] <- list(NULL)
-    gin <- .subset2(nd, "backward")(g)
+    back <- .subset2(nd, "backward")
+    # an R function, or the saved values of an operation recorded in Rust
+    gin <- if (is.function(back)) back(g) else .Call(fwdprop_tensor_node_backward, back, g)
     inputs <- .subset2(nd, "inputs")
     j <- 0L
     for (inp in inputs) {
@@ -636,6 +645,12 @@ math_zero_grad <- c("floor", "ceiling", "trunc", "round", "signif", "sign")
 
 # `fun(x)` elementwise, recorded with the derivative of unary_ops[[fun]].
 tensor_unary <- function(fun, x) {
+  # the hot path (neg, exp, log, sigmoid, tanh, relu of float and double
+  # tensors): the same values and graph as below
+  res <- .Call(fwdprop_tensor_unary, fun, x, autograd_state)
+  if (!is.null(res)) {
+    return(res)
+  }
   spec <- unary_ops[[fun]]
   d <- .subset2(x, "data")
   dtype <- .subset2(x, "dtype")
@@ -713,6 +728,13 @@ reduce_dims <- function(dim, shape, call) {
 # sum() or mean() of a tensor, over everything or over `dim`. The mean is
 # torch's: the sum, rounded to the dtype, divided by the count.
 tensor_reduce <- function(x, how, dim = NULL, keepdim = FALSE, call = sys.call(-1L)) {
+  if (is.null(dim)) {
+    # the hot path (float and double tensors), the same values as below
+    res <- .Call(fwdprop_tensor_reduce_all, x, how == "mean", autograd_state)
+    if (!is.null(res)) {
+      return(res)
+    }
+  }
   d <- .subset2(x, "data")
   shape <- .subset2(x, "shape")
   dtype <- .subset2(x, "dtype")
@@ -1181,6 +1203,13 @@ draw_tensor_graph <- function(g) {
 # AddmmBackward0; MmBackward0 without a bias). For nn modules: one node
 # instead of three (transpose, product, broadcast sum).
 tensor_linear <- function(x, weight, bias = NULL, call = sys.call(-1L)) {
+  # the hot path (float and double tensors, up to 2^20 products): each
+  # value a dot product summed in order, as the reference BLAS sums it;
+  # NULL for anything else, also for shape errors, reported below
+  res <- .Call(fwdprop_tensor_linear, x, weight, bias, autograd_state)
+  if (!is.null(res)) {
+    return(res)
+  }
   sx <- .subset2(x, "shape")
   sw <- .subset2(weight, "shape")
   if (length(sx) != 2L || length(sw) != 2L || sx[[2L]] != sw[[2L]]) {

@@ -414,6 +414,11 @@ nn_linear_generator <- function(in_features, out_features, bias) {
 
 # input$mm(weight$t()) (+ bias); a 1-dimensional input gives a vector.
 linear_forward <- function(input, weight, bias, call = sys.call(-1L)) {
+  # the hot path of tensor_linear() for a matrix input, before the checks
+  res <- .Call(fwdprop_tensor_linear, input, weight, bias, autograd_state)
+  if (!is.null(res)) {
+    return(res)
+  }
   if (!is_tensor(input)) {
     fwdprop_error(sprintf("the input of `nn_linear()` must be a tensor, not %s.", describe_object(input)), call = call)
   }
@@ -653,8 +658,11 @@ nnf_mse_loss <- function(input, target, reduction = "mean") {
   reduction <- check_choice(reduction, "reduction", loss_reductions, call = call)
   check_input_tensor(input, "nnf_mse_loss()", call = call)
   target <- as_operand(target, input, "nnf_mse_loss()", call, "target")
-  diff <- tensor_arith("-", input, target, 1L, call)
-  sq <- tensor_arith("^", diff, new_tensor_obj(2, integer(0), .subset2(diff, "dtype")), 2L, call)
+  # (the hot path of tensor_arith() first: the same values and graph)
+  diff <- .Call(fwdprop_tensor_arith, "-", input, target, autograd_state) %||%
+    tensor_arith("-", input, target, 1L, call)
+  sq <- .Call(fwdprop_tensor_arith, "^", diff, 2, autograd_state) %||%
+    tensor_arith("^", diff, new_tensor_obj(2, integer(0), .subset2(diff, "dtype")), 2L, call)
   reduce_loss(sq, reduction)
 }
 

@@ -293,8 +293,6 @@ make_tensor <- function(data, dtype, device, requires_grad, call) {
   new_tensor_obj(round_dtype(d, dtype), parts$shape, dtype, requires_grad)
 }
 
-`%||%` <- function(a, b) if (is.null(a)) b else a
-
 check_grad_dtype <- function(requires_grad, dtype, call) {
   if (isTRUE(requires_grad) && dtype == "long") {
     fwdprop_error(
@@ -480,10 +478,27 @@ local({
   }
   m$retain_grad <- function(self, expr) function() invisible(self)
   # in place
-  m$zero_ <- function(self, expr) function() inplace_set(self, numeric(length(.subset2(self, "data"))), "zero_", sys.call())
+  m$zero_ <- function(self, expr) {
+    function() {
+      check_inplace(self, "zero_", sys.call())
+      assign("data", numeric(length(.subset2(self, "data"))), envir = self)
+      self
+    }
+  }
   m$fill_ <- function(self, expr) function(value) inplace_set(self, rep(as.double(value), length(.subset2(self, "data"))), "fill_", sys.call())
-  m$sub_ <- function(self, expr) function(other, alpha = 1) inplace_arith(self, other, "-", alpha, "sub_", sys.call())
-  m$add_ <- function(self, expr) function(other, alpha = 1) inplace_arith(self, other, "+", alpha, "add_", sys.call())
+  # (the hot path in Rust first: it returns `self`, or NULL for the R code)
+  m$sub_ <- function(self, expr) {
+    function(other, alpha = 1) {
+      .Call(fwdprop_tensor_inplace, "-", self, other, alpha, autograd_state) %||%
+        inplace_arith(self, other, "-", alpha, "sub_", sys.call())
+    }
+  }
+  m$add_ <- function(self, expr) {
+    function(other, alpha = 1) {
+      .Call(fwdprop_tensor_inplace, "+", self, other, alpha, autograd_state) %||%
+        inplace_arith(self, other, "+", alpha, "add_", sys.call())
+    }
+  }
   m$mul_ <- function(self, expr) function(other) inplace_arith(self, other, "*", 1, "mul_", sys.call())
   m$div_ <- function(self, expr) function(other) inplace_arith(self, other, "/", 1, "div_", sys.call())
   m$copy_ <- function(self, expr) function(src) inplace_arith(self, src, "copy", 1, "copy_", sys.call())
@@ -806,6 +821,13 @@ Ops.fwdprop_tensor <- function(e1, e2) {
       "+" = e1,
       "!" = !to_r_array(.subset2(e1, "data") != 0, .subset2(e1, "shape"))
     ))
+  }
+  # the hot path (+ - * / ^ of float or double tensors of one dtype and
+  # shapes R recycles as torch broadcasts), the same values and graph as
+  # tensor_arith() gives; NULL for every other case
+  res <- .Call(fwdprop_tensor_arith, op, e1, e2, autograd_state)
+  if (!is.null(res)) {
+    return(res)
   }
   # (oldClass() and any() are builtins: cheaper than inherits())
   t1 <- is.environment(e1) && any(oldClass(e1) == "fwdprop_tensor")

@@ -630,3 +630,248 @@ test_that("gradients equal PyTorch's float64 autograd (broadcasting, a chain of 
     }
   }
 })
+
+# The hot path (arithmetic, mean() and sum() of all values, the backward
+# pass and `$sub_()`/`$add_()` computed in Rust) against the R code, which
+# it replaces for the cases it takes: values, gradients, grad_fn names and
+# freed graphs, bit for bit.
+both_paths <- function(f) {
+  st <- fwdprop:::autograd_state
+  on.exit(st$native <- TRUE)
+  st$native <- TRUE
+  native <- f()
+  st$native <- FALSE
+  r <- f()
+  list(native = native, r = r)
+}
+
+test_that("the hot path in Rust gives the R code's values and gradients bit for bit", {
+  set.seed(20261204)
+  special <- c(0, -0, 1, -1.5, 2, NA, NaN, Inf, -Inf, 1e-300, 3e38, 0.1)
+  shapes <- list(c(3L, 4L), 5L, integer(0))
+  ops <- c("+", "-", "*", "/", "^")
+  values <- function(shape, with_special) {
+    n <- prod(shape)
+    v <- round(rnorm(n) * 3, 2)
+    if (with_special && n > 1) v[seq_len(min(n, 4L))] <- sample(special, min(n, 4L))
+    if (length(shape) >= 2) array(v, rev(shape)) else v
+  }
+  run_case <- function(op, dtype, sa, sb, ra, rb, number, with_special) {
+    va <- values(sa, with_special)
+    vb <- if (number == 0L) values(sb, with_special) else 2.5
+    f <- function() {
+      a <- torch_tensor(va, dtype = dtype, requires_grad = ra)
+      b <- if (number == 0L) torch_tensor(vb, dtype = dtype, requires_grad = rb)
+      y <- switch(number + 1L, get(op)(a, b), get(op)(a, vb), get(op)(vb, a))
+      out <- list(y = as.numeric(y), shape = y$shape, fn = if (!is.null(y$grad_fn)) format(y$grad_fn),
+                  node_is_native = is.list(.subset2(y, "node")$backward))
+      if (y$requires_grad) {
+        s <- mean(y * y)
+        s$backward(retain_graph = TRUE)
+        s$backward()
+        out$freed <- is.null(.subset2(s, "node")$backward)
+        out$ga <- if (ra) as.numeric(a$grad)
+        out$gb <- if (number == 0L && rb) as.numeric(b$grad)
+      }
+      out
+    }
+    res <- both_paths(f)
+    label <- sprintf("%s, %s, shapes %s and %s, number %d", op, dtype, shape_label(sa), shape_label(sb), number)
+    # the hot path took the case, the R code the other run
+    if (!is.null(res$native$fn)) {
+      expect_true(res$native$node_is_native, label = label)
+      expect_false(res$r$node_is_native, label = label)
+    }
+    res$native$node_is_native <- res$r$node_is_native <- NULL
+    expect_identical(res$native, res$r, label = label)
+  }
+  shape_label <- function(s) if (length(s)) paste(s, collapse = "x") else "()"
+  for (op in ops) {
+    for (dtype in c("float", "double")) {
+      for (sa in shapes) {
+        sbs <- list(sa, integer(0))
+        if (length(sa) == 1L) sbs <- c(sbs, list(1L))
+        for (sb in sbs) {
+          for (k in 1:4) {
+            ra <- k != 2L
+            rb <- k != 3L
+            run_case(op, dtype, sa, sb, ra, rb, 0L, with_special = k == 4L)
+            run_case(op, dtype, sb, sa, ra, rb, 0L, with_special = k == 4L)
+          }
+        }
+        run_case(op, dtype, sa, NULL, TRUE, FALSE, 1L, FALSE)
+        run_case(op, dtype, sa, NULL, TRUE, FALSE, 2L, TRUE)
+      }
+    }
+  }
+})
+
+test_that("the hot path's means, sums, chains and in-place updates equal the R code's", {
+  x <- c(5.1338701, 7.4255710, 7.1588898, 5.7047157, 1.6527355, 0.4430902, 9.6277122)
+  for (dtype in c("float", "double")) {
+    # lecture 6's loop
+    res <- both_paths(function() {
+      xt <- torch_tensor(x, dtype = dtype)
+      mu <- torch_tensor(0.5, dtype = dtype, requires_grad = TRUE)
+      trace <- numeric(0)
+      for (i in 1:30) {
+        y <- mean((xt - mu)^2)
+        y$backward()
+        with_no_grad({
+          mu$sub_(0.1 * mu$grad)
+          mu$grad$zero_()
+        })
+        trace <- c(trace, as.numeric(y), as.numeric(mu))
+      }
+      trace
+    })
+    expect_identical(res$native, res$r)
+    # a chain through sum(), the three operand kinds, add_() with alpha,
+    # and gradients that meet (x used twice)
+    res <- both_paths(function() {
+      a <- torch_tensor(matrix(c(0.3, -1.2, 2, 0, 4.5, -0.7), 2), dtype = dtype, requires_grad = TRUE)
+      b <- torch_tensor(1.7, dtype = dtype, requires_grad = TRUE)
+      z <- (a * b - 2) / (a^2 + 1) + 3 / (b + a)
+      s <- sum(z * a) + z$mean() - (1 - a$sum())
+      s$backward()
+      g <- list(as.numeric(s), as.numeric(a$grad), as.numeric(b$grad))
+      with_no_grad({
+        a$add_(a$grad, alpha = -0.25)
+        a$sub_(torch_tensor(0.5, dtype = dtype), alpha = 3)
+        b$sub_(1e-3)
+      })
+      c(g, list(as.numeric(a), as.numeric(b)))
+    })
+    expect_identical(res$native, res$r)
+  }
+  # a zero-length tensor and a scalar
+  res <- both_paths(function() {
+    e <- torch_tensor(numeric(0), requires_grad = TRUE)
+    k <- torch_tensor(2, requires_grad = TRUE)
+    s <- sum(e * k) + mean(k^3)
+    s$backward()
+    list(as.numeric(s), as.numeric(e$grad), as.numeric(k$grad))
+  })
+  expect_identical(res$native, res$r)
+})
+
+test_that("cases the hot path leaves to the R code still work and still fail as before", {
+  a <- torch_tensor(matrix(1:6, 2), dtype = torch_double(), requires_grad = TRUE)
+  # broadcasting beyond one value, mixed dtypes, long tensors
+  y <- a + torch_tensor(c(1, 2, 3), dtype = torch_double())
+  expect_identical(as.numeric(y), as.numeric(matrix(1:6, 2) + rep(c(1, 2, 3), each = 2)))
+  expect_identical(format(y$grad_fn), "AddBackward0")
+  expect_identical(as.numeric(a * torch_tensor(2)), as.numeric(matrix(1:6, 2) * 2))
+  expect_identical(as.numeric(torch_tensor(1:3) + 1L), c(2, 3, 4))
+  # an in-place change of a leaf that requires grad, outside with_no_grad()
+  expect_error(a$sub_(1), class = "fwdprop_error")
+  # a graph mixing operations recorded in Rust and in R
+  x <- torch_tensor(c(0.5, -1, 2), dtype = torch_double(), requires_grad = TRUE)
+  s <- sum(tanh(x * 2)^2)
+  s$backward()
+  expect_equal(as.numeric(x$grad), 2 * tanh(2 * c(0.5, -1, 2)) * (1 - tanh(2 * c(0.5, -1, 2))^2) * 2, tolerance = 1e-14)
+  # a second backward through a freed graph
+  y <- mean((x - 1)^2)
+  y$backward()
+  expect_error(y$backward(), class = "fwdprop_error")
+})
+
+test_that("the hot path's elementwise functions equal the R code's bit for bit", {
+  v <- c(-3.5, -0.25, -0, 0, 1e-8, 0.7, 2, 40, NA, NaN, Inf, -Inf)
+  for (dtype in c("float", "double")) {
+    for (fun in c("neg", "exp", "log", "sigmoid", "tanh", "relu")) {
+      # (the R code's log() warns of NaNs as base R's does; torch and the
+      # hot path do not)
+      res <- suppressWarnings(both_paths(function() {
+        x <- torch_tensor(v, dtype = dtype, requires_grad = TRUE)
+        y <- fwdprop:::tensor_unary(fun, x)
+        native <- is.list(.subset2(y, "node")$backward)
+        s <- sum(y * torch_tensor(seq_along(v) / 7, dtype = dtype))
+        s$backward()
+        list(y = as.numeric(y), fn = format(y$grad_fn), g = as.numeric(x$grad), native = native)
+      }))
+      expect_true(res$native$native, label = fun)
+      expect_false(res$r$native, label = fun)
+      res$native$native <- res$r$native <- NULL
+      expect_identical(res$native, res$r, label = sprintf("%s (%s)", fun, dtype))
+    }
+  }
+})
+
+test_that("the hot path's linear layer sums each value in order, with the reference gradients", {
+  set.seed(42)
+  n <- 7L
+  i <- 5L
+  o <- 3L
+  xv <- matrix(round(rnorm(n * i), 3), n, i)
+  wv <- matrix(round(rnorm(o * i), 3), o, i)
+  bv <- round(rnorm(o), 3)
+  gv <- matrix(round(rnorm(n * o), 3), n, o)
+  # each value a dot product summed in order from 0 (rounded to float32
+  # after the product and after the bias for float tensors)
+  dot <- function(a, b) {
+    s <- 0
+    for (k in seq_along(a)) s <- s + a[k] * b[k]
+    s
+  }
+  for (dtype in c("float", "double")) {
+    r <- if (dtype == "float") fwdprop:::round_f32 else identity
+    x <- torch_tensor(xv, dtype = dtype, requires_grad = TRUE)
+    w <- torch_tensor(wv, dtype = dtype, requires_grad = TRUE)
+    b <- torch_tensor(bv, dtype = dtype, requires_grad = TRUE)
+    y <- nnf_linear(x, w, b)
+    expect_identical(format(y$grad_fn), "AddmmBackward0")
+    expect_true(is.list(.subset2(y, "node")$backward))
+    xr <- as.matrix(x)
+    wr <- as.matrix(w)
+    br <- as.numeric(b)
+    gr <- as.matrix(torch_tensor(gv, dtype = dtype))
+    want <- matrix(0, n, o)
+    for (a in 1:n) for (c in 1:o) want[a, c] <- r(r(dot(xr[a, ], wr[c, ])) + br[c])
+    expect_identical(as.matrix(y), want)
+    expect_equal(as.matrix(y), xr %*% t(wr) + rep(br, each = n), tolerance = if (dtype == "float") 1e-6 else 1e-14)
+    s <- sum(y * torch_tensor(gv, dtype = dtype))
+    s$backward()
+    gx <- matrix(0, n, i)
+    for (a in 1:n) for (l in 1:i) gx[a, l] <- r(dot(gr[a, ], wr[, l]))
+    gw <- matrix(0, o, i)
+    for (c in 1:o) for (l in 1:i) gw[c, l] <- r(dot(xr[, l], gr[, c]))
+    gb <- vapply(1:o, function(c) r(dot(rep(1, n), gr[, c])), 0)
+    expect_identical(as.matrix(x$grad), gx)
+    expect_identical(as.matrix(w$grad), gw)
+    expect_identical(as.numeric(b$grad), gb)
+    # the R code (BLAS) gives the same up to the order of additions
+    res <- both_paths(function() {
+      x <- torch_tensor(xv, dtype = dtype, requires_grad = TRUE)
+      w <- torch_tensor(wv, dtype = dtype, requires_grad = TRUE)
+      s <- sum(tanh(nnf_linear(x, w)) * 3)
+      s$backward()
+      list(as.numeric(s), as.numeric(x$grad), as.numeric(w$grad))
+    })
+    expect_equal(res$native, res$r, tolerance = if (dtype == "float") 1e-6 else 1e-14)
+  }
+})
+
+test_that("the backward pass in Rust also runs the operations recorded in R", {
+  # views, transposes, clamp and reductions over a dimension are recorded
+  # in R; their backward functions are called from the pass in Rust
+  res <- both_paths(function() {
+    x <- torch_tensor(matrix(c(0.3, -1.2, 2, 0, 4.5, -0.7), 2), dtype = torch_double(), requires_grad = TRUE)
+    v <- x$view(c(3, 2))$t()
+    y <- exp(v$clamp(min = -1, max = 2)) * x
+    s <- mean(y$sum(dim = 1)) + (y$mean(dim = 2) * 2)$sum()
+    s$backward()
+    list(as.numeric(s), as.numeric(x$grad), format(s$grad_fn))
+  })
+  expect_identical(res$native, res$r)
+  # the lecture 8 graph: its input is a view of a leaf that requires grad,
+  # which keeps its backward function over the epochs
+  x <- torch_tensor(c(0.5, -1, 2), requires_grad = TRUE)$view(c(-1, 1))
+  net <- nn_linear(1, 2)
+  for (k in 1:3) {
+    loss <- nnf_mse_loss(net(x), torch_tensor(matrix(1, 3, 2)))
+    loss$backward()
+  }
+  expect_false(is.null(.subset2(x, "node")$backward))
+  expect_identical(length(as.numeric(net$weight$grad)), 2L)
+})

@@ -2,13 +2,14 @@
 //! only registers: the bindings live in `ops` (the lecture's operations,
 //! whole forward passes, initialisation), `learn` (gradients, training),
 //! `safetensors` and `json` (files and their metadata), `fast` (the raw
-//! fast paths for tiny inputs); conversions between R objects and ndarray
+//! fast paths for tiny inputs), `autograd` (the tensors' hot path); conversions between R objects and ndarray
 //! views in `convert`; the math in `fwdprop-core`. Every function is
 //! internal (called from the R wrappers in `R/`, which validate and coerce
 //! arguments first).
 
 use extendr_api::prelude::*;
 
+mod autograd;
 mod convert;
 mod fast;
 mod json;
@@ -40,7 +41,7 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
     use extendr_api::metadata::{Arg, Func};
     let mut meta = get_fwdprop_metadata();
     // (R name = C name, doc, argument names, entry point)
-    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 5] = [
+    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 13] = [
         (
             "fwdprop_mm_fast",
             "Fast path of mm() for small plain matrices.",
@@ -70,6 +71,54 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
             "Sum of a vector in PyTorch's order, for tensors.",
             &["x", "float32"],
             tensor::fwdprop_sum_torch as *const u8,
+        ),
+        (
+            "fwdprop_tensor_new",
+            "A new tensor object, for tensors.",
+            &["data", "shape", "dtype", "requires_grad", "node", "state"],
+            autograd::fwdprop_tensor_new as *const u8,
+        ),
+        (
+            "fwdprop_tensor_arith",
+            "Fast path of tensor arithmetic (+ - * / ^).",
+            &["op", "e1", "e2", "state"],
+            autograd::fwdprop_tensor_arith as *const u8,
+        ),
+        (
+            "fwdprop_tensor_reduce_all",
+            "Fast path of the mean or sum of all values of a tensor.",
+            &["x", "mean", "state"],
+            autograd::fwdprop_tensor_reduce_all as *const u8,
+        ),
+        (
+            "fwdprop_tensor_node_backward",
+            "Gradients of a natively recorded tensor operation.",
+            &["backward", "g"],
+            autograd::fwdprop_tensor_node_backward as *const u8,
+        ),
+        (
+            "fwdprop_tensor_inplace",
+            "Fast path of $sub_() and $add_() of tensors.",
+            &["op", "self", "other", "alpha", "state"],
+            autograd::fwdprop_tensor_inplace as *const u8,
+        ),
+        (
+            "fwdprop_tensor_backward",
+            "Backward pass of a graph recorded in Rust.",
+            &["root", "g0", "retain_graph", "keep", "state"],
+            autograd::fwdprop_tensor_backward as *const u8,
+        ),
+        (
+            "fwdprop_tensor_unary",
+            "Fast path of elementwise functions of tensors.",
+            &["fun", "x", "state"],
+            autograd::fwdprop_tensor_unary as *const u8,
+        ),
+        (
+            "fwdprop_tensor_linear",
+            "Fast path of the linear layer of tensors.",
+            &["x", "weight", "bias", "state"],
+            autograd::fwdprop_tensor_linear as *const u8,
         ),
     ];
     for (name, doc, args, func_ptr) in raw {

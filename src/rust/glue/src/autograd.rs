@@ -1,0 +1,1616 @@
+//! The hot path of the torch-style tensors (`R/tensor.R`, `R/autograd.R`):
+//! raw `.Call` entry points that create a tensor object, compute and record
+//! the elementwise arithmetic of the lectures (`x - mu`, `(.)^2`, `lr * g`),
+//! the mean or sum of all values, the backward step of such a recorded
+//! operation, and `$sub_()`/`$add_()` under `with_no_grad()`.
+//!
+//! Why not R: a training step of lecture 6 is about ten tensor operations on
+//! a few values, so its time is that of R's interpreter, not of arithmetic.
+//! The same operations written in R cost 7 to 11 microseconds each (operand
+//! coercion, shape checks, a closure for the backward step, the node list);
+//! here each is one call of about a microsecond, which puts the step at or
+//! below PyTorch's own time per step (see `bench/lecture-speed.R`).
+//!
+//! Each entry point computes only the cases it fully recognises and returns
+//! `NULL` otherwise; the R function then takes its ordinary path, which
+//! computes the same values (the R code is the reference; the tests compare
+//! both paths bit for bit). Recognised: float32 or float64 tensors of one
+//! dtype (numbers take the tensor's dtype, as in torch), and shapes that
+//! are equal or where one operand is a single value with no more
+//! dimensions than the other (R's recycling gives torch's broadcasting
+//! there). The values are R's own: `^` calls R's `R_pow` (and `x * x` for
+//! `x^2`, as R does), `log` follows R's `log`, float32 results are rounded
+//! to float32 after each step exactly as the R code rounds them, and sums
+//! use PyTorch's order ([`crate::tensor::torch_sum_f32`]).
+//!
+//! A recorded operation's node is `list(name, inputs, backward, seq)` as
+//! the R code makes it, except that `backward` is not an R function but a
+//! list `list(info, a, b, out)` (integer codes and the saved values), which
+//! `fwdprop_tensor_node_backward()` turns into the inputs' gradients. The
+//! backward pass (in R) frees it as it frees an R function.
+//!
+//! Rules kept here (as in `fast.rs`): no Rust value that owns memory is
+//! alive across an R call (an R error longjmps over Rust frames), and no
+//! panic crosses into R (the arithmetic runs under `catch_unwind`; a panic
+//! there returns `NULL`, and the R path computes the result instead).
+
+use crate::tensor::{torch_sum_f32, torch_sum_f64};
+use extendr_ffi::{
+    R_ClassSymbol, R_NamesSymbol, R_NewEnv, R_NilValue, Rboolean, Rf_allocVector, Rf_defineVar,
+    Rf_getAttrib, Rf_install, Rf_protect, Rf_setAttrib, Rf_unprotect, Rf_xlength, INTEGER, LOGICAL,
+    REAL, SET_STRING_ELT, SET_VECTOR_ELT, SEXP, SEXPTYPE, STRING_ELT, TYPEOF, VECTOR_ELT,
+};
+use std::os::raw::{c_char, c_int};
+
+#[allow(improper_ctypes)] // SEXP is an opaque pointer, as in extendr-ffi
+extern "C" {
+    // R's C API, not bound by extendr-ffi (Rinternals.h, Rmath.h).
+    fn Rf_findVarInFrame(rho: SEXP, symbol: SEXP) -> SEXP;
+    fn Rf_mkString(s: *const c_char) -> SEXP;
+    fn Rf_mkChar(s: *const c_char) -> SEXP;
+    fn Rf_ScalarReal(x: f64) -> SEXP;
+    fn Rf_ScalarLogical(x: c_int) -> SEXP;
+    fn R_pow(x: f64, y: f64) -> f64;
+    fn ATTRIB(x: SEXP) -> SEXP;
+    fn Rf_lang2(f: SEXP, x: SEXP) -> SEXP;
+    fn Rf_eval(e: SEXP, rho: SEXP) -> SEXP;
+    fn Rf_coerceVector(x: SEXP, t: SEXPTYPE) -> SEXP;
+    fn Rf_isFunction(x: SEXP) -> Rboolean;
+    static R_UnboundValue: SEXP;
+    static R_EmptyEnv: SEXP;
+}
+
+const OP_ADD: i32 = 1;
+const OP_SUB: i32 = 2;
+const OP_MUL: i32 = 3;
+const OP_DIV: i32 = 4;
+const OP_POW: i32 = 5;
+
+/// Node kinds in `info[0]` of a native node.
+const NODE_ARITH: i32 = 1;
+const NODE_REDUCE: i32 = 2;
+const NODE_UNARY: i32 = 3;
+const NODE_LINEAR: i32 = 4;
+
+fn sym(name: &[u8]) -> SEXP {
+    // SAFETY: `name` is a NUL-terminated literal; Rf_install never fails
+    // for short names (symbols are never collected).
+    unsafe { Rf_install(name.as_ptr() as *const c_char) }
+}
+
+/// A binding of an environment's own frame, or `None` when absent.
+unsafe fn field(env: SEXP, name: &[u8]) -> Option<SEXP> {
+    let v = Rf_findVarInFrame(env, sym(name));
+    if v == R_UnboundValue {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+unsafe fn is_tensor(x: SEXP) -> bool {
+    if TYPEOF(x) != SEXPTYPE::ENVSXP {
+        return false;
+    }
+    let cls = Rf_getAttrib(x, R_ClassSymbol);
+    if TYPEOF(cls) != SEXPTYPE::STRSXP {
+        return false;
+    }
+    (0..Rf_xlength(cls)).any(|i| cstr_eq(STRING_ELT(cls, i), b"fwdprop_tensor"))
+}
+
+unsafe fn cstr_eq(ch: SEXP, want: &[u8]) -> bool {
+    let p = extendr_ffi::R_CHAR(ch);
+    std::ffi::CStr::from_ptr(p).to_bytes() == want
+}
+
+/// A tensor's fields as the fast path needs them, or `None` when any is
+/// not of the expected type (the R path decides then).
+struct Tensor {
+    data: SEXP,
+    len: usize,
+    ndim: usize,
+    float: bool,
+    requires_grad: bool,
+    env: SEXP,
+}
+
+unsafe fn read_tensor(x: SEXP) -> Option<Tensor> {
+    let data = field(x, b"data\0")?;
+    let shape = field(x, b"shape\0")?;
+    let dtype = field(x, b"dtype\0")?;
+    let rg = field(x, b"requires_grad\0")?;
+    if TYPEOF(data) != SEXPTYPE::REALSXP
+        || TYPEOF(shape) != SEXPTYPE::INTSXP
+        || TYPEOF(dtype) != SEXPTYPE::STRSXP
+        || Rf_xlength(dtype) != 1
+        || TYPEOF(rg) != SEXPTYPE::LGLSXP
+        || Rf_xlength(rg) != 1
+    {
+        return None;
+    }
+    let float = if cstr_eq(STRING_ELT(dtype, 0), b"float") {
+        true
+    } else if cstr_eq(STRING_ELT(dtype, 0), b"double") {
+        false
+    } else {
+        return None;
+    };
+    let len = usize::try_from(Rf_xlength(data)).ok()?;
+    // the values must fill the shape (as every tensor's do)
+    let ndim = usize::try_from(Rf_xlength(shape)).ok()?;
+    let dims = ints(shape, ndim);
+    let mut prod: usize = 1;
+    for &d in dims {
+        prod = prod.checked_mul(usize::try_from(d).ok()?)?;
+    }
+    if prod != len {
+        return None;
+    }
+    let requires_grad = *LOGICAL(rg) == 1;
+    Some(Tensor {
+        data,
+        len,
+        ndim,
+        float,
+        requires_grad,
+        env: x,
+    })
+}
+
+unsafe fn ints<'a>(x: SEXP, len: usize) -> &'a [i32] {
+    if len == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(INTEGER(x), len)
+    }
+}
+
+unsafe fn slice<'a>(x: SEXP, len: usize) -> &'a [f64] {
+    if len == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(REAL(x), len)
+    }
+}
+
+unsafe fn slice_mut<'a>(x: SEXP, len: usize) -> &'a mut [f64] {
+    if len == 0 {
+        &mut []
+    } else {
+        std::slice::from_raw_parts_mut(REAL(x), len)
+    }
+}
+
+fn round_if(v: f64, float: bool) -> f64 {
+    if float {
+        f64::from(v as f32)
+    } else {
+        v
+    }
+}
+
+/// R's `x^y` for doubles (arithmetic.c: `x * x` for `y == 2`, else `R_pow`).
+fn r_pow(x: f64, y: f64) -> f64 {
+    if y == 2.0 {
+        x * x
+    } else {
+        // SAFETY: R_pow is a pure function of two doubles.
+        unsafe { R_pow(x, y) }
+    }
+}
+
+/// R's `log()` of one double (arithmetic.c's `R_log` inside `math1`: NaN and
+/// NA pass through unchanged).
+fn r_log(x: f64) -> f64 {
+    if x.is_nan() {
+        x
+    } else if x > 0.0 {
+        x.ln()
+    } else if x == 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        f64::NAN
+    }
+}
+
+/// PyTorch's sum of `v` in the dtype (the R code's `sum_torch()`).
+fn torch_sum(v: &[f64], float: bool) -> f64 {
+    if float {
+        let w: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+        f64::from(torch_sum_f32(&w))
+    } else {
+        torch_sum_f64(v)
+    }
+}
+
+/// A new tensor object: an environment (enclosed by `enclos`) with the
+/// fields of `new_tensor_obj()` in `R/autograd.R`, classed
+/// `fwdprop_tensor`. The caller protects nothing; the result is
+/// unprotected.
+unsafe fn new_tensor(
+    enclos: SEXP,
+    data: SEXP,
+    shape: SEXP,
+    dtype: SEXP,
+    requires_grad: SEXP,
+    node: SEXP,
+) -> SEXP {
+    let env = Rf_protect(R_NewEnv(enclos, 0, 6));
+    Rf_defineVar(sym(b"grad\0"), R_NilValue, env);
+    Rf_defineVar(sym(b"node\0"), node, env);
+    Rf_defineVar(sym(b"requires_grad\0"), requires_grad, env);
+    Rf_defineVar(sym(b"dtype\0"), dtype, env);
+    Rf_defineVar(sym(b"shape\0"), shape, env);
+    Rf_defineVar(sym(b"data\0"), data, env);
+    Rf_setAttrib(env, R_ClassSymbol, Rf_mkString(c"fwdprop_tensor".as_ptr()));
+    Rf_unprotect(1);
+    env
+}
+
+/// `"float"` or `"double"`, unprotected.
+unsafe fn dtype_string(float: bool) -> SEXP {
+    Rf_mkString(if float {
+        c"float".as_ptr()
+    } else {
+        c"double".as_ptr()
+    })
+}
+
+/// The enclosure of new tensor objects: `state$ns` (the namespace), else
+/// the empty environment.
+unsafe fn enclosure(state: SEXP) -> SEXP {
+    if TYPEOF(state) == SEXPTYPE::ENVSXP {
+        if let Some(ns) = field(state, b"ns\0") {
+            if TYPEOF(ns) == SEXPTYPE::ENVSXP {
+                return ns;
+            }
+        }
+    }
+    R_EmptyEnv
+}
+
+/// `.Call(fwdprop_tensor_new, data, shape, dtype, requires_grad, node,
+/// state)`: the tensor object of `new_tensor_obj()` (its arguments stored
+/// as given).
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_tensor_new(
+    data: SEXP,
+    shape: SEXP,
+    dtype: SEXP,
+    requires_grad: SEXP,
+    node: SEXP,
+    state: SEXP,
+) -> SEXP {
+    new_tensor(enclosure(state), data, shape, dtype, requires_grad, node)
+}
+
+/// `None` when the hot path is switched off (`state$native` FALSE: the
+/// tests compare it with the R code that way).
+unsafe fn native_on(state: SEXP) -> Option<()> {
+    match field(state, b"native\0") {
+        Some(v) if TYPEOF(v) == SEXPTYPE::LGLSXP && Rf_xlength(v) == 1 && *LOGICAL(v) == 0 => None,
+        _ => Some(()),
+    }
+}
+
+/// Recording is on (`state$enabled`); `None` when the hot path is off.
+unsafe fn recording(state: SEXP) -> Option<bool> {
+    native_on(state)?;
+    let en = field(state, b"enabled\0")?;
+    if TYPEOF(en) != SEXPTYPE::LGLSXP || Rf_xlength(en) != 1 {
+        return None;
+    }
+    Some(*LOGICAL(en) == 1)
+}
+
+/// The next creation number (`state$seq + 1`, stored back), or `None`.
+unsafe fn next_seq(state: SEXP) -> Option<SEXP> {
+    let s = field(state, b"seq\0")?;
+    if TYPEOF(s) != SEXPTYPE::REALSXP || Rf_xlength(s) != 1 {
+        return None;
+    }
+    let v = Rf_protect(Rf_ScalarReal(*REAL(s) + 1.0));
+    Rf_defineVar(sym(b"seq\0"), v, state);
+    Rf_unprotect(1);
+    Some(v)
+}
+
+/// `list(name = name, inputs = inputs, backward = backward, seq = seq)`,
+/// unprotected. `inputs` and `backward` must be protected by the caller.
+unsafe fn new_node(name: &[u8], inputs: SEXP, backward: SEXP, seq: SEXP) -> SEXP {
+    let node = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 4));
+    SET_VECTOR_ELT(node, 0, Rf_mkString(name.as_ptr() as *const c_char));
+    SET_VECTOR_ELT(node, 1, inputs);
+    SET_VECTOR_ELT(node, 2, backward);
+    SET_VECTOR_ELT(node, 3, seq);
+    let names = Rf_protect(Rf_allocVector(SEXPTYPE::STRSXP, 4));
+    for (i, n) in [&b"name\0"[..], b"inputs\0", b"backward\0", b"seq\0"]
+        .iter()
+        .enumerate()
+    {
+        SET_STRING_ELT(names, i as isize, Rf_mkChar(n.as_ptr() as *const c_char));
+    }
+    Rf_setAttrib(node, R_NamesSymbol, names);
+    Rf_unprotect(2);
+    node
+}
+
+fn op_code(ch: &[u8]) -> Option<i32> {
+    match ch {
+        b"+" => Some(OP_ADD),
+        b"-" => Some(OP_SUB),
+        b"*" => Some(OP_MUL),
+        b"/" => Some(OP_DIV),
+        b"^" => Some(OP_POW),
+        _ => None,
+    }
+}
+
+/// The node names of `binary_names` in `R/autograd.R`: `kind` 1 for two
+/// tensors, 2 for tensor op number, 3 for number op tensor.
+fn node_name(op: i32, kind: i32) -> &'static [u8] {
+    match (op, kind) {
+        (OP_ADD, _) => b"AddBackward0\0",
+        (OP_SUB, 3) => b"RsubBackward1\0",
+        (OP_SUB, _) => b"SubBackward0\0",
+        (OP_MUL, _) => b"MulBackward0\0",
+        (OP_DIV, 3) => b"MulBackward0\0",
+        (OP_DIV, _) => b"DivBackward0\0",
+        (OP_POW, 1) => b"PowBackward1\0",
+        (OP_POW, 2) => b"PowBackward0\0",
+        _ => b"PowBackward2\0",
+    }
+}
+
+/// A plain number (a double of length 1 without attributes).
+unsafe fn is_number(x: SEXP) -> bool {
+    TYPEOF(x) == SEXPTYPE::REALSXP && Rf_xlength(x) == 1 && ATTRIB(x) == R_NilValue
+}
+
+/// `e1 op e2` elementwise, the values of `R/autograd.R`'s `tensor_arith()`.
+fn arith_values(op: i32, a: &[f64], b: &[f64], out: &mut [f64], float: bool) {
+    let (la, lb) = (a.len(), b.len());
+    for (i, o) in out.iter_mut().enumerate() {
+        let x = a[if la == 1 { 0 } else { i }];
+        let y = b[if lb == 1 { 0 } else { i }];
+        let v = match op {
+            OP_ADD => x + y,
+            OP_SUB => x - y,
+            OP_MUL => x * y,
+            OP_DIV => x / y,
+            _ => r_pow(x, y),
+        };
+        *o = round_if(v, float);
+    }
+}
+
+/// `.Call(fwdprop_tensor_arith, op, e1, e2, state)`: `e1 op e2` for the
+/// operators `+ - * / ^` as `Ops.fwdprop_tensor` computes and records it,
+/// or `NULL` for a case left to the R code (see the module's notes).
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_tensor_arith(op: SEXP, e1: SEXP, e2: SEXP, state: SEXP) -> SEXP {
+    if TYPEOF(op) != SEXPTYPE::STRSXP || Rf_xlength(op) != 1 || TYPEOF(state) != SEXPTYPE::ENVSXP {
+        return R_NilValue;
+    }
+    let op = match op_code(
+        std::ffi::CStr::from_ptr(extendr_ffi::R_CHAR(STRING_ELT(op, 0))).to_bytes(),
+    ) {
+        Some(o) => o,
+        None => return R_NilValue,
+    };
+    let enabled = match recording(state) {
+        Some(e) => e,
+        None => return R_NilValue,
+    };
+    let (t1, t2) = (is_tensor(e1), is_tensor(e2));
+    let kind = match (t1, t2) {
+        (true, true) => 1,
+        (true, false) if is_number(e2) => 2,
+        (false, true) if is_number(e1) => 3,
+        _ => return R_NilValue,
+    };
+    let like = if t1 { e1 } else { e2 };
+    let tl = match read_tensor(like) {
+        Some(t) => t,
+        None => return R_NilValue,
+    };
+    let float = tl.float;
+    let enclos = enclosure(state);
+    let mut nprot = 0;
+    // the other operand: a tensor, or the number as a 0-d tensor of
+    // `like`'s dtype (as_operand() in R/tensor.R)
+    let (ta, tb) = if kind == 1 {
+        match read_tensor(e2) {
+            Some(t2) if t2.float == float => (tl, t2),
+            _ => return R_NilValue,
+        }
+    } else {
+        let num = if kind == 2 { e2 } else { e1 };
+        let data = Rf_protect(Rf_ScalarReal(round_if(*REAL(num), float)));
+        let shape = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 0));
+        let dtype = Rf_protect(dtype_string(float));
+        let rg = Rf_protect(Rf_ScalarLogical(0));
+        let env = Rf_protect(new_tensor(enclos, data, shape, dtype, rg, R_NilValue));
+        nprot += 5;
+        let t = Tensor {
+            data,
+            len: 1,
+            ndim: 0,
+            float,
+            requires_grad: false,
+            env,
+        };
+        if kind == 2 {
+            (tl, t)
+        } else {
+            (t, tl)
+        }
+    };
+    // the result's shape: equal shapes, or one single value with no more
+    // dimensions (the only cases where R's recycling is torch's broadcasting
+    // without copying; the R code does the others)
+    let shape_a = match field(ta.env, b"shape\0") {
+        Some(s) => s,
+        None => {
+            Rf_unprotect(nprot);
+            return R_NilValue;
+        }
+    };
+    let shape_b = match field(tb.env, b"shape\0") {
+        Some(s) => s,
+        None => {
+            Rf_unprotect(nprot);
+            return R_NilValue;
+        }
+    };
+    let same = ta.ndim == tb.ndim && ints(shape_a, ta.ndim) == ints(shape_b, tb.ndim);
+    let (shape, n) = if same || (tb.len == 1 && tb.ndim <= ta.ndim) {
+        (shape_a, ta.len)
+    } else if ta.len == 1 && ta.ndim <= tb.ndim {
+        (shape_b, tb.len)
+    } else {
+        Rf_unprotect(nprot);
+        return R_NilValue;
+    };
+    let out = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, n as isize));
+    nprot += 1;
+    let ok = {
+        let a = slice(ta.data, ta.len);
+        let b = slice(tb.data, tb.len);
+        let o = slice_mut(out, n);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            arith_values(op, a, b, o, float)
+        }))
+        .is_ok()
+    };
+    if !ok {
+        Rf_unprotect(nprot);
+        return R_NilValue;
+    }
+    let out_shape = Rf_protect(extendr_ffi::Rf_duplicate(shape));
+    let dtype = Rf_protect(dtype_string(float));
+    nprot += 2;
+    let record = enabled && (ta.requires_grad || tb.requires_grad);
+    if !record {
+        let rg = Rf_protect(Rf_ScalarLogical(0));
+        let res = new_tensor(enclos, out, out_shape, dtype, rg, R_NilValue);
+        Rf_unprotect(nprot + 1);
+        return res;
+    }
+    let seq = match next_seq(state) {
+        Some(s) => Rf_protect(s),
+        None => {
+            Rf_unprotect(nprot);
+            return R_NilValue;
+        }
+    };
+    nprot += 1;
+    let info = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 5));
+    nprot += 1;
+    let iv = std::slice::from_raw_parts_mut(INTEGER(info), 5);
+    iv.copy_from_slice(&[
+        NODE_ARITH,
+        op,
+        ta.requires_grad as i32,
+        tb.requires_grad as i32,
+        float as i32,
+    ]);
+    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 4));
+    nprot += 1;
+    SET_VECTOR_ELT(backward, 0, info);
+    SET_VECTOR_ELT(backward, 1, ta.data);
+    SET_VECTOR_ELT(backward, 2, tb.data);
+    SET_VECTOR_ELT(backward, 3, out);
+    let inputs = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 2));
+    nprot += 1;
+    SET_VECTOR_ELT(inputs, 0, ta.env);
+    SET_VECTOR_ELT(inputs, 1, tb.env);
+    let node = Rf_protect(new_node(node_name(op, kind), inputs, backward, seq));
+    let rg = Rf_protect(Rf_ScalarLogical(1));
+    nprot += 2;
+    let res = new_tensor(enclos, out, out_shape, dtype, rg, node);
+    Rf_unprotect(nprot);
+    res
+}
+
+/// `.Call(fwdprop_tensor_reduce_all, x, mean, state)`: `mean(x)` (`mean`
+/// TRUE) or `sum(x)` of all values of a float32 or float64 tensor, as
+/// `tensor_reduce()` computes and records it, or `NULL`.
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_tensor_reduce_all(x: SEXP, mean: SEXP, state: SEXP) -> SEXP {
+    if !is_tensor(x)
+        || TYPEOF(mean) != SEXPTYPE::LGLSXP
+        || Rf_xlength(mean) != 1
+        || TYPEOF(state) != SEXPTYPE::ENVSXP
+    {
+        return R_NilValue;
+    }
+    let mean = *LOGICAL(mean) == 1;
+    let (t, enabled) = match (read_tensor(x), recording(state)) {
+        (Some(t), Some(e)) => (t, e),
+        _ => return R_NilValue,
+    };
+    if t.len > i32::MAX as usize {
+        return R_NilValue;
+    }
+    let value = {
+        let d = slice(t.data, t.len);
+        match std::panic::catch_unwind(|| torch_sum(d, t.float)) {
+            Ok(s) => s,
+            Err(_) => return R_NilValue,
+        }
+    };
+    let value = round_if(if mean { value / t.len as f64 } else { value }, t.float);
+    let mut nprot = 0;
+    let out = Rf_protect(Rf_ScalarReal(value));
+    let shape = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 0));
+    let dtype = Rf_protect(dtype_string(t.float));
+    nprot += 3;
+    let enclos = enclosure(state);
+    if !(enabled && t.requires_grad) {
+        let rg = Rf_protect(Rf_ScalarLogical(0));
+        let res = new_tensor(enclos, out, shape, dtype, rg, R_NilValue);
+        Rf_unprotect(nprot + 1);
+        return res;
+    }
+    let seq = match next_seq(state) {
+        Some(s) => Rf_protect(s),
+        None => {
+            Rf_unprotect(nprot);
+            return R_NilValue;
+        }
+    };
+    let info = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 5));
+    nprot += 2;
+    let iv = std::slice::from_raw_parts_mut(INTEGER(info), 5);
+    iv.copy_from_slice(&[NODE_REDUCE, mean as i32, 1, t.float as i32, t.len as i32]);
+    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 1));
+    SET_VECTOR_ELT(backward, 0, info);
+    let inputs = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 1));
+    SET_VECTOR_ELT(inputs, 0, x);
+    nprot += 2;
+    let name: &[u8] = if mean {
+        b"MeanBackward0\0"
+    } else {
+        b"SumBackward0\0"
+    };
+    let node = Rf_protect(new_node(name, inputs, backward, seq));
+    let rg = Rf_protect(Rf_ScalarLogical(1));
+    nprot += 2;
+    let res = new_tensor(enclos, out, shape, dtype, rg, node);
+    Rf_unprotect(nprot);
+    res
+}
+
+/// The gradient for one operand of `n` result values from `v` (the
+/// result's gradient times the local derivative, already rounded): as it
+/// is when the operand has all `n` values, else summed (PyTorch's order)
+/// to its one value; rounded to the dtype (`back_fun()` in R).
+fn back_operand(v: Vec<f64>, len: usize, n: usize, float: bool) -> Vec<f64> {
+    if len == n {
+        v.into_iter().map(|x| round_if(x, float)).collect()
+    } else {
+        vec![round_if(torch_sum(&v, float), float)]
+    }
+}
+
+/// The gradients of a native arithmetic node (`tensor_arith()`'s backward
+/// functions, value for value): `None` for an input that needs none.
+fn arith_backward(
+    info: &[i32],
+    a: &[f64],
+    b: &[f64],
+    out: &[f64],
+    g: &[f64],
+) -> [Option<Vec<f64>>; 2] {
+    let (op, ra, rb, float) = (info[1], info[2] == 1, info[3] == 1, info[4] == 1);
+    let n = out.len();
+    let (la, lb, lg) = (a.len(), b.len(), g.len());
+    let at = |i: usize| a[if la == 1 { 0 } else { i }];
+    let bt = |i: usize| b[if lb == 1 { 0 } else { i }];
+    let gt = |i: usize| g[i % lg];
+    let r = |v: f64| round_if(v, float);
+    let each = |f: &dyn Fn(usize) -> f64| -> Vec<f64> { (0..n).map(f).collect() };
+    if lg == 0 && n > 0 {
+        return [None, None];
+    }
+    let ga = ra.then(|| {
+        let v = match op {
+            OP_ADD | OP_SUB => each(&gt),
+            OP_MUL => each(&|i| r(gt(i) * bt(i))),
+            OP_DIV => each(&|i| r(gt(i) / bt(i))),
+            _ => each(&|i| {
+                let y = bt(i);
+                let d = if y == 0.0 {
+                    0.0
+                } else {
+                    r(y * r(r_pow(at(i), y - 1.0)))
+                };
+                r(gt(i) * d)
+            }),
+        };
+        back_operand(v, la, n, float)
+    });
+    let gb = rb.then(|| {
+        let v = match op {
+            OP_ADD => each(&gt),
+            OP_SUB => each(&|i| -gt(i)),
+            OP_MUL => each(&|i| r(gt(i) * at(i))),
+            OP_DIV => each(&|i| r(-gt(i) * r(r(at(i) / bt(i)) / bt(i)))),
+            _ => each(&|i| {
+                let (x, y) = (at(i), bt(i));
+                let d = if x == 0.0 && y >= 0.0 {
+                    0.0
+                } else {
+                    r(out[i] * r_log(x))
+                };
+                r(gt(i) * d)
+            }),
+        };
+        back_operand(v, lb, n, float)
+    });
+    [ga, gb]
+}
+
+/// The gradient of a native mean or sum of all `n` values.
+fn reduce_backward(info: &[i32], g: &[f64]) -> Option<Vec<f64>> {
+    let (mean, float, n) = (info[1] == 1, info[3] == 1, usize::try_from(info[4]).ok()?);
+    let lg = g.len();
+    if lg == 0 {
+        return None;
+    }
+    Some(
+        (0..n)
+            .map(|i| {
+                let v = g[i % lg];
+                if mean {
+                    round_if(v / n as f64, float)
+                } else {
+                    v
+                }
+            })
+            .collect(),
+    )
+}
+
+/// `.Call(fwdprop_tensor_node_backward, backward, g)`: the gradients of a
+/// native node's inputs (a list, `NULL` where none is needed) from the
+/// gradient `g` (a double vector) of its result. (For a graph that mixes
+/// native nodes with nodes recorded in R, whose backward pass runs in R.)
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_tensor_node_backward(backward: SEXP, g: SEXP) -> SEXP {
+    let grads = if TYPEOF(backward) == SEXPTYPE::VECSXP && TYPEOF(g) == SEXPTYPE::REALSXP {
+        node_grads(
+            backward,
+            slice(g, usize::try_from(Rf_xlength(g)).unwrap_or(0)),
+        )
+    } else {
+        None
+    };
+    let Some(grads) = grads else {
+        extendr_ffi::Rf_error(
+            c"%s".as_ptr(),
+            c"fwdprop: invalid native autograd node".as_ptr(),
+        );
+    };
+    grads_to_list(grads)
+}
+
+/// `.Call(fwdprop_tensor_inplace, op, self, other, alpha, state)`: `self$sub_(other,
+/// alpha)` (`op` "-") or `self$add_(other, alpha)` (`op` "+") when recording
+/// is off or `self` needs no gradient, for float32 or float64 tensors and
+/// another operand of the same dtype that has `self`'s shape or is one value
+/// with no more dimensions, or a number; returns `self`, or `NULL` for the R
+/// code (which also gives the errors).
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_tensor_inplace(
+    op: SEXP,
+    this: SEXP,
+    other: SEXP,
+    alpha: SEXP,
+    state: SEXP,
+) -> SEXP {
+    if TYPEOF(op) != SEXPTYPE::STRSXP
+        || Rf_xlength(op) != 1
+        || !is_tensor(this)
+        || !is_number(alpha)
+    {
+        return R_NilValue;
+    }
+    let op = match op_code(
+        std::ffi::CStr::from_ptr(extendr_ffi::R_CHAR(STRING_ELT(op, 0))).to_bytes(),
+    ) {
+        Some(o @ (OP_ADD | OP_SUB)) => o,
+        _ => return R_NilValue,
+    };
+    let (t, enabled) = match (read_tensor(this), recording(state)) {
+        (Some(t), Some(e)) => (t, e),
+        _ => return R_NilValue,
+    };
+    if enabled && t.requires_grad {
+        return R_NilValue;
+    }
+    let alpha = *REAL(alpha);
+    let float = t.float;
+    // the other operand's values (a number takes self's dtype)
+    let (od, olen): (SEXP, usize) = if is_tensor(other) {
+        let o = match read_tensor(other) {
+            Some(o) if o.float == float => o,
+            _ => return R_NilValue,
+        };
+        let same = o.len == t.len && o.ndim == t.ndim && {
+            let (sa, sb) = (field(this, b"shape\0"), field(other, b"shape\0"));
+            match (sa, sb) {
+                (Some(sa), Some(sb)) => ints(sa, t.ndim) == ints(sb, o.ndim),
+                _ => false,
+            }
+        };
+        if !(same || (o.len == 1 && o.ndim <= t.ndim)) {
+            return R_NilValue;
+        }
+        (o.data, o.len)
+    } else if is_number(other) {
+        (other, 1)
+    } else {
+        return R_NilValue;
+    };
+    let number = !is_tensor(other);
+    let out = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, t.len as isize));
+    let ok = {
+        let d = slice(t.data, t.len);
+        let o = slice(od, olen);
+        let res = slice_mut(out, t.len);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for (i, r) in res.iter_mut().enumerate() {
+                let mut v = o[if olen == 1 { 0 } else { i }];
+                if number {
+                    v = round_if(v, float);
+                }
+                let s = alpha * v;
+                *r = round_if(if op == OP_SUB { d[i] - s } else { d[i] + s }, float);
+            }
+        }))
+        .is_ok()
+    };
+    if ok {
+        Rf_defineVar(sym(b"data\0"), out, this);
+    }
+    Rf_unprotect(1);
+    if ok {
+        this
+    } else {
+        R_NilValue
+    }
+}
+
+/// The element `name` of a named list, or `None`.
+unsafe fn list_get(list: SEXP, name: &[u8]) -> Option<SEXP> {
+    if TYPEOF(list) != SEXPTYPE::VECSXP {
+        return None;
+    }
+    let names = Rf_getAttrib(list, R_NamesSymbol);
+    if TYPEOF(names) != SEXPTYPE::STRSXP {
+        return None;
+    }
+    let n = Rf_xlength(list).min(Rf_xlength(names));
+    (0..n)
+        .find(|&i| cstr_eq(STRING_ELT(names, i), name))
+        .map(|i| VECTOR_ELT(list, i))
+}
+
+/// A one-number double (a creation number).
+unsafe fn scalar_real(x: SEXP) -> Option<f64> {
+    (TYPEOF(x) == SEXPTYPE::REALSXP && Rf_xlength(x) == 1).then(|| *REAL(x))
+}
+
+/// A recorded tensor found by the backward pass: the tensor, its node,
+/// the node's native `backward` list, its inputs and creation number.
+#[derive(Clone, Copy)]
+struct Found {
+    tensor: SEXP,
+    node: SEXP,
+    backward: SEXP,
+    inputs: SEXP,
+    seq: f64,
+}
+
+/// A tensor's node when it is one this pass can take (a native node with
+/// its inputs), `Ok(None)` for a leaf, `Err(())` otherwise.
+unsafe fn found(t: SEXP) -> Result<Option<Found>, ()> {
+    let node = field(t, b"node\0").ok_or(())?;
+    if node == R_NilValue {
+        return Ok(None);
+    }
+    let backward = list_get(node, b"backward").ok_or(())?;
+    let inputs = list_get(node, b"inputs").ok_or(())?;
+    let seq = list_get(node, b"seq")
+        .and_then(|s| scalar_real(s))
+        .ok_or(())?;
+    let native = TYPEOF(backward) == SEXPTYPE::VECSXP;
+    if !(native || Rf_isFunction(backward) != Rboolean::FALSE) || TYPEOF(inputs) != SEXPTYPE::VECSXP
+    {
+        return Err(());
+    }
+    for i in 0..Rf_xlength(inputs) {
+        if !is_tensor(VECTOR_ELT(inputs, i)) {
+            return Err(());
+        }
+    }
+    Ok(Some(Found {
+        tensor: t,
+        node,
+        backward,
+        inputs,
+        seq,
+    }))
+}
+
+/// A leaf's state for accumulating its gradient: `Ok(true)` when it
+/// requires one and its `$grad` is NULL or a double vector of its length.
+unsafe fn leaf_ok(t: SEXP) -> Result<bool, ()> {
+    let tl = read_tensor(t).ok_or(())?;
+    if !tl.requires_grad {
+        return Ok(false);
+    }
+    let grad = field(t, b"grad\0").ok_or(())?;
+    if grad == R_NilValue {
+        return Ok(true);
+    }
+    let gt = if is_tensor(grad) {
+        read_tensor(grad)
+    } else {
+        None
+    };
+    match gt {
+        Some(g) if g.len == tl.len => Ok(true),
+        _ => Err(()),
+    }
+}
+
+/// The computed gradients of a native node (Rust vectors), `None` when
+/// `backward` is not a native node's.
+unsafe fn node_grads(backward: SEXP, g: &[f64]) -> Option<Vec<Option<Vec<f64>>>> {
+    let nb = Rf_xlength(backward);
+    if nb < 1 {
+        return None;
+    }
+    let info_s = VECTOR_ELT(backward, 0);
+    if TYPEOF(info_s) != SEXPTYPE::INTSXP {
+        return None;
+    }
+    let info = ints(info_s, usize::try_from(Rf_xlength(info_s)).ok()?);
+    let saved = |k: isize| -> Option<&[f64]> {
+        let v = VECTOR_ELT(backward, k);
+        (TYPEOF(v) == SEXPTYPE::REALSXP)
+            .then(|| slice(v, usize::try_from(Rf_xlength(v)).unwrap_or(0)))
+    };
+    let out = match (info.first().copied(), info.len(), nb) {
+        (Some(NODE_ARITH), 5, 4) => {
+            let (a, b, o) = (saved(1)?, saved(2)?, saved(3)?);
+            std::panic::catch_unwind(|| arith_backward(info, a, b, o, g))
+                .ok()
+                .map(|[x, y]| vec![x, y])
+        }
+        (Some(NODE_REDUCE), 5, 1) => std::panic::catch_unwind(|| reduce_backward(info, g))
+            .ok()
+            .map(|x| vec![x]),
+        (Some(NODE_UNARY), 3, 3) => {
+            let (x, y) = (saved(1)?, saved(2)?);
+            std::panic::catch_unwind(|| unary_backward(info, x, y, g))
+                .ok()
+                .map(|v| vec![v])
+        }
+        (Some(NODE_LINEAR), 8, 3) => {
+            let (x, w) = (saved(1)?, saved(2)?);
+            std::panic::catch_unwind(|| linear_backward(info, x, w, g))
+                .ok()
+                .flatten()
+        }
+        _ => None,
+    };
+    out
+}
+
+/// Computed gradients as an R list (`NULL` where none), unprotected. An
+/// allocation failure longjmps: the Rust vectors leak then rather than have
+/// no destructors run over live frames.
+unsafe fn grads_to_list(grads: Vec<Option<Vec<f64>>>) -> SEXP {
+    let grads = std::mem::ManuallyDrop::new(grads);
+    let res = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, grads.len() as isize));
+    for (k, gk) in grads.iter().enumerate() {
+        if let Some(v) = gk {
+            SET_VECTOR_ELT(res, k as isize, real_vector(v));
+        }
+    }
+    Rf_unprotect(1);
+    drop(std::mem::ManuallyDrop::into_inner(grads));
+    res
+}
+
+/// A new double vector holding `v`, unprotected.
+unsafe fn real_vector(v: &[f64]) -> SEXP {
+    let r = Rf_allocVector(SEXPTYPE::REALSXP, v.len() as isize);
+    slice_mut(r, v.len()).copy_from_slice(v);
+    r
+}
+
+/// Whether a node named `name` keeps its backward step (names in `keep`).
+unsafe fn keeps(node: SEXP, keep: SEXP) -> bool {
+    let name = match list_get(node, b"name") {
+        Some(n) if TYPEOF(n) == SEXPTYPE::STRSXP && Rf_xlength(n) == 1 => STRING_ELT(n, 0),
+        _ => return false,
+    };
+    let want = std::ffi::CStr::from_ptr(extendr_ffi::R_CHAR(name)).to_bytes();
+    TYPEOF(keep) == SEXPTYPE::STRSXP
+        && (0..Rf_xlength(keep)).any(|i| cstr_eq(STRING_ELT(keep, i), want))
+}
+
+/// `node` without its `backward` element (as `nd[["backward"]] <- NULL`),
+/// unprotected.
+unsafe fn without_backward(node: SEXP) -> SEXP {
+    let names = Rf_getAttrib(node, R_NamesSymbol);
+    let n = Rf_xlength(node);
+    let keep: Vec<isize> = (0..n)
+        .filter(|&i| !cstr_eq(STRING_ELT(names, i), b"backward"))
+        .collect();
+    let keep = std::mem::ManuallyDrop::new(keep);
+    let out = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, keep.len() as isize));
+    let out_names = Rf_protect(Rf_allocVector(SEXPTYPE::STRSXP, keep.len() as isize));
+    for (k, &i) in keep.iter().enumerate() {
+        SET_VECTOR_ELT(out, k as isize, VECTOR_ELT(node, i));
+        SET_STRING_ELT(out_names, k as isize, STRING_ELT(names, i));
+    }
+    Rf_setAttrib(out, R_NamesSymbol, out_names);
+    Rf_unprotect(2);
+    drop(std::mem::ManuallyDrop::into_inner(keep));
+    out
+}
+
+/// `.Call(fwdprop_tensor_backward, root, g0, retain_graph, keep, state)`:
+/// the backward pass of `tensor_backward()` in `R/autograd.R` from the
+/// recorded tensor `root` with the gradient `g0`, when every node it
+/// reaches was recorded in Rust and every leaf's `$grad` is NULL or a
+/// tensor of its length; returns `TRUE` when done, or `NULL` (having
+/// changed nothing) for the R code. `keep`: the names of nodes that keep
+/// their backward step without `retain_graph`.
+///
+/// The gradients, their sums and the order (decreasing creation numbers)
+/// are those of the R code.
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_tensor_backward(
+    root: SEXP,
+    g0: SEXP,
+    retain_graph: SEXP,
+    keep: SEXP,
+    state: SEXP,
+) -> SEXP {
+    if !is_tensor(root)
+        || TYPEOF(g0) != SEXPTYPE::REALSXP
+        || TYPEOF(retain_graph) != SEXPTYPE::LGLSXP
+        || Rf_xlength(retain_graph) != 1
+    {
+        return R_NilValue;
+    }
+    if TYPEOF(state) != SEXPTYPE::ENVSXP || native_on(state).is_none() {
+        return R_NilValue;
+    }
+    let retain = *LOGICAL(retain_graph) == 1;
+    // 1. every recorded tensor reachable from the root (no R allocation:
+    // the Rust vectors are dropped before any)
+    let first = match found(root) {
+        Ok(Some(f)) => f,
+        _ => return R_NilValue,
+    };
+    let mut nodes: Vec<Found> = vec![first];
+    let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    index.insert(first.seq.to_bits(), 0);
+    let mut i = 0;
+    let mut ok = true;
+    'walk: while i < nodes.len() {
+        let inputs = nodes[i].inputs;
+        for j in 0..Rf_xlength(inputs) {
+            let inp = VECTOR_ELT(inputs, j);
+            match found(inp) {
+                Ok(Some(f)) => {
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        index.entry(f.seq.to_bits())
+                    {
+                        e.insert(nodes.len());
+                        nodes.push(f);
+                    }
+                }
+                Ok(None) => {
+                    if leaf_ok(inp).is_err() {
+                        ok = false;
+                        break 'walk;
+                    }
+                }
+                Err(()) => {
+                    ok = false;
+                    break 'walk;
+                }
+            }
+        }
+        i += 1;
+    }
+    if !ok {
+        return R_NilValue;
+    }
+    // decreasing creation numbers (a result is made after its inputs)
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.sort_by(|&a, &b| nodes[b].seq.total_cmp(&nodes[a].seq));
+    let n = nodes.len();
+    // From here on R allocates: the Rust vectors are kept from being
+    // dropped by an R error's longjmp (they leak then; nothing else is
+    // left half-done that R would see, but a grad may be half-accumulated,
+    // as after an error in the R code).
+    let nodes = std::mem::ManuallyDrop::new(nodes);
+    let index = std::mem::ManuallyDrop::new(index);
+    let order = std::mem::ManuallyDrop::new(order);
+    let grads = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, n as isize));
+    SET_VECTOR_ELT(grads, 0, g0);
+    let enclos = enclosure(state);
+    let sym_data = sym(b"data\0");
+    let sym_grad = sym(b"grad\0");
+    let mut failed = false;
+    for &k in order.iter() {
+        let g = VECTOR_ELT(grads, k as isize);
+        if g == R_NilValue {
+            continue;
+        }
+        let f = nodes[k];
+        SET_VECTOR_ELT(grads, k as isize, R_NilValue);
+        let g = Rf_protect(g);
+        // the inputs' gradients, a list: a native node's computed here, an
+        // R function called (an error in it ends the pass, as in R)
+        let gin = if Rf_isFunction(f.backward) != Rboolean::FALSE {
+            let call = Rf_protect(Rf_lang2(f.backward, g));
+            let res = Rf_eval(call, enclos);
+            Rf_unprotect(1);
+            res
+        } else {
+            match node_grads(
+                f.backward,
+                slice(g, usize::try_from(Rf_xlength(g)).unwrap_or(0)),
+            ) {
+                Some(v) => grads_to_list(v),
+                None => R_NilValue,
+            }
+        };
+        let gin = Rf_protect(gin);
+        if TYPEOF(gin) != SEXPTYPE::VECSXP {
+            Rf_unprotect(2);
+            failed = true;
+            break;
+        }
+        for j in 0..Rf_xlength(gin).min(Rf_xlength(f.inputs)) {
+            let gj = VECTOR_ELT(gin, j);
+            if gj == R_NilValue {
+                continue;
+            }
+            let gj = Rf_protect(if TYPEOF(gj) == SEXPTYPE::REALSXP {
+                gj
+            } else {
+                Rf_coerceVector(gj, SEXPTYPE::REALSXP)
+            });
+            let gj_sexp = gj;
+            let gj = slice(gj, usize::try_from(Rf_xlength(gj)).unwrap_or(0));
+            let inp = VECTOR_ELT(f.inputs, j);
+            let inode = field(inp, b"node\0").unwrap_or(R_NilValue);
+            if inode == R_NilValue {
+                // a leaf: accumulate into its $grad (accumulate_grad())
+                let Some(tl) = read_tensor(inp) else {
+                    Rf_unprotect(1);
+                    continue;
+                };
+                if !tl.requires_grad {
+                    Rf_unprotect(1);
+                    continue;
+                }
+                let old = field(inp, b"grad\0").unwrap_or(R_NilValue);
+                if old == R_NilValue {
+                    let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, tl.len as isize));
+                    let dst = slice_mut(v, tl.len);
+                    if !gj.is_empty() {
+                        for (q, d) in dst.iter_mut().enumerate() {
+                            *d = gj[q % gj.len()];
+                        }
+                    }
+                    let shape = field(inp, b"shape\0").unwrap_or(R_NilValue);
+                    let dtype = field(inp, b"dtype\0").unwrap_or(R_NilValue);
+                    let rg = Rf_protect(Rf_ScalarLogical(0));
+                    let gt = new_tensor(enclos, v, shape, dtype, rg, R_NilValue);
+                    Rf_defineVar(sym_grad, gt, inp);
+                    Rf_unprotect(2);
+                } else if let Some(ot) = read_tensor(old) {
+                    let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, ot.len as isize));
+                    let od = slice(ot.data, ot.len);
+                    let dst = slice_mut(v, ot.len);
+                    if !gj.is_empty() {
+                        for (q, d) in dst.iter_mut().enumerate() {
+                            *d = round_if(od[q] + gj[q % gj.len()], tl.float);
+                        }
+                    }
+                    Rf_defineVar(sym_data, v, old);
+                    Rf_unprotect(1);
+                }
+            } else if let Some(p) = list_get(inode, b"seq")
+                .and_then(|s| scalar_real(s))
+                .and_then(|s| index.get(&s.to_bits()).copied())
+            {
+                // a recorded input: add to its gradient
+                let gp = VECTOR_ELT(grads, p as isize);
+                let float = read_tensor(inp).map(|t| t.float).unwrap_or(false);
+                if gp == R_NilValue {
+                    SET_VECTOR_ELT(grads, p as isize, gj_sexp);
+                } else {
+                    let lp = usize::try_from(Rf_xlength(gp)).unwrap_or(0);
+                    let len = if lp == 0 || gj.is_empty() {
+                        0
+                    } else {
+                        lp.max(gj.len())
+                    };
+                    let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, len as isize));
+                    let a = slice(gp, lp);
+                    let dst = slice_mut(v, len);
+                    for (q, d) in dst.iter_mut().enumerate() {
+                        *d = round_if(a[q % lp] + gj[q % gj.len()], float);
+                    }
+                    SET_VECTOR_ELT(grads, p as isize, v);
+                    Rf_unprotect(1);
+                }
+            }
+            Rf_unprotect(1);
+        }
+        Rf_unprotect(2);
+        if !retain && !keeps(f.node, keep) {
+            Rf_defineVar(sym(b"node\0"), without_backward(f.node), f.tensor);
+        }
+    }
+    Rf_unprotect(1);
+    drop(std::mem::ManuallyDrop::into_inner(nodes));
+    drop(std::mem::ManuallyDrop::into_inner(index));
+    drop(std::mem::ManuallyDrop::into_inner(order));
+    if failed {
+        extendr_ffi::Rf_error(
+            c"%s".as_ptr(),
+            c"fwdprop: invalid native autograd node".as_ptr(),
+        );
+    }
+    Rf_ScalarLogical(1)
+}
+
+// Unary operations ---------------------------------------------------------
+
+const UN_NEG: i32 = 1;
+const UN_EXP: i32 = 2;
+const UN_LOG: i32 = 3;
+const UN_SIGMOID: i32 = 4;
+const UN_TANH: i32 = 5;
+const UN_RELU: i32 = 6;
+
+/// R's `NA_real_` (a NaN whose low word is 1954).
+fn na_real() -> f64 {
+    f64::from_bits(0x7FF0_0000_0000_07A2)
+}
+
+/// R's `x * (x > 0)` and `g * (y > 0)`: a logical NA (from NaN) times a
+/// double is NA, as R computes it.
+fn times_positive(v: f64, test: f64) -> f64 {
+    if test.is_nan() {
+        v * na_real()
+    } else {
+        v * if test > 0.0 { 1.0 } else { 0.0 }
+    }
+}
+
+/// R's math functions keep a NaN argument as it is (`math1()`).
+fn math1(x: f64, f: fn(f64) -> f64) -> f64 {
+    if x.is_nan() {
+        x
+    } else {
+        f(x)
+    }
+}
+
+fn unary_code(name: &[u8]) -> Option<(i32, &'static [u8])> {
+    match name {
+        b"neg" => Some((UN_NEG, b"NegBackward0\0")),
+        b"exp" => Some((UN_EXP, b"ExpBackward0\0")),
+        b"log" => Some((UN_LOG, b"LogBackward0\0")),
+        b"sigmoid" => Some((UN_SIGMOID, b"SigmoidBackward0\0")),
+        b"tanh" => Some((UN_TANH, b"TanhBackward0\0")),
+        b"relu" => Some((UN_RELU, b"ReluBackward0\0")),
+        _ => None,
+    }
+}
+
+/// The values of `unary_ops[[fun]]$f` in `R/autograd.R`, rounded to the
+/// dtype.
+fn unary_values(fun: i32, x: &[f64], out: &mut [f64], float: bool) {
+    if fun == UN_SIGMOID {
+        // fwdprop's sigmoid() (its fast path's kernel)
+        fwdprop_core::activation::sigmoid_into(x, out);
+    } else {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = match fun {
+                UN_NEG => -v,
+                UN_EXP => math1(v, f64::exp),
+                UN_LOG => r_log(v),
+                UN_TANH => math1(v, f64::tanh),
+                _ => times_positive(v, v),
+            };
+        }
+    }
+    if float {
+        for o in out.iter_mut() {
+            *o = round_if(*o, true);
+        }
+    }
+}
+
+/// `unary_ops[[fun]]$d(g, x, y)`, rounded to the dtype.
+fn unary_backward(info: &[i32], x: &[f64], y: &[f64], g: &[f64]) -> Option<Vec<f64>> {
+    let (fun, float) = (info[1], info[2] == 1);
+    let (n, lg) = (x.len(), g.len());
+    if lg == 0 || y.len() != n {
+        return None;
+    }
+    Some(
+        (0..n)
+            .map(|i| {
+                let gi = g[i % lg];
+                let v = match fun {
+                    UN_NEG => -gi,
+                    UN_EXP => gi * y[i],
+                    UN_LOG => gi / x[i],
+                    UN_SIGMOID => gi * (1.0 - y[i]) * y[i],
+                    UN_TANH => gi * (1.0 - y[i] * y[i]),
+                    _ => times_positive(gi, y[i]),
+                };
+                round_if(v, float)
+            })
+            .collect(),
+    )
+}
+
+/// `.Call(fwdprop_tensor_unary, fun, x, state)`: `tensor_unary(fun, x)`
+/// for `neg`, `exp`, `log`, `sigmoid`, `tanh` and `relu` of a float32 or
+/// float64 tensor, or `NULL`.
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_tensor_unary(fun: SEXP, x: SEXP, state: SEXP) -> SEXP {
+    if TYPEOF(fun) != SEXPTYPE::STRSXP
+        || Rf_xlength(fun) != 1
+        || !is_tensor(x)
+        || TYPEOF(state) != SEXPTYPE::ENVSXP
+    {
+        return R_NilValue;
+    }
+    let Some((code, name)) =
+        unary_code(std::ffi::CStr::from_ptr(extendr_ffi::R_CHAR(STRING_ELT(fun, 0))).to_bytes())
+    else {
+        return R_NilValue;
+    };
+    let (t, enabled) = match (read_tensor(x), recording(state)) {
+        (Some(t), Some(e)) => (t, e),
+        _ => return R_NilValue,
+    };
+    if code == UN_SIGMOID && t.len > crate::fast::FAST_MAX_LEN {
+        return R_NilValue;
+    }
+    let out = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, t.len as isize));
+    let ok = {
+        let d = slice(t.data, t.len);
+        let o = slice_mut(out, t.len);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            unary_values(code, d, o, t.float)
+        }))
+        .is_ok()
+    };
+    let shape = field(x, b"shape\0");
+    let dtype = field(x, b"dtype\0");
+    let (Some(shape), Some(dtype), true) = (shape, dtype, ok) else {
+        Rf_unprotect(1);
+        return R_NilValue;
+    };
+    let enclos = enclosure(state);
+    if !(enabled && t.requires_grad) {
+        let rg = Rf_protect(Rf_ScalarLogical(0));
+        let res = new_tensor(enclos, out, shape, dtype, rg, R_NilValue);
+        Rf_unprotect(2);
+        return res;
+    }
+    let Some(seq) = next_seq(state) else {
+        Rf_unprotect(1);
+        return R_NilValue;
+    };
+    let seq = Rf_protect(seq);
+    let info = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 3));
+    ints_mut(info, 3).copy_from_slice(&[NODE_UNARY, code, t.float as i32]);
+    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 3));
+    SET_VECTOR_ELT(backward, 0, info);
+    SET_VECTOR_ELT(backward, 1, t.data);
+    SET_VECTOR_ELT(backward, 2, out);
+    let inputs = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 1));
+    SET_VECTOR_ELT(inputs, 0, x);
+    let node = Rf_protect(new_node(name, inputs, backward, seq));
+    let rg = Rf_protect(Rf_ScalarLogical(1));
+    let res = new_tensor(enclos, out, shape, dtype, rg, node);
+    Rf_unprotect(7);
+    res
+}
+
+unsafe fn ints_mut<'a>(x: SEXP, len: usize) -> &'a mut [i32] {
+    if len == 0 {
+        &mut []
+    } else {
+        std::slice::from_raw_parts_mut(INTEGER(x), len)
+    }
+}
+
+// Linear layers ---------------------------------------------------------------
+
+/// Largest product (rows x inputs x outputs) of a linear layer computed
+/// here; larger ones take the R code (BLAS), where the call's overhead is
+/// lost in the arithmetic anyway.
+const LINEAR_MAX_WORK: usize = 1 << 20;
+
+/// `x W^T + b` for row-major `x` (n x i), `w` (o x i), `b` (o): every value
+/// a dot product summed in order from 0 (as the reference BLAS sums it),
+/// rounded to the dtype, then the bias added and rounded again.
+#[allow(clippy::too_many_arguments)]
+fn linear_values(
+    x: &[f64],
+    w: &[f64],
+    b: Option<&[f64]>,
+    n: usize,
+    i: usize,
+    o: usize,
+    out: &mut [f64],
+    float: bool,
+) {
+    for r in 0..n {
+        let xr = &x[r * i..(r + 1) * i];
+        for c in 0..o {
+            let wc = &w[c * i..(c + 1) * i];
+            let mut s = 0.0;
+            for l in 0..i {
+                s += xr[l] * wc[l];
+            }
+            let mut v = round_if(s, float);
+            if let Some(b) = b {
+                v = round_if(v + b[c], float);
+            }
+            out[r * o + c] = v;
+        }
+    }
+}
+
+/// The gradients of a linear layer from `g` (n x o): `g W` for the input,
+/// `g^T x` for the weight, the column sums of `g` for the bias, each summed
+/// in order and rounded to the dtype.
+fn linear_backward(info: &[i32], x: &[f64], w: &[f64], g: &[f64]) -> Option<Vec<Option<Vec<f64>>>> {
+    let dims = |k: usize| usize::try_from(info[k]).ok();
+    let (n, i, o) = (dims(1)?, dims(2)?, dims(3)?);
+    let (rx, rw, has_b, rb, float) = (
+        info[4] == 1,
+        info[5] == 1,
+        info[6] >= 0,
+        info[6] == 1,
+        info[7] == 1,
+    );
+    if x.len() != n * i || w.len() != o * i || g.len() != n * o {
+        return None;
+    }
+    let gx = rx.then(|| {
+        let mut v = vec![0.0; n * i];
+        for r in 0..n {
+            for l in 0..i {
+                let mut s = 0.0;
+                for c in 0..o {
+                    s += g[r * o + c] * w[c * i + l];
+                }
+                v[r * i + l] = round_if(s, float);
+            }
+        }
+        v
+    });
+    let gw = rw.then(|| {
+        let mut v = vec![0.0; o * i];
+        for c in 0..o {
+            for l in 0..i {
+                let mut s = 0.0;
+                for r in 0..n {
+                    s += x[r * i + l] * g[r * o + c];
+                }
+                v[c * i + l] = round_if(s, float);
+            }
+        }
+        v
+    });
+    let mut grads = vec![gx, gw];
+    if has_b {
+        grads.push(rb.then(|| {
+            (0..o)
+                .map(|c| {
+                    let mut s = 0.0;
+                    for r in 0..n {
+                        s += g[r * o + c];
+                    }
+                    round_if(s, float)
+                })
+                .collect()
+        }));
+    }
+    Some(grads)
+}
+
+/// `.Call(fwdprop_tensor_linear, x, weight, bias, state)`: the linear layer
+/// `x W^T + b` (`bias` a tensor or NULL) of `tensor_linear()` for float32 or
+/// float64 tensors of one dtype with matching shapes (`x` n x i, `weight`
+/// o x i, `bias` of o values) and at most [`LINEAR_MAX_WORK`] products,
+/// recorded as `AddmmBackward0` (`MmBackward0` without a bias), or `NULL`
+/// (also for every shape error, which the R code reports).
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_tensor_linear(
+    x: SEXP,
+    weight: SEXP,
+    bias: SEXP,
+    state: SEXP,
+) -> SEXP {
+    if !is_tensor(x)
+        || !is_tensor(weight)
+        || (bias != R_NilValue && !is_tensor(bias))
+        || TYPEOF(state) != SEXPTYPE::ENVSXP
+    {
+        return R_NilValue;
+    }
+    let (Some(tx), Some(tw), Some(enabled)) =
+        (read_tensor(x), read_tensor(weight), recording(state))
+    else {
+        return R_NilValue;
+    };
+    let tb = if bias == R_NilValue {
+        None
+    } else {
+        match read_tensor(bias) {
+            Some(t) => Some(t),
+            None => return R_NilValue,
+        }
+    };
+    if tx.ndim != 2
+        || tw.ndim != 2
+        || tw.float != tx.float
+        || tb
+            .as_ref()
+            .is_some_and(|b| b.float != tx.float || b.ndim != 1)
+    {
+        return R_NilValue;
+    }
+    let (Some(sx), Some(sw)) = (field(x, b"shape\0"), field(weight, b"shape\0")) else {
+        return R_NilValue;
+    };
+    let (sx, sw) = (ints(sx, 2), ints(sw, 2));
+    let (n, i, o) = (sx[0] as usize, sx[1] as usize, sw[0] as usize);
+    if sw[1] as usize != i || tb.as_ref().is_some_and(|b| b.len != o) {
+        return R_NilValue;
+    }
+    match n.checked_mul(i).and_then(|v| v.checked_mul(o)) {
+        Some(work) if work <= LINEAR_MAX_WORK => {}
+        _ => return R_NilValue,
+    }
+    let float = tx.float;
+    let out = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, (n * o) as isize));
+    let ok = {
+        let xd = slice(tx.data, tx.len);
+        let wd = slice(tw.data, tw.len);
+        let bd = tb.as_ref().map(|b| slice(b.data, b.len));
+        let od = slice_mut(out, n * o);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            linear_values(xd, wd, bd, n, i, o, od, float)
+        }))
+        .is_ok()
+    };
+    if !ok {
+        Rf_unprotect(1);
+        return R_NilValue;
+    }
+    let shape = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 2));
+    ints_mut(shape, 2).copy_from_slice(&[n as i32, o as i32]);
+    let dtype = Rf_protect(dtype_string(float));
+    let enclos = enclosure(state);
+    let rb = tb.as_ref().map(|b| b.requires_grad);
+    if !(enabled && (tx.requires_grad || tw.requires_grad || rb == Some(true))) {
+        let rg = Rf_protect(Rf_ScalarLogical(0));
+        let res = new_tensor(enclos, out, shape, dtype, rg, R_NilValue);
+        Rf_unprotect(4);
+        return res;
+    }
+    let Some(seq) = next_seq(state) else {
+        Rf_unprotect(3);
+        return R_NilValue;
+    };
+    let seq = Rf_protect(seq);
+    let info = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 8));
+    ints_mut(info, 8).copy_from_slice(&[
+        NODE_LINEAR,
+        n as i32,
+        i as i32,
+        o as i32,
+        tx.requires_grad as i32,
+        tw.requires_grad as i32,
+        match rb {
+            None => -1,
+            Some(r) => r as i32,
+        },
+        float as i32,
+    ]);
+    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 3));
+    SET_VECTOR_ELT(backward, 0, info);
+    SET_VECTOR_ELT(backward, 1, tx.data);
+    SET_VECTOR_ELT(backward, 2, tw.data);
+    let inputs = Rf_protect(Rf_allocVector(
+        SEXPTYPE::VECSXP,
+        if rb.is_some() { 3 } else { 2 },
+    ));
+    SET_VECTOR_ELT(inputs, 0, x);
+    SET_VECTOR_ELT(inputs, 1, weight);
+    if rb.is_some() {
+        SET_VECTOR_ELT(inputs, 2, bias);
+    }
+    let name: &[u8] = if rb.is_some() {
+        b"AddmmBackward0\0"
+    } else {
+        b"MmBackward0\0"
+    };
+    let node = Rf_protect(new_node(name, inputs, backward, seq));
+    let rg = Rf_protect(Rf_ScalarLogical(1));
+    let res = new_tensor(enclos, out, shape, dtype, rg, node);
+    Rf_unprotect(9);
+    res
+}
