@@ -121,6 +121,10 @@ new_optimizer <- function(kind, params, settings, update) {
   switch(name,
     zero_grad = function(set_to_none = FALSE) {
       none <- isTRUE(set_to_none)
+      # (in Rust, one call; NULL, having changed nothing, for the loop below)
+      if (autograd_state$native && !is.null(.Call(fwdprop_zero_grads, .subset2(x, "params"), none))) {
+        return(invisible(NULL))
+      }
       for (p in .subset2(x, "params")) {
         g <- .subset2(p, "grad")
         if (!is.null(g)) {
@@ -178,6 +182,11 @@ optimizer_step <- function(opt, closure) {
 # SGD without momentum and weight decay (sgd_update()'s result, its state
 # stays NULL), without a call per parameter.
 plain_sgd_step <- function(params, lr) {
+  # in Rust, one call (the same values); NULL, having changed nothing, for
+  # the loop below
+  if (autograd_state$native && is.double(lr) && !is.null(.Call(fwdprop_sgd_step, params, lr))) {
+    return(invisible(NULL))
+  }
   lr32 <- .Call(fwdprop_round_f32, as.double(lr))
   for (p in params) {
     g <- .subset2(p, "grad")

@@ -631,20 +631,6 @@ test_that("gradients equal PyTorch's float64 autograd (broadcasting, a chain of 
   }
 })
 
-# The hot path (arithmetic, mean() and sum() of all values, the backward
-# pass and `$sub_()`/`$add_()` computed in Rust) against the R code, which
-# it replaces for the cases it takes: values, gradients, grad_fn names and
-# freed graphs, bit for bit.
-both_paths <- function(f) {
-  st <- fwdprop:::autograd_state
-  on.exit(st$native <- TRUE)
-  st$native <- TRUE
-  native <- f()
-  st$native <- FALSE
-  r <- f()
-  list(native = native, r = r)
-}
-
 test_that("the hot path in Rust gives the R code's values and gradients bit for bit", {
   set.seed(20261204)
   special <- c(0, -0, 1, -1.5, 2, NA, NaN, Inf, -Inf, 1e-300, 3e38, 0.1)

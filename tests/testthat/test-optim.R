@@ -133,3 +133,28 @@ test_that("an integer learning rate steps as the same double one does", {
   opt$step()
   expect_equal(as_array(pr$p), p0 - 0.1 * problem_grad(p0, pr$c, pr$d), tolerance = 1e-14)
 })
+
+test_that("the plain SGD step and zero_grad() in Rust equal the R code's bit for bit", {
+  for (dtype in c("float", "double")) {
+    res <- both_paths(function() {
+      # (no linear layer: the R code's products go through R's BLAS)
+      w <- nn_parameter(torch_tensor(matrix(c(0.2, -0.5, 0.7), 3), dtype = dtype))
+      b <- nn_parameter(torch_tensor(0.1, dtype = dtype))
+      params <- list(w = w, b = b)
+      net <- function(x) tanh(x$mm(w) + b)
+      x <- torch_tensor(matrix(c(0.1, -0.4, 2, 1.5, 0.3, -1, 0.8, 0.2, -0.6), 3), dtype = dtype)
+      y <- torch_tensor(matrix(c(1, -1, 0.5), 3), dtype = dtype)
+      opt <- optim_sgd(params, lr = 0.037)
+      trace <- numeric(0)
+      for (k in 1:25) {
+        opt$zero_grad(set_to_none = k %% 5 == 0)
+        loss <- nnf_mse_loss(net(x), y)
+        loss$backward()
+        opt$step()
+        trace <- c(trace, as.numeric(loss), as.numeric(w), as.numeric(b), as.numeric(w$grad))
+      }
+      trace
+    })
+    expect_identical(res$native, res$r, label = dtype)
+  }
+})

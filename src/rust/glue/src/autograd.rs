@@ -1411,19 +1411,30 @@ fn linear_values(
     out: &mut [f64],
     float: bool,
 ) {
+    // W transposed (i x o), so that the innermost loop runs over outputs:
+    // independent sums, each still added in order (the order of the loops
+    // changes nothing in the values; it lets the CPU add several at once)
+    let mut wt = vec![0.0; i * o];
+    for c in 0..o {
+        for l in 0..i {
+            wt[l * o + c] = w[c * i + l];
+        }
+    }
     for r in 0..n {
-        let xr = &x[r * i..(r + 1) * i];
-        for c in 0..o {
-            let wc = &w[c * i..(c + 1) * i];
-            let mut s = 0.0;
-            for l in 0..i {
-                s += xr[l] * wc[l];
+        let acc = &mut out[r * o..(r + 1) * o];
+        acc.fill(0.0);
+        for l in 0..i {
+            let xv = x[r * i + l];
+            for (a, &wv) in acc.iter_mut().zip(&wt[l * o..(l + 1) * o]) {
+                *a += xv * wv;
             }
-            let mut v = round_if(s, float);
+        }
+        for (c, a) in acc.iter_mut().enumerate() {
+            let mut v = round_if(*a, float);
             if let Some(b) = b {
                 v = round_if(v + b[c], float);
             }
-            out[r * o + c] = v;
+            *a = v;
         }
     }
 }
@@ -1444,44 +1455,47 @@ fn linear_backward(info: &[i32], x: &[f64], w: &[f64], g: &[f64]) -> Option<Vec<
     if x.len() != n * i || w.len() != o * i || g.len() != n * o {
         return None;
     }
+    // (as in the forward pass, the innermost loops run over independent
+    // sums, each added in order)
     let gx = rx.then(|| {
         let mut v = vec![0.0; n * i];
         for r in 0..n {
-            for l in 0..i {
-                let mut s = 0.0;
-                for c in 0..o {
-                    s += g[r * o + c] * w[c * i + l];
+            let acc = &mut v[r * i..(r + 1) * i];
+            for c in 0..o {
+                let gv = g[r * o + c];
+                for (a, &wv) in acc.iter_mut().zip(&w[c * i..(c + 1) * i]) {
+                    *a += gv * wv;
                 }
-                v[r * i + l] = round_if(s, float);
             }
         }
+        v.iter_mut().for_each(|a| *a = round_if(*a, float));
         v
     });
     let gw = rw.then(|| {
         let mut v = vec![0.0; o * i];
         for c in 0..o {
-            for l in 0..i {
-                let mut s = 0.0;
-                for r in 0..n {
-                    s += x[r * i + l] * g[r * o + c];
+            let acc = &mut v[c * i..(c + 1) * i];
+            for r in 0..n {
+                let gv = g[r * o + c];
+                for (a, &xv) in acc.iter_mut().zip(&x[r * i..(r + 1) * i]) {
+                    *a += xv * gv;
                 }
-                v[c * i + l] = round_if(s, float);
             }
         }
+        v.iter_mut().for_each(|a| *a = round_if(*a, float));
         v
     });
     let mut grads = vec![gx, gw];
     if has_b {
         grads.push(rb.then(|| {
-            (0..o)
-                .map(|c| {
-                    let mut s = 0.0;
-                    for r in 0..n {
-                        s += g[r * o + c];
-                    }
-                    round_if(s, float)
-                })
-                .collect()
+            let mut v = vec![0.0; o];
+            for r in 0..n {
+                for (a, &gv) in v.iter_mut().zip(&g[r * o..(r + 1) * o]) {
+                    *a += gv;
+                }
+            }
+            v.iter_mut().for_each(|a| *a = round_if(*a, float));
+            v
         }));
     }
     Some(grads)
@@ -1613,4 +1627,119 @@ pub unsafe extern "C" fn fwdprop_tensor_linear(
     let res = new_tensor(enclos, out, shape, dtype, rg, node);
     Rf_unprotect(9);
     res
+}
+
+// Optimisers -------------------------------------------------------------------
+
+/// `.Call(fwdprop_sgd_step, params, lr)`: plain SGD (`p <- p - lr * g`,
+/// with `lr` and every result rounded to float32 for float tensors) of
+/// the parameters in the list `params` that have a gradient, as
+/// `plain_sgd_step()` in `R/optim.R`; `TRUE`, or `NULL` (having changed
+/// nothing) when a parameter or gradient is not a float or double tensor
+/// of the parameter's length.
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_sgd_step(params: SEXP, lr: SEXP) -> SEXP {
+    if TYPEOF(params) != SEXPTYPE::VECSXP || !is_number(lr) {
+        return R_NilValue;
+    }
+    let lr = *REAL(lr);
+    let np = Rf_xlength(params);
+    // check every parameter first
+    for k in 0..np {
+        let p = VECTOR_ELT(params, k);
+        if !is_tensor(p) {
+            return R_NilValue;
+        }
+        let (Some(tp), Some(g)) = (read_tensor(p), field(p, b"grad\0")) else {
+            return R_NilValue;
+        };
+        if g == R_NilValue {
+            continue;
+        }
+        match if is_tensor(g) { read_tensor(g) } else { None } {
+            Some(tg) if tg.len == tp.len => {}
+            _ => return R_NilValue,
+        }
+    }
+    let sym_data = sym(b"data\0");
+    for k in 0..np {
+        let p = VECTOR_ELT(params, k);
+        let g = field(p, b"grad\0").unwrap_or(R_NilValue);
+        let (Some(tp), Some(tg)) = (
+            read_tensor(p),
+            if g == R_NilValue {
+                None
+            } else {
+                read_tensor(g)
+            },
+        ) else {
+            continue;
+        };
+        let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, tp.len as isize));
+        let (pd, gd, dst) = (
+            slice(tp.data, tp.len),
+            slice(tg.data, tg.len),
+            slice_mut(v, tp.len),
+        );
+        let rate = round_if(lr, tp.float);
+        for ((d, &a), &b) in dst.iter_mut().zip(pd).zip(gd) {
+            *d = round_if(a - rate * b, tp.float);
+        }
+        Rf_defineVar(sym_data, v, p);
+        Rf_unprotect(1);
+    }
+    Rf_ScalarLogical(1)
+}
+
+/// `.Call(fwdprop_zero_grads, params, set_to_none)`: `$zero_grad()` of an
+/// optimiser: every gradient of the parameters in `params` set to zeros
+/// (or removed); `TRUE`, or `NULL` (having changed nothing) when an element
+/// is not a tensor or a gradient not a double vector.
+///
+/// # Safety
+/// Called by R's `.Call` with valid `SEXP`s, on R's main thread.
+#[no_mangle]
+pub unsafe extern "C" fn fwdprop_zero_grads(params: SEXP, set_to_none: SEXP) -> SEXP {
+    if TYPEOF(params) != SEXPTYPE::VECSXP
+        || TYPEOF(set_to_none) != SEXPTYPE::LGLSXP
+        || Rf_xlength(set_to_none) != 1
+    {
+        return R_NilValue;
+    }
+    let none = *LOGICAL(set_to_none) == 1;
+    let np = Rf_xlength(params);
+    for k in 0..np {
+        let p = VECTOR_ELT(params, k);
+        if !is_tensor(p) {
+            return R_NilValue;
+        }
+        match field(p, b"grad\0") {
+            Some(g) if g == R_NilValue => {}
+            Some(g)
+                if is_tensor(g)
+                    && field(g, b"data\0").is_some_and(|d| TYPEOF(d) == SEXPTYPE::REALSXP) => {}
+            _ => return R_NilValue,
+        }
+    }
+    let (sym_grad, sym_data) = (sym(b"grad\0"), sym(b"data\0"));
+    for k in 0..np {
+        let p = VECTOR_ELT(params, k);
+        let g = field(p, b"grad\0").unwrap_or(R_NilValue);
+        if g == R_NilValue {
+            continue;
+        }
+        if none {
+            Rf_defineVar(sym_grad, R_NilValue, p);
+        } else {
+            let len = field(g, b"data\0").map_or(0, |d| Rf_xlength(d));
+            let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, len));
+            slice_mut(v, usize::try_from(len).unwrap_or(0)).fill(0.0);
+            Rf_defineVar(sym_data, v, g);
+            Rf_unprotect(1);
+        }
+    }
+    Rf_ScalarLogical(1)
 }

@@ -41,7 +41,7 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
     use extendr_api::metadata::{Arg, Func};
     let mut meta = get_fwdprop_metadata();
     // (R name = C name, doc, argument names, entry point)
-    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 13] = [
+    let raw: [(&'static str, &'static str, &[&'static str], *const u8); 15] = [
         (
             "fwdprop_mm_fast",
             "Fast path of mm() for small plain matrices.",
@@ -119,6 +119,18 @@ pub unsafe extern "C" fn fwdprop_register_routines(info: *mut extendr_ffi::DllIn
             "Fast path of the linear layer of tensors.",
             &["x", "weight", "bias", "state"],
             autograd::fwdprop_tensor_linear as *const u8,
+        ),
+        (
+            "fwdprop_sgd_step",
+            "Plain SGD step of tensor parameters.",
+            &["params", "lr"],
+            autograd::fwdprop_sgd_step as *const u8,
+        ),
+        (
+            "fwdprop_zero_grads",
+            "Zeroes (or removes) the gradients of tensor parameters.",
+            &["params", "set_to_none"],
+            autograd::fwdprop_zero_grads as *const u8,
         ),
     ];
     for (name, doc, args, func_ptr) in raw {
