@@ -72,15 +72,72 @@ const NODE_REDUCE: i32 = 2;
 const NODE_UNARY: i32 = 3;
 const NODE_LINEAR: i32 = 4;
 
-fn sym(name: &[u8]) -> SEXP {
-    // SAFETY: `name` is a NUL-terminated literal; Rf_install never fails
-    // for short names (symbols are never collected).
-    unsafe { Rf_install(name.as_ptr() as *const c_char) }
+/// The symbols and strings of tensor objects and nodes, made once (R's
+/// symbols are never collected; the strings are preserved): looking them up
+/// on every call costs more than the arithmetic of a small operation.
+struct Cached {
+    data: SEXP,
+    shape: SEXP,
+    dtype: SEXP,
+    requires_grad: SEXP,
+    node: SEXP,
+    grad: SEXP,
+    seq: SEXP,
+    enabled: SEXP,
+    native: SEXP,
+    ns: SEXP,
+    /// `"fwdprop_tensor"`, `"float"`, `"double"` (character vectors)
+    class: SEXP,
+    float: SEXP,
+    double: SEXP,
+    /// `c("name", "inputs", "backward", "seq")`
+    node_names: SEXP,
+}
+
+// SAFETY: the cache holds R objects that live for the whole session and is
+// only used on R's main thread (every entry point is called by `.Call`).
+unsafe impl Sync for Cached {}
+unsafe impl Send for Cached {}
+
+static CACHED: std::sync::OnceLock<Cached> = std::sync::OnceLock::new();
+
+unsafe fn preserved(x: SEXP) -> SEXP {
+    extendr_ffi::R_PreserveObject(x);
+    x
+}
+
+fn syms() -> &'static Cached {
+    CACHED.get_or_init(|| {
+        // SAFETY: called on R's main thread; the names are NUL-terminated.
+        unsafe {
+            let install = |n: &std::ffi::CStr| Rf_install(n.as_ptr());
+            let node_names = preserved(Rf_allocVector(SEXPTYPE::STRSXP, 4));
+            for (i, n) in [c"name", c"inputs", c"backward", c"seq"].iter().enumerate() {
+                SET_STRING_ELT(node_names, i as isize, Rf_mkChar(n.as_ptr()));
+            }
+            Cached {
+                data: install(c"data"),
+                shape: install(c"shape"),
+                dtype: install(c"dtype"),
+                requires_grad: install(c"requires_grad"),
+                node: install(c"node"),
+                grad: install(c"grad"),
+                seq: install(c"seq"),
+                enabled: install(c"enabled"),
+                native: install(c"native"),
+                ns: install(c"ns"),
+                class: preserved(Rf_mkString(c"fwdprop_tensor".as_ptr())),
+                float: preserved(Rf_mkString(c"float".as_ptr())),
+                double: preserved(Rf_mkString(c"double".as_ptr())),
+                node_names,
+            }
+        }
+    })
 }
 
 /// A binding of an environment's own frame, or `None` when absent.
-unsafe fn field(env: SEXP, name: &[u8]) -> Option<SEXP> {
-    let v = Rf_findVarInFrame(env, sym(name));
+unsafe fn field(env: SEXP, name: SEXP) -> Option<SEXP> {
+    let v = Rf_findVarInFrame(env, name);
     if v == R_UnboundValue {
         None
     } else {
@@ -100,8 +157,9 @@ unsafe fn is_tensor(x: SEXP) -> bool {
 }
 
 unsafe fn cstr_eq(ch: SEXP, want: &[u8]) -> bool {
-    let p = extendr_ffi::R_CHAR(ch);
-    std::ffi::CStr::from_ptr(p).to_bytes() == want
+    // (a CHARSXP's length is its number of bytes: no strlen)
+    usize::try_from(Rf_xlength(ch)).is_ok_and(|n| n == want.len())
+        && std::slice::from_raw_parts(extendr_ffi::R_CHAR(ch) as *const u8, want.len()) == want
 }
 
 /// A tensor's fields as the fast path needs them, or `None` when any is
@@ -116,10 +174,10 @@ struct Tensor {
 }
 
 unsafe fn read_tensor(x: SEXP) -> Option<Tensor> {
-    let data = field(x, b"data\0")?;
-    let shape = field(x, b"shape\0")?;
-    let dtype = field(x, b"dtype\0")?;
-    let rg = field(x, b"requires_grad\0")?;
+    let data = field(x, syms().data)?;
+    let shape = field(x, syms().shape)?;
+    let dtype = field(x, syms().dtype)?;
+    let rg = field(x, syms().requires_grad)?;
     if TYPEOF(data) != SEXPTYPE::REALSXP
         || TYPEOF(shape) != SEXPTYPE::INTSXP
         || TYPEOF(dtype) != SEXPTYPE::STRSXP
@@ -237,31 +295,31 @@ unsafe fn new_tensor(
     node: SEXP,
 ) -> SEXP {
     let env = Rf_protect(R_NewEnv(enclos, 0, 6));
-    Rf_defineVar(sym(b"grad\0"), R_NilValue, env);
-    Rf_defineVar(sym(b"node\0"), node, env);
-    Rf_defineVar(sym(b"requires_grad\0"), requires_grad, env);
-    Rf_defineVar(sym(b"dtype\0"), dtype, env);
-    Rf_defineVar(sym(b"shape\0"), shape, env);
-    Rf_defineVar(sym(b"data\0"), data, env);
-    Rf_setAttrib(env, R_ClassSymbol, Rf_mkString(c"fwdprop_tensor".as_ptr()));
+    Rf_defineVar(syms().grad, R_NilValue, env);
+    Rf_defineVar(syms().node, node, env);
+    Rf_defineVar(syms().requires_grad, requires_grad, env);
+    Rf_defineVar(syms().dtype, dtype, env);
+    Rf_defineVar(syms().shape, shape, env);
+    Rf_defineVar(syms().data, data, env);
+    Rf_setAttrib(env, R_ClassSymbol, syms().class);
     Rf_unprotect(1);
     env
 }
 
 /// `"float"` or `"double"`, unprotected.
 unsafe fn dtype_string(float: bool) -> SEXP {
-    Rf_mkString(if float {
-        c"float".as_ptr()
+    if float {
+        syms().float
     } else {
-        c"double".as_ptr()
-    })
+        syms().double
+    }
 }
 
 /// The enclosure of new tensor objects: `state$ns` (the namespace), else
 /// the empty environment.
 unsafe fn enclosure(state: SEXP) -> SEXP {
     if TYPEOF(state) == SEXPTYPE::ENVSXP {
-        if let Some(ns) = field(state, b"ns\0") {
+        if let Some(ns) = field(state, syms().ns) {
             if TYPEOF(ns) == SEXPTYPE::ENVSXP {
                 return ns;
             }
@@ -291,7 +349,7 @@ pub unsafe extern "C" fn fwdprop_tensor_new(
 /// `None` when the hot path is switched off (`state$native` FALSE: the
 /// tests compare it with the R code that way).
 unsafe fn native_on(state: SEXP) -> Option<()> {
-    match field(state, b"native\0") {
+    match field(state, syms().native) {
         Some(v) if TYPEOF(v) == SEXPTYPE::LGLSXP && Rf_xlength(v) == 1 && *LOGICAL(v) == 0 => None,
         _ => Some(()),
     }
@@ -300,7 +358,7 @@ unsafe fn native_on(state: SEXP) -> Option<()> {
 /// Recording is on (`state$enabled`); `None` when the hot path is off.
 unsafe fn recording(state: SEXP) -> Option<bool> {
     native_on(state)?;
-    let en = field(state, b"enabled\0")?;
+    let en = field(state, syms().enabled)?;
     if TYPEOF(en) != SEXPTYPE::LGLSXP || Rf_xlength(en) != 1 {
         return None;
     }
@@ -309,12 +367,12 @@ unsafe fn recording(state: SEXP) -> Option<bool> {
 
 /// The next creation number (`state$seq + 1`, stored back), or `None`.
 unsafe fn next_seq(state: SEXP) -> Option<SEXP> {
-    let s = field(state, b"seq\0")?;
+    let s = field(state, syms().seq)?;
     if TYPEOF(s) != SEXPTYPE::REALSXP || Rf_xlength(s) != 1 {
         return None;
     }
     let v = Rf_protect(Rf_ScalarReal(*REAL(s) + 1.0));
-    Rf_defineVar(sym(b"seq\0"), v, state);
+    Rf_defineVar(syms().seq, v, state);
     Rf_unprotect(1);
     Some(v)
 }
@@ -327,15 +385,8 @@ unsafe fn new_node(name: &[u8], inputs: SEXP, backward: SEXP, seq: SEXP) -> SEXP
     SET_VECTOR_ELT(node, 1, inputs);
     SET_VECTOR_ELT(node, 2, backward);
     SET_VECTOR_ELT(node, 3, seq);
-    let names = Rf_protect(Rf_allocVector(SEXPTYPE::STRSXP, 4));
-    for (i, n) in [&b"name\0"[..], b"inputs\0", b"backward\0", b"seq\0"]
-        .iter()
-        .enumerate()
-    {
-        SET_STRING_ELT(names, i as isize, Rf_mkChar(n.as_ptr() as *const c_char));
-    }
-    Rf_setAttrib(node, R_NamesSymbol, names);
-    Rf_unprotect(2);
+    Rf_setAttrib(node, R_NamesSymbol, syms().node_names);
+    Rf_unprotect(1);
     node
 }
 
@@ -456,14 +507,14 @@ pub unsafe extern "C" fn fwdprop_tensor_arith(op: SEXP, e1: SEXP, e2: SEXP, stat
     // the result's shape: equal shapes, or one single value with no more
     // dimensions (the only cases where R's recycling is torch's broadcasting
     // without copying; the R code does the others)
-    let shape_a = match field(ta.env, b"shape\0") {
+    let shape_a = match field(ta.env, syms().shape) {
         Some(s) => s,
         None => {
             Rf_unprotect(nprot);
             return R_NilValue;
         }
     };
-    let shape_b = match field(tb.env, b"shape\0") {
+    let shape_b = match field(tb.env, syms().shape) {
         Some(s) => s,
         None => {
             Rf_unprotect(nprot);
@@ -775,7 +826,7 @@ pub unsafe extern "C" fn fwdprop_tensor_inplace(
             _ => return R_NilValue,
         };
         let same = o.len == t.len && o.ndim == t.ndim && {
-            let (sa, sb) = (field(this, b"shape\0"), field(other, b"shape\0"));
+            let (sa, sb) = (field(this, syms().shape), field(other, syms().shape));
             match (sa, sb) {
                 (Some(sa), Some(sb)) => ints(sa, t.ndim) == ints(sb, o.ndim),
                 _ => false,
@@ -809,7 +860,7 @@ pub unsafe extern "C" fn fwdprop_tensor_inplace(
         .is_ok()
     };
     if ok {
-        Rf_defineVar(sym(b"data\0"), out, this);
+        Rf_defineVar(syms().data, out, this);
     }
     Rf_unprotect(1);
     if ok {
@@ -853,7 +904,7 @@ struct Found {
 /// A tensor's node when it is one this pass can take (a native node with
 /// its inputs), `Ok(None)` for a leaf, `Err(())` otherwise.
 unsafe fn found(t: SEXP) -> Result<Option<Found>, ()> {
-    let node = field(t, b"node\0").ok_or(())?;
+    let node = field(t, syms().node).ok_or(())?;
     if node == R_NilValue {
         return Ok(None);
     }
@@ -888,7 +939,7 @@ unsafe fn leaf_ok(t: SEXP) -> Result<bool, ()> {
     if !tl.requires_grad {
         return Ok(false);
     }
-    let grad = field(t, b"grad\0").ok_or(())?;
+    let grad = field(t, syms().grad).ok_or(())?;
     if grad == R_NilValue {
         return Ok(true);
     }
@@ -1089,8 +1140,8 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
     let grads = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, n as isize));
     SET_VECTOR_ELT(grads, 0, g0);
     let enclos = enclosure(state);
-    let sym_data = sym(b"data\0");
-    let sym_grad = sym(b"grad\0");
+    let sym_data = syms().data;
+    let sym_grad = syms().grad;
     let mut failed = false;
     for &k in order.iter() {
         let g = VECTOR_ELT(grads, k as isize);
@@ -1135,7 +1186,7 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
             let gj_sexp = gj;
             let gj = slice(gj, usize::try_from(Rf_xlength(gj)).unwrap_or(0));
             let inp = VECTOR_ELT(f.inputs, j);
-            let inode = field(inp, b"node\0").unwrap_or(R_NilValue);
+            let inode = field(inp, syms().node).unwrap_or(R_NilValue);
             if inode == R_NilValue {
                 // a leaf: accumulate into its $grad (accumulate_grad())
                 let Some(tl) = read_tensor(inp) else {
@@ -1146,7 +1197,7 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
                     Rf_unprotect(1);
                     continue;
                 }
-                let old = field(inp, b"grad\0").unwrap_or(R_NilValue);
+                let old = field(inp, syms().grad).unwrap_or(R_NilValue);
                 if old == R_NilValue {
                     let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, tl.len as isize));
                     let dst = slice_mut(v, tl.len);
@@ -1155,8 +1206,8 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
                             *d = gj[q % gj.len()];
                         }
                     }
-                    let shape = field(inp, b"shape\0").unwrap_or(R_NilValue);
-                    let dtype = field(inp, b"dtype\0").unwrap_or(R_NilValue);
+                    let shape = field(inp, syms().shape).unwrap_or(R_NilValue);
+                    let dtype = field(inp, syms().dtype).unwrap_or(R_NilValue);
                     let rg = Rf_protect(Rf_ScalarLogical(0));
                     let gt = new_tensor(enclos, v, shape, dtype, rg, R_NilValue);
                     Rf_defineVar(sym_grad, gt, inp);
@@ -1203,7 +1254,7 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
         }
         Rf_unprotect(2);
         if !retain && !keeps(f.node, keep) {
-            Rf_defineVar(sym(b"node\0"), without_backward(f.node), f.tensor);
+            Rf_defineVar(syms().node, without_backward(f.node), f.tensor);
         }
     }
     Rf_unprotect(1);
@@ -1349,8 +1400,8 @@ pub unsafe extern "C" fn fwdprop_tensor_unary(fun: SEXP, x: SEXP, state: SEXP) -
         }))
         .is_ok()
     };
-    let shape = field(x, b"shape\0");
-    let dtype = field(x, b"dtype\0");
+    let shape = field(x, syms().shape);
+    let dtype = field(x, syms().dtype);
     let (Some(shape), Some(dtype), true) = (shape, dtype, ok) else {
         Rf_unprotect(1);
         return R_NilValue;
@@ -1546,7 +1597,7 @@ pub unsafe extern "C" fn fwdprop_tensor_linear(
     {
         return R_NilValue;
     }
-    let (Some(sx), Some(sw)) = (field(x, b"shape\0"), field(weight, b"shape\0")) else {
+    let (Some(sx), Some(sw)) = (field(x, syms().shape), field(weight, syms().shape)) else {
         return R_NilValue;
     };
     let (sx, sw) = (ints(sx, 2), ints(sw, 2));
@@ -1653,7 +1704,7 @@ pub unsafe extern "C" fn fwdprop_sgd_step(params: SEXP, lr: SEXP) -> SEXP {
         if !is_tensor(p) {
             return R_NilValue;
         }
-        let (Some(tp), Some(g)) = (read_tensor(p), field(p, b"grad\0")) else {
+        let (Some(tp), Some(g)) = (read_tensor(p), field(p, syms().grad)) else {
             return R_NilValue;
         };
         if g == R_NilValue {
@@ -1664,10 +1715,10 @@ pub unsafe extern "C" fn fwdprop_sgd_step(params: SEXP, lr: SEXP) -> SEXP {
             _ => return R_NilValue,
         }
     }
-    let sym_data = sym(b"data\0");
+    let sym_data = syms().data;
     for k in 0..np {
         let p = VECTOR_ELT(params, k);
-        let g = field(p, b"grad\0").unwrap_or(R_NilValue);
+        let g = field(p, syms().grad).unwrap_or(R_NilValue);
         let (Some(tp), Some(tg)) = (
             read_tensor(p),
             if g == R_NilValue {
@@ -1716,25 +1767,25 @@ pub unsafe extern "C" fn fwdprop_zero_grads(params: SEXP, set_to_none: SEXP) -> 
         if !is_tensor(p) {
             return R_NilValue;
         }
-        match field(p, b"grad\0") {
+        match field(p, syms().grad) {
             Some(g) if g == R_NilValue => {}
             Some(g)
                 if is_tensor(g)
-                    && field(g, b"data\0").is_some_and(|d| TYPEOF(d) == SEXPTYPE::REALSXP) => {}
+                    && field(g, syms().data).is_some_and(|d| TYPEOF(d) == SEXPTYPE::REALSXP) => {}
             _ => return R_NilValue,
         }
     }
-    let (sym_grad, sym_data) = (sym(b"grad\0"), sym(b"data\0"));
+    let (sym_grad, sym_data) = (syms().grad, syms().data);
     for k in 0..np {
         let p = VECTOR_ELT(params, k);
-        let g = field(p, b"grad\0").unwrap_or(R_NilValue);
+        let g = field(p, syms().grad).unwrap_or(R_NilValue);
         if g == R_NilValue {
             continue;
         }
         if none {
             Rf_defineVar(sym_grad, R_NilValue, p);
         } else {
-            let len = field(g, b"data\0").map_or(0, |d| Rf_xlength(d));
+            let len = field(g, syms().data).map_or(0, |d| Rf_xlength(d));
             let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, len));
             slice_mut(v, usize::try_from(len).unwrap_or(0)).fill(0.0);
             Rf_defineVar(sym_data, v, g);
