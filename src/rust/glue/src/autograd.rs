@@ -1053,6 +1053,92 @@ unsafe fn without_backward(node: SEXP) -> SEXP {
     out
 }
 
+/// Every recorded tensor reachable from `root` (first) and the position of
+/// each creation number, or `None` when a node is not one the pass in Rust
+/// takes or a leaf's `$grad` is not a tensor of its length. Reads only (no
+/// R allocation).
+unsafe fn discover(root: SEXP) -> Option<(Vec<Found>, std::collections::HashMap<u64, usize>)> {
+    let first = found(root).ok()??;
+    let mut nodes: Vec<Found> = vec![first];
+    let mut index = std::collections::HashMap::new();
+    index.insert(first.seq.to_bits(), 0);
+    let mut i = 0;
+    while i < nodes.len() {
+        let inputs = nodes[i].inputs;
+        for j in 0..Rf_xlength(inputs) {
+            let inp = VECTOR_ELT(inputs, j);
+            match found(inp).ok()? {
+                Some(f) => {
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        index.entry(f.seq.to_bits())
+                    {
+                        e.insert(nodes.len());
+                        nodes.push(f);
+                    }
+                }
+                None => {
+                    leaf_ok(inp).ok()?;
+                }
+            }
+        }
+        i += 1;
+    }
+    Some((nodes, index))
+}
+
+/// Adds the gradient `gj` to the leaf `inp`'s `$grad` (`accumulate_grad()`
+/// in R: a new gradient tensor the first time, else its values plus `gj`,
+/// rounded to the leaf's dtype).
+unsafe fn accumulate_leaf(inp: SEXP, gj: &[f64], enclos: SEXP) {
+    let Some(tl) = read_tensor(inp) else { return };
+    if !tl.requires_grad {
+        return;
+    }
+    let old = field(inp, syms().grad).unwrap_or(R_NilValue);
+    if old == R_NilValue {
+        let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, tl.len as isize));
+        let dst = slice_mut(v, tl.len);
+        if !gj.is_empty() {
+            for (q, d) in dst.iter_mut().enumerate() {
+                *d = gj[q % gj.len()];
+            }
+        }
+        let shape = field(inp, syms().shape).unwrap_or(R_NilValue);
+        let dtype = field(inp, syms().dtype).unwrap_or(R_NilValue);
+        let rg = Rf_protect(Rf_ScalarLogical(0));
+        let gt = new_tensor(enclos, v, shape, dtype, rg, R_NilValue);
+        Rf_defineVar(syms().grad, gt, inp);
+        Rf_unprotect(2);
+    } else if let Some(ot) = read_tensor(old) {
+        let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, ot.len as isize));
+        let od = slice(ot.data, ot.len);
+        let dst = slice_mut(v, ot.len);
+        if !gj.is_empty() {
+            for (q, d) in dst.iter_mut().enumerate() {
+                *d = round_if(od[q] + gj[q % gj.len()], tl.float);
+            }
+        }
+        Rf_defineVar(syms().data, v, old);
+        Rf_unprotect(1);
+    }
+}
+
+/// `gp + gj` (R's recycling) rounded to float32 when `float`, unprotected.
+unsafe fn sum_grads(gp: SEXP, gj: &[f64], float: bool) -> SEXP {
+    let lp = usize::try_from(Rf_xlength(gp)).unwrap_or(0);
+    let len = if lp == 0 || gj.is_empty() {
+        0
+    } else {
+        lp.max(gj.len())
+    };
+    let v = Rf_allocVector(SEXPTYPE::REALSXP, len as isize);
+    let a = slice(gp, lp);
+    for (q, d) in slice_mut(v, len).iter_mut().enumerate() {
+        *d = round_if(a[q % lp] + gj[q % gj.len()], float);
+    }
+    v
+}
+
 /// `.Call(fwdprop_tensor_backward, root, g0, retain_graph, keep, state)`:
 /// the backward pass of `tensor_backward()` in `R/autograd.R` from the
 /// recorded tensor `root` with the gradient `g0`, when every node it
@@ -1085,47 +1171,11 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
         return R_NilValue;
     }
     let retain = *LOGICAL(retain_graph) == 1;
-    // 1. every recorded tensor reachable from the root (no R allocation:
-    // the Rust vectors are dropped before any)
-    let first = match found(root) {
-        Ok(Some(f)) => f,
-        _ => return R_NilValue,
-    };
-    let mut nodes: Vec<Found> = vec![first];
-    let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
-    index.insert(first.seq.to_bits(), 0);
-    let mut i = 0;
-    let mut ok = true;
-    'walk: while i < nodes.len() {
-        let inputs = nodes[i].inputs;
-        for j in 0..Rf_xlength(inputs) {
-            let inp = VECTOR_ELT(inputs, j);
-            match found(inp) {
-                Ok(Some(f)) => {
-                    if let std::collections::hash_map::Entry::Vacant(e) =
-                        index.entry(f.seq.to_bits())
-                    {
-                        e.insert(nodes.len());
-                        nodes.push(f);
-                    }
-                }
-                Ok(None) => {
-                    if leaf_ok(inp).is_err() {
-                        ok = false;
-                        break 'walk;
-                    }
-                }
-                Err(()) => {
-                    ok = false;
-                    break 'walk;
-                }
-            }
-        }
-        i += 1;
-    }
-    if !ok {
+    // every recorded tensor reachable from the root (no R allocation: the
+    // Rust vectors are dropped before any)
+    let Some((nodes, index)) = discover(root) else {
         return R_NilValue;
-    }
+    };
     // decreasing creation numbers (a result is made after its inputs)
     let mut order: Vec<usize> = (0..nodes.len()).collect();
     order.sort_by(|&a, &b| nodes[b].seq.total_cmp(&nodes[a].seq));
@@ -1140,8 +1190,6 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
     let grads = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, n as isize));
     SET_VECTOR_ELT(grads, 0, g0);
     let enclos = enclosure(state);
-    let sym_data = syms().data;
-    let sym_grad = syms().grad;
     let mut failed = false;
     for &k in order.iter() {
         let g = VECTOR_ELT(grads, k as isize);
@@ -1188,42 +1236,7 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
             let inp = VECTOR_ELT(f.inputs, j);
             let inode = field(inp, syms().node).unwrap_or(R_NilValue);
             if inode == R_NilValue {
-                // a leaf: accumulate into its $grad (accumulate_grad())
-                let Some(tl) = read_tensor(inp) else {
-                    Rf_unprotect(1);
-                    continue;
-                };
-                if !tl.requires_grad {
-                    Rf_unprotect(1);
-                    continue;
-                }
-                let old = field(inp, syms().grad).unwrap_or(R_NilValue);
-                if old == R_NilValue {
-                    let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, tl.len as isize));
-                    let dst = slice_mut(v, tl.len);
-                    if !gj.is_empty() {
-                        for (q, d) in dst.iter_mut().enumerate() {
-                            *d = gj[q % gj.len()];
-                        }
-                    }
-                    let shape = field(inp, syms().shape).unwrap_or(R_NilValue);
-                    let dtype = field(inp, syms().dtype).unwrap_or(R_NilValue);
-                    let rg = Rf_protect(Rf_ScalarLogical(0));
-                    let gt = new_tensor(enclos, v, shape, dtype, rg, R_NilValue);
-                    Rf_defineVar(sym_grad, gt, inp);
-                    Rf_unprotect(2);
-                } else if let Some(ot) = read_tensor(old) {
-                    let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, ot.len as isize));
-                    let od = slice(ot.data, ot.len);
-                    let dst = slice_mut(v, ot.len);
-                    if !gj.is_empty() {
-                        for (q, d) in dst.iter_mut().enumerate() {
-                            *d = round_if(od[q] + gj[q % gj.len()], tl.float);
-                        }
-                    }
-                    Rf_defineVar(sym_data, v, old);
-                    Rf_unprotect(1);
-                }
+                accumulate_leaf(inp, gj, enclos);
             } else if let Some(p) = list_get(inode, b"seq")
                 .and_then(|s| scalar_real(s))
                 .and_then(|s| index.get(&s.to_bits()).copied())
@@ -1231,24 +1244,12 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
                 // a recorded input: add to its gradient
                 let gp = VECTOR_ELT(grads, p as isize);
                 let float = read_tensor(inp).map(|t| t.float).unwrap_or(false);
-                if gp == R_NilValue {
-                    SET_VECTOR_ELT(grads, p as isize, gj_sexp);
+                let sum = if gp == R_NilValue {
+                    gj_sexp
                 } else {
-                    let lp = usize::try_from(Rf_xlength(gp)).unwrap_or(0);
-                    let len = if lp == 0 || gj.is_empty() {
-                        0
-                    } else {
-                        lp.max(gj.len())
-                    };
-                    let v = Rf_protect(Rf_allocVector(SEXPTYPE::REALSXP, len as isize));
-                    let a = slice(gp, lp);
-                    let dst = slice_mut(v, len);
-                    for (q, d) in dst.iter_mut().enumerate() {
-                        *d = round_if(a[q % lp] + gj[q % gj.len()], float);
-                    }
-                    SET_VECTOR_ELT(grads, p as isize, v);
-                    Rf_unprotect(1);
-                }
+                    sum_grads(gp, gj, float)
+                };
+                SET_VECTOR_ELT(grads, p as isize, sum);
             }
             Rf_unprotect(1);
         }
