@@ -1139,6 +1139,70 @@ unsafe fn sum_grads(gp: SEXP, gj: &[f64], float: bool) -> SEXP {
     v
 }
 
+/// A gradient on its way to an input: an R vector or a Rust one.
+enum Grad {
+    R(SEXP),
+    Rust(Vec<f64>),
+}
+
+/// Passes the gradient `gj` to the input `inp`: into a leaf's `$grad`, or
+/// added to the gradient of a recorded input (`grads`/`rgrads` at its
+/// position in `index`), as the R code's pass does.
+unsafe fn pass_on(
+    inp: SEXP,
+    gj: Grad,
+    grads: SEXP,
+    rgrads: &mut [Option<Vec<f64>>],
+    index: &std::collections::HashMap<u64, usize>,
+    enclos: SEXP,
+) {
+    let inode = field(inp, syms().node).unwrap_or(R_NilValue);
+    let values: &[f64] = match &gj {
+        Grad::R(v) => slice(*v, usize::try_from(Rf_xlength(*v)).unwrap_or(0)),
+        Grad::Rust(v) => v,
+    };
+    if inode == R_NilValue {
+        accumulate_leaf(inp, values, enclos);
+        return;
+    }
+    let Some(p) = list_get(inode, b"seq")
+        .and_then(|s| scalar_real(s))
+        .and_then(|s| index.get(&s.to_bits()).copied())
+    else {
+        return;
+    };
+    let float = read_tensor(inp).map(|t| t.float).unwrap_or(false);
+    let gp = VECTOR_ELT(grads, p as isize);
+    match (rgrads[p].as_mut(), gp == R_NilValue) {
+        (Some(acc), _) if acc.len() == values.len() => {
+            for (a, &v) in acc.iter_mut().zip(values) {
+                *a = round_if(*a + v, float);
+            }
+        }
+        (Some(acc), _) => {
+            let lp = acc.len();
+            let len = if lp == 0 || values.is_empty() {
+                0
+            } else {
+                lp.max(values.len())
+            };
+            let sum: Vec<f64> = (0..len)
+                .map(|q| round_if(acc[q % lp] + values[q % values.len()], float))
+                .collect();
+            rgrads[p] = Some(sum);
+        }
+        (None, true) => match gj {
+            Grad::R(v) => {
+                SET_VECTOR_ELT(grads, p as isize, v);
+            }
+            Grad::Rust(v) => rgrads[p] = Some(v),
+        },
+        (None, false) => {
+            SET_VECTOR_ELT(grads, p as isize, sum_grads(gp, values, float));
+        }
+    }
+}
+
 /// `.Call(fwdprop_tensor_backward, root, g0, retain_graph, keep, state)`:
 /// the backward pass of `tensor_backward()` in `R/autograd.R` from the
 /// recorded tensor `root` with the gradient `g0`, when every node it
@@ -1187,73 +1251,78 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
     let nodes = std::mem::ManuallyDrop::new(nodes);
     let index = std::mem::ManuallyDrop::new(index);
     let order = std::mem::ManuallyDrop::new(order);
+    // The gradient of each recorded tensor: an R vector (`grads`, from the
+    // root or an R function) or a Rust vector (`rgrads`, from a native node,
+    // kept out of R's heap so that a pass allocates, and collects, less).
     let grads = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, n as isize));
     SET_VECTOR_ELT(grads, 0, g0);
+    let mut rgrads: std::mem::ManuallyDrop<Vec<Option<Vec<f64>>>> =
+        std::mem::ManuallyDrop::new(vec![None; n]);
     let enclos = enclosure(state);
     let mut failed = false;
     for &k in order.iter() {
-        let g = VECTOR_ELT(grads, k as isize);
-        if g == R_NilValue {
+        let f = nodes[k];
+        let g_r = VECTOR_ELT(grads, k as isize);
+        let g_rust = std::mem::ManuallyDrop::new(rgrads[k].take());
+        if g_r == R_NilValue && g_rust.is_none() {
             continue;
         }
-        let f = nodes[k];
         SET_VECTOR_ELT(grads, k as isize, R_NilValue);
-        let g = Rf_protect(g);
-        // the inputs' gradients, a list: a native node's computed here, an
-        // R function called (an error in it ends the pass, as in R)
-        let gin = if Rf_isFunction(f.backward) != Rboolean::FALSE {
-            let call = Rf_protect(Rf_lang2(f.backward, g));
-            let res = Rf_eval(call, enclos);
-            Rf_unprotect(1);
-            res
-        } else {
-            match node_grads(
-                f.backward,
-                slice(g, usize::try_from(Rf_xlength(g)).unwrap_or(0)),
-            ) {
-                Some(v) => grads_to_list(v),
-                None => R_NilValue,
-            }
-        };
-        let gin = Rf_protect(gin);
-        if TYPEOF(gin) != SEXPTYPE::VECSXP {
-            Rf_unprotect(2);
-            failed = true;
-            break;
-        }
-        for j in 0..Rf_xlength(gin).min(Rf_xlength(f.inputs)) {
-            let gj = VECTOR_ELT(gin, j);
-            if gj == R_NilValue {
-                continue;
-            }
-            let gj = Rf_protect(if TYPEOF(gj) == SEXPTYPE::REALSXP {
-                gj
-            } else {
-                Rf_coerceVector(gj, SEXPTYPE::REALSXP)
+        let g_r = Rf_protect(g_r);
+        if Rf_isFunction(f.backward) != Rboolean::FALSE {
+            // an R function: called with an R vector (an error in it ends
+            // the pass, as in R)
+            let g = Rf_protect(match g_rust.as_ref() {
+                Some(v) => real_vector(v),
+                None => g_r,
             });
-            let gj_sexp = gj;
-            let gj = slice(gj, usize::try_from(Rf_xlength(gj)).unwrap_or(0));
-            let inp = VECTOR_ELT(f.inputs, j);
-            let inode = field(inp, syms().node).unwrap_or(R_NilValue);
-            if inode == R_NilValue {
-                accumulate_leaf(inp, gj, enclos);
-            } else if let Some(p) = list_get(inode, b"seq")
-                .and_then(|s| scalar_real(s))
-                .and_then(|s| index.get(&s.to_bits()).copied())
-            {
-                // a recorded input: add to its gradient
-                let gp = VECTOR_ELT(grads, p as isize);
-                let float = read_tensor(inp).map(|t| t.float).unwrap_or(false);
-                let sum = if gp == R_NilValue {
-                    gj_sexp
+            let call = Rf_protect(Rf_lang2(f.backward, g));
+            let gin = Rf_protect(Rf_eval(call, enclos));
+            if TYPEOF(gin) != SEXPTYPE::VECSXP {
+                Rf_unprotect(4);
+                failed = true;
+                break;
+            }
+            for j in 0..Rf_xlength(gin).min(Rf_xlength(f.inputs)) {
+                let gj = VECTOR_ELT(gin, j);
+                if gj == R_NilValue {
+                    continue;
+                }
+                let gj = Rf_protect(if TYPEOF(gj) == SEXPTYPE::REALSXP {
+                    gj
                 } else {
-                    sum_grads(gp, gj, float)
-                };
-                SET_VECTOR_ELT(grads, p as isize, sum);
+                    Rf_coerceVector(gj, SEXPTYPE::REALSXP)
+                });
+                let inp = VECTOR_ELT(f.inputs, j);
+                pass_on(inp, Grad::R(gj), grads, &mut rgrads, &index, enclos);
+                Rf_unprotect(1);
+            }
+            Rf_unprotect(4);
+        } else {
+            let g: &[f64] = match g_rust.as_ref() {
+                Some(v) => v,
+                None => slice(g_r, usize::try_from(Rf_xlength(g_r)).unwrap_or(0)),
+            };
+            let Some(gin) = node_grads(f.backward, g) else {
+                Rf_unprotect(1);
+                failed = true;
+                break;
+            };
+            let gin = std::mem::ManuallyDrop::new(gin);
+            for (j, gj) in std::mem::ManuallyDrop::into_inner(gin)
+                .into_iter()
+                .enumerate()
+            {
+                let Some(gj) = gj else { continue };
+                if j as isize >= Rf_xlength(f.inputs) {
+                    break;
+                }
+                let inp = VECTOR_ELT(f.inputs, j as isize);
+                pass_on(inp, Grad::Rust(gj), grads, &mut rgrads, &index, enclos);
             }
             Rf_unprotect(1);
         }
-        Rf_unprotect(2);
+        drop(std::mem::ManuallyDrop::into_inner(g_rust));
         if !retain && !keeps(f.node, keep) {
             Rf_defineVar(syms().node, without_backward(f.node), f.tensor);
         }
@@ -1262,6 +1331,7 @@ pub unsafe extern "C" fn fwdprop_tensor_backward(
     drop(std::mem::ManuallyDrop::into_inner(nodes));
     drop(std::mem::ManuallyDrop::into_inner(index));
     drop(std::mem::ManuallyDrop::into_inner(order));
+    drop(std::mem::ManuallyDrop::into_inner(rgrads));
     if failed {
         extendr_ffi::Rf_error(
             c"%s".as_ptr(),
