@@ -23,6 +23,13 @@
 #   name, inputs, backward): a plain tensor when no input needs a gradient
 #   (or under with_no_grad()), else a recorded one. `backward` is only
 #   created when it is recorded (see grad_needed()).
+# - The hot path: the operations that training loops repeat first try one
+#   .Call into src/rust/glue/src/autograd.rs (fwdprop_tensor_arith,
+#   _unary, _reduce_all, _linear, _inplace, _backward, fwdprop_sgd_step,
+#   fwdprop_zero_grads), which computes and records the same values and
+#   nodes as the R code or returns NULL for a case it does not take (then
+#   the R code runs). The R code stays the reference: the tests run both
+#   (both_paths() switches `autograd_state$native` off) and compare them.
 
 autograd_state <- new.env(parent = emptyenv())
 autograd_state$enabled <- TRUE

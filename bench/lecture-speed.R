@@ -87,10 +87,20 @@ invisible(epochs(200))
 
 # interleaved rounds ------------------------------------------------------
 l6 <- l8 <- list(fwdprop = numeric(0), PyTorch = numeric(0))
+gc_time <- 0
+gc_rounds <- numeric(0)
+invisible(gc.time(TRUE))
+gc_wall <- function(expr) {
+  g0 <- gc.time()[[1L]]
+  w <- wall(expr)
+  gc_rounds <<- c(gc_rounds, gc.time()[[1L]] - g0)
+  gc_time <<- gc_time + gc.time()[[1L]] - g0
+  w
+}
 for (r in 1:5) {
-  l6$fwdprop[r] <- wall(for (i in 1:10000) step()) / 10000 * 1e6
+  l6$fwdprop[r] <- gc_wall(for (i in 1:10000) step()) / 10000 * 1e6
   if (has_torch) l6$PyTorch[r] <- py_rounds("bench/lecture06-step.py", 1, 10000)
-  l8$fwdprop[r] <- wall(epochs(1000)) / 1000 * 1e3
+  l8$fwdprop[r] <- gc_wall(epochs(1000)) / 1000 * 1e3
   if (has_torch) l8$PyTorch[r] <- py_rounds("bench/lecture08-loop.py", 1, 1000)
 }
 full <- list(fwdprop = wall(epochs(50000)),
@@ -125,5 +135,12 @@ lines <- c(
           if (has_torch) sprintf("%.1f", full$PyTorch) else "-",
           if (has_torch) sprintf("%.2f", full$fwdprop / full$PyTorch) else "-")
 )
+rounds <- function(what, v) {
+  sprintf("%s rounds, fwdprop: %s; PyTorch: %s", what, paste(format(v$fwdprop, digits = 3), collapse = " "),
+          if (length(v$PyTorch)) paste(format(v$PyTorch, digits = 3), collapse = " ") else "-")
+}
+lines <- c(lines, "", rounds("lecture 6 step (us)", l6), "", rounds("lecture 8 epoch (ms)", l8),
+           "", sprintf("R's garbage collector in fwdprop's rounds: %.2f s (lecture 6 and 8 rounds in turn: %s s)",
+                       gc_time, paste(format(gc_rounds, digits = 2), collapse = " ")))
 writeLines(lines)
 if (nzchar(out)) writeLines(lines, out)
