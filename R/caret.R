@@ -34,8 +34,8 @@ caret_decay_arg <- "decay"
 #'   set.seed(1)
 #'   tuned <- caret::train(
 #'     iris[, 1:4], iris$Species, method = caret_mlp(),
-#'     tuneGrid = expand.grid(hidden = c(2, 4), decay = c(0, 0.01)),
-#'     trControl = caret::trainControl(method = "cv", number = 3),
+#'     tuneGrid = expand.grid(hidden = c(2, 4), decay = 0.01),
+#'     trControl = caret::trainControl(method = "cv", number = 2),
 #'     maxit = 50
 #'   )
 #'   tuned$results
