@@ -390,6 +390,49 @@ unsafe fn new_node(name: &[u8], inputs: SEXP, backward: SEXP, seq: SEXP) -> SEXP
     node
 }
 
+/// The result tensor of an operation (`out`, `shape`, `dtype`): plain when
+/// `record` is false, else recorded with a node named `name` whose
+/// `backward` is `list(info, saved...)` and whose inputs are `inputs`.
+/// `None` when the creation number cannot be read. The caller protects the
+/// arguments; the result is unprotected.
+#[allow(clippy::too_many_arguments)]
+unsafe fn finish(
+    state: SEXP,
+    out: SEXP,
+    shape: SEXP,
+    dtype: SEXP,
+    record: bool,
+    name: &[u8],
+    info: &[i32],
+    saved: &[SEXP],
+    inputs: &[SEXP],
+) -> Option<SEXP> {
+    let enclos = enclosure(state);
+    if !record {
+        let rg = Rf_protect(Rf_ScalarLogical(0));
+        let res = new_tensor(enclos, out, shape, dtype, rg, R_NilValue);
+        Rf_unprotect(1);
+        return Some(res);
+    }
+    let seq = Rf_protect(next_seq(state)?);
+    let info_s = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, info.len() as isize));
+    ints_mut(info_s, info.len()).copy_from_slice(info);
+    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 1 + saved.len() as isize));
+    SET_VECTOR_ELT(backward, 0, info_s);
+    for (k, &v) in saved.iter().enumerate() {
+        SET_VECTOR_ELT(backward, 1 + k as isize, v);
+    }
+    let inp = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, inputs.len() as isize));
+    for (k, &v) in inputs.iter().enumerate() {
+        SET_VECTOR_ELT(inp, k as isize, v);
+    }
+    let node = Rf_protect(new_node(name, inp, backward, seq));
+    let rg = Rf_protect(Rf_ScalarLogical(1));
+    let res = new_tensor(enclos, out, shape, dtype, rg, node);
+    Rf_unprotect(6);
+    Some(res)
+}
+
 fn op_code(ch: &[u8]) -> Option<i32> {
     match ch {
         b"+" => Some(OP_ADD),
@@ -549,46 +592,26 @@ pub unsafe extern "C" fn fwdprop_tensor_arith(op: SEXP, e1: SEXP, e2: SEXP, stat
     let dtype = Rf_protect(dtype_string(float));
     nprot += 2;
     let record = enabled && (ta.requires_grad || tb.requires_grad);
-    if !record {
-        let rg = Rf_protect(Rf_ScalarLogical(0));
-        let res = new_tensor(enclos, out, out_shape, dtype, rg, R_NilValue);
-        Rf_unprotect(nprot + 1);
-        return res;
-    }
-    let seq = match next_seq(state) {
-        Some(s) => Rf_protect(s),
-        None => {
-            Rf_unprotect(nprot);
-            return R_NilValue;
-        }
-    };
-    nprot += 1;
-    let info = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 5));
-    nprot += 1;
-    let iv = std::slice::from_raw_parts_mut(INTEGER(info), 5);
-    iv.copy_from_slice(&[
+    let info = [
         NODE_ARITH,
         op,
         ta.requires_grad as i32,
         tb.requires_grad as i32,
         float as i32,
-    ]);
-    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 4));
-    nprot += 1;
-    SET_VECTOR_ELT(backward, 0, info);
-    SET_VECTOR_ELT(backward, 1, ta.data);
-    SET_VECTOR_ELT(backward, 2, tb.data);
-    SET_VECTOR_ELT(backward, 3, out);
-    let inputs = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 2));
-    nprot += 1;
-    SET_VECTOR_ELT(inputs, 0, ta.env);
-    SET_VECTOR_ELT(inputs, 1, tb.env);
-    let node = Rf_protect(new_node(node_name(op, kind), inputs, backward, seq));
-    let rg = Rf_protect(Rf_ScalarLogical(1));
-    nprot += 2;
-    let res = new_tensor(enclos, out, out_shape, dtype, rg, node);
+    ];
+    let res = finish(
+        state,
+        out,
+        out_shape,
+        dtype,
+        record,
+        node_name(op, kind),
+        &info,
+        &[ta.data, tb.data, out],
+        &[ta.env, tb.env],
+    );
     Rf_unprotect(nprot);
-    res
+    res.unwrap_or(R_NilValue)
 }
 
 /// `.Call(fwdprop_tensor_reduce_all, x, mean, state)`: `mean(x)` (`mean`
@@ -622,45 +645,28 @@ pub unsafe extern "C" fn fwdprop_tensor_reduce_all(x: SEXP, mean: SEXP, state: S
         }
     };
     let value = round_if(if mean { value / t.len as f64 } else { value }, t.float);
-    let mut nprot = 0;
     let out = Rf_protect(Rf_ScalarReal(value));
     let shape = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 0));
     let dtype = Rf_protect(dtype_string(t.float));
-    nprot += 3;
-    let enclos = enclosure(state);
-    if !(enabled && t.requires_grad) {
-        let rg = Rf_protect(Rf_ScalarLogical(0));
-        let res = new_tensor(enclos, out, shape, dtype, rg, R_NilValue);
-        Rf_unprotect(nprot + 1);
-        return res;
-    }
-    let seq = match next_seq(state) {
-        Some(s) => Rf_protect(s),
-        None => {
-            Rf_unprotect(nprot);
-            return R_NilValue;
-        }
-    };
-    let info = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 5));
-    nprot += 2;
-    let iv = std::slice::from_raw_parts_mut(INTEGER(info), 5);
-    iv.copy_from_slice(&[NODE_REDUCE, mean as i32, 1, t.float as i32, t.len as i32]);
-    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 1));
-    SET_VECTOR_ELT(backward, 0, info);
-    let inputs = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 1));
-    SET_VECTOR_ELT(inputs, 0, x);
-    nprot += 2;
     let name: &[u8] = if mean {
         b"MeanBackward0\0"
     } else {
         b"SumBackward0\0"
     };
-    let node = Rf_protect(new_node(name, inputs, backward, seq));
-    let rg = Rf_protect(Rf_ScalarLogical(1));
-    nprot += 2;
-    let res = new_tensor(enclos, out, shape, dtype, rg, node);
-    Rf_unprotect(nprot);
-    res
+    let info = [NODE_REDUCE, mean as i32, 1, t.float as i32, t.len as i32];
+    let res = finish(
+        state,
+        out,
+        shape,
+        dtype,
+        enabled && t.requires_grad,
+        name,
+        &info,
+        &[],
+        &[x],
+    );
+    Rf_unprotect(3);
+    res.unwrap_or(R_NilValue)
 }
 
 /// The gradient for one operand of `n` result values from `v` (the
@@ -1477,31 +1483,20 @@ pub unsafe extern "C" fn fwdprop_tensor_unary(fun: SEXP, x: SEXP, state: SEXP) -
         Rf_unprotect(1);
         return R_NilValue;
     };
-    let enclos = enclosure(state);
-    if !(enabled && t.requires_grad) {
-        let rg = Rf_protect(Rf_ScalarLogical(0));
-        let res = new_tensor(enclos, out, shape, dtype, rg, R_NilValue);
-        Rf_unprotect(2);
-        return res;
-    }
-    let Some(seq) = next_seq(state) else {
-        Rf_unprotect(1);
-        return R_NilValue;
-    };
-    let seq = Rf_protect(seq);
-    let info = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 3));
-    ints_mut(info, 3).copy_from_slice(&[NODE_UNARY, code, t.float as i32]);
-    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 3));
-    SET_VECTOR_ELT(backward, 0, info);
-    SET_VECTOR_ELT(backward, 1, t.data);
-    SET_VECTOR_ELT(backward, 2, out);
-    let inputs = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 1));
-    SET_VECTOR_ELT(inputs, 0, x);
-    let node = Rf_protect(new_node(name, inputs, backward, seq));
-    let rg = Rf_protect(Rf_ScalarLogical(1));
-    let res = new_tensor(enclos, out, shape, dtype, rg, node);
-    Rf_unprotect(7);
-    res
+    let info = [NODE_UNARY, code, t.float as i32];
+    let res = finish(
+        state,
+        out,
+        shape,
+        dtype,
+        enabled && t.requires_grad,
+        name,
+        &info,
+        &[t.data, out],
+        &[x],
+    );
+    Rf_unprotect(1);
+    res.unwrap_or(R_NilValue)
 }
 
 unsafe fn ints_mut<'a>(x: SEXP, len: usize) -> &'a mut [i32] {
@@ -1547,9 +1542,7 @@ fn linear_values(
         acc.fill(0.0);
         for l in 0..i {
             let xv = x[r * i + l];
-            for (a, &wv) in acc.iter_mut().zip(&wt[l * o..(l + 1) * o]) {
-                *a += xv * wv;
-            }
+            add_scaled(acc, xv, &wt[l * o..(l + 1) * o]);
         }
         for (c, a) in acc.iter_mut().enumerate() {
             let mut v = round_if(*a, float);
@@ -1558,6 +1551,14 @@ fn linear_values(
             }
             *a = v;
         }
+    }
+}
+
+/// `acc[k] += s * row[k]` (one rounding for the product, one for the sum:
+/// Rust does not fuse them), for sums added in order side by side.
+fn add_scaled(acc: &mut [f64], s: f64, row: &[f64]) {
+    for (a, &v) in acc.iter_mut().zip(row) {
+        *a += s * v;
     }
 }
 
@@ -1584,10 +1585,7 @@ fn linear_backward(info: &[i32], x: &[f64], w: &[f64], g: &[f64]) -> Option<Vec<
         for r in 0..n {
             let acc = &mut v[r * i..(r + 1) * i];
             for c in 0..o {
-                let gv = g[r * o + c];
-                for (a, &wv) in acc.iter_mut().zip(&w[c * i..(c + 1) * i]) {
-                    *a += gv * wv;
-                }
+                add_scaled(acc, g[r * o + c], &w[c * i..(c + 1) * i]);
             }
         }
         v.iter_mut().for_each(|a| *a = round_if(*a, float));
@@ -1598,10 +1596,7 @@ fn linear_backward(info: &[i32], x: &[f64], w: &[f64], g: &[f64]) -> Option<Vec<
         for c in 0..o {
             let acc = &mut v[c * i..(c + 1) * i];
             for r in 0..n {
-                let gv = g[r * o + c];
-                for (a, &xv) in acc.iter_mut().zip(&x[r * i..(r + 1) * i]) {
-                    *a += xv * gv;
-                }
+                add_scaled(acc, g[r * o + c], &x[r * i..(r + 1) * i]);
             }
         }
         v.iter_mut().for_each(|a| *a = round_if(*a, float));
@@ -1699,56 +1694,42 @@ pub unsafe extern "C" fn fwdprop_tensor_linear(
     let shape = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 2));
     ints_mut(shape, 2).copy_from_slice(&[n as i32, o as i32]);
     let dtype = Rf_protect(dtype_string(float));
-    let enclos = enclosure(state);
     let rb = tb.as_ref().map(|b| b.requires_grad);
-    if !(enabled && (tx.requires_grad || tw.requires_grad || rb == Some(true))) {
-        let rg = Rf_protect(Rf_ScalarLogical(0));
-        let res = new_tensor(enclos, out, shape, dtype, rg, R_NilValue);
-        Rf_unprotect(4);
-        return res;
-    }
-    let Some(seq) = next_seq(state) else {
-        Rf_unprotect(3);
-        return R_NilValue;
-    };
-    let seq = Rf_protect(seq);
-    let info = Rf_protect(Rf_allocVector(SEXPTYPE::INTSXP, 8));
-    ints_mut(info, 8).copy_from_slice(&[
+    let record = enabled && (tx.requires_grad || tw.requires_grad || rb == Some(true));
+    let info = [
         NODE_LINEAR,
         n as i32,
         i as i32,
         o as i32,
         tx.requires_grad as i32,
         tw.requires_grad as i32,
-        match rb {
-            None => -1,
-            Some(r) => r as i32,
-        },
+        rb.map_or(-1, |r| r as i32),
         float as i32,
-    ]);
-    let backward = Rf_protect(Rf_allocVector(SEXPTYPE::VECSXP, 3));
-    SET_VECTOR_ELT(backward, 0, info);
-    SET_VECTOR_ELT(backward, 1, tx.data);
-    SET_VECTOR_ELT(backward, 2, tw.data);
-    let inputs = Rf_protect(Rf_allocVector(
-        SEXPTYPE::VECSXP,
-        if rb.is_some() { 3 } else { 2 },
-    ));
-    SET_VECTOR_ELT(inputs, 0, x);
-    SET_VECTOR_ELT(inputs, 1, weight);
-    if rb.is_some() {
-        SET_VECTOR_ELT(inputs, 2, bias);
-    }
+    ];
     let name: &[u8] = if rb.is_some() {
         b"AddmmBackward0\0"
     } else {
         b"MmBackward0\0"
     };
-    let node = Rf_protect(new_node(name, inputs, backward, seq));
-    let rg = Rf_protect(Rf_ScalarLogical(1));
-    let res = new_tensor(enclos, out, shape, dtype, rg, node);
-    Rf_unprotect(9);
-    res
+    let inputs = [x, weight, bias];
+    let inputs = if rb.is_some() {
+        &inputs[..]
+    } else {
+        &inputs[..2]
+    };
+    let res = finish(
+        state,
+        out,
+        shape,
+        dtype,
+        record,
+        name,
+        &info,
+        &[tx.data, tw.data],
+        inputs,
+    );
+    Rf_unprotect(3);
+    res.unwrap_or(R_NilValue)
 }
 
 // Optimisers -------------------------------------------------------------------
