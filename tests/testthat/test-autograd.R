@@ -582,14 +582,76 @@ test_that("a long gradient-descent loop holds no memory: each step's graph is fr
     })
   }
   cells <- function() sum(gc()[, 1])
+  rss_kb <- function() {
+    status <- "/proc/self/status"
+    if (!file.exists(status)) return(NA_real_)
+    line <- grep("^VmRSS:", readLines(status), value = TRUE)
+    as.numeric(gsub("[^0-9]", "", line))
+  }
   for (i in 1:500) step()
   before <- cells()
-  for (i in 1:5000) step()
+  rss_before <- rss_kb()
+  for (i in 1:100000) step()
   after <- cells()
-  # R objects alive after 5,000 more steps: the same (a few cells of slack
+  rss_after <- rss_kb()
+  # R objects alive after 100,000 more steps: the same (a few cells of slack
   # for the loop's own variables), where a kept graph would add ~100 per step
   expect_lt(after - before, 200)
+  # and the process's memory (Rust's included) stays flat: a leak of one
+  # small vector per step would be several MB
+  if (!is.na(rss_before)) expect_lt(rss_after - rss_before, 4096)
   expect_equal(as.numeric(mu), as.numeric(x$mean()), tolerance = 1e-5)
+})
+
+test_that("a training loop with linear layers holds no memory over 20,000 epochs", {
+  skip_on_cran()
+  torch_manual_seed(1)
+  x <- torch_tensor(matrix(seq(-1, 1, length.out = 50)), requires_grad = TRUE)$view(c(-1, 1))
+  y <- torch_tensor(matrix(sin(3 * seq(-1, 1, length.out = 50))))
+  net <- nn_sequential(nn_linear(1, 8), nn_tanh(), nn_linear(8, 1))
+  opt <- optim_sgd(net$parameters, lr = 0.05)
+  epoch <- function() {
+    opt$zero_grad()
+    loss <- nnf_mse_loss(net(x), y)
+    loss$backward()
+    opt$step()
+    loss$item()
+  }
+  for (i in 1:500) epoch()
+  before <- sum(gc()[, 1])
+  first <- epoch()
+  for (i in 1:20000) last <- epoch()
+  expect_lt(sum(gc()[, 1]) - before, 200)
+  expect_lt(last, first / 2)
+})
+
+test_that("linear layers past the hot path's size and long chains give the same values", {
+  # up to 2^20 products in Rust, beyond them the R code (R's BLAS)
+  set.seed(3)
+  for (n in c(2000L, 2100L)) {
+    xv <- matrix(rnorm(n * 25), n, 25)
+    wv <- matrix(rnorm(20 * 25), 20, 25)
+    x <- torch_tensor(xv, dtype = torch_double(), requires_grad = TRUE)
+    w <- torch_tensor(wv, dtype = torch_double(), requires_grad = TRUE)
+    y <- nnf_linear(x, w)
+    expect_identical(is.list(.subset2(y, "node")$backward), n == 2000L)
+    expect_equal(as.matrix(y), xv %*% t(wv), tolerance = 1e-13)
+    sum(y)$backward()
+    expect_equal(as.matrix(x$grad), matrix(colSums(wv), n, 25, byrow = TRUE), tolerance = 1e-13)
+    expect_equal(as.matrix(w$grad), matrix(colSums(xv), 20, 25, byrow = TRUE), tolerance = 1e-12)
+  }
+  # a chain of 10,000 recorded operations: the backward pass in Rust has no
+  # recursion and finds each node once
+  res <- both_paths(function() {
+    a <- torch_tensor(c(0.5, 2), dtype = torch_double(), requires_grad = TRUE)
+    z <- a
+    for (k in 1:10000) z <- z * 1.0001 + 1e-4
+    s <- sum(z)
+    s$backward()
+    c(as.numeric(s), as.numeric(a$grad))
+  })
+  expect_identical(res$native, res$r)
+  expect_equal(res$native[2:3], rep(1.0001^10000, 2), tolerance = 1e-10)
 })
 
 test_that("gradients equal PyTorch's float64 autograd (broadcasting, a chain of 12 operations)", {
