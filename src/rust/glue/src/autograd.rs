@@ -1846,3 +1846,146 @@ pub unsafe extern "C" fn fwdprop_zero_grads(params: SEXP, set_to_none: SEXP) -> 
     }
     Rf_ScalarLogical(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The naive references: each value a dot product summed in order.
+    fn dot(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> f64 {
+        let mut s = 0.0;
+        for (x, y) in a.zip(b) {
+            s += x * y;
+        }
+        s
+    }
+
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        // a small LCG: reproducible values of both signs and several scales
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+                    * 10f64.powi((state % 5) as i32 - 2)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn linear_layer_sums_each_value_in_order() {
+        for &(n, i, o) in &[(1, 1, 1), (7, 5, 3), (13, 17, 9), (3, 0, 2), (0, 4, 4)] {
+            let (x, w, b, g) = (
+                values(n * i, 1),
+                values(o * i, 2),
+                values(o, 3),
+                values(n * o, 4),
+            );
+            for float in [false, true] {
+                let r = |v: f64| round_if(v, float);
+                let mut out = vec![0.0; n * o];
+                linear_values(&x, &w, Some(&b), n, i, o, &mut out, float);
+                for a in 0..n {
+                    for c in 0..o {
+                        let want = r(r(dot(
+                            x[a * i..(a + 1) * i].iter().copied(),
+                            w[c * i..(c + 1) * i].iter().copied(),
+                        )) + b[c]);
+                        assert_eq!(
+                            out[a * o + c].to_bits(),
+                            want.to_bits(),
+                            "forward {n}x{i}x{o} at ({a}, {c})"
+                        );
+                    }
+                }
+                let info = [
+                    NODE_LINEAR,
+                    n as i32,
+                    i as i32,
+                    o as i32,
+                    1,
+                    1,
+                    1,
+                    float as i32,
+                ];
+                let grads = linear_backward(&info, &x, &w, &g).expect("shapes match");
+                let (gx, gw, gb) = (
+                    grads[0].as_ref().unwrap(),
+                    grads[1].as_ref().unwrap(),
+                    grads[2].as_ref().unwrap(),
+                );
+                for a in 0..n {
+                    for l in 0..i {
+                        let want = r(dot(
+                            (0..o).map(|c| g[a * o + c]),
+                            (0..o).map(|c| w[c * i + l]),
+                        ));
+                        assert_eq!(gx[a * i + l].to_bits(), want.to_bits());
+                    }
+                }
+                for c in 0..o {
+                    for l in 0..i {
+                        let want = r(dot(
+                            (0..n).map(|a| x[a * i + l]),
+                            (0..n).map(|a| g[a * o + c]),
+                        ));
+                        assert_eq!(gw[c * i + l].to_bits(), want.to_bits());
+                    }
+                    let want = r(dot((0..n).map(|a| g[a * o + c]), std::iter::repeat(1.0)));
+                    assert_eq!(gb[c].to_bits(), want.to_bits());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn linear_layer_propagates_nan_and_checks_its_sizes() {
+        let mut x = values(6, 5);
+        x[4] = f64::NAN;
+        let w = values(6, 6);
+        let mut out = vec![0.0; 4];
+        linear_values(&x, &w, None, 2, 3, 2, &mut out, false);
+        assert!(out[0].is_finite() && out[1].is_finite());
+        assert!(out[2].is_nan() && out[3].is_nan());
+        // a gradient of the wrong length gives no gradients, not a panic
+        let info = [NODE_LINEAR, 2, 3, 2, 1, 1, -1, 0];
+        assert!(linear_backward(&info, &x, &w, &[1.0; 3]).is_none());
+    }
+
+    #[test]
+    fn arithmetic_gradients_follow_the_r_code() {
+        // x - y with y one value: the gradient of y is minus the sum of g
+        let info = [NODE_ARITH, OP_SUB, 1, 1, 0];
+        let (a, b, g) = ([1.0, 2.0, 3.0], [0.5], [0.25, 0.5, 1.0]);
+        let out: Vec<f64> = a.iter().map(|v| v - 0.5).collect();
+        let [ga, gb] = arith_backward(&info, &a, &b, &out, &g);
+        assert_eq!(ga.unwrap(), g.to_vec());
+        assert_eq!(gb.unwrap(), vec![-1.75]);
+        // x^y: no gradient to the base where y is 0, none to the exponent
+        // where x is 0 and y >= 0 (torch's masks)
+        let info = [NODE_ARITH, OP_POW, 1, 1, 0];
+        let (a, b) = ([0.0, 2.0], [0.0, 3.0]);
+        let mut out = [0.0; 2];
+        arith_values(OP_POW, &a, &b, &mut out, false);
+        assert_eq!(out, [1.0, 8.0]);
+        let [ga, gb] = arith_backward(&info, &a, &b, &out, &[1.0, 1.0]);
+        assert_eq!(ga.unwrap(), vec![0.0, 12.0]);
+        assert_eq!(gb.unwrap(), vec![0.0, 8.0 * 2f64.ln()]);
+    }
+
+    #[test]
+    fn relu_of_nan_is_r_s_na_and_math_keeps_nan_payloads() {
+        let mut out = [0.0; 3];
+        unary_values(UN_RELU, &[-1.0, 2.0, f64::NAN], &mut out, false);
+        assert_eq!(out[0], 0.0);
+        assert_eq!(out[1], 2.0);
+        assert!(out[2].is_nan());
+        let na = na_real();
+        let mut out = [0.0; 1];
+        unary_values(UN_TANH, &[na], &mut out, false);
+        assert_eq!(out[0].to_bits(), na.to_bits());
+        assert!(r_log(-1.0).is_nan() && r_log(0.0) == f64::NEG_INFINITY);
+    }
+}
