@@ -161,9 +161,10 @@ tensor_backward <- function(root, gradient = NULL, retain_graph = FALSE, call = 
     accumulate_grad(root, g0)
     return(invisible(NULL))
   }
-  # the hot path: a graph of operations recorded in Rust only (the same
-  # gradients, sums and order as below); NULL, having changed nothing, for
-  # any other graph
+  # the hot path: the pass in Rust (the same gradients, sums and order as
+  # below; it calls the backward functions of operations recorded in R);
+  # NULL, having changed nothing, for a freed graph or a leaf whose $grad
+  # is not a tensor of its length, which the R code handles
   if (!is.null(.Call(fwdprop_tensor_backward, root, as.double(g0), retain_graph, nodes_without_saved_values, autograd_state))) {
     return(invisible(NULL))
   }

@@ -1,15 +1,18 @@
 //! The hot path of the torch-style tensors (`R/tensor.R`, `R/autograd.R`):
-//! raw `.Call` entry points that create a tensor object, compute and record
+//! raw `.Call` entry points that create a tensor object; compute and record
 //! the elementwise arithmetic of the lectures (`x - mu`, `(.)^2`, `lr * g`),
-//! the mean or sum of all values, the backward step of such a recorded
-//! operation, and `$sub_()`/`$add_()` under `with_no_grad()`.
+//! `neg`/`exp`/`log`/`sigmoid`/`tanh`/`relu`, the mean or sum of all values
+//! and the linear layer; run the backward pass over the recorded graph; and
+//! do `$sub_()`/`$add_()` under `with_no_grad()`, the plain SGD step and
+//! `$zero_grad()`.
 //!
 //! Why not R: a training step of lecture 6 is about ten tensor operations on
 //! a few values, so its time is that of R's interpreter, not of arithmetic.
 //! The same operations written in R cost 7 to 11 microseconds each (operand
 //! coercion, shape checks, a closure for the backward step, the node list);
-//! here each is one call of about a microsecond, which puts the step at or
-//! below PyTorch's own time per step (see `bench/lecture-speed.R`).
+//! here each is one call of 2 to 3 microseconds, which puts lecture 6's step
+//! and lecture 8's epoch at about two thirds of PyTorch's own time (see
+//! `bench/lecture-speed.R`).
 //!
 //! Each entry point computes only the cases it fully recognises and returns
 //! `NULL` otherwise; the R function then takes its ordinary path, which
@@ -21,18 +24,26 @@
 //! there). The values are R's own: `^` calls R's `R_pow` (and `x * x` for
 //! `x^2`, as R does), `log` follows R's `log`, float32 results are rounded
 //! to float32 after each step exactly as the R code rounds them, and sums
-//! use PyTorch's order ([`crate::tensor::torch_sum_f32`]).
+//! use PyTorch's order ([`crate::tensor::torch_sum_f32`]). The linear layer
+//! sums each value in order (as R's reference BLAS does), whatever BLAS R
+//! uses; beyond [`LINEAR_MAX_WORK`] products the R code (BLAS) computes it.
 //!
 //! A recorded operation's node is `list(name, inputs, backward, seq)` as
 //! the R code makes it, except that `backward` is not an R function but a
-//! list `list(info, a, b, out)` (integer codes and the saved values), which
-//! `fwdprop_tensor_node_backward()` turns into the inputs' gradients. The
-//! backward pass (in R) frees it as it frees an R function.
+//! list `list(info, saved...)` (integer codes and the saved values), which
+//! [`node_grads`] turns into the inputs' gradients. The backward pass
+//! ([`fwdprop_tensor_backward`]) calls the R functions of the operations
+//! recorded in R, and frees a node as the R code does.
 //!
-//! Rules kept here (as in `fast.rs`): no Rust value that owns memory is
-//! alive across an R call (an R error longjmps over Rust frames), and no
-//! panic crosses into R (the arithmetic runs under `catch_unwind`; a panic
-//! there returns `NULL`, and the R path computes the result instead).
+//! Rules kept here (as in `fast.rs`): no panic crosses into R (the
+//! arithmetic runs under `catch_unwind`; a panic there returns `NULL`, and
+//! the R path computes the result instead), and no Rust value with a
+//! destructor is alive while an R function runs: the Rust vectors of the
+//! backward pass are held in `ManuallyDrop` while it calls the backward
+//! functions of operations recorded in R, so an error in one of them leaks
+//! those vectors instead of skipping their destructors. (Only an R
+//! allocation failure, out of memory, can longjmp past a gradient vector
+//! being handed on.)
 
 use crate::tensor::{torch_sum_f32, torch_sum_f64};
 use extendr_ffi::{
