@@ -1,6 +1,6 @@
 """PyTorch's side of the training benchmarks (bench/train.R runs it).
 
-float64, torch.set_num_threads(2); the same data and network as fwdprop's
+float64, torch.set_num_threads(THREADS) (default 2); the same data and network as fwdprop's
 G2 and E2 workloads, read from the files bench/train.R writes:
 
 * G2: the full-batch gradient of the mean binary cross-entropy of W2's
@@ -13,7 +13,7 @@ G2 and E2 workloads, read from the files bench/train.R writes:
 Prints one line per workload: name, then the times of every run in seconds,
 and the peak extra resident memory of G2 (VmHWM after minus before).
 
-Usage: python torch_train.py DIR REPS
+Usage: python torch_train.py DIR REPS [THREADS]
 """
 import sys
 import time
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(2)
 d = sys.argv[1]
 reps = int(sys.argv[2])
+torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
 
 
 def vmhwm_kb():
