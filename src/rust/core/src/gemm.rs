@@ -1,6 +1,9 @@
 //! A packed GEMM for the fused forward pass and the blocked backward pass,
 //! `out = a %*% b` (or `out += a %*% b`), with an
-//! 8x6 AVX2/FMA micro-kernel picked at run time.
+//! 8x6 AVX2/FMA micro-kernel picked at run time, or a 16x6 AVX-512 one on
+//! CPUs with AVX-512F where it is faster (see `x86::avx512::selected`;
+//! built with rustc >= 1.89). Both compute every element with the same FMAs
+//! in the same order: the results are the same bits whichever runs.
 //!
 //! Why not only matrixmultiply: its double kernel on AVX2 is 8x4 with 8
 //! accumulators and three lane shuffles per step; on an FMA unit with a
@@ -259,27 +262,35 @@ fn pack_blocks(b: ArrayView2<f64>, threads: usize, data: &mut Vec<f64>) -> Optio
 }
 
 /// Packs the `mc x kc` block of `a` at `a` (strides `rs`, `cs`) into
-/// panels of `MR` rows: panel `q`, depth `p`, row `i` at
-/// `q * MR * kc + p * MR + i`; rows past `mc` are zero. Returns the packed
+/// panels of `M` rows (the micro-kernel's: [`MR`], or 16 for the AVX-512
+/// kernel): panel `q`, depth `p`, row `i` at `q * M * kc + p * M + i`; rows
+/// past `mc` are zero. Returns the packed
 /// block (starting on a cache line, inside `dst`, which stays borrowed
 /// while the block is used).
 ///
 /// # Safety
 /// Every `a[i * rs + p * cs]` with `i < mc`, `p < kc` is readable.
-unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rs: isize, cs: isize, dst: &mut Vec<f64>) -> &[f64] {
-    let panels = mc.div_ceil(MR);
-    let dst = aligned(dst, panels * MR * kc);
+unsafe fn pack_a<const M: usize>(
+    mc: usize,
+    kc: usize,
+    a: *const f64,
+    rs: isize,
+    cs: isize,
+    dst: &mut Vec<f64>,
+) -> &[f64] {
+    let panels = mc.div_ceil(M);
+    let dst = aligned(dst, panels * M * kc);
     for q in 0..panels {
-        let rows = MR.min(mc - q * MR);
-        let base = a.offset((q * MR) as isize * rs);
-        let panel = &mut dst[q * MR * kc..(q + 1) * MR * kc];
-        if rows == MR && rs == 1 {
-            for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
-                let src = std::slice::from_raw_parts(base.offset(p as isize * cs), MR);
+        let rows = M.min(mc - q * M);
+        let base = a.offset((q * M) as isize * rs);
+        let panel = &mut dst[q * M * kc..(q + 1) * M * kc];
+        if rows == M && rs == 1 {
+            for (p, d) in panel.chunks_exact_mut(M).enumerate() {
+                let src = std::slice::from_raw_parts(base.offset(p as isize * cs), M);
                 d.copy_from_slice(src);
             }
         } else {
-            for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+            for (p, d) in panel.chunks_exact_mut(M).enumerate() {
                 let col = base.offset(p as isize * cs);
                 for (i, v) in d.iter_mut().enumerate().take(rows) {
                     *v = *col.offset(i as isize * rs);
@@ -362,13 +373,18 @@ mod x86 {
         Packed(&'a PackedB),
     }
 
-    /// `c = a %*% b`, or `c += a %*% b` with `add`.
+    /// A micro-kernel: `(kc, a_panel, b_panel, c, rsc, csc, mr, nr, first)`.
+    pub(super) type Kernel = unsafe fn(usize, *const f64, *const f64, *mut f64, isize, isize, usize, usize, bool);
+
+    /// `c = a %*% b`, or `c += a %*% b` with `add`, with the AVX-512 kernel
+    /// where [`use_avx512()`] says so, else the AVX2/FMA one. Both compute
+    /// every element with the same FMAs in the same order, so the choice
+    /// changes the speed, never a bit of the result.
     ///
     /// # Safety
     /// AVX2 and FMA present; `a` (m x k), `b` (k x n), `c` (m x n) valid
     /// for the given strides (in elements).
     #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gemm(
         m: usize,
         k: usize,
@@ -380,6 +396,34 @@ mod x86 {
         sc: [isize; 2],
         work: &mut GemmWork,
         add: bool,
+    ) {
+        #[cfg(fwdprop_avx512)]
+        {
+            if avx512::selected() {
+                return gemm_loop::<{ avx512::MR16 }>(m, k, n, a, sa, b, c, sc, work, add, avx512::kernel);
+            }
+        }
+        gemm_loop::<MR>(m, k, n, a, sa, b, c, sc, work, add, kernel)
+    }
+
+    /// The blocked loops of [`gemm`] around the micro-kernel `kern`, whose
+    /// tile has `M` rows (`a` is packed in panels of `M` rows).
+    ///
+    /// # Safety
+    /// As [`gemm`]; the CPU supports `kern`'s instructions.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn gemm_loop<const M: usize>(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f64,
+        sa: [isize; 2],
+        b: BSource,
+        c: *mut f64,
+        sc: [isize; 2],
+        work: &mut GemmWork,
+        add: bool,
+        kern: Kernel,
     ) {
         let GemmWork { a: pa, b: pb } = work;
         let mut jc = 0;
@@ -403,17 +447,17 @@ mod x86 {
                 let mut ic = 0;
                 while ic < m {
                     let mc = MC.min(m - ic);
-                    let packed_a = pack_a(mc, kc, a.offset(ic as isize * sa[0] + pc as isize * sa[1]), sa[0], sa[1], pa);
+                    let packed_a = pack_a::<M>(mc, kc, a.offset(ic as isize * sa[0] + pc as isize * sa[1]), sa[0], sa[1], pa);
                     let mut jr = 0;
                     while jr < nc {
                         let nr = NR.min(nc - jr);
                         let bp = packed_b.as_ptr().add(jr * kc);
                         let mut ir = 0;
                         while ir < mc {
-                            let mr = MR.min(mc - ir);
+                            let mr = M.min(mc - ir);
                             let cp = c.offset((ic + ir) as isize * sc[0] + (jc + jr) as isize * sc[1]);
-                            kernel(kc, packed_a.as_ptr().add(ir * kc), bp, cp, sc[0], sc[1], mr, nr, first);
-                            ir += MR;
+                            kern(kc, packed_a.as_ptr().add(ir * kc), bp, cp, sc[0], sc[1], mr, nr, first);
+                            ir += M;
                         }
                         jr += NR;
                     }
@@ -437,7 +481,7 @@ mod x86 {
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel(
+    pub(super) unsafe fn kernel(
         kc: usize,
         a: *const f64,
         b: *const f64,
@@ -540,6 +584,166 @@ mod x86 {
 
     // keep the block sizes consistent with the kernel
     const _: () = assert!(NC % NR == 0 && MC % MR == 0 && KC > 0);
+
+    /// The AVX-512 micro-kernel (16 x 6: twelve 512-bit accumulators, two
+    /// FMA pipes with a latency of 4 cycles kept busy) and the choice of
+    /// kernel. Compiled with rustc >= 1.89 (`build.rs`).
+    #[cfg(fwdprop_avx512)]
+    #[clippy::msrv = "1.89"]
+    pub(super) mod avx512 {
+        use super::NR;
+        use std::arch::x86_64::*;
+        use std::sync::OnceLock;
+
+        /// Rows of the AVX-512 kernel's tile (two vectors of 8 doubles).
+        pub const MR16: usize = 16;
+
+        static CHOICE: OnceLock<bool> = OnceLock::new();
+
+        /// Whether [`super::gemm`] runs this kernel: on CPUs with AVX-512F,
+        /// when it multiplies a block faster than the AVX2 kernel (timed
+        /// once per session, both on the same 64 x 256 x 96 product, best
+        /// of 5 runs each; it must be at least 10% faster). Where 512-bit
+        /// operations are split into two 256-bit halves (AMD Zen 4) or the
+        /// CPU lowers its clock for them, the AVX2 kernel stays.
+        /// `FWDPROP_GEMM_KERNEL=avx2` or `avx512` decides instead (for
+        /// benchmarks). Either choice gives the same bits.
+        pub fn selected() -> bool {
+            *CHOICE.get_or_init(|| {
+                if !std::arch::is_x86_feature_detected!("avx512f") {
+                    return false;
+                }
+                match std::env::var("FWDPROP_GEMM_KERNEL").as_deref() {
+                    Ok("avx2") => false,
+                    Ok("avx512") => true,
+                    _ => faster(),
+                }
+            })
+        }
+
+        /// Times both kernels on one product (see [`selected`]): each run
+        /// once untimed first (the first 512-bit instructions of a thread
+        /// run slowly while the core powers their units up), then 7 timed
+        /// runs of each, alternating; the best of each is compared.
+        fn faster() -> bool {
+            let (m, k, n) = (64usize, 256usize, 96usize);
+            let a: Vec<f64> = (0..m * k).map(|i| (i % 17) as f64 * 0.25 - 2.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| (i % 13) as f64 * 0.5 - 3.0).collect();
+            let mut c = vec![0.0; m * n];
+            let mut work = super::GemmWork::new();
+            let mut run = |wide: bool| -> std::time::Duration {
+                let t = std::time::Instant::now();
+                // SAFETY: the CPU has AVX2, FMA (checked by the caller of
+                // gemm) and AVX-512F (checked by `selected`); the buffers
+                // hold m x k, k x n and m x n values.
+                unsafe {
+                    let src = super::BSource::Strided(b.as_ptr(), [n as isize, 1]);
+                    let (pa, pc) = (a.as_ptr(), c.as_mut_ptr());
+                    if wide {
+                        super::gemm_loop::<MR16>(
+                            m,
+                            k,
+                            n,
+                            pa,
+                            [k as isize, 1],
+                            src,
+                            pc,
+                            [n as isize, 1],
+                            &mut work,
+                            false,
+                            kernel,
+                        );
+                    } else {
+                        super::gemm_loop::<{ super::MR }>(
+                            m,
+                            k,
+                            n,
+                            pa,
+                            [k as isize, 1],
+                            src,
+                            pc,
+                            [n as isize, 1],
+                            &mut work,
+                            false,
+                            super::kernel,
+                        );
+                    }
+                }
+                t.elapsed()
+            };
+            run(true);
+            run(false);
+            let (mut t512, mut t256) = (std::time::Duration::MAX, std::time::Duration::MAX);
+            for _ in 0..7 {
+                t512 = t512.min(run(true));
+                t256 = t256.min(run(false));
+            }
+            t512.as_nanos() * 10 < t256.as_nanos() * 9
+        }
+
+        /// The 16 x 6 tile `c (=|+=) a_panel %*% b_panel` over depth `kc`,
+        /// each element accumulated by FMA in order of depth from 0, as the
+        /// AVX2 kernel does (the same bits); only the first `mr` rows and
+        /// `nr` columns are written.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512F; `a` points to a packed panel of
+        /// `MR16 x kc` values and `b` to one of `kc x NR`, both readable in
+        /// full; every `c[i * rsc + j * csc]` with `i < mr <= MR16`,
+        /// `j < nr <= NR` is writable (and readable, unless `first`).
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = "avx512f")]
+        pub unsafe fn kernel(
+            kc: usize,
+            a: *const f64,
+            b: *const f64,
+            c: *mut f64,
+            rsc: isize,
+            csc: isize,
+            mr: usize,
+            nr: usize,
+            first: bool,
+        ) {
+            let mut acc = [[_mm512_setzero_pd(); 2]; NR];
+            let (mut a, mut b) = (a, b);
+            for _ in 0..kc {
+                let a0 = _mm512_loadu_pd(a);
+                let a1 = _mm512_loadu_pd(a.add(8));
+                for (j, col) in acc.iter_mut().enumerate() {
+                    let bj = _mm512_set1_pd(*b.add(j));
+                    col[0] = _mm512_fmadd_pd(a0, bj, col[0]);
+                    col[1] = _mm512_fmadd_pd(a1, bj, col[1]);
+                }
+                a = a.add(MR16);
+                b = b.add(NR);
+            }
+            if mr == MR16 && rsc == 1 {
+                for (j, col) in acc.iter().enumerate().take(nr) {
+                    let p = c.offset(j as isize * csc);
+                    if first {
+                        _mm512_storeu_pd(p, col[0]);
+                        _mm512_storeu_pd(p.add(8), col[1]);
+                    } else {
+                        _mm512_storeu_pd(p, _mm512_add_pd(_mm512_loadu_pd(p), col[0]));
+                        _mm512_storeu_pd(p.add(8), _mm512_add_pd(_mm512_loadu_pd(p.add(8)), col[1]));
+                    }
+                }
+                return;
+            }
+            let mut tile = [0.0f64; MR16 * NR];
+            for (j, col) in acc.iter().enumerate() {
+                _mm512_storeu_pd(tile.as_mut_ptr().add(j * MR16), col[0]);
+                _mm512_storeu_pd(tile.as_mut_ptr().add(j * MR16 + 8), col[1]);
+            }
+            for j in 0..nr {
+                for i in 0..mr {
+                    let p = c.offset(i as isize * rsc + j as isize * csc);
+                    let v = tile[j * MR16 + i];
+                    *p = if first { v } else { *p + v };
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -558,6 +762,92 @@ mod tests {
             let tol = 4.0 * f64::EPSILON * (k.max(1) as f64) * w.abs().max(1.0);
             assert!((g - w).abs() <= tol, "{m}x{k}x{n} at {idx:?}: got {g}, want {w}");
         }
+    }
+
+    /// The AVX-512 kernel against the AVX2 kernel (the same bits) and the
+    /// naive product, on odd sizes and block edges, writing and adding, into
+    /// row- and column-major outputs. Skipped, with a message, on CPUs
+    /// without AVX-512F or with rustc < 1.89.
+    #[test]
+    fn avx512_kernel_gives_the_avx2_kernels_bits() {
+        #[cfg(fwdprop_avx512)]
+        {
+            if !(x86::available() && std::arch::is_x86_feature_detected!("avx512f")) {
+                eprintln!("skipped: this CPU has no AVX-512F (the AVX-512 kernel is not tested here)");
+                return;
+            }
+            use x86::avx512::MR16;
+            let mut work = GemmWork::new();
+            let ms = [1, 7, MR16 - 1, MR16, MR16 + 1, MC - 1, MC, MC + 1, 2 * MC + 3];
+            let ks = [1, 5, KC - 1, KC, KC + 1, 2 * KC + 7]; // (an empty depth never reaches the loops)
+            let ns = [1, 5, NR, NR + 1, 13];
+            for (q, &m) in ms.iter().enumerate() {
+                for &k in &ks {
+                    for &n in &ns {
+                        let a = random(m, k, 3 + q as u64 + k as u64, true);
+                        let b = random(k, n, 11 + n as u64, false);
+                        let want = naive(&a.view(), &b.view());
+                        for col_major in [false, true] {
+                            for add in [false, true] {
+                                let start = random(m, n, 5, col_major);
+                                let mut outs = Vec::new();
+                                for wide in [false, true] {
+                                    let mut c = start.clone();
+                                    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
+                                    let (sa, sb, sc) = ([sa[0], sa[1]], [sb[0], sb[1]], [sc[0], sc[1]]);
+                                    let src = x86::BSource::Strided(b.as_ptr(), sb);
+                                    // SAFETY: AVX2, FMA and AVX-512F are present;
+                                    // the arrays have the shapes given.
+                                    unsafe {
+                                        if wide {
+                                            x86::gemm_loop::<MR16>(
+                                                m,
+                                                k,
+                                                n,
+                                                a.as_ptr(),
+                                                sa,
+                                                src,
+                                                c.as_mut_ptr(),
+                                                sc,
+                                                &mut work,
+                                                add,
+                                                x86::avx512::kernel,
+                                            );
+                                        } else {
+                                            x86::gemm_loop::<MR>(
+                                                m,
+                                                k,
+                                                n,
+                                                a.as_ptr(),
+                                                sa,
+                                                src,
+                                                c.as_mut_ptr(),
+                                                sc,
+                                                &mut work,
+                                                add,
+                                                x86::kernel,
+                                            );
+                                        }
+                                    }
+                                    outs.push(c);
+                                }
+                                let label = format!("{m}x{k}x{n}, col-major {col_major}, add {add}");
+                                for (x, y) in outs[0].iter().zip(outs[1].iter()) {
+                                    assert_eq!(x.to_bits(), y.to_bits(), "{label}: the kernels differ");
+                                }
+                                for ((g, w), s0) in outs[1].iter().zip(want.iter()).zip(start.iter()) {
+                                    let w = if add { w + s0 } else { *w };
+                                    let tol = 4.0 * f64::EPSILON * (k.max(1) as f64) * w.abs().max(1.0);
+                                    assert!((g - w).abs() <= tol, "{label}: got {g}, want {w}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #[cfg(not(fwdprop_avx512))]
+        eprintln!("skipped: the AVX-512 kernel needs rustc 1.89 or later on x86_64");
     }
 
     #[test]
