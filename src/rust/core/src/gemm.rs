@@ -469,6 +469,32 @@ mod x86 {
         }
     }
 
+    /// Writes (`first`) or adds the first `mr` rows and `nr` columns of a
+    /// micro-kernel's tile (`M` rows, column after column) to `c`: the edge
+    /// tiles and outputs that are not column-major, value by value.
+    ///
+    /// # Safety
+    /// Every `c[i * rsc + j * csc]` with `i < mr <= M`, `j < nr <= NR` is
+    /// writable (and readable, unless `first`); `tile` holds `M * NR` values.
+    #[inline]
+    pub(super) unsafe fn write_tile<const M: usize>(
+        tile: &[f64],
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+        mr: usize,
+        nr: usize,
+        first: bool,
+    ) {
+        for j in 0..nr {
+            for i in 0..mr {
+                let p = c.offset(i as isize * rsc + j as isize * csc);
+                let v = tile[j * M + i];
+                *p = if first { v } else { *p + v };
+            }
+        }
+    }
+
     /// The 8x6 tile `c (=|+=) a_panel %*% b_panel` over depth `kc`; only
     /// the first `mr` rows and `nr` columns of the tile are written.
     ///
@@ -573,13 +599,7 @@ mod x86 {
             _mm256_storeu_pd(tile.as_mut_ptr().add(j * MR), col[0]);
             _mm256_storeu_pd(tile.as_mut_ptr().add(j * MR + 4), col[1]);
         }
-        for j in 0..nr {
-            for i in 0..mr {
-                let p = c.offset(i as isize * rsc + j as isize * csc);
-                let v = tile[j * MR + i];
-                *p = if first { v } else { *p + v };
-            }
-        }
+        write_tile::<MR>(&tile, c, rsc, csc, mr, nr, first);
     }
 
     // keep the block sizes consistent with the kernel
@@ -735,13 +755,7 @@ mod x86 {
                 _mm512_storeu_pd(tile.as_mut_ptr().add(j * MR16), col[0]);
                 _mm512_storeu_pd(tile.as_mut_ptr().add(j * MR16 + 8), col[1]);
             }
-            for j in 0..nr {
-                for i in 0..mr {
-                    let p = c.offset(i as isize * rsc + j as isize * csc);
-                    let v = tile[j * MR16 + i];
-                    *p = if first { v } else { *p + v };
-                }
-            }
+            super::write_tile::<MR16>(&tile, c, rsc, csc, mr, nr, first);
         }
     }
 }
